@@ -1,0 +1,40 @@
+# Helper functions shared by every area.
+
+# nce_set_warnings(target): the project's warning set.
+function(nce_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                           -Wno-unused-parameter)
+endfunction()
+
+# nce_add_library(name SOURCES ... [LIBS ...]): a static library with its public headers in
+# <area>/include and the project's warnings.
+function(nce_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;PRIVATE_LIBS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC ${ARG_LIBS} PRIVATE ${ARG_PRIVATE_LIBS})
+  nce_set_warnings(${name})
+endfunction()
+
+# nce_add_test(name SOURCES ... LIBS ... [NO_MAIN]): one GoogleTest binary; one ctest entry per TEST
+# through gtest_discover_tests. NO_MAIN: the sources bring their own main (SystemC kernel tests
+# have an sc_main that calls RUN_ALL_TESTS).
+function(nce_add_test name)
+  cmake_parse_arguments(ARG "NO_MAIN" "TIMEOUT" "SOURCES;LIBS;ENV" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  if(ARG_NO_MAIN)
+    target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest)
+  else()
+    target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
+  endif()
+  target_compile_definitions(${name} PRIVATE NCE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
+                                             NCE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  nce_set_warnings(${name})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  gtest_discover_tests(${name}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT}
+               ENVIRONMENT "SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1;OMP_NUM_THREADS=2;${ARG_ENV}")
+endfunction()
