@@ -1,0 +1,109 @@
+// First-order optimizers over a network's Parameters (tensor.h), with PyTorch's update rules so a
+// run can be compared with the PyTorch peer step for step.
+//
+// SGD:  g = grad + wd*w;  buf = momentum*buf + g (buf starts at 0);
+//       w -= lr * (nesterov ? g + momentum*buf : buf)          (momentum 0: w -= lr*g)
+// Adam: g = grad + wd*w;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;  t = steps taken (from 1)
+//       w -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)      (L2 decay as torch.optim.Adam)
+// wd per parameter: Parameter::weight_decay true -> the options' weight_decay; false -> 0, unless
+// a decay rule matches its name (e.g. PACT clips get their own L2 of 0.001, NCE-SPEC.md §1).
+// The optimizer keeps pointers into the Parameters' tensors: the network must outlive it.
+// Not thread safe; the update itself is vectorized with Eigen.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nce/nn/tensor.h"
+
+namespace nce::nn {
+
+// A parameter whose name ends with `name_suffix` (and whose weight_decay flag is false) gets L2
+// coefficient `coefficient` instead of 0.
+struct DecayRule {
+  std::string name_suffix;
+  float coefficient = 0.0f;
+};
+
+// Everything an optimizer must remember between steps, for checkpoints. Buffers are named
+// "<parameter name>.<slot>" (slots: "momentum"; "exp_avg", "exp_avg_sq") in parameter order.
+struct StateBuffer {
+  std::string name;
+  std::vector<float> values;
+};
+struct OptimizerState {
+  std::string kind;        // "sgd" or "adam"
+  std::int64_t steps = 0;  // updates taken
+  std::vector<StateBuffer> buffers;
+};
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<Parameter> params, float weight_decay, std::vector<DecayRule> rules);
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // One update of every parameter from its current gradient, at learning rate `lr`.
+  virtual void step(float lr) = 0;
+  // Sets every gradient to zero.
+  void zero_grad();
+
+  virtual OptimizerState state() const = 0;
+  // Restores state(); throws std::invalid_argument naming the kind, buffer or size that differs.
+  virtual void load_state(const OptimizerState& state) = 0;
+
+  const std::vector<Parameter>& parameters() const { return params_; }
+  float decay_of(std::size_t index) const { return decay_[index]; }
+  std::int64_t steps() const { return steps_; }
+
+ protected:
+  void check_state(const OptimizerState& state, const std::string& kind,
+                   const std::vector<std::string>& slots) const;
+  std::vector<Parameter> params_;
+  std::vector<float> decay_;  // per parameter
+  std::int64_t steps_ = 0;
+};
+
+struct SgdOptions {
+  float momentum = 0.9f;
+  bool nesterov = true;
+  float weight_decay = 5e-4f;
+  std::vector<DecayRule> decay_rules;
+};
+
+class Sgd : public Optimizer {
+ public:
+  Sgd(std::vector<Parameter> params, const SgdOptions& options);
+  void step(float lr) override;
+  OptimizerState state() const override;
+  void load_state(const OptimizerState& state) override;
+
+ private:
+  SgdOptions options_;
+  std::vector<std::vector<float>> momentum_;  // per parameter, size of its value
+};
+
+struct AdamOptions {
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  std::vector<DecayRule> decay_rules;
+};
+
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<Parameter> params, const AdamOptions& options);
+  void step(float lr) override;
+  OptimizerState state() const override;
+  void load_state(const OptimizerState& state) override;
+
+ private:
+  AdamOptions options_;
+  std::vector<std::vector<float>> exp_avg_, exp_avg_sq_;
+};
+
+}  // namespace nce::nn
