@@ -1,0 +1,40 @@
+// Running SQL against a result database and formatting what comes back as an aligned text
+// table, CSV (RFC 4180), JSON (an array of objects) or a Markdown table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nce/results/database.h"
+
+namespace nce::results {
+
+struct Value {
+  enum class Type { kNull, kInteger, kReal, kText };
+  Type type = Type::kNull;
+  std::int64_t integer = 0;
+  double real = 0;
+  std::string text;               // also holds BLOBs as hex
+  std::string to_string() const;  // "" for NULL; reals with up to 10 significant digits
+};
+
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+};
+
+// Runs every statement in `sql` in order and returns the rows of the last one that has columns.
+// With `read_only_statements`, a statement that would write is refused before it runs. Errors
+// throw DatabaseError naming the file and the SQL.
+QueryResult run_query(const Database& db, const std::string& sql, bool read_only_statements = true);
+
+// SELECT * of a table or view, after checking the name exists (no SQL injected through it).
+QueryResult dump_table(const Database& db, const std::string& table);
+
+std::string format_table(const QueryResult& result);
+std::string format_csv(const QueryResult& result);
+std::string format_json(const QueryResult& result);
+std::string format_markdown(const QueryResult& result);
+
+}  // namespace nce::results

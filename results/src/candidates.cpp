@@ -1,0 +1,134 @@
+#include "nce/results/candidates.h"
+
+#include <stdexcept>
+
+namespace nce::results {
+
+Metric parse_metric(const std::string& name) {
+  if (name == "macs" || name == "flops") return Metric::kMacs;
+  if (name == "params") return Metric::kParams;
+  if (name == "latency" || name == "latency_cycles" || name == "cycles") return Metric::kLatency;
+  if (name == "energy" || name == "energy_pj") return Metric::kEnergy;
+  if (name == "top1" || name == "accuracy") return Metric::kTop1;
+  throw std::invalid_argument("unknown metric '" + name +
+                              "' (choose macs, params, latency, energy or top1)");
+}
+
+const char* metric_name(Metric metric) {
+  switch (metric) {
+    case Metric::kMacs:
+      return "macs";
+    case Metric::kParams:
+      return "params";
+    case Metric::kLatency:
+      return "latency";
+    case Metric::kEnergy:
+      return "energy";
+    case Metric::kTop1:
+      return "top1";
+  }
+  return "?";
+}
+
+const char* metric_column(Metric metric) {
+  switch (metric) {
+    case Metric::kMacs:
+      return "macs";
+    case Metric::kParams:
+      return "params";
+    case Metric::kLatency:
+      return "latency_cycles";
+    case Metric::kEnergy:
+      return "energy_pj";
+    case Metric::kTop1:
+      return "top1";
+  }
+  return "?";
+}
+
+const char* metric_label(Metric metric) {
+  switch (metric) {
+    case Metric::kMacs:
+      return "MACs";
+    case Metric::kParams:
+      return "PARAMs";
+    case Metric::kLatency:
+      return "latency (cycles)";
+    case Metric::kEnergy:
+      return "energy (pJ)";
+    case Metric::kTop1:
+      return "top-1 accuracy (%)";
+  }
+  return "?";
+}
+
+Direction metric_direction(Metric metric) {
+  return metric == Metric::kTop1 ? Direction::kMaximize : Direction::kMinimize;
+}
+
+std::optional<double> CandidateRow::value(Metric metric) const {
+  switch (metric) {
+    case Metric::kMacs:
+      return macs ? std::optional<double>(static_cast<double>(*macs)) : std::nullopt;
+    case Metric::kParams:
+      return params ? std::optional<double>(static_cast<double>(*params)) : std::nullopt;
+    case Metric::kLatency:
+      return latency_cycles ? std::optional<double>(static_cast<double>(*latency_cycles))
+                            : std::nullopt;
+    case Metric::kEnergy:
+      return energy_pj;
+    case Metric::kTop1:
+      return top1;
+  }
+  return std::nullopt;
+}
+
+std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFilter& filter) {
+  std::string sql =
+      "SELECT run_id, method, model, dataset, bits, hw, epoch, phase, widths, macs, params, "
+      "latency_cycles, energy_pj, top1 FROM (SELECT c.id AS candidate_id, c.run_id, "
+      "COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model, "
+      "COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits, "
+      "COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params, "
+      "c.latency_cycles, c.energy_pj, c.top1 FROM candidates c JOIN runs r ON r.id = c.run_id) "
+      "WHERE 1";
+  std::vector<std::string> text_args;
+  auto add_text = [&](const std::string& column, const std::string& value) {
+    if (value.empty()) return;
+    sql += " AND " + column + " = ?";
+    text_args.push_back(value);
+  };
+  add_text("method", filter.method);
+  add_text("model", filter.model);
+  add_text("dataset", filter.dataset);
+  add_text("hw", filter.hw);
+  add_text("phase", filter.phase);
+  if (filter.bits > 0) sql += " AND bits = " + std::to_string(filter.bits);
+  if (filter.run_id) sql += " AND run_id = " + std::to_string(*filter.run_id);
+  for (Metric m : filter.require) sql += std::string(" AND ") + metric_column(m) + " IS NOT NULL";
+  sql += " ORDER BY candidate_id";
+  auto stmt = db.prepare(sql);
+  for (size_t i = 0; i < text_args.size(); ++i) stmt.bind(static_cast<int>(i + 1), text_args[i]);
+  std::vector<CandidateRow> rows;
+  while (stmt.step()) {
+    CandidateRow r;
+    r.run_id = stmt.column_int(0);
+    r.method = stmt.column_text(1);
+    r.model = stmt.column_text(2);
+    r.dataset = stmt.column_text(3);
+    if (!stmt.is_null(4)) r.bits = static_cast<int>(stmt.column_int(4));
+    r.hw = stmt.column_text(5);
+    if (!stmt.is_null(6)) r.epoch = static_cast<int>(stmt.column_int(6));
+    r.phase = stmt.column_text(7);
+    r.widths = stmt.column_text(8);
+    r.macs = stmt.column_opt_int(9);
+    r.params = stmt.column_opt_int(10);
+    r.latency_cycles = stmt.column_opt_int(11);
+    r.energy_pj = stmt.column_opt_double(12);
+    r.top1 = stmt.column_opt_double(13);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+}  // namespace nce::results

@@ -1,0 +1,156 @@
+#include "nce/results/schema.h"
+
+#include "nce/results/database.h"
+
+namespace nce::results {
+
+namespace {
+
+// v1: runs, per-epoch metrics, candidates, and the two stable views.
+const char* const kV1 = R"sql(
+CREATE TABLE runs (
+  id          INTEGER PRIMARY KEY,
+  method      TEXT NOT NULL,
+  model       TEXT,
+  dataset     TEXT,
+  bits        INTEGER,
+  hw          TEXT,
+  status      TEXT NOT NULL DEFAULT 'running',
+  started_at  TEXT NOT NULL,
+  finished_at TEXT,
+  final_top1  REAL,
+  config      TEXT NOT NULL DEFAULT '{}',
+  git_commit  TEXT,
+  seed        INTEGER
+);
+CREATE TABLE epochs (
+  run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch   INTEGER NOT NULL,
+  phase   TEXT NOT NULL,
+  loss    REAL,
+  top1    REAL,
+  seconds REAL,
+  PRIMARY KEY (run_id, epoch, phase)
+);
+CREATE TABLE candidates (
+  id             INTEGER PRIMARY KEY,
+  run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch          INTEGER,
+  phase          TEXT,
+  widths         TEXT NOT NULL,
+  macs           INTEGER,
+  params         INTEGER,
+  latency_cycles INTEGER,
+  energy_pj      REAL,
+  top1           REAL
+);
+CREATE INDEX candidates_run ON candidates(run_id);
+CREATE VIEW v_candidates AS
+  SELECT c.run_id, r.method, r.model, r.dataset, r.bits, r.hw, c.epoch, c.phase, c.widths,
+         c.macs, c.params, c.latency_cycles, c.energy_pj, c.top1
+  FROM candidates c JOIN runs r ON r.id = c.run_id;
+CREATE VIEW v_runs AS
+  SELECT id AS run_id, method, model, dataset, bits, hw, status, started_at, finished_at,
+         final_top1, config
+  FROM runs;
+)sql";
+
+// v2: runs get a global uuid (so shards merge without duplicates) and their wall time; epochs get
+// test accuracy and free-form extras; candidates may override the run's method/model/dataset/
+// bits/hw (a sweep evaluates many networks on many configs in one run) and record stalls;
+// hardware configs and the cost cache get tables.
+const char* const kV2 = R"sql(
+ALTER TABLE runs ADD COLUMN uuid TEXT;
+UPDATE runs SET uuid = lower(hex(randomblob(16))) WHERE uuid IS NULL;
+CREATE UNIQUE INDEX runs_uuid ON runs(uuid);
+ALTER TABLE runs ADD COLUMN wall_seconds REAL;
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE epochs ADD COLUMN test_top1 REAL;
+ALTER TABLE epochs ADD COLUMN extra TEXT;
+ALTER TABLE candidates ADD COLUMN stall_cycles INTEGER;
+ALTER TABLE candidates ADD COLUMN method TEXT;
+ALTER TABLE candidates ADD COLUMN model TEXT;
+ALTER TABLE candidates ADD COLUMN dataset TEXT;
+ALTER TABLE candidates ADD COLUMN bits INTEGER;
+ALTER TABLE candidates ADD COLUMN hw TEXT;
+ALTER TABLE candidates ADD COLUMN hw_fingerprint TEXT;
+CREATE TABLE hw_configs (
+  fingerprint TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  description TEXT
+);
+CREATE TABLE cost_cache (
+  hw_fingerprint TEXT NOT NULL,
+  kind           TEXT NOT NULL,
+  quantized      INTEGER NOT NULL,
+  k              INTEGER NOT NULL,
+  stride         INTEGER NOT NULL,
+  c_in           INTEGER NOT NULL,
+  c_out          INTEGER NOT NULL,
+  h_in           INTEGER NOT NULL,
+  w_in           INTEGER NOT NULL,
+  bits           INTEGER NOT NULL,
+  cycles         INTEGER NOT NULL,
+  stall_cycles   INTEGER NOT NULL,
+  compute_cycles INTEGER,
+  energy_pj      REAL NOT NULL,
+  detail         TEXT,
+  created_at     TEXT NOT NULL,
+  PRIMARY KEY (hw_fingerprint, kind, quantized, k, stride, c_in, c_out, h_in, w_in, bits)
+) WITHOUT ROWID;
+DROP VIEW v_candidates;
+CREATE VIEW v_candidates AS
+  SELECT c.run_id, COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model,
+         COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits,
+         COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params,
+         c.latency_cycles, c.energy_pj, c.top1
+  FROM candidates c JOIN runs r ON r.id = c.run_id;
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> steps = {
+      {1, "runs, epochs, candidates; views v_candidates and v_runs", kV1},
+      {2, "run uuid/wall time/host, candidate overrides and stalls, hw_configs, cost_cache", kV2},
+  };
+  return steps;
+}
+
+int current_schema_version() {
+  return static_cast<int>(migrations().size());
+}
+
+void check_schema_compatible(const Database& db) {
+  // One statement, so both numbers come from one snapshot even while another process migrates.
+  auto probe = db.prepare(
+      "SELECT (SELECT user_version FROM pragma_user_version), "
+      "(SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%')");
+  probe.step();
+  int version = static_cast<int>(probe.column_int(0));
+  std::int64_t objects = probe.column_int(1);
+  if (version > current_schema_version()) {
+    throw DatabaseError(db.path() + ": schema version " + std::to_string(version) +
+                        " is newer than this nce understands (" +
+                        std::to_string(current_schema_version()) + "); use a newer nce");
+  }
+  if (version == 0 && objects > 0) {
+    throw DatabaseError(db.path() +
+                        ": not an nce results database (it has tables but no schema version)");
+  }
+}
+
+void migrate(Database& db) {
+  check_schema_compatible(db);
+  for (const auto& step : migrations()) {
+    if (db.schema_version() >= step.to_version) continue;
+    db.write_transaction([&] {
+      // Another process may have applied this step while we waited for the lock.
+      if (db.schema_version() >= step.to_version) return;
+      db.exec(step.sql);
+      db.exec("PRAGMA user_version = " + std::to_string(step.to_version));
+    });
+  }
+}
+
+}  // namespace nce::results

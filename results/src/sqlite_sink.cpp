@@ -1,0 +1,160 @@
+#include "nce/results/sqlite_sink.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+
+#include "nce/models/network.h"
+
+namespace nce::results {
+
+namespace {
+
+std::optional<std::string> non_empty(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
+}  // namespace
+
+std::string random_uuid() {
+  // Reseeded after fork(): a child must not repeat its parent's sequence.
+  static thread_local pid_t seeded_for = 0;
+  static thread_local std::mt19937_64 rng;
+  if (seeded_for != getpid()) {
+    std::random_device device;
+    std::seed_seq seq{device(), device(), device(), device(), static_cast<unsigned>(getpid())};
+    rng.seed(seq);
+    seeded_for = getpid();
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+SqliteSink::SqliteSink(const std::string& path) : db_(path) {}
+
+RunId SqliteSink::begin_run(const RunInfo& info) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  RunId id = 0;
+  db_.write_transaction([&] {
+    auto insert = db_.prepare(
+        "INSERT INTO runs (uuid, method, model, dataset, bits, hw, status, started_at, config, "
+        "git_commit, seed, host) VALUES (?,?,?,?,?,?,'running',?,?,?,?,?)");
+    insert.bind(1, random_uuid())
+        .bind(2, info.method)
+        .bind(3, non_empty(info.model))
+        .bind(4, non_empty(info.dataset));
+    if (info.bits > 0) {
+      insert.bind(5, info.bits);
+    } else {
+      insert.bind_null(5);
+    }
+    insert.bind(6, non_empty(info.hw))
+        .bind(7, utc_now_iso8601())
+        .bind(8, info.config_json.empty() ? std::string("{}") : info.config_json)
+        .bind(9, non_empty(info.git_commit));
+    if (info.seed) {
+      insert.bind(10, static_cast<std::int64_t>(*info.seed));
+    } else {
+      insert.bind_null(10);
+    }
+    insert.bind(11, non_empty(host_name()));
+    insert.run();
+    id = db_.last_insert_rowid();
+  });
+  return id;
+}
+
+void SqliteSink::record_epoch(RunId run, const EpochRecord& e) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_.write_transaction([&] {
+    auto insert = db_.prepare(
+        "INSERT OR REPLACE INTO epochs (run_id, epoch, phase, loss, top1, test_top1, seconds, "
+        "extra) VALUES (?,?,?,?,?,?,?,?)");
+    insert.bind(1, run)
+        .bind(2, e.epoch)
+        .bind(3, e.phase)
+        .bind(4, e.loss)
+        .bind(5, e.top1)
+        .bind(6, e.test_top1)
+        .bind(7, e.seconds)
+        .bind(8, non_empty(e.extra_json));
+    insert.run();
+  });
+}
+
+void SqliteSink::record_candidates(RunId run, const std::vector<CandidateRecord>& candidates) {
+  if (candidates.empty()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_.write_transaction([&] {
+    auto insert = db_.prepare(
+        "INSERT INTO candidates (run_id, epoch, phase, widths, macs, params, latency_cycles, "
+        "stall_cycles, energy_pj, top1, method, model, dataset, bits, hw, hw_fingerprint) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    for (const auto& c : candidates) {
+      insert.reset();
+      insert.bind(1, run)
+          .bind(2, c.epoch)
+          .bind(3, non_empty(c.phase))
+          .bind(4, models::format_widths(c.widths))
+          .bind(5, c.macs)
+          .bind(6, c.params)
+          .bind(7, c.latency_cycles)
+          .bind(8, c.stall_cycles)
+          .bind(9, c.energy_pj)
+          .bind(10, c.top1)
+          .bind(11, non_empty(c.method))
+          .bind(12, non_empty(c.model))
+          .bind(13, non_empty(c.dataset));
+      if (c.bits > 0) {
+        insert.bind(14, c.bits);
+      } else {
+        insert.bind_null(14);
+      }
+      insert.bind(15, non_empty(c.hw)).bind(16, non_empty(c.hw_fingerprint));
+      insert.run();
+    }
+  });
+}
+
+void SqliteSink::record_hw_config(const std::string& fingerprint, const std::string& name,
+                                  const std::string& description) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_.write_transaction([&] {
+    auto insert = db_.prepare(
+        "INSERT OR IGNORE INTO hw_configs (fingerprint, name, description) VALUES (?,?,?)");
+    insert.bind(1, fingerprint).bind(2, name).bind(3, non_empty(description));
+    insert.run();
+  });
+}
+
+void SqliteSink::finish_run(RunId run, RunStatus status, std::optional<double> final_top1) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  db_.write_transaction([&] {
+    std::string now = utc_now_iso8601();
+    auto update = db_.prepare(
+        "UPDATE runs SET status = ?1, finished_at = ?2, final_top1 = COALESCE(?3, final_top1), "
+        "wall_seconds = (julianday(?2) - julianday(started_at)) * 86400.0 WHERE id = ?4");
+    update.bind(1, std::string(to_string(status))).bind(2, now).bind(3, final_top1).bind(4, run);
+    update.run();
+    if (sqlite3_changes(db_.handle()) != 1) {
+      throw DatabaseError(db_.path() + ": finish_run: no run with id " + std::to_string(run));
+    }
+  });
+}
+
+std::unique_ptr<ResultSink> make_result_sink(const std::string& db_path) {
+  if (db_path.empty()) return std::make_unique<NullSink>();
+  return std::make_unique<SqliteSink>(db_path);
+}
+
+}  // namespace nce::results
