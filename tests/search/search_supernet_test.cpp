@@ -1,0 +1,187 @@
+#include "nce/search/supernet.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "nce/nn/loss.h"
+
+namespace nce::search {
+namespace {
+
+// Float32 forward passes through BN and CWI; central differences in double on the loss.
+constexpr double kAlphaGradTolerance = 2e-3;
+constexpr double kWeightGradTolerance = 2e-3;
+
+struct Fixture {
+  models::Network base = models::build("resnet8", {}, models::InputShape{3, 8, 8, 10});
+  std::mt19937_64 rng{42};
+  ArchParams arch{base.widths, rng, 0.5};
+  nn::Tensor images{4, 3, 8, 8};
+  std::vector<int> labels{1, 7, 3, 3};
+
+  Fixture() {
+    std::normal_distribution<float> normal;
+    for (std::size_t i = 0; i < images.size(); ++i) images[i] = normal(rng);
+  }
+
+  std::vector<GumbelDraw> draw(double tau) {
+    std::vector<GumbelDraw> d;
+    for (int w = 1; w <= arch.num_layers(); ++w)
+      d.push_back(gumbel_draw(arch.layer(w).alpha, tau, rng));
+    return d;
+  }
+};
+
+double loss_of(Supernet& net, const nn::Tensor& images, const std::vector<int>& labels,
+               nn::Tensor* grad = nullptr) {
+  const nn::Tensor& logits = net.forward(images, nn::Mode::kTrain);
+  return nn::softmax_cross_entropy(logits, labels.data(), grad);
+}
+
+// The draws with the same Gumbel noise after alpha moved (z recomputed, indices kept).
+std::vector<GumbelDraw> redraw(const std::vector<GumbelDraw>& draws, const ArchParams& before,
+                               const ArchParams& after) {
+  std::vector<GumbelDraw> out = draws;
+  for (int w = 1; w <= before.num_layers(); ++w) {
+    GumbelDraw& d = out[w - 1];
+    const std::vector<double> p0 = softmax(before.layer(w).alpha);
+    const std::vector<double> p1 = softmax(after.layer(w).alpha);
+    for (size_t i = 0; i < d.z.size(); ++i) {
+      const double g = d.z[i] * d.tau - std::log(p0[i]);
+      d.z[i] = (std::log(p1[i]) + g) / d.tau;
+    }
+    const std::vector<double> w2 = softmax({d.z[d.index[0]], d.z[d.index[1]]});
+    if (d.index[0] != d.index[1]) {
+      d.weight[0] = w2[0];
+      d.weight[1] = w2[1];
+    }
+  }
+  return out;
+}
+
+TEST(Supernet, ForwardBackwardShapesWithMixedWidths) {
+  Fixture f;
+  SupernetOptions opt;  // W2A2
+  Supernet net(f.base, f.arch, opt, 1);
+  for (int step = 0; step < 3; ++step) {
+    net.set_draws(f.draw(5.0));
+    nn::Tensor grad;
+    const double loss = loss_of(net, f.images, f.labels, &grad);
+    EXPECT_TRUE(std::isfinite(loss));
+    net.zero_grad();
+    net.backward(grad);
+    for (const auto& g : net.alpha_grads()) {
+      for (double v : g) EXPECT_TRUE(std::isfinite(v));
+    }
+  }
+  const nn::Tensor& logits = net.forward(f.images, nn::Mode::kEval);
+  EXPECT_EQ(logits.n(), 4);
+  EXPECT_EQ(logits.c(), 10);
+}
+
+TEST(Supernet, AlphaGradientsMatchFiniteDifferences) {
+  Fixture f;
+  SupernetOptions opt;
+  opt.weight_bits = 32;
+  opt.activation_bits = 32;
+  Supernet net(f.base, f.arch, opt, 2);
+  const std::vector<GumbelDraw> draws = f.draw(2.0);
+  net.set_draws(draws);
+  nn::Tensor grad;
+  loss_of(net, f.images, f.labels, &grad);
+  net.zero_grad();
+  net.backward(grad, false);
+  const auto analytic = net.alpha_grads();
+  const double h = 1e-3;
+  int checked = 0;
+  for (int w = 1; w <= f.arch.num_layers(); ++w) {
+    const GumbelDraw& d = draws[w - 1];
+    for (int k = 0; k < 2; ++k) {
+      const int m = d.index[k];
+      ArchParams up = f.arch, down = f.arch;
+      up.layer(w).alpha[m] += h;
+      down.layer(w).alpha[m] -= h;
+      net.set_draws(redraw(draws, f.arch, up));
+      const double lu = loss_of(net, f.images, f.labels);
+      net.set_draws(redraw(draws, f.arch, down));
+      const double ld = loss_of(net, f.images, f.labels);
+      const double fd = (lu - ld) / (2 * h);
+      EXPECT_NEAR(analytic[w - 1][m], fd, kAlphaGradTolerance)
+          << "width index " << w << " candidate " << m;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 2 * f.arch.num_layers());
+}
+
+TEST(Supernet, WeightGradientsMatchFiniteDifferences) {
+  Fixture f;
+  SupernetOptions opt;
+  opt.weight_bits = 32;
+  opt.activation_bits = 32;
+  Supernet net(f.base, f.arch, opt, 3);
+  net.set_draws(f.draw(2.0));
+  nn::Tensor grad;
+  loss_of(net, f.images, f.labels, &grad);
+  net.zero_grad();
+  net.backward(grad, true);
+  std::mt19937 pick(5);
+  int checked = 0;
+  for (nn::Parameter& p : net.parameters()) {
+    // A few entries of every weight tensor (some active, some not: those must have zero grad).
+    for (int t = 0; t < 3; ++t) {
+      const std::size_t i = pick() % p.value->size();
+      const float saved = (*p.value)[i];
+      const float h = 3e-3f;
+      (*p.value)[i] = saved + h;
+      const double lu = loss_of(net, f.images, f.labels);
+      (*p.value)[i] = saved - h;
+      const double ld = loss_of(net, f.images, f.labels);
+      (*p.value)[i] = saved;
+      const double fd = (lu - ld) / (2 * h);
+      EXPECT_NEAR((*p.grad)[i], fd, kWeightGradTolerance + 2e-2 * std::abs(fd))
+          << p.name << "[" << i << "]";
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 30);
+}
+
+TEST(Supernet, ExpandedLayersRunForwardAndBackward) {
+  Fixture f;
+  SupernetOptions opt;
+  opt.max_candidates = 16;
+  Supernet net(f.base, f.arch, opt, 4);
+  EXPECT_GT(net.allocated_width(1), 16);
+  // Expand every layer three times, as if the largest candidate kept winning.
+  for (int round = 0; round < 3; ++round) {
+    for (int w = 1; w <= f.arch.num_layers(); ++w) {
+      LayerChoice& l = f.arch.layer(w);
+      const int old_max = l.candidates.back();
+      l.alpha.assign(l.alpha.size(), 0.0);
+      l.alpha.back() = 10;
+      ASSERT_TRUE(f.arch.maybe_expand(w, 0.3, 16));
+      net.on_expanded(w, old_max, f.rng, nullptr);
+    }
+  }
+  EXPECT_EQ(f.arch.layer(1).candidates.back(), 20);  // 16 -> 17, 19, then int(16 * 1.3) = 20
+  for (int step = 0; step < 3; ++step) {
+    // Draw the two largest candidates so the new filters are in use.
+    std::vector<GumbelDraw> draws = f.draw(1.0);
+    for (int w = 1; w <= f.arch.num_layers(); ++w) {
+      const int n = static_cast<int>(f.arch.layer(w).candidates.size());
+      draws[w - 1].index[0] = n - 1;
+      draws[w - 1].index[1] = n - 2;
+    }
+    net.set_draws(draws);
+    nn::Tensor grad;
+    EXPECT_TRUE(std::isfinite(loss_of(net, f.images, f.labels, &grad)));
+    net.zero_grad();
+    net.backward(grad);
+  }
+}
+
+}  // namespace
+}  // namespace nce::search
