@@ -24,7 +24,7 @@ Checkpoint sample() {
   ck.options = {{"bits", "2"}, {"quantizer", "sawb"}};
   ck.epochs_done = 3;
   ck.rng_state = "12345 678";
-  ck.history_json = "[{\"epoch\":1}]";
+  ck.history = "[{\"epoch\":1}]";
   ck.network = {{"stem.weight", {1.0f, -2.5f, 3.25f}}, {"stem.bn.running_var", {0.5f}}};
   ck.optimizer.kind = "sgd";
   ck.optimizer.steps = 42;
@@ -60,7 +60,7 @@ TEST_F(CheckpointTest, RoundTrip) {
   EXPECT_EQ(back.options, ck.options);
   EXPECT_EQ(back.epochs_done, 3);
   EXPECT_EQ(back.rng_state, ck.rng_state);
-  EXPECT_EQ(back.history_json, ck.history_json);
+  EXPECT_EQ(back.history, ck.history);
   ASSERT_EQ(back.network.size(), 2u);
   EXPECT_EQ(back.network[0].name, "stem.weight");
   EXPECT_EQ(back.network[0].values, ck.network[0].values);

@@ -13,12 +13,13 @@ constexpr float kTolerance = 1e-6f;
 // Two parameters: "conv.weight" (decayed) and "act.clip" (not decayed unless a rule says so).
 struct Params {
   Tensor w{1, 2}, gw{1, 2}, a{1, 1}, ga{1, 1};
+  float clip_l2 = 0.0f;
   Params() {
     w[0] = 1.0f, w[1] = -2.0f;
     a[0] = 10.0f;
   }
   std::vector<Parameter> list() {
-    return {{"conv.weight", &w, &gw, true}, {"act.clip", &a, &ga, false}};
+    return {{"conv.weight", &w, &gw, true, 0.0f}, {"act.clip", &a, &ga, false, clip_l2}};
   }
   void set_grads(float g0, float g1, float g2) { gw[0] = g0, gw[1] = g1, ga[0] = g2; }
 };
@@ -49,13 +50,13 @@ TEST(OptimizerTest, SgdNesterovByHand) {
 
 TEST(OptimizerTest, SgdPlainMomentumAndNoMomentum) {
   Params p;
-  Sgd heavy(p.list(), SgdOptions{0.5f, false, 0.0f, {}});
+  Sgd heavy(p.list(), SgdOptions{0.5f, false, 0.0f});
   p.set_grads(1.0f, 1.0f, 1.0f);
   heavy.step(1.0f);
   heavy.step(1.0f);  // buf = 1, then 1.5: w0 = 1 - 1 - 1.5
   EXPECT_NEAR(p.w[0], -1.5f, kTolerance);
   Params q;
-  Sgd plain(q.list(), SgdOptions{0.0f, false, 0.5f, {}});
+  Sgd plain(q.list(), SgdOptions{0.0f, false, 0.5f});
   q.set_grads(1.0f, 0.0f, 1.0f);
   plain.step(0.1f);  // w0 = 1 - 0.1*(1 + 0.5) ; w1 = -2 - 0.1*(-1)
   EXPECT_NEAR(q.w[0], 0.85f, kTolerance);
@@ -63,9 +64,10 @@ TEST(OptimizerTest, SgdPlainMomentumAndNoMomentum) {
   EXPECT_NEAR(q.a[0], 9.9f, kTolerance);
 }
 
-TEST(OptimizerTest, DecayRuleReachesClips) {
+TEST(OptimizerTest, ClipL2ReachesClips) {
   Params p;
-  SgdOptions options{0.0f, false, 5e-4f, {{".clip", 0.001f}}};
+  p.clip_l2 = 0.001f;
+  SgdOptions options{0.0f, false, 5e-4f};
   Sgd sgd(p.list(), options);
   EXPECT_FLOAT_EQ(sgd.decay_of(0), 5e-4f);
   EXPECT_FLOAT_EQ(sgd.decay_of(1), 0.001f);
@@ -100,7 +102,7 @@ TEST(OptimizerTest, AdamByHand) {
 
 TEST(OptimizerTest, AdamWeightDecayIsL2) {
   Params p;
-  Adam adam(p.list(), AdamOptions{0.9f, 0.999f, 1e-8f, 1.0f, {}});
+  Adam adam(p.list(), AdamOptions{0.9f, 0.999f, 1e-8f, 1.0f});
   p.set_grads(-1.0f, 0.0f, 0.0f);  // w0: g = -1 + 1 = 0 -> no move; w1: g = -2 -> moves by +lr
   adam.step(0.01f);
   EXPECT_NEAR(p.w[0], 1.0f, kTolerance);

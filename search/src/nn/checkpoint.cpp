@@ -132,7 +132,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
   }
   payload.pod(static_cast<std::int32_t>(ck.epochs_done));
   payload.str(ck.rng_state);
-  payload.str(ck.history_json);
+  payload.str(ck.history);
   payload.buffers(ck.network);
   payload.str(ck.optimizer.kind);
   payload.pod(static_cast<std::int64_t>(ck.optimizer.steps));
@@ -212,7 +212,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   }
   ck.epochs_done = r.pod<std::int32_t>("epochs_done");
   ck.rng_state = r.str("rng_state");
-  ck.history_json = r.str("history");
+  ck.history = r.str("history");
   ck.network = r.buffers("network state");
   ck.optimizer.kind = r.str("optimizer kind");
   ck.optimizer.steps = r.pod<std::int64_t>("optimizer steps");

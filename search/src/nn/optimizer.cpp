@@ -8,11 +8,6 @@ namespace nce::nn {
 
 namespace {
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 Eigen::Map<Eigen::ArrayXf> as_array(std::vector<float>& v) {
   return Eigen::Map<Eigen::ArrayXf>(v.data(), static_cast<Eigen::Index>(v.size()));
 }
@@ -29,21 +24,14 @@ std::vector<std::vector<float>> zero_slots(const std::vector<Parameter>& params)
 
 }  // namespace
 
-Optimizer::Optimizer(std::vector<Parameter> params, float weight_decay,
-                     std::vector<DecayRule> rules)
+Optimizer::Optimizer(std::vector<Parameter> params, float weight_decay)
     : params_(std::move(params)) {
   for (const auto& p : params_) {
     if (p.value == nullptr || p.grad == nullptr || p.value->size() != p.grad->size()) {
       throw std::invalid_argument("optimizer: parameter '" + p.name +
                                   "' has no value/gradient tensor or their sizes differ");
     }
-    float decay = p.weight_decay ? weight_decay : 0.0f;
-    if (!p.weight_decay) {
-      for (const auto& rule : rules) {
-        if (ends_with(p.name, rule.name_suffix)) decay = rule.coefficient;
-      }
-    }
-    decay_.push_back(decay);
+    decay_.push_back((p.weight_decay ? weight_decay : 0.0f) + p.clip_l2);
   }
 }
 
@@ -81,7 +69,7 @@ void Optimizer::check_state(const OptimizerState& state, const std::string& kind
 }
 
 Sgd::Sgd(std::vector<Parameter> params, const SgdOptions& options)
-    : Optimizer(std::move(params), options.weight_decay, options.decay_rules),
+    : Optimizer(std::move(params), options.weight_decay),
       options_(options),
       momentum_(zero_slots(params_)) {}
 
@@ -136,7 +124,7 @@ void Sgd::load_state(const OptimizerState& state) {
 }
 
 Adam::Adam(std::vector<Parameter> params, const AdamOptions& options)
-    : Optimizer(std::move(params), options.weight_decay, options.decay_rules),
+    : Optimizer(std::move(params), options.weight_decay),
       options_(options),
       exp_avg_(zero_slots(params_)),
       exp_avg_sq_(zero_slots(params_)) {}

@@ -9,7 +9,7 @@
 //   u64         payload length in bytes
 //   u32         zlib crc32 of the payload
 //   payload     string model; i32 array widths; u32 count + (string key, string value) options;
-//               i32 epochs_done; string rng_state; string history_json;
+//               i32 epochs_done; string rng_state; string history;
 //               u32 count + (string name, u64 count + f32 values) network state;
 //               string optimizer kind; i64 optimizer steps; u32 count + buffers as above
 // where a string is u32 length + bytes. The file is written to "<path>.tmp" and renamed over
@@ -31,7 +31,7 @@ struct Checkpoint {
   std::vector<std::pair<std::string, std::string>> options;  // run settings that must match
   int epochs_done = 0;                                       // completed epochs
   std::string rng_state;             // the trainer's std::mt19937_64, as written by operator<<
-  std::string history_json;          // per-epoch statistics so far (a JSON array)
+  std::string history;               // per-epoch statistics so far (the trainer's text form)
   std::vector<StateBuffer> network;  // parameters and running statistics, network order
   OptimizerState optimizer;
 };

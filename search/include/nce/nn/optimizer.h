@@ -5,8 +5,8 @@
 //       w -= lr * (nesterov ? g + momentum*buf : buf)          (momentum 0: w -= lr*g)
 // Adam: g = grad + wd*w;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;  t = steps taken (from 1)
 //       w -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)      (L2 decay as torch.optim.Adam)
-// wd per parameter: Parameter::weight_decay true -> the options' weight_decay; false -> 0, unless
-// a decay rule matches its name (e.g. PACT clips get their own L2 of 0.001, NCE-SPEC.md §1).
+// wd per parameter = (Parameter::weight_decay ? the options' weight_decay : 0) + Parameter::clip_l2
+// (the PACT clips' own L2 of 0.001, NCE-SPEC.md §1, reaches the optimizer this way).
 // The optimizer keeps pointers into the Parameters' tensors: the network must outlive it.
 // Not thread safe; the update itself is vectorized with Eigen.
 #pragma once
@@ -19,13 +19,6 @@
 #include "nce/nn/tensor.h"
 
 namespace nce::nn {
-
-// A parameter whose name ends with `name_suffix` (and whose weight_decay flag is false) gets L2
-// coefficient `coefficient` instead of 0.
-struct DecayRule {
-  std::string name_suffix;
-  float coefficient = 0.0f;
-};
 
 // Everything an optimizer must remember between steps, for checkpoints. Buffers are named
 // "<parameter name>.<slot>" (slots: "momentum"; "exp_avg", "exp_avg_sq") in parameter order.
@@ -41,7 +34,7 @@ struct OptimizerState {
 
 class Optimizer {
  public:
-  Optimizer(std::vector<Parameter> params, float weight_decay, std::vector<DecayRule> rules);
+  Optimizer(std::vector<Parameter> params, float weight_decay);
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -71,7 +64,6 @@ struct SgdOptions {
   float momentum = 0.9f;
   bool nesterov = true;
   float weight_decay = 5e-4f;
-  std::vector<DecayRule> decay_rules;
 };
 
 class Sgd : public Optimizer {
@@ -91,7 +83,6 @@ struct AdamOptions {
   float beta2 = 0.999f;
   float eps = 1e-8f;
   float weight_decay = 0.0f;
-  std::vector<DecayRule> decay_rules;
 };
 
 class Adam : public Optimizer {

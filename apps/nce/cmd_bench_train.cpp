@@ -1,0 +1,164 @@
+// nce bench train|infer: throughput of the Eigen trainer on synthetic data (random images and
+// labels of the data set's shape). train = forward + cross-entropy + backward + SGD step in train
+// mode; infer = forward in eval mode. Reports images/s (mean over the timed steps, after warm-up
+// steps), the fastest step, the peak resident memory of the process and the network's buffers.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "cli_util.h"
+#include "command.h"
+#include "nce/common/json.h"
+#include "nce/models/network.h"
+#include "nce/nn/loss.h"
+#include "nce/nn/network.h"
+#include "nce/nn/optimizer.h"
+
+namespace nce::app {
+namespace {
+
+// Peak resident set size of this process in MiB (Linux VmHWM), 0 if unknown.
+double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::istringstream fields(line.substr(6));
+      double kib = 0;
+      fields >> kib;
+      return kib / 1024.0;
+    }
+  }
+  return 0.0;
+}
+
+int run_bench(const std::string& what, const std::vector<std::string>& args) {
+  const std::string command = "bench " + what;
+  return run_guarded(command, [&]() -> int {
+    po::options_description opts("nce " + command + " options");
+    opts.add_options()("model", po::value<std::string>()->default_value("resnet20"), "model name")(
+        "widths", po::value<std::string>(), "width vector (default: the model's)")(
+        "dataset", po::value<std::string>()->default_value("cifar10"),
+        "input shape of: cifar10 (3x32x32) or fashion-mnist (1x28x28)")(
+        "bits", po::value<int>()->default_value(32), "weight and activation bits (2, 3, 4, 8, 32)")(
+        "quantizer", po::value<std::string>()->default_value("sawb"), "sawb, dorefa or lsq")(
+        "batch", po::value<int>()->default_value(128), "batch size")(
+        "steps", po::value<int>()->default_value(10), "timed steps")(
+        "warmup", po::value<int>()->default_value(2), "untimed steps first")(
+        "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
+        "json", po::bool_switch(), "print JSON instead of text");
+    po::variables_map vm;
+    if (!parse_or_help(args, command, "[--model M] [--bits B] [--batch N] [--json]", opts, vm)) {
+      return 0;
+    }
+    const std::string model = vm["model"].as<std::string>();
+    const std::string dataset = vm["dataset"].as<std::string>();
+    models::InputShape input;
+    if (dataset == "cifar10") {
+      input = models::cifar_input();
+    } else if (dataset == "fashion-mnist") {
+      input = models::fashion_mnist_input();
+    } else {
+      throw std::invalid_argument("--dataset '" + dataset + "': want cifar10 or fashion-mnist");
+    }
+    std::vector<int> widths;
+    if (vm.count("widths")) widths = models::parse_widths(vm["widths"].as<std::string>());
+    const int batch = vm["batch"].as<int>(), steps = vm["steps"].as<int>();
+    const int warmup = vm["warmup"].as<int>(), threads = vm["threads"].as<int>();
+    if (batch < 1 || steps < 1 || warmup < 0 || threads < 0) {
+      throw std::invalid_argument("--batch and --steps must be >= 1, --warmup and --threads >= 0");
+    }
+    if (threads > 0) omp_set_num_threads(threads);
+
+    nn::NetworkOptions options;
+    options.weight_bits = options.activation_bits = vm["bits"].as<int>();
+    options.quantizer = nn::parse_quantizer(vm["quantizer"].as<std::string>());
+    const models::Network description = models::build(model, widths, input);
+    nn::Network net(description, options, 1);
+    nn::Sgd sgd(net.parameters(), nn::SgdOptions{});
+
+    nn::Tensor images(batch, input.channels, input.height, input.width), grad;
+    std::vector<int> labels(batch);
+    std::mt19937_64 rng(7);
+    std::normal_distribution<float> normal;
+    for (std::size_t i = 0; i < images.size(); ++i) images[i] = normal(rng);
+    for (int& l : labels) l = static_cast<int>(rng() % input.num_classes);
+
+    const bool train = what == "train";
+    auto step = [&] {
+      if (train) {
+        sgd.zero_grad();
+        const nn::Tensor& logits = net.forward(images, nn::Mode::kTrain);
+        nn::softmax_cross_entropy(logits, labels.data(), &grad);
+        net.backward(grad);
+        sgd.step(0.01f);
+      } else {
+        net.forward(images, nn::Mode::kEval);
+      }
+    };
+    for (int i = 0; i < warmup; ++i) step();
+    using Clock = std::chrono::steady_clock;
+    double total = 0.0, fastest = 1e300;
+    for (int i = 0; i < steps; ++i) {
+      const auto t0 = Clock::now();
+      step();
+      const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      total += s;
+      fastest = std::min(fastest, s);
+    }
+    const double images_per_s = static_cast<double>(batch) * steps / total;
+    const double rss = peak_rss_mib();
+    const double buffers = net.buffer_bytes() / (1024.0 * 1024.0);
+
+    if (vm["json"].as<bool>()) {
+      JsonWriter j(std::cout);
+      j.begin_object();
+      j.key("what").value(what);
+      j.key("engine").value("nce");
+      j.key("model").value(model);
+      j.key("widths").value(description.widths);
+      j.key("bits").value(options.weight_bits);
+      j.key("quantizer").value(nn::to_string(options.quantizer));
+      j.key("batch").value(batch);
+      j.key("steps").value(steps);
+      j.key("threads").value(omp_get_max_threads());
+      j.key("images_per_s").value(images_per_s);
+      j.key("ms_per_step").value(1000.0 * total / steps);
+      j.key("ms_per_step_min").value(1000.0 * fastest);
+      j.key("peak_rss_mib").value(rss);
+      j.key("buffer_mib").value(buffers);
+      j.end_object();
+      std::cout << "\n";
+    } else {
+      std::printf(
+          "%s %s W%dA%d %s batch %d, %d threads: %.1f images/s (%.1f ms/step, best %.1f), "
+          "peak RSS %.0f MiB, buffers %.0f MiB\n",
+          what.c_str(), model.c_str(), options.weight_bits, options.activation_bits,
+          nn::to_string(options.quantizer), batch, omp_get_max_threads(), images_per_s,
+          1000.0 * total / steps, 1000.0 * fastest, rss, buffers);
+    }
+    return 0;
+  });
+}
+
+int run_bench_train(const std::vector<std::string>& args) {
+  return run_bench("train", args);
+}
+int run_bench_infer(const std::vector<std::string>& args) {
+  return run_bench("infer", args);
+}
+
+}  // namespace
+
+NCE_REGISTER_COMMAND("bench train", "training throughput (images/s) of the Eigen trainer",
+                     run_bench_train);
+NCE_REGISTER_COMMAND("bench infer", "inference throughput (images/s) of the Eigen trainer",
+                     run_bench_infer);
+
+}  // namespace nce::app

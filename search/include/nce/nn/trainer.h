@@ -1,0 +1,114 @@
+// The training loop behind `nce train`: builds a trainable Network (network.h) from a models::
+// network for the data's input shape, trains it with SGD/Adam on a warm-up + cosine schedule
+// (stepped every batch), checkpoints every epoch, resumes exactly, and evaluates top-1/top-5.
+//
+// Reproducibility: the network is initialized from `seed`; one std::mt19937_64 (seeded from
+// `seed` too) draws every epoch's permutation and augmentation, in order. Its state is saved in
+// each checkpoint with the network state (parameters + BN running statistics) and the optimizer
+// buffers, so a run interrupted after epoch k and resumed ends bit-identical to an uninterrupted
+// one (same thread count: OpenMP reductions are split per thread).
+// Normalization: per-channel mean/std computed from the training set passed in (dataset.h).
+// Accuracies are in percent (0..100), times in seconds of wall clock.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nce/nn/dataset.h"
+#include "nce/nn/network.h"
+
+namespace nce::nn {
+
+struct TrainConfig {
+  std::string model = "resnet20";
+  std::vector<int> widths;          // empty: the model's default widths for the data's channels
+  std::string dataset = "cifar10";  // a label for checkpoints and summaries
+  NetworkOptions network;           // bits, quantizer, PACT, BN
+  int epochs = 1;
+  int batch_size = 128;
+  std::string optimizer = "sgd";  // "sgd" or "adam"
+  double lr = 0.1;                // peak learning rate (after warm-up)
+  double final_lr = 0.0;          // at the end of the cosine
+  int warmup_epochs = 0;          // linear warm-up, in epochs (converted to steps)
+  float momentum = 0.9f;          // SGD
+  bool nesterov = true;           // SGD
+  float weight_decay = 5e-4f;     // L2 on weights with Parameter::weight_decay
+  float adam_beta1 = 0.9f;
+  float adam_beta2 = 0.999f;
+  float adam_eps = 1e-8f;
+  bool augment = false;  // pad-4 random crop + horizontal flip (CIFAR)
+  std::uint64_t seed = 1;
+  int max_batches = 0;  // per epoch; 0 = every batch (> 0: quick smoke runs)
+  bool test_each_epoch = true;
+  int eval_batch_size = 500;
+  std::string checkpoint_path;  // "" = no checkpoints; else written after every epoch
+  bool resume = false;          // continue from checkpoint_path (it must exist and match)
+  int stop_after_epoch = 0;     // > 0: stop once this many epochs are done; the schedule still
+                                // spans `epochs` (an interruption, for tests and time boxes)
+};
+
+// Throws std::invalid_argument naming the field and value.
+void validate(const TrainConfig& config);
+
+// The settings a checkpoint must share with the run that resumes from it ("key", "value").
+std::vector<std::pair<std::string, std::string>> checkpoint_identity(const TrainConfig& config,
+                                                                     const Dataset& train_set);
+
+constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
+
+struct EpochStats {
+  int epoch = 0;              // 1-based
+  double loss = 0.0;          // mean training cross-entropy over the epoch's images
+  double top1 = 0.0;          // training accuracy (augmented batches, train-mode BN), percent
+  double lr = 0.0;            // learning rate of the epoch's last step
+  double seconds = 0.0;       // training steps only (no test pass)
+  double images_per_s = 0.0;  // training images / seconds
+  double test_loss = kNotMeasured;
+  double test_top1 = kNotMeasured;
+  double test_top5 = kNotMeasured;
+};
+
+struct EvalStats {
+  double loss = 0.0;
+  double top1 = 0.0;
+  double top5 = 0.0;  // 100 when there are at most 5 classes
+  int images = 0;
+};
+
+struct TrainResult {
+  std::vector<int> widths;          // the width vector trained
+  std::int64_t macs = 0;            // of the network for this input (models::Network::macs)
+  std::int64_t parameters = 0;      // learnable values in the trainable network
+  std::vector<EpochStats> history;  // every epoch so far, including those before a resume
+  int resumed_from = 0;             // epochs already done when this call started
+  bool stopped_early = false;       // stop_after_epoch ended it before `epochs`
+  EvalStats test;                   // final evaluation (eval-mode BN); images = 0 if stopped early
+  double seconds = 0.0;             // wall time of this call
+};
+
+// Progress callbacks (the CLI prints them; the results sink records them). Default: nothing.
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_start(const TrainConfig& config, const models::Network& description,
+                        int start_epoch) {}
+  // After each training batch; running_loss = mean loss of the epoch so far.
+  virtual void on_batch(int epoch, int batch, int num_batches, double running_loss) {}
+  // After each epoch (and its test pass and checkpoint); eta = estimated seconds left.
+  virtual void on_epoch(const EpochStats& stats, int epochs, double eta_seconds) {}
+};
+
+// Mean loss, top-1 and top-5 of `net` on `data` in eval mode, in file order.
+EvalStats evaluate(Network& net, const Dataset& data, const Normalization& norm, int batch_size);
+
+// Trains config.model on train_set and evaluates on test_set (both must have the same image
+// shape and class count). Throws std::invalid_argument for a bad config, std::runtime_error for a
+// checkpoint that is unreadable, of another model/configuration (naming the file and the
+// difference), or a loss that becomes non-finite.
+TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dataset& test_set,
+                  TrainObserver* observer = nullptr);
+
+}  // namespace nce::nn
