@@ -11,8 +11,9 @@
 //        energy_pj, top1, method, model, dataset, bits, hw, hw_fingerprint)
 //        method/model/dataset/bits/hw are NULL when equal to the run's (a sweep's rows set them)
 //   hw_configs(fingerprint PK, name, description)                    configs candidates refer to
-//   cost_cache(hw_fingerprint, kind, quantized, k, stride, c_in, c_out, h_in, w_in, bits, ->
-//        cycles, stall_cycles, compute_cycles, energy_pj, detail JSON)
+//   cost_cache(hw_fingerprint, gemm_k, gemm_n, gemm_m, quantized, kind, bits ->  a whole
+//        nce::sim::LayerCost: status, passes, folds, cycles, compute/stall cycles, utilization,
+//        energy and its breakdown, every event count)                 (sqlite_cost_cache.h)
 // Stable views (DESIGN.md; columns never change meaning):
 //   v_candidates(run_id, method, model, dataset, bits, hw, epoch, phase, widths, macs, params,
 //                latency_cycles, energy_pj, top1)
