@@ -1,0 +1,360 @@
+#include "nce/sim/hw_config.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+namespace nce::sim {
+
+namespace {
+
+std::string trim(const std::string& s) {
+  const char* ws = " \t\r\n";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(ws);
+  return s.substr(b, e - b + 1);
+}
+
+// Shortest text that reads back as the same double ("0.06", not "0.059999999999999998").
+std::string format_double(double v) {
+  char buf[64];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+[[noreturn]] void fail(const std::string& source, const std::string& key, const std::string& value,
+                       const std::string& reason) {
+  throw std::invalid_argument(source + ": key '" + key + "' = '" + value + "': " + reason);
+}
+
+int parse_int(const std::string& source, const std::string& key, const std::string& value, long lo,
+              long hi) {
+  std::size_t used = 0;
+  long v = 0;
+  try {
+    v = std::stol(value, &used);
+  } catch (const std::exception&) {
+    fail(source, key, value, "not an integer");
+  }
+  if (used != value.size()) fail(source, key, value, "not an integer");
+  if (v < lo || v > hi) {
+    fail(source, key, value, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return static_cast<int>(v);
+}
+
+double parse_double(const std::string& source, const std::string& key, const std::string& value,
+                    bool allow_zero) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(value, &used);
+  } catch (const std::exception&) {
+    fail(source, key, value, "not a number");
+  }
+  if (used != value.size() || !std::isfinite(v)) fail(source, key, value, "not a number");
+  if (allow_zero ? v < 0 : v <= 0) {
+    fail(source, key, value, allow_zero ? "must be >= 0" : "must be > 0");
+  }
+  return v;
+}
+
+bool parse_bool(const std::string& source, const std::string& key, const std::string& value) {
+  if (value == "true" || value == "1" || value == "yes" || value == "on") return true;
+  if (value == "false" || value == "0" || value == "no" || value == "off") return false;
+  fail(source, key, value, "must be true or false");
+}
+
+Dataflow parse_dataflow(const std::string& source, const std::string& key,
+                        const std::string& value) {
+  if (value == "os" || value == "OS") return Dataflow::kOS;
+  if (value == "ws" || value == "WS") return Dataflow::kWS;
+  if (value == "is" || value == "IS") return Dataflow::kIS;
+  fail(source, key, value, "unknown dataflow (expected os, ws or is)");
+}
+
+// The keys of a .cfg in canonical order, with how each is read into a HwConfig.
+struct KeySpec {
+  const char* key;
+  std::function<void(HwConfig&, const std::string& source, const std::string& value)> set;
+  std::function<std::string(const HwConfig&)> get;
+};
+
+const std::vector<KeySpec>& key_specs() {
+  static const std::vector<KeySpec> specs = {
+      {"array.rows",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.rows = parse_int(s, "array.rows", v, 1, 4096);
+       },
+       [](const HwConfig& c) { return std::to_string(c.rows); }},
+      {"array.cols",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.cols = parse_int(s, "array.cols", v, 1, 4096);
+       },
+       [](const HwConfig& c) { return std::to_string(c.cols); }},
+      {"array.bits",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.bits = parse_int(s, "array.bits", v, 1, 16);
+       },
+       [](const HwConfig& c) { return std::to_string(c.bits); }},
+      {"array.acc_bits",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.acc_bits = parse_int(s, "array.acc_bits", v, 1, 64);
+       },
+       [](const HwConfig& c) { return std::to_string(c.acc_bits); }},
+      {"array.dataflow",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.dataflow = parse_dataflow(s, "array.dataflow", v);
+       },
+       [](const HwConfig& c) { return std::string(to_string(c.dataflow)); }},
+      {"memory.ifmap_sram_kb",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.ifmap_sram_kb = parse_double(s, "memory.ifmap_sram_kb", v, false);
+       },
+       [](const HwConfig& c) { return format_double(c.ifmap_sram_kb); }},
+      {"memory.filter_sram_kb",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.filter_sram_kb = parse_double(s, "memory.filter_sram_kb", v, false);
+       },
+       [](const HwConfig& c) { return format_double(c.filter_sram_kb); }},
+      {"memory.ofmap_sram_kb",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.ofmap_sram_kb = parse_double(s, "memory.ofmap_sram_kb", v, false);
+       },
+       [](const HwConfig& c) { return format_double(c.ofmap_sram_kb); }},
+      {"memory.double_buffered",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.double_buffered = parse_bool(s, "memory.double_buffered", v);
+       },
+       [](const HwConfig& c) { return std::string(c.double_buffered ? "true" : "false"); }},
+      {"memory.dram_bytes_per_cycle",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.dram_bytes_per_cycle = parse_double(s, "memory.dram_bytes_per_cycle", v, false);
+       },
+       [](const HwConfig& c) { return format_double(c.dram_bytes_per_cycle); }},
+      {"clock.mhz",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.clock_mhz = parse_double(s, "clock.mhz", v, false);
+       },
+       [](const HwConfig& c) { return format_double(c.clock_mhz); }},
+      {"energy.mac_pj",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.mac_pj = parse_double(s, "energy.mac_pj", v, true);
+       },
+       [](const HwConfig& c) { return format_double(c.mac_pj); }},
+      {"energy.idle_pe_pj",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.idle_pe_pj = parse_double(s, "energy.idle_pe_pj", v, true);
+       },
+       [](const HwConfig& c) { return format_double(c.idle_pe_pj); }},
+      {"energy.ifmap_sram_pj_per_bit",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.ifmap_sram_pj_per_bit = parse_double(s, "energy.ifmap_sram_pj_per_bit", v, true);
+       },
+       [](const HwConfig& c) { return format_double(c.ifmap_sram_pj_per_bit); }},
+      {"energy.filter_sram_pj_per_bit",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.filter_sram_pj_per_bit = parse_double(s, "energy.filter_sram_pj_per_bit", v, true);
+       },
+       [](const HwConfig& c) { return format_double(c.filter_sram_pj_per_bit); }},
+      {"energy.ofmap_sram_pj_per_bit",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.ofmap_sram_pj_per_bit = parse_double(s, "energy.ofmap_sram_pj_per_bit", v, true);
+       },
+       [](const HwConfig& c) { return format_double(c.ofmap_sram_pj_per_bit); }},
+      {"energy.dram_pj_per_bit",
+       [](HwConfig& c, const std::string& s, const std::string& v) {
+         c.dram_pj_per_bit = parse_double(s, "energy.dram_pj_per_bit", v, true);
+       },
+       [](const HwConfig& c) { return format_double(c.dram_pj_per_bit); }},
+  };
+  return specs;
+}
+
+std::int64_t kb_to_bits(double kb) {
+  return static_cast<std::int64_t>(std::floor(kb * 1024.0 * 8.0));
+}
+
+void validate_cross_fields(const HwConfig& c, const std::map<std::string, std::string>& values) {
+  auto value_of = [&](const char* key) {
+    auto it = values.find(key);
+    return it == values.end() ? std::string() : it->second;
+  };
+  if (c.acc_bits < 2 * c.bits) {
+    fail(
+        c.source, "array.acc_bits", value_of("array.acc_bits"),
+        "must be at least 2 * array.bits (" + std::to_string(2 * c.bits) + ") to hold one product");
+  }
+  const std::int64_t tile_words = static_cast<std::int64_t>(c.rows) * c.cols;
+  const std::string how = c.double_buffered ? " (half of the double-buffered SRAM)" : "";
+  if (c.ifmap_working_bits() < tile_words * c.bits) {
+    fail(
+        c.source, "memory.ifmap_sram_kb", value_of("memory.ifmap_sram_kb"),
+        "too small to hold one fold: needs " + std::to_string(tile_words * c.bits) + " bits" + how);
+  }
+  if (c.filter_working_bits() < tile_words * c.bits) {
+    fail(
+        c.source, "memory.filter_sram_kb", value_of("memory.filter_sram_kb"),
+        "too small to hold one fold: needs " + std::to_string(tile_words * c.bits) + " bits" + how);
+  }
+  if (c.ofmap_working_bits() < tile_words * c.acc_bits) {
+    fail(c.source, "memory.ofmap_sram_kb", value_of("memory.ofmap_sram_kb"),
+         "too small to hold one fold of psums: needs " + std::to_string(tile_words * c.acc_bits) +
+             " bits" + how);
+  }
+}
+
+std::string stem_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  auto dot = base.rfind(".cfg");
+  if (dot != std::string::npos && dot + 4 == base.size()) base = base.substr(0, dot);
+  return base;
+}
+
+}  // namespace
+
+const char* to_string(Dataflow dataflow) {
+  switch (dataflow) {
+    case Dataflow::kOS:
+      return "os";
+    case Dataflow::kWS:
+      return "ws";
+    case Dataflow::kIS:
+      return "is";
+  }
+  return "?";
+}
+
+std::int64_t HwConfig::ifmap_working_bits() const {
+  return kb_to_bits(ifmap_sram_kb) / (double_buffered ? 2 : 1);
+}
+std::int64_t HwConfig::filter_working_bits() const {
+  return kb_to_bits(filter_sram_kb) / (double_buffered ? 2 : 1);
+}
+std::int64_t HwConfig::ofmap_working_bits() const {
+  return kb_to_bits(ofmap_sram_kb) / (double_buffered ? 2 : 1);
+}
+
+std::string HwConfig::fingerprint() const {
+  std::string out;
+  for (const auto& spec : key_specs()) {
+    if (!out.empty()) out += ';';
+    out += spec.key;
+    out += '=';
+    out += spec.get(*this);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> HwConfig::to_key_values() const {
+  std::map<std::string, std::string> kv;
+  kv["general.name"] = name;
+  for (const auto& spec : key_specs()) kv[spec.key] = spec.get(*this);
+  return kv;
+}
+
+std::string HwConfig::to_cfg_text() const {
+  std::ostringstream out;
+  out << "[general]\nname = " << name << "\n";
+  std::string section;
+  for (const auto& spec : key_specs()) {
+    std::string key = spec.key;
+    auto dot = key.find('.');
+    std::string sec = key.substr(0, dot);
+    if (sec != section) {
+      out << "\n[" << sec << "]\n";
+      section = sec;
+    }
+    out << key.substr(dot + 1) << " = " << spec.get(*this) << "\n";
+  }
+  return out.str();
+}
+
+HwConfig hw_config_from_key_values(const std::map<std::string, std::string>& values,
+                                   const std::string& source_name) {
+  HwConfig c;
+  c.source = source_name;
+  c.name = stem_of(source_name);
+  for (const auto& [key, value] : values) {
+    if (key == "general.name") continue;
+    bool known = false;
+    for (const auto& spec : key_specs()) known = known || key == spec.key;
+    if (!known) fail(source_name, key, value, "unknown key");
+  }
+  auto name_it = values.find("general.name");
+  if (name_it != values.end() && !name_it->second.empty()) c.name = name_it->second;
+  for (const auto& spec : key_specs()) {
+    auto it = values.find(spec.key);
+    if (it == values.end()) fail(source_name, spec.key, "", "missing key");
+    spec.set(c, source_name, it->second);
+  }
+  validate_cross_fields(c, values);
+  return c;
+}
+
+HwConfig parse_hw_config(const std::string& text, const std::string& source_name) {
+  std::map<std::string, std::string> values;
+  std::istringstream in(text);
+  std::string line;
+  std::string section;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line = line.substr(0, hash);
+    line = trim(line);
+    if (line.empty() || line[0] == ';') continue;
+    if (line.front() == '[') {
+      if (line.back() != ']') {
+        throw std::invalid_argument(source_name + ":" + std::to_string(line_no) +
+                                    ": malformed section header '" + line + "'");
+      }
+      section = trim(line.substr(1, line.size() - 2));
+      continue;
+    }
+    auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      throw std::invalid_argument(source_name + ":" + std::to_string(line_no) +
+                                  ": expected 'key = value', got '" + line + "'");
+    }
+    std::string key = trim(line.substr(0, eq));
+    std::string value = trim(line.substr(eq + 1));
+    std::string full = section.empty() ? key : section + "." + key;
+    if (values.count(full)) fail(source_name, full, value, "duplicate key");
+    values[full] = value;
+  }
+  return hw_config_from_key_values(values, source_name);
+}
+
+HwConfig load_hw_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read hardware config '" + path + "'");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse_hw_config(buf.str(), path);
+}
+
+HwConfig with_overrides(const HwConfig& base, const std::map<std::string, std::string>& overrides) {
+  auto kv = base.to_key_values();
+  std::string source = base.source;
+  for (const auto& [key, value] : overrides) {
+    if (!kv.count(key)) fail(base.source + " (override)", key, value, "unknown key");
+    kv[key] = value;
+  }
+  if (!overrides.empty()) source += " (with overrides)";
+  HwConfig c = hw_config_from_key_values(kv, source);
+  if (!overrides.count("general.name")) c.name = base.name;
+  return c;
+}
+
+}  // namespace nce::sim

@@ -1,0 +1,131 @@
+#include "nce/sim/layer_cost.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "nce/sim/fold_plan.h"
+
+namespace nce::sim {
+
+int full_precision_slices(int bits) {
+  return bits >= kFullPrecisionBits ? 1 : (kFullPrecisionBits + bits - 1) / bits;
+}
+
+int passes_for(const HwConfig& hw, bool quantized) {
+  if (quantized) return 1;
+  const int s = full_precision_slices(hw.bits);
+  return s * s;
+}
+
+GemmLayer to_gemm_layer(const models::Layer& layer) {
+  GemmLayer g;
+  g.name = layer.name;
+  const auto shape = layer.gemm();
+  g.K = shape.K;
+  g.N = shape.N;
+  g.M = shape.M;
+  g.quantized = layer.quantized;
+  return g;
+}
+
+LayerCost finalize_cost(const HwConfig& hw, const std::vector<PassResult>& passes,
+                        std::int64_t folds) {
+  LayerCost c;
+  c.passes = static_cast<int>(passes.size());
+  c.folds = folds;
+  for (const auto& p : passes) {
+    c.compute_cycles += p.compute_cycles;
+    c.stall_cycles += p.stall_cycles;
+    c.events += p.events;
+  }
+  c.cycles = c.compute_cycles + c.stall_cycles;
+  const std::int64_t pe_cycles = static_cast<std::int64_t>(hw.rows) * hw.cols * c.cycles;
+  c.events.idle_pe_cycles = pe_cycles - c.events.macs;
+  c.utilization = pe_cycles > 0 ? static_cast<double>(c.events.macs) / pe_cycles : 0.0;
+  c.energy = energy_of(hw, c.events);
+  c.energy_pj = c.energy.total_pj();
+  return c;
+}
+
+LayerCost infeasible_cost(const std::string& detail, int passes) {
+  LayerCost c;
+  c.status = CostStatus::kSramTooSmall;
+  c.status_detail = detail;
+  c.passes = passes;
+  c.cycles = c.compute_cycles = kInfeasibleCycles;
+  c.stall_cycles = 0;
+  c.energy_pj = std::numeric_limits<double>::infinity();
+  return c;
+}
+
+PassResult fast_pass(const HwConfig& hw, std::int64_t K, std::int64_t N, std::int64_t M) {
+  const FoldPlan plan = make_fold_plan(hw, K, N, M);
+  const std::int64_t F = plan.num_folds();
+  const std::int64_t fold_cycles = plan.fold_cycles();
+  PassResult r;
+  std::vector<std::int64_t> end(static_cast<std::size_t>(F), 0);
+  std::vector<std::int64_t> write_end(static_cast<std::size_t>(plan.num_groups()), 0);
+  std::int64_t read_free = 0, write_free = 0, prev_end = 0;
+  for (std::int64_t i = 0; i < F; ++i) {
+    const Fold f = fold_at(plan, i);
+    const std::int64_t load_bits = (f.ifmap_load_words + f.filter_load_words) * hw.bits;
+    std::int64_t load_end = 0;
+    if (i > 0 && load_bits > 0) {
+      std::int64_t buffer_free = 0;
+      if (hw.double_buffered) {
+        buffer_free = i >= 2 ? end[i - 2] : 0;
+      } else {
+        buffer_free = end[i - 1];
+      }
+      load_end = std::max(read_free, buffer_free) + dram_transfer_cycles(hw, load_bits);
+      read_free = load_end;
+    }
+    const std::int64_t lag = hw.double_buffered ? 2 : 1;
+    const std::int64_t ofmap_free = f.group >= lag ? write_end[f.group - lag] : 0;
+    const std::int64_t start = std::max({prev_end, load_end, ofmap_free});
+    r.stall_cycles += start - prev_end;
+    end[i] = start + fold_cycles;
+    prev_end = end[i];
+    r.compute_cycles += fold_cycles;
+
+    auto& e = r.events;
+    e.macs += f.macs;
+    e.ifmap_sram_reads += f.ifmap_reads;
+    e.filter_sram_reads += f.filter_reads;
+    e.ifmap_sram_writes += f.ifmap_load_words;
+    e.filter_sram_writes += f.filter_load_words;
+    e.dram_ifmap_read_bits += f.ifmap_load_words * hw.bits;
+    e.dram_filter_read_bits += f.filter_load_words * hw.bits;
+    e.ofmap_sram_writes += f.psum_writes;
+    e.ofmap_sram_reads += f.psum_reads;
+    if (f.last_of_group) {
+      const std::int64_t out_bits = f.group_output_words * hw.bits;
+      e.ofmap_sram_reads += f.group_output_words;
+      e.dram_ofmap_write_bits += out_bits;
+      const std::int64_t ws = std::max(write_free, end[i]);
+      write_end[f.group] = ws + dram_transfer_cycles(hw, out_bits);
+      write_free = write_end[f.group];
+    }
+  }
+  return r;
+}
+
+LayerCost fast_layer_cost(const HwConfig& hw, const GemmLayer& layer) {
+  const int passes = passes_for(hw, layer.quantized);
+  const FoldPlan plan = make_fold_plan(hw, layer.K, layer.N, layer.M);
+  if (auto shortfall = check_sram_fit(hw, plan)) {
+    return infeasible_cost(hw.source + ": layer " + layer.name + ": key '" + shortfall->key +
+                               "': " + shortfall->message,
+                           passes);
+  }
+  const PassResult one = fast_pass(hw, layer.K, layer.N, layer.M);
+  return finalize_cost(hw, std::vector<PassResult>(static_cast<std::size_t>(passes), one),
+                       plan.num_folds());
+}
+
+LayerCost fast_layer_cost(const HwConfig& hw, const models::Layer& layer) {
+  return fast_layer_cost(hw, to_gemm_layer(layer));
+}
+
+}  // namespace nce::sim

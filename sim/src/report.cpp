@@ -1,0 +1,110 @@
+#include "nce/sim/report.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "nce/common/json.h"
+
+namespace nce::sim {
+
+void NetworkReport::add(const GemmLayer& gemm, const LayerCost& cost) {
+  layers.push_back({gemm, cost});
+  total_cycles += cost.cycles;
+  stall_cycles += cost.stall_cycles;
+  energy_pj += cost.energy_pj;
+  energy.mac_pj += cost.energy.mac_pj;
+  energy.sram_pj += cost.energy.sram_pj;
+  energy.dram_pj += cost.energy.dram_pj;
+  energy.idle_pj += cost.energy.idle_pj;
+}
+
+std::vector<GemmLayer> gemm_layers(const models::Network& net) {
+  std::vector<GemmLayer> out;
+  out.reserve(net.layers.size());
+  for (const auto& l : net.layers) out.push_back(to_gemm_layer(l));
+  return out;
+}
+
+NetworkReport fast_network_report(const HwConfig& hw, const std::vector<GemmLayer>& layers) {
+  NetworkReport r;
+  r.hw = hw.name;
+  r.engine = "fast";
+  r.clock_mhz = hw.clock_mhz;
+  for (const auto& g : layers) {
+    LayerCost c = fast_layer_cost(hw, g);
+    if (!c.ok()) throw std::invalid_argument(c.status_detail);
+    r.add(g, c);
+  }
+  return r;
+}
+
+void write_report_json(std::ostream& out, const NetworkReport& report) {
+  JsonWriter j(out);
+  j.begin_object();
+  j.key("hw").value(report.hw);
+  j.key("engine").value(report.engine);
+  j.key("total_cycles").value(report.total_cycles);
+  j.key("stall_cycles").value(report.stall_cycles);
+  j.key("energy_pj").value(report.energy_pj);
+  j.key("clock_mhz").value(report.clock_mhz);
+  j.key("latency_us").value(report.clock_mhz > 0 ? report.total_cycles / report.clock_mhz : 0.0);
+  j.key("layers").begin_array();
+  for (const auto& l : report.layers) {
+    const auto& c = l.cost;
+    j.begin_object();
+    j.key("name").value(l.gemm.name);
+    j.key("cycles").value(c.cycles);
+    j.key("stall_cycles").value(c.stall_cycles);
+    j.key("utilization").value(c.utilization);
+    j.key("energy_pj").value(c.energy_pj);
+    j.key("compute_cycles").value(c.compute_cycles);
+    j.key("passes").value(c.passes);
+    j.key("macs").value(c.events.macs);
+    j.key("dram_bytes").value(c.events.dram_bytes());
+    j.key("energy_breakdown_pj").begin_object();
+    j.key("mac").value(c.energy.mac_pj);
+    j.key("sram").value(c.energy.sram_pj);
+    j.key("dram").value(c.energy.dram_pj);
+    j.key("idle").value(c.energy.idle_pj);
+    j.end_object();
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+  out << "\n";
+}
+
+void write_report_table(std::ostream& out, const NetworkReport& report) {
+  char line[512];
+  out << "hw: " << report.hw << "   engine: " << report.engine << "\n";
+  std::snprintf(line, sizeof line, "%-16s %6s %12s %10s %6s %12s %7s %7s %7s %7s\n", "layer",
+                "passes", "cycles", "stalls", "util%", "energy_nJ", "mac%", "sram%", "dram%",
+                "idle%");
+  out << line;
+  auto pct = [](double part, double total) { return total > 0 ? 100.0 * part / total : 0.0; };
+  for (const auto& l : report.layers) {
+    const auto& c = l.cost;
+    const double e = c.energy_pj;
+    std::snprintf(line, sizeof line,
+                  "%-16s %6d %12lld %10lld %6.1f %12.3f %7.1f %7.1f %7.1f %7.1f\n",
+                  l.gemm.name.c_str(), c.passes, static_cast<long long>(c.cycles),
+                  static_cast<long long>(c.stall_cycles), 100.0 * c.utilization, e / 1000.0,
+                  pct(c.energy.mac_pj, e), pct(c.energy.sram_pj, e), pct(c.energy.dram_pj, e),
+                  pct(c.energy.idle_pj, e));
+    out << line;
+  }
+  const double e = report.energy_pj;
+  std::snprintf(line, sizeof line, "%-16s %6s %12lld %10lld %6s %12.3f %7.1f %7.1f %7.1f %7.1f\n",
+                "total", "", static_cast<long long>(report.total_cycles),
+                static_cast<long long>(report.stall_cycles), "", e / 1000.0,
+                pct(report.energy.mac_pj, e), pct(report.energy.sram_pj, e),
+                pct(report.energy.dram_pj, e), pct(report.energy.idle_pj, e));
+  out << line;
+  if (report.clock_mhz > 0) {
+    std::snprintf(line, sizeof line, "latency: %.3f us at %.0f MHz\n",
+                  report.total_cycles / report.clock_mhz, report.clock_mhz);
+    out << line;
+  }
+}
+
+}  // namespace nce::sim

@@ -1,0 +1,139 @@
+// SCALE-Sim v2 compatibility. Expected values are derived by hand from SCALE-Sim v2's rules
+// (scalesim_compat.h): per fold OS has T + R + C - 2 demand lines, WS/IS 2R + C + T - 2; the
+// reported cycles are lines - 1 when the ofmap SRAM never has to drain, plus drain stalls.
+#include "nce/sim/scalesim_compat.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace nce::sim {
+namespace {
+
+const std::string kData = std::string(NCE_TEST_DATA_DIR) + "/sim/";
+
+std::string cfg_text(int rows, int cols, const char* df, int ofmap_kb) {
+  return "[general]\nrun_name = t\n[architecture_presets]\nArrayHeight: " + std::to_string(rows) +
+         "\nArrayWidth: " + std::to_string(cols) +
+         "\nIfmapSramSzkB: 64\nFilterSramSzkB: 64\nOfmapSramSzkB: " + std::to_string(ofmap_kb) +
+         "\nDataflow : " + df + "\n[run_presets]\nInterfaceBandwidth: CALC\n";
+}
+
+ScaleSimLayer layer(const char* row) {
+  std::istringstream in(std::string("header\n") + row + "\n");
+  return read_scalesim_topology(in, "inline").at(0);
+}
+
+TEST(ScaleSim, ReadsItsConfig) {
+  const auto c = load_scalesim_config(kData + "scalesim_32x32_os.cfg");
+  EXPECT_EQ(c.run_name, "resnet20_32x32_os");
+  EXPECT_EQ(c.array_rows, 32);
+  EXPECT_EQ(c.array_cols, 32);
+  EXPECT_EQ(c.ofmap_sram_kb, 64);
+  EXPECT_EQ(c.dataflow, Dataflow::kOS);
+  EXPECT_THROW(parse_scalesim_config(cfg_text(4, 4, "rs", 64), "x.cfg"), std::invalid_argument);
+  std::string user = cfg_text(4, 4, "ws", 64);
+  user.replace(user.find("CALC"), 4, "USER");
+  try {
+    parse_scalesim_config(user, "user.cfg");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("InterfaceBandwidth"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("USER"), std::string::npos);
+  }
+}
+
+TEST(ScaleSim, ReadsItsTopologyWithItsOfmapRule) {
+  const auto layers = load_scalesim_topology(kData + "resnet20_scalesim.csv");
+  ASSERT_EQ(layers.size(), 22u);
+  EXPECT_EQ(layers[0].name, "conv1");
+  EXPECT_EQ(layers[0].ofmap_h(), 32);
+  EXPECT_EQ(layers[0].window(), 27);
+  // SCALE-Sim's ofmap size is ceil((H - F + s) / s): 34x34, 3x3, stride 2 -> 17 (not 16).
+  EXPECT_EQ(layers[7].ofmap_h(), 17);
+  // Depthwise rows ("DP" in the name) expand per channel with Channels = 1.
+  std::istringstream dp("h\nconv_DP, 5, 5, 3, 3, 4, 1, 1,\nlast, 3, 3, 3, 3, 2, 2, 1, 1\n");
+  const auto expanded = read_scalesim_topology(dp, "dp");
+  ASSERT_EQ(expanded.size(), 5u);
+  EXPECT_EQ(expanded[3].name, "conv_DPChannel_3");
+  EXPECT_EQ(expanded[3].channels, 1);
+  EXPECT_EQ(expanded[4].stride_w, 1);
+  std::istringstream bad("h\nx, 5, five, 3, 3, 4, 1, 1,\n");
+  try {
+    read_scalesim_topology(bad, "bad.csv");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.csv:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("five"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ScaleSim, ResNet20On32x32OutputStationaryByHand) {
+  const auto cfg = load_scalesim_config(kData + "scalesim_32x32_os.cfg");
+  const auto layers = load_scalesim_topology(kData + "resnet20_scalesim.csv");
+  // OS: Sr = Ho*Wo, Sc = filters, T = 9*C (3x3) / C (1x1); lines = folds * (T + 62); cycles - 1.
+  // conv1: N = 1024 -> 32 folds, K = 27: 32 * 89 - 1.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[0]).compute_cycles, 32 * 89 - 1);
+  // stage 1: K = 144: 32 * 206 - 1 = 6591.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[1]).compute_cycles, 6591);
+  // s2b1_a: 17x17 = 289 pixels -> 10 folds of 206: 2059.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[7]).compute_cycles, 2059);
+  // s2b1_b: 256 pixels -> 8 folds, K = 288: 8 * 350 - 1 = 2799.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[8]).compute_cycles, 2799);
+  // s2b1_sc: 289 pixels, K = 16: 10 * 78 - 1 = 779.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[9]).compute_cycles, 779);
+  // s3b1_a: 81 pixels (3 row folds) x 64 filters (2 column folds), K = 288: 6 * 350 - 1.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[14]).compute_cycles, 2099);
+  // s3b1_b: 64 pixels x 64 filters -> 4 folds, K = 576: 4 * 638 - 1 = 2551.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[15]).compute_cycles, 2551);
+  // s3b1_sc: 81 pixels, 64 filters, K = 32: 6 * 94 - 1 = 563.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[16]).compute_cycles, 563);
+  // fc: one fold, K = 64: 126 - 1.
+  EXPECT_EQ(scalesim_layer_cycles(cfg, layers[21]).compute_cycles, 125);
+  std::int64_t total = 0;
+  for (const auto& l : layers) {
+    const auto r = scalesim_layer_cycles(cfg, l);
+    EXPECT_EQ(r.stall_cycles, 0) << l.name;  // 64 KB ofmap SRAM: no drain ever due
+    total += r.compute_cycles;
+  }
+  // 2847 + 6*6591 + 2059 + 5*2799 + 779 + 2099 + 5*2551 + 563 + 125
+  EXPECT_EQ(total, 74768);
+}
+
+TEST(ScaleSim, WeightAndInputStationaryByHand) {
+  const auto ws = parse_scalesim_config(cfg_text(32, 32, "ws", 256), "ws.cfg");
+  const auto is = parse_scalesim_config(cfg_text(32, 32, "is", 256), "is.cfg");
+  const auto conv = layer("s1, 34, 34, 3, 3, 16, 16, 1,");
+  // WS: Sr = K = 144 -> 5 folds, Sc = 16, T = 1024: 5 * (64 + 32 + 1024 - 2) - 1.
+  EXPECT_EQ(scalesim_layer_cycles(ws, conv).compute_cycles, 5 * 1118 - 1);
+  // IS: Sr = K = 144 -> 5, Sc = N = 1024 -> 32, T = 16: 160 * (64 + 32 + 16 - 2) - 1.
+  EXPECT_EQ(scalesim_layer_cycles(is, conv).compute_cycles, 160 * 110 - 1);
+  // Mapping efficiency of the WS run: folds of 32,32,32,32,16 rows x 16 of 32 cols.
+  EXPECT_NEAR(scalesim_layer_cycles(ws, conv).mapping_efficiency, 100.0 * (4 * 0.5 + 0.25) / 5,
+              1e-9);
+}
+
+// 2x2 OS array, 1 KB ofmap SRAM = 1024 words: active half 512, drain half 512, drained 2 words
+// (ArrayWidth) per cycle -> a drain moves 256 trace lines. Layer: 1x600 input, 1x1 filter, 1
+// channel, 2 filters: N = 600 -> 300 row folds, 1 column fold, T = 1: 3 lines per fold holding
+// 1, 2, 1 ofmap words (skewed 2x2 tile), 900 lines in all, 1200 words.
+//  * Word 513 (fold 128, line 384) leaves 511 free < 512: flush the half line (257 lines now),
+//    drain 256 lines (512 words) at cycle 384 -> done at 384 + 255 = 639: 255 stall cycles.
+//  * 512 words later, word 1025 (fold 256, line 768, cycle 768 + 255 = 1023) fills line 512 and
+//    leaves 511 free: drain lines 256..511 -> 1023 + 255 = 1278: 255 more stall cycles.
+//  * 1200 words never reach the third drain (word 1537).
+// Reported: last line 899 + 510 stalls = 1409.
+TEST(ScaleSim, OfmapDrainStallsByHand) {
+  const auto cfg = parse_scalesim_config(cfg_text(2, 2, "os", 1), "drain.cfg");
+  const auto layers = load_scalesim_topology(kData + "scalesim_drain.csv");
+  const auto r = scalesim_layer_cycles(cfg, layers.at(0));
+  EXPECT_EQ(r.demand_lines, 900);
+  EXPECT_EQ(r.stall_cycles, 510);
+  EXPECT_EQ(r.compute_cycles, 1409);
+  // A large ofmap SRAM: no drain, lines - 1.
+  const auto big = parse_scalesim_config(cfg_text(2, 2, "os", 64), "big.cfg");
+  EXPECT_EQ(scalesim_layer_cycles(big, layers.at(0)).compute_cycles, 899);
+}
+
+}  // namespace
+}  // namespace nce::sim
