@@ -1,0 +1,166 @@
+#include "nce/results/sqlite_cost_cache.h"
+
+#include <cmath>
+
+#include "nce/models/network.h"
+
+namespace nce::results {
+
+namespace {
+
+const char* kColumns =
+    "status, status_detail, passes, folds, cycles, compute_cycles, stall_cycles, utilization, "
+    "energy_pj, mac_pj, sram_pj, dram_pj, idle_pj, macs, idle_pe_cycles, ifmap_sram_reads, "
+    "ifmap_sram_writes, filter_sram_reads, filter_sram_writes, ofmap_sram_reads, "
+    "ofmap_sram_writes, dram_ifmap_read_bits, dram_filter_read_bits, dram_ofmap_write_bits";
+
+const char* status_text(sim::CostStatus s) {
+  return s == sim::CostStatus::kOk ? "ok" : "sram_too_small";
+}
+
+// NULL stands for +inf (an infeasible layer's energy).
+double real_or_inf(const Statement& st, int i) {
+  return st.is_null(i) ? INFINITY : st.column_double(i);
+}
+
+}  // namespace
+
+SqliteCostCache::SqliteCostCache(const std::string& path, int batch)
+    : db_(path), batch_(batch > 0 ? batch : 1) {}
+
+SqliteCostCache::~SqliteCostCache() {
+  try {
+    flush();
+  } catch (...) {
+  }
+}
+
+SqliteCostCache::Key SqliteCostCache::make_key(const std::string& fp, const sim::CostKey& key,
+                                               int bits) {
+  return Key{fp, key.K, key.N, key.M, key.quantized, static_cast<int>(key.kind), bits};
+}
+
+std::optional<sim::LayerCost> SqliteCostCache::lookup(const std::string& hw_fingerprint,
+                                                      const sim::CostKey& key, int bits) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!loaded_.count(hw_fingerprint)) load_locked(hw_fingerprint);
+  auto it = memo_.find(make_key(hw_fingerprint, key, bits));
+  if (it == memo_.end()) {
+    ++misses_;
+    return std::nullopt;
+  }
+  ++hits_;
+  return it->second;
+}
+
+void SqliteCostCache::load_locked(const std::string& hw_fingerprint) {
+  auto st = db_.prepare(std::string("SELECT gemm_k, gemm_n, gemm_m, quantized, kind, bits, ") +
+                        kColumns + " FROM cost_cache WHERE hw_fingerprint = ?");
+  st.bind(1, hw_fingerprint);
+  while (st.step()) {
+    sim::CostKey key;
+    key.K = st.column_int(0);
+    key.N = st.column_int(1);
+    key.M = st.column_int(2);
+    key.quantized = st.column_int(3) != 0;
+    key.kind = st.column_text(4) == models::to_string(models::LayerKind::kFC)
+                   ? models::LayerKind::kFC
+                   : models::LayerKind::kConv;
+    int bits = static_cast<int>(st.column_int(5));
+    const int o = 6;  // first LayerCost column
+    sim::LayerCost c;
+    c.status = st.column_text(o) == "ok" ? sim::CostStatus::kOk : sim::CostStatus::kSramTooSmall;
+    c.status_detail = st.column_text(o + 1);
+    c.passes = static_cast<int>(st.column_int(o + 2));
+    c.folds = st.column_int(o + 3);
+    c.cycles = st.column_int(o + 4);
+    c.compute_cycles = st.column_int(o + 5);
+    c.stall_cycles = st.column_int(o + 6);
+    c.utilization = st.column_double(o + 7);
+    c.energy_pj = real_or_inf(st, o + 8);
+    c.energy.mac_pj = real_or_inf(st, o + 9);
+    c.energy.sram_pj = real_or_inf(st, o + 10);
+    c.energy.dram_pj = real_or_inf(st, o + 11);
+    c.energy.idle_pj = real_or_inf(st, o + 12);
+    c.events.macs = st.column_int(o + 13);
+    c.events.idle_pe_cycles = st.column_int(o + 14);
+    c.events.ifmap_sram_reads = st.column_int(o + 15);
+    c.events.ifmap_sram_writes = st.column_int(o + 16);
+    c.events.filter_sram_reads = st.column_int(o + 17);
+    c.events.filter_sram_writes = st.column_int(o + 18);
+    c.events.ofmap_sram_reads = st.column_int(o + 19);
+    c.events.ofmap_sram_writes = st.column_int(o + 20);
+    c.events.dram_ifmap_read_bits = st.column_int(o + 21);
+    c.events.dram_filter_read_bits = st.column_int(o + 22);
+    c.events.dram_ofmap_write_bits = st.column_int(o + 23);
+    memo_.emplace(make_key(hw_fingerprint, key, bits), c);
+  }
+  loaded_.insert(hw_fingerprint);
+}
+
+void SqliteCostCache::store(const std::string& hw_fingerprint, const sim::CostKey& key, int bits,
+                            const sim::LayerCost& cost) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Key k = make_key(hw_fingerprint, key, bits);
+  memo_[k] = cost;
+  pending_[k] = cost;
+  if (static_cast<int>(pending_.size()) >= batch_) flush_locked();
+}
+
+void SqliteCostCache::flush() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  flush_locked();
+}
+
+void SqliteCostCache::flush_locked() {
+  if (pending_.empty()) return;
+  std::string placeholders;
+  for (int i = 0; i < 32; ++i) placeholders += i ? ",?" : "?";
+  const std::string now = utc_now_iso8601();
+  db_.write_transaction([&] {
+    auto st = db_.prepare(
+        std::string("INSERT OR IGNORE INTO cost_cache (hw_fingerprint, gemm_k, gemm_n, gemm_m, "
+                    "quantized, kind, bits, created_at, ") +
+        kColumns + ") VALUES (" + placeholders + ")");
+    for (const auto& [k, c] : pending_) {
+      st.reset();
+      st.bind(1, std::get<0>(k))
+          .bind(2, std::get<1>(k))
+          .bind(3, std::get<2>(k))
+          .bind(4, std::get<3>(k))
+          .bind(5, std::get<4>(k) ? 1 : 0)
+          .bind(6, std::string(models::to_string(static_cast<models::LayerKind>(std::get<5>(k)))))
+          .bind(7, std::get<6>(k))
+          .bind(8, now)
+          .bind(9, std::string(status_text(c.status)))
+          .bind(10, c.status_detail)
+          .bind(11, c.passes)
+          .bind(12, c.folds)
+          .bind(13, c.cycles)
+          .bind(14, c.compute_cycles)
+          .bind(15, c.stall_cycles)
+          .bind(16, c.utilization)
+          .bind(17, c.energy_pj)
+          .bind(18, c.energy.mac_pj)
+          .bind(19, c.energy.sram_pj)
+          .bind(20, c.energy.dram_pj)
+          .bind(21, c.energy.idle_pj)
+          .bind(22, c.events.macs)
+          .bind(23, c.events.idle_pe_cycles)
+          .bind(24, c.events.ifmap_sram_reads)
+          .bind(25, c.events.ifmap_sram_writes)
+          .bind(26, c.events.filter_sram_reads)
+          .bind(27, c.events.filter_sram_writes)
+          .bind(28, c.events.ofmap_sram_reads)
+          .bind(29, c.events.ofmap_sram_writes)
+          .bind(30, c.events.dram_ifmap_read_bits)
+          .bind(31, c.events.dram_filter_read_bits)
+          .bind(32, c.events.dram_ofmap_write_bits);
+      st.run();
+    }
+  });
+  stored_ += static_cast<std::int64_t>(pending_.size());
+  pending_.clear();
+}
+
+}  // namespace nce::results
