@@ -44,6 +44,28 @@ CostKey cost_key_for(const models::Layer& layer, int c_in, int c_out) {
   return k;
 }
 
+std::vector<std::vector<int>> nce_width_candidates(const std::vector<int>& widths,
+                                                   int max_candidates) {
+  std::vector<std::vector<int>> out(widths.size());
+  if (widths.empty()) return out;
+  out[0] = {widths[0]};
+  for (std::size_t w = 1; w < widths.size(); ++w) {
+    std::vector<int> list;
+    for (int r = 3; r <= 10; ++r) list.push_back(std::max(1, widths[w] * r / 10));
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+    for (int k = 1; static_cast<int>(list.size()) < max_candidates; ++k) {
+      const int c = widths[w] * (10 + k) / 10;
+      if (c > list.back()) list.push_back(c);
+      if (k > 1000) break;
+    }
+    if (static_cast<int>(list.size()) > max_candidates)
+      list.resize(static_cast<std::size_t>(max_candidates));
+    out[w] = list;
+  }
+  return out;
+}
+
 CostTable::CostTable(HwConfig hw, models::Network net, std::vector<std::vector<int>> candidates,
                      CostCache* cache, int threads)
     : hw_(std::move(hw)),

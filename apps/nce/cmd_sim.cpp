@@ -1,0 +1,154 @@
+// nce sim: per-layer cycles, stalls, utilization and energy of a network on a hardware config
+// (SystemC cycle-accurate engine or the fast path, equal by test), or SCALE-Sim v2's compute cycles
+// for SCALE-Sim's own config and topology files.
+#include <cstdio>
+#include <iostream>
+
+#include "cli_util.h"
+#include "command.h"
+#include "nce/common/json.h"
+#include "nce/models/network.h"
+#include "nce/models/topology.h"
+#include "nce/sim/hw_config.h"
+#include "nce/sim/report.h"
+#include "nce/sim/scalesim_compat.h"
+#include "nce/sim/systemc_engine.h"
+
+namespace nce::app {
+namespace {
+
+models::InputShape sim_input_for(const std::string& model, const std::string& dataset) {
+  if (dataset.empty()) return models::canonical_input(model);
+  if (dataset == "cifar10") return models::cifar_input();
+  if (dataset == "fashion-mnist") return models::fashion_mnist_input();
+  if (dataset == "imagenet") return models::imagenet_input();
+  throw std::invalid_argument("unknown --dataset '" + dataset +
+                              "' (known: cifar10, fashion-mnist, imagenet)");
+}
+
+int run_scalesim(const po::variables_map& vm) {
+  if (!vm.count("topology"))
+    throw std::invalid_argument("--scalesim-cfg needs --topology FILE.csv");
+  if (vm.count("hw") || vm.count("model")) {
+    throw std::invalid_argument("--scalesim-cfg runs SCALE-Sim's inputs: no --hw or --model");
+  }
+  const auto cfg = sim::load_scalesim_config(vm["scalesim-cfg"].as<std::string>());
+  const auto layers = sim::load_scalesim_topology(vm["topology"].as<std::string>());
+  std::vector<sim::ScaleSimLayerCycles> results;
+  std::int64_t total = 0, stalls = 0;
+  for (const auto& l : layers) {
+    results.push_back(sim::scalesim_layer_cycles(cfg, l));
+    total += results.back().compute_cycles;
+    stalls += results.back().stall_cycles;
+  }
+  const double pes = static_cast<double>(cfg.array_rows) * cfg.array_cols;
+  if (vm.count("json")) {
+    JsonWriter j(std::cout);
+    j.begin_object();
+    j.key("hw").value(cfg.run_name);
+    j.key("engine").value("scalesim-v2");
+    j.key("total_cycles").value(total);
+    j.key("stall_cycles").value(stalls);
+    j.key("energy_pj").null();  // SCALE-Sim v2 reports no energy
+    j.key("layers").begin_array();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const auto& r = results[i];
+      const double macs = static_cast<double>(layers[i].window()) * layers[i].ofmap_pixels() *
+                          layers[i].num_filters;
+      j.begin_object();
+      j.key("name").value(r.name);
+      j.key("cycles").value(r.compute_cycles);
+      j.key("stall_cycles").value(r.stall_cycles);
+      j.key("utilization").value(macs / (pes * static_cast<double>(r.compute_cycles)));
+      j.key("energy_pj").null();
+      j.key("folds").value(r.folds);
+      j.key("mapping_efficiency").value(r.mapping_efficiency / 100.0);
+      j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    std::cout << "\n";
+    return 0;
+  }
+  std::printf("SCALE-Sim v2 compute cycles (InterfaceBandwidth CALC), run %s, %dx%d %s\n",
+              cfg.run_name.c_str(), cfg.array_rows, cfg.array_cols, sim::to_string(cfg.dataflow));
+  std::printf("%-20s %8s %14s %10s %10s\n", "layer", "folds", "compute_cycles", "stalls",
+              "map_eff%");
+  for (const auto& r : results) {
+    std::printf("%-20s %8lld %14lld %10lld %10.2f\n", r.name.c_str(),
+                static_cast<long long>(r.folds), static_cast<long long>(r.compute_cycles),
+                static_cast<long long>(r.stall_cycles), r.mapping_efficiency);
+  }
+  std::printf("%-20s %8s %14lld %10lld\n", "total", "", static_cast<long long>(total),
+              static_cast<long long>(stalls));
+  return 0;
+}
+
+int run_sim(const std::vector<std::string>& args) {
+  po::options_description opts("nce sim options");
+  opts.add_options()("hw", po::value<std::string>(), "hardware config (hw_configs/*.cfg)")(
+      "model", po::value<std::string>(), "model name (nce models list)")(
+      "widths", po::value<std::string>(), "width vector in TAS order (e.g. 3,16,16,...)")(
+      "dataset", po::value<std::string>(),
+      "fit the model to cifar10, fashion-mnist or imagenet (default: canonical input)")(
+      "topology", po::value<std::string>(), "layers from a SCALE-Sim topology CSV")(
+      "engine", po::value<std::string>()->default_value("systemc"),
+      "systemc (cycle-accurate, real data) or fast (same numbers, no data)")(
+      "seed", po::value<std::uint64_t>()->default_value(1), "seed of the random layer data")(
+      "scalesim-cfg", po::value<std::string>(),
+      "SCALE-Sim v2 .cfg: report SCALE-Sim's compute cycles for --topology (CALC bandwidth)")(
+      "json", "JSON output (keys: hw, engine, total_cycles, stall_cycles, energy_pj, layers)");
+  po::variables_map vm;
+  if (!parse_or_help(args, "sim",
+                     "--hw FILE (--model NAME [--widths ...] | --topology FILE.csv) "
+                     "[--engine systemc|fast] [--json]\n       nce sim --scalesim-cfg FILE.cfg "
+                     "--topology FILE.csv [--json]",
+                     opts, vm)) {
+    return 0;
+  }
+  if (vm.count("scalesim-cfg")) return run_scalesim(vm);
+  if (!vm.count("hw")) throw std::invalid_argument("--hw FILE is required");
+  const std::string engine = vm["engine"].as<std::string>();
+  if (engine != "systemc" && engine != "fast") {
+    throw std::invalid_argument("unknown --engine '" + engine + "' (systemc or fast)");
+  }
+  // The config is validated before anything is simulated.
+  const sim::HwConfig hw = sim::load_hw_config(vm["hw"].as<std::string>());
+  models::Network net;
+  if (vm.count("topology")) {
+    if (vm.count("model")) throw std::invalid_argument("give --model or --topology, not both");
+    net = models::read_topology_csv(vm["topology"].as<std::string>());
+  } else {
+    if (!vm.count("model"))
+      throw std::invalid_argument("--model NAME or --topology FILE is required");
+    const std::string model = vm["model"].as<std::string>();
+    std::vector<int> widths;
+    if (vm.count("widths")) widths = models::parse_widths(vm["widths"].as<std::string>());
+    net = models::build(
+        model, widths,
+        sim_input_for(model, vm.count("dataset") ? vm["dataset"].as<std::string>() : ""));
+  }
+  const auto layers = sim::gemm_layers(net);
+  // Check every layer fits before simulating any.
+  const sim::NetworkReport fast = sim::fast_network_report(hw, layers);
+  const sim::NetworkReport report =
+      engine == "fast" ? fast
+                       : sim::systemc_network_report(hw, net, vm["seed"].as<std::uint64_t>());
+  if (vm.count("json")) {
+    sim::write_report_json(std::cout, report);
+  } else {
+    sim::write_report_table(std::cout, report);
+  }
+  return 0;
+}
+
+int sim_command(const std::vector<std::string>& args) {
+  return run_guarded("sim", [&] { return run_sim(args); });
+}
+
+}  // namespace
+
+NCE_REGISTER_COMMAND("sim", "cycles, stalls and energy of a network on a hw config (SystemC)",
+                     sim_command);
+
+}  // namespace nce::app
