@@ -1,0 +1,37 @@
+// Batch normalization over N, H, W per channel (NCHW tensors, see tensor.h), with forward in train
+// and eval mode and backward for train mode. Per-channel arrays (gamma, beta, running stats, saved
+// statistics) hold x.c() floats. A supernet keeps one set of arrays per candidate width and calls
+// these functions on the candidate's channel prefix (a tensor with that many channels).
+//
+// Train: mean/var are the batch statistics (biased variance for normalization); running stats are
+// updated as running = (1 - momentum)*running + momentum*batch, with the unbiased variance
+// (PyTorch's convention). Eval: running statistics.
+#pragma once
+
+#include "nce/nn/tensor.h"
+
+namespace nce::nn {
+
+struct BatchNormParams {
+  float momentum = 0.1f;
+  float eps = 1e-5f;
+};
+
+// y = gamma*(x - mean)*inv_std + beta. Writes save_mean/save_inv_std (per channel) for backward
+// and updates running_mean/running_var. y may alias x.
+void batch_norm_forward_train(const BatchNormParams& p, const Tensor& x, const float* gamma,
+                              const float* beta, float* running_mean, float* running_var,
+                              float* save_mean, float* save_inv_std, Tensor& y);
+
+// y = gamma*(x - running_mean)/sqrt(running_var + eps) + beta. y may alias x.
+void batch_norm_forward_eval(const BatchNormParams& p, const Tensor& x, const float* gamma,
+                             const float* beta, const float* running_mean, const float* running_var,
+                             Tensor& y);
+
+// Backward of the train-mode forward: x is the forward input, dy the gradient of y.
+// dx = dL/dx (dx resized; may alias dy); dgamma/dbeta accumulate (+=).
+void batch_norm_backward(const Tensor& x, const Tensor& dy, const float* gamma,
+                         const float* save_mean, const float* save_inv_std, Tensor& dx,
+                         float* dgamma, float* dbeta);
+
+}  // namespace nce::nn

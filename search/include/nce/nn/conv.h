@@ -1,0 +1,52 @@
+// 2-D convolution (cross-correlation, as in PyTorch) with forward and backward.
+//
+// Shapes: x is N x c_in x h_in x w_in, y is N x c_out x h_out x w_out (NCHW, see tensor.h), with
+// h_out = (h_in + 2*pad - k) / stride + 1 (same for w). Zero padding.
+// Weights: row-major [c_out_alloc][c_in_alloc][k][k]; the conv uses the prefix of the allocation:
+// filters [0, c_out) and input channels [0, c_in). Filter o, channel c, tap (ky, kx) is at
+// weight[o*weight_ld + (c*k + ky)*k + kx] with weight_ld = c_in_alloc*k*k (the allocated row
+// length). weight_ld = 0 means c_in*k*k (the whole allocation is active). This is what the
+// supernet needs: candidates are prefixes of the widest weight tensor (NCE-SPEC.md §3).
+//
+// Both cores: images are split over OpenMP threads; each thread runs single-threaded Eigen GEMMs on
+// its own im2col buffer. Results do not depend on timing (static schedule, fixed reduction order).
+#pragma once
+
+#include <vector>
+
+#include "nce/nn/tensor.h"
+
+namespace nce::nn {
+
+struct ConvParams {
+  int c_in = 0;   // active input channels (= x.c())
+  int c_out = 0;  // active filters (= y.c())
+  int k = 1;
+  int stride = 1;
+  int pad = 0;
+  int weight_ld = 0;  // allocated row length of the weight matrix; 0: c_in*k*k
+  int ld() const { return weight_ld > 0 ? weight_ld : c_in * k * k; }
+  int out_size(int in) const { return (in + 2 * pad - k) / stride + 1; }
+};
+
+// Scratch memory reused between calls (im2col buffers, per-thread weight-gradient partial sums).
+// One workspace must not be used by two calls at the same time.
+struct ConvWorkspace {
+  std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread;
+  std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread_grad;
+};
+
+// y = conv(x, weight). y is resized.
+void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, Tensor& y,
+                    ConvWorkspace& ws);
+
+// Given dy (shape of y): dweight[o*ld + j] += dL/dweight (accumulated, prefix block only);
+// dx (if not null) = dL/dx, or dx += dL/dx when accumulate_dx is true (dx must then have x's
+// shape already).
+void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, const Tensor& dy,
+                     float* dweight, Tensor* dx, bool accumulate_dx, ConvWorkspace& ws);
+
+// Reference implementations (plain loops) for tests; same contract.
+void conv2d_forward_reference(const ConvParams& p, const Tensor& x, const float* weight, Tensor& y);
+
+}  // namespace nce::nn

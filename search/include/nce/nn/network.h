@@ -1,0 +1,90 @@
+// A trainable network built from any nce::models::Network (except kTopology): convolutions with
+// BatchNorm and ReLU/PACT, residual blocks with their shortcuts (identity, 2x2 avg pool + 1x1 conv,
+// 1x1 strided conv + BN), VGG chains with max pools, global average pooling and the FC.
+//
+// Quantization (NCE-SPEC.md §1):
+// - Weights of a layer are quantized (options.quantizer at options.weight_bits) when the layer is
+//   quantized: models::Layer::quantized, or every layer when options.quantize_all_layers is set.
+//   Full precision by default: the first conv, the last FC and the 1x1 shortcut convs.
+// - Activations: every ReLU of the model (after a conv's BN, or after a block's residual add) whose
+//   output feeds a quantized layer becomes PACT at options.activation_bits with its own learnable
+//   clip; the others stay ReLU (e.g. the last block's output, which feeds the full-precision FC).
+//   The residual add itself is in float. activation_bits = 32: plain ReLU everywhere.
+//
+// Parameters (names are "<layer>.<what>", e.g. "s1b1.conv_a.weight"):
+//   <layer>.weight            conv [c_out][c_in][k][k] / FC [out][in]; weight_decay = true
+//   <layer>.bias              FC only; weight_decay = true
+//   <layer>.bn.gamma/.bn.beta weight_decay = false
+//   <layer>.act_clip          PACT clip after the layer ("s1b1.out_clip" after a block's add);
+//                             1 float, weight_decay = false, clip_l2 = options.pact_clip_l2
+//   <layer>.weight_step       LSQ step (quantizer kLsq only); weight_decay = false
+// state() adds the buffers <layer>.bn.running_mean and <layer>.bn.running_var.
+//
+// Initialization (seeded, reproducible): conv weights N(0, 2/fan_in) (Kaiming normal, fan_in =
+// c_in*k*k); FC weight and bias U(-1/sqrt(in), 1/sqrt(in)) (PyTorch's Linear); BN gamma 1, beta 0,
+// running mean 0, var 1; PACT clips options.pact_init_clip; LSQ steps from the initial weights.
+//
+// Memory: the forward keeps every intermediate tensor needed by the backward; buffers are reused
+// between steps of the same batch size. Not thread safe; it uses OpenMP threads internally.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nce/models/network.h"
+#include "nce/nn/quantizer.h"
+#include "nce/nn/tensor.h"
+
+namespace nce::nn {
+
+struct NetworkOptions {
+  int weight_bits = 32;      // 2, 3, 4, 8 or 32 (no quantization)
+  int activation_bits = 32;  // 2, 3, 4, 8 or 32 (ReLU)
+  QuantizerKind quantizer = QuantizerKind::kSawb;
+  float pact_init_clip = 10.0f;
+  float pact_clip_l2 = 0.001f;
+  float bn_momentum = 0.1f;
+  float bn_eps = 1e-5f;
+  bool quantize_all_layers = false;  // also quantize the layers models:: keeps full precision
+};
+
+// Throws std::invalid_argument naming the option and value.
+void validate(const NetworkOptions& options);
+
+enum class Mode { kTrain, kEval };
+
+class Network {
+ public:
+  // Throws std::invalid_argument for a kTopology network, unsupported bits, or a shape mismatch.
+  Network(const models::Network& description, const NetworkOptions& options, std::uint64_t seed);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  // images: N x C x H x W matching description().input. Returns the logits (N x classes), valid
+  // until the next forward. Train mode uses batch statistics and updates the BN running stats.
+  const Tensor& forward(const Tensor& images, Mode mode);
+
+  // Gradient of the loss with respect to the logits of the last train-mode forward (N x classes).
+  // Accumulates (+=) into every parameter's grad; call zero_grad() between steps.
+  void backward(const Tensor& grad_logits);
+
+  void zero_grad();
+  std::vector<Parameter> parameters();
+  // Parameters then buffers, in a fixed order; for checkpoints.
+  std::vector<NamedTensor> state();
+
+  const models::Network& description() const;
+  const NetworkOptions& options() const;
+  std::int64_t num_parameters() const;
+  // Bytes held by activations, gradients and scratch buffers (after a forward/backward).
+  std::size_t buffer_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nce::nn

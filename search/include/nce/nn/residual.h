@@ -1,0 +1,16 @@
+// Residual add of two NCHW tensors with the same N, H, W and possibly different channel counts:
+// the narrower one is added into the first channels of the wider one (NCE-SPEC.md §4).
+#pragma once
+
+#include "nce/nn/tensor.h"
+
+namespace nce::nn {
+
+// y = a (+) b with y.c() = max(a.c(), b.c()). y may alias a or b when it is the wider one.
+void residual_add(const Tensor& a, const Tensor& b, Tensor& y);
+
+// Backward: the gradient of an input with c channels is the first c channels of dy.
+// d = dy[:, :c] (d resized), or d += dy[:, :c] when accumulate is true (d must have that shape).
+void residual_add_backward(const Tensor& dy, int c, Tensor& d, bool accumulate = false);
+
+}  // namespace nce::nn

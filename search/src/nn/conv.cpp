@@ -1,0 +1,195 @@
+#include "nce/nn/conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace nce::nn {
+namespace {
+
+using StridedConstMap = Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+using StridedMap = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+bool is_pointwise(const ConvParams& p) {
+  return p.k == 1 && p.stride == 1 && p.pad == 0;
+}
+
+// col (K x ho*wo, row-major), K index = (c*k + ky)*k + kx.
+void im2col(const ConvParams& p, const float* x, int h, int w, int ho, int wo, float* col) {
+  const int k = p.k, s = p.stride, pad = p.pad;
+  const std::size_t hwo = static_cast<std::size_t>(ho) * wo;
+  for (int c = 0; c < p.c_in; ++c) {
+    const float* src = x + static_cast<std::size_t>(c) * h * w;
+    for (int ky = 0; ky < k; ++ky) {
+      for (int kx = 0; kx < k; ++kx) {
+        float* dst = col + static_cast<std::size_t>((c * k + ky) * k + kx) * hwo;
+        // Output columns whose input column is inside the map: ox in [x0, x1).
+        const int x0 = std::max(0, (pad - kx + s - 1) / s);
+        const int x1 = std::min(wo, (w + pad - kx + s - 1) / s);
+        for (int oy = 0; oy < ho; ++oy) {
+          float* d = dst + static_cast<std::size_t>(oy) * wo;
+          const int iy = oy * s - pad + ky;
+          if (iy < 0 || iy >= h || x1 <= x0) {
+            std::memset(d, 0, sizeof(float) * wo);
+            continue;
+          }
+          const float* srow = src + static_cast<std::size_t>(iy) * w;
+          for (int ox = 0; ox < x0; ++ox) d[ox] = 0.0f;
+          if (s == 1) {
+            std::memcpy(d + x0, srow + x0 - pad + kx, sizeof(float) * (x1 - x0));
+          } else {
+            for (int ox = x0; ox < x1; ++ox) d[ox] = srow[ox * s - pad + kx];
+          }
+          for (int ox = x1; ox < wo; ++ox) d[ox] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// dx += col2im(dcol).
+void col2im_add(const ConvParams& p, const float* dcol, int h, int w, int ho, int wo, float* dx) {
+  const int k = p.k, s = p.stride, pad = p.pad;
+  const std::size_t hwo = static_cast<std::size_t>(ho) * wo;
+  for (int c = 0; c < p.c_in; ++c) {
+    float* dst = dx + static_cast<std::size_t>(c) * h * w;
+    for (int ky = 0; ky < k; ++ky) {
+      for (int kx = 0; kx < k; ++kx) {
+        const float* src = dcol + static_cast<std::size_t>((c * k + ky) * k + kx) * hwo;
+        const int x0 = std::max(0, (pad - kx + s - 1) / s);
+        const int x1 = std::min(wo, (w + pad - kx + s - 1) / s);
+        if (x1 <= x0) continue;
+        for (int oy = 0; oy < ho; ++oy) {
+          const int iy = oy * s - pad + ky;
+          if (iy < 0 || iy >= h) continue;
+          const float* srow = src + static_cast<std::size_t>(oy) * wo;
+          float* drow = dst + static_cast<std::size_t>(iy) * w;
+          if (s == 1) {
+            float* d = drow + x0 - pad + kx;
+            for (int ox = x0; ox < x1; ++ox) d[ox - x0] += srow[ox];
+          } else {
+            for (int ox = x0; ox < x1; ++ox) drow[ox * s - pad + kx] += srow[ox];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class V>
+float* ensure(V& v, std::size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, Tensor& y,
+                    ConvWorkspace& ws) {
+  assert(x.c() == p.c_in);
+  const int n = x.n(), h = x.h(), w = x.w();
+  const int ho = p.out_size(h), wo = p.out_size(w);
+  y.resize(n, p.c_out, ho, wo);
+  const int kdim = p.c_in * p.k * p.k;
+  const int hwo = ho * wo;
+  const bool pointwise = is_pointwise(p);
+  const int threads = omp_get_max_threads();
+  if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
+  StridedConstMap wm(weight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
+#pragma omp parallel num_threads(threads)
+  {
+    auto& buf = ws.per_thread[omp_get_thread_num()];
+    float* col = pointwise ? nullptr : ensure(buf, static_cast<std::size_t>(kdim) * hwo);
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * h * w;
+      if (!pointwise) im2col(p, xi, h, w, ho, wo, col);
+      ConstMatrixMap cm(pointwise ? xi : col, kdim, hwo);
+      MatrixMap ym(y.data() + static_cast<std::size_t>(i) * p.c_out * hwo, p.c_out, hwo);
+      ym.noalias() = wm * cm;
+    }
+  }
+}
+
+void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, const Tensor& dy,
+                     float* dweight, Tensor* dx, bool accumulate_dx, ConvWorkspace& ws) {
+  assert(x.c() == p.c_in && dy.c() == p.c_out);
+  const int n = x.n(), h = x.h(), w = x.w();
+  const int ho = dy.h(), wo = dy.w();
+  const int kdim = p.c_in * p.k * p.k;
+  const int hwo = ho * wo;
+  const bool pointwise = is_pointwise(p);
+  if (dx && !accumulate_dx) {
+    dx->resize_like(x);
+    if (!pointwise) dx->set_zero();
+  }
+  const int threads = omp_get_max_threads();
+  if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
+  if (static_cast<int>(ws.per_thread_grad.size()) < threads) ws.per_thread_grad.resize(threads);
+  StridedConstMap wm(weight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
+  const std::size_t gsize = static_cast<std::size_t>(p.c_out) * kdim;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    auto& buf = ws.per_thread[t];
+    const std::size_t col_size = static_cast<std::size_t>(kdim) * hwo;
+    float* col = ensure(buf, pointwise ? col_size : 2 * col_size);
+    float* dcol = pointwise ? nullptr : col + col_size;
+    float* gw = ensure(ws.per_thread_grad[t], gsize);
+    std::fill(gw, gw + gsize, 0.0f);
+    MatrixMap gm(gw, p.c_out, kdim);
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * h * w;
+      ConstMatrixMap dym(dy.data() + static_cast<std::size_t>(i) * p.c_out * hwo, p.c_out, hwo);
+      if (!pointwise) im2col(p, xi, h, w, ho, wo, col);
+      ConstMatrixMap cm(pointwise ? xi : col, kdim, hwo);
+      gm.noalias() += dym * cm.transpose();
+      if (dx) {
+        float* dxi = dx->data() + static_cast<std::size_t>(i) * p.c_in * h * w;
+        if (pointwise) {
+          MatrixMap dxm(dxi, kdim, hwo);
+          if (accumulate_dx) {
+            dxm.noalias() += wm.transpose() * dym;
+          } else {
+            dxm.noalias() = wm.transpose() * dym;
+          }
+        } else {
+          MatrixMap dcm(dcol, kdim, hwo);
+          dcm.noalias() = wm.transpose() * dym;
+          col2im_add(p, dcol, h, w, ho, wo, dxi);
+        }
+      }
+    }
+  }
+  // Fixed-order reduction of the per-thread partial sums.
+  StridedMap dwm(dweight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
+  for (int t = 0; t < threads; ++t) {
+    dwm += ConstMatrixMap(ws.per_thread_grad[t].data(), p.c_out, kdim);
+  }
+}
+
+void conv2d_forward_reference(const ConvParams& p, const Tensor& x, const float* weight,
+                              Tensor& y) {
+  const int n = x.n(), h = x.h(), w = x.w();
+  const int ho = p.out_size(h), wo = p.out_size(w);
+  y.resize(n, p.c_out, ho, wo);
+  for (int i = 0; i < n; ++i)
+    for (int o = 0; o < p.c_out; ++o)
+      for (int oy = 0; oy < ho; ++oy)
+        for (int ox = 0; ox < wo; ++ox) {
+          double acc = 0.0;
+          for (int c = 0; c < p.c_in; ++c)
+            for (int ky = 0; ky < p.k; ++ky)
+              for (int kx = 0; kx < p.k; ++kx) {
+                const int iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                acc += static_cast<double>(weight[o * p.ld() + (c * p.k + ky) * p.k + kx]) *
+                       x.at(i, c, iy, ix);
+              }
+          y.at(i, o, oy, ox) = static_cast<float>(acc);
+        }
+}
+
+}  // namespace nce::nn

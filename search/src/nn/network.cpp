@@ -1,0 +1,674 @@
+#include "nce/nn/network.h"
+
+#include <cmath>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+#include "nce/nn/activation.h"
+#include "nce/nn/batch_norm.h"
+#include "nce/nn/conv.h"
+#include "nce/nn/linear.h"
+#include "nce/nn/pooling.h"
+#include "nce/nn/residual.h"
+
+namespace nce::nn {
+
+void validate(const NetworkOptions& o) {
+  if (!is_supported_bits(o.weight_bits))
+    throw std::invalid_argument("network options: weight_bits = " + std::to_string(o.weight_bits) +
+                                " is not one of 2, 3, 4, 8, 32");
+  if (!is_supported_bits(o.activation_bits))
+    throw std::invalid_argument(
+        "network options: activation_bits = " + std::to_string(o.activation_bits) +
+        " is not one of 2, 3, 4, 8, 32");
+  if (!(o.pact_init_clip > 0.0f))
+    throw std::invalid_argument(
+        "network options: pact_init_clip = " + std::to_string(o.pact_init_clip) + " must be > 0");
+  if (!(o.bn_momentum > 0.0f && o.bn_momentum <= 1.0f))
+    throw std::invalid_argument("network options: bn_momentum = " + std::to_string(o.bn_momentum) +
+                                " must be in (0, 1]");
+  if (!(o.bn_eps > 0.0f))
+    throw std::invalid_argument("network options: bn_eps = " + std::to_string(o.bn_eps) +
+                                " must be > 0");
+}
+
+namespace {
+
+enum class Act { kNone, kRelu, kPact };
+
+struct Value {
+  Tensor data;
+  Tensor grad;
+  bool grad_valid = false;
+  bool needs_grad = true;
+};
+
+// Seeded generator with portable normal and uniform draws.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : gen_(seed) {}
+  double uniform() {
+    return (static_cast<double>(gen_() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  }
+  double normal() {
+    const double u1 = uniform(), u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+PoolParams pool_params(const models::Pool& p) {
+  return PoolParams{p.k, p.stride, p.pad};
+}
+
+void add_into(Value& v, Tensor& g) {
+  // v.grad (+)= g; g may be consumed.
+  if (!v.grad_valid) {
+    std::swap(v.grad, g);
+    v.grad_valid = true;
+  } else {
+    v.grad.array() += g.array();
+  }
+}
+
+void apply_act_forward(Act act, const Tensor& x, float clip, int bits, Tensor& y) {
+  if (act == Act::kRelu) relu_forward(x, y);
+  if (act == Act::kPact) pact_forward(x, clip, bits, y);
+}
+
+void apply_act_backward(Act act, const Tensor& x, float clip, Tensor& g, float* dclip) {
+  if (act == Act::kRelu) relu_backward(x, g, g);
+  if (act == Act::kPact) pact_backward(x, clip, g, g, dclip);
+}
+
+}  // namespace
+
+struct ConvNode {
+  models::Layer layer;
+  int in = 0, out = 0;
+  ConvParams conv;
+  bool quant_w = false;
+  Tensor weight, weight_grad;
+  Tensor wq, dwq;
+  float qscale = 0.0f;
+  Tensor step, step_grad;  // LSQ
+  bool bn = false;
+  Tensor gamma, beta, gamma_grad, beta_grad, run_mean, run_var;
+  std::vector<float> save_mean, save_inv_std;
+  Act act = Act::kNone;
+  Tensor clip, clip_grad;
+  Tensor pooled_in, z, u, a, g1, g2;
+  std::vector<std::int32_t> argmax;
+  ConvWorkspace ws;
+};
+
+struct AddNode {
+  std::string name;  // block prefix
+  int main = 0, shortcut = 0, out = 0;
+  Act act = Act::kNone;
+  Tensor clip, clip_grad;
+  Tensor sum, g1;
+};
+
+struct HeadNode {
+  models::Layer layer;
+  int in = 0, out = 0;
+  Tensor weight, weight_grad, bias, bias_grad;
+  Tensor pooled, g1, g2;
+  bool pool = false;
+};
+
+// One step of the plan, in forward order.
+struct Step {
+  enum Kind { kConv, kAdd, kHead } kind;
+  int index;
+};
+
+struct Network::Impl {
+  models::Network desc;
+  NetworkOptions opt;
+  std::vector<Value> values;
+  std::vector<ConvNode> convs;
+  std::vector<AddNode> adds;
+  std::vector<HeadNode> heads;
+  std::vector<Step> plan;
+  int logits = 0;
+  bool have_train_forward = false;
+
+  bool layer_quantized(const models::Layer& l) const {
+    return l.quantized || opt.quantize_all_layers;
+  }
+
+  int new_value() {
+    values.emplace_back();
+    return static_cast<int>(values.size()) - 1;
+  }
+
+  void forward_conv(ConvNode& nd, Mode mode);
+  void backward_conv(ConvNode& nd);
+  void forward_add(AddNode& nd);
+  void backward_add(AddNode& nd);
+  void forward_head(HeadNode& nd);
+  void backward_head(HeadNode& nd);
+  void quantize_weights(ConvNode& nd);
+};
+
+void Network::Impl::quantize_weights(ConvNode& nd) {
+  if (!nd.quant_w) return;
+  const std::size_t n = nd.weight.size();
+  nd.wq.resize_like(nd.weight);
+  switch (opt.quantizer) {
+    case QuantizerKind::kSawb:
+      nd.qscale = sawb_quantize(nd.weight.data(), n, opt.weight_bits, nd.wq.data());
+      break;
+    case QuantizerKind::kDorefa:
+      nd.qscale = dorefa_quantize(nd.weight.data(), n, opt.weight_bits, nd.wq.data());
+      break;
+    case QuantizerKind::kLsq:
+      lsq_quantize(nd.weight.data(), n, opt.weight_bits, nd.step[0], nd.wq.data());
+      break;
+  }
+}
+
+void Network::Impl::forward_conv(ConvNode& nd, Mode mode) {
+  const bool train = mode == Mode::kTrain;
+  Value& out = values[nd.out];
+  const Tensor* x = &values[nd.in].data;
+  const models::Pool& ip = nd.layer.in_pool;
+  if (ip.kind == models::PoolKind::kAvg) {
+    avg_pool_forward(pool_params(ip), *x, nd.pooled_in);
+    x = &nd.pooled_in;
+  } else if (ip.kind == models::PoolKind::kMax) {
+    max_pool_forward(pool_params(ip), *x, nd.pooled_in, nd.argmax);
+    x = &nd.pooled_in;
+  }
+  quantize_weights(nd);
+  const float* w = nd.quant_w ? nd.wq.data() : nd.weight.data();
+  const bool has_pool = nd.layer.out_pool.kind != models::PoolKind::kNone;
+  Tensor* zt = (nd.bn || nd.act != Act::kNone || has_pool) ? &nd.z : &out.data;
+  conv2d_forward(nd.conv, *x, w, *zt, nd.ws);
+  Tensor* cur = zt;
+  if (nd.bn) {
+    Tensor* ut = (nd.act != Act::kNone || has_pool) ? &nd.u : &out.data;
+    BatchNormParams bp{opt.bn_momentum, opt.bn_eps};
+    if (train) {
+      nd.save_mean.resize(nd.conv.c_out);
+      nd.save_inv_std.resize(nd.conv.c_out);
+      batch_norm_forward_train(bp, *cur, nd.gamma.data(), nd.beta.data(), nd.run_mean.data(),
+                               nd.run_var.data(), nd.save_mean.data(), nd.save_inv_std.data(), *ut);
+    } else {
+      batch_norm_forward_eval(bp, *cur, nd.gamma.data(), nd.beta.data(), nd.run_mean.data(),
+                              nd.run_var.data(), *ut);
+    }
+    cur = ut;
+  }
+  if (nd.act != Act::kNone) {
+    Tensor* at = has_pool ? &nd.a : &out.data;
+    apply_act_forward(nd.act, *cur, nd.act == Act::kPact ? nd.clip[0] : 0.0f, opt.activation_bits,
+                      *at);
+    cur = at;
+  }
+  if (has_pool) {
+    const models::Pool& op = nd.layer.out_pool;
+    if (op.kind == models::PoolKind::kMax) {
+      max_pool_forward(pool_params(op), *cur, out.data, nd.argmax);
+    } else {
+      avg_pool_forward(pool_params(op), *cur, out.data);
+    }
+  }
+}
+
+void Network::Impl::backward_conv(ConvNode& nd) {
+  Value& out = values[nd.out];
+  Value& in = values[nd.in];
+  if (!out.grad_valid) return;  // nothing flows back (cannot happen in the models we build)
+  const bool has_pool = nd.layer.out_pool.kind != models::PoolKind::kNone;
+  Tensor* g = &out.grad;
+  // The tensors as the forward left them.
+  const Tensor* z = (nd.bn || nd.act != Act::kNone || has_pool) ? &nd.z : &out.data;
+  const Tensor* pre_act = nd.bn ? ((nd.act != Act::kNone || has_pool) ? &nd.u : &out.data) : z;
+  const Tensor* pre_pool = nd.act != Act::kNone ? &nd.a : pre_act;
+  if (has_pool) {
+    const models::Pool& op = nd.layer.out_pool;
+    if (op.kind == models::PoolKind::kMax) {
+      max_pool_backward(pool_params(op), *pre_pool, *g, nd.argmax, nd.g1);
+    } else {
+      avg_pool_backward(pool_params(op), *pre_pool, *g, nd.g1);
+    }
+    g = &nd.g1;
+  }
+  if (nd.act != Act::kNone) {
+    apply_act_backward(nd.act, *pre_act, nd.act == Act::kPact ? nd.clip[0] : 0.0f, *g,
+                       nd.act == Act::kPact ? nd.clip_grad.data() : nullptr);
+  }
+  if (nd.bn) {
+    batch_norm_backward(*z, *g, nd.gamma.data(), nd.save_mean.data(), nd.save_inv_std.data(), *g,
+                        nd.gamma_grad.data(), nd.beta_grad.data());
+  }
+  const bool pooled = nd.layer.in_pool.kind != models::PoolKind::kNone;
+  const Tensor& x = pooled ? nd.pooled_in : in.data;
+  const float* w = nd.quant_w ? nd.wq.data() : nd.weight.data();
+  float* dw = nd.weight_grad.data();
+  if (nd.quant_w) {
+    nd.dwq.resize_like(nd.weight);
+    nd.dwq.set_zero();
+    dw = nd.dwq.data();
+  }
+  Tensor* dx = nullptr;
+  bool accumulate = false;
+  if (in.needs_grad) {
+    if (pooled) {
+      dx = &nd.g2;
+    } else {
+      dx = &in.grad;
+      accumulate = in.grad_valid;
+    }
+  }
+  conv2d_backward(nd.conv, x, w, *g, dw, dx, accumulate, nd.ws);
+  if (nd.quant_w) {
+    const std::size_t n = nd.weight.size();
+    switch (opt.quantizer) {
+      case QuantizerKind::kSawb:
+        sawb_backward(nd.weight.data(), n, opt.weight_bits, nd.qscale, nd.dwq.data(),
+                      nd.weight_grad.data());
+        break;
+      case QuantizerKind::kDorefa:
+        dorefa_backward(nd.weight.data(), n, opt.weight_bits, nd.qscale, nd.dwq.data(),
+                        nd.weight_grad.data());
+        break;
+      case QuantizerKind::kLsq:
+        lsq_backward(nd.weight.data(), n, opt.weight_bits, nd.step[0], nd.dwq.data(),
+                     nd.weight_grad.data(), nd.step_grad.data());
+        break;
+    }
+  }
+  if (!in.needs_grad) return;
+  if (pooled) {
+    const models::Pool& ip = nd.layer.in_pool;
+    if (ip.kind == models::PoolKind::kAvg) {
+      avg_pool_backward(pool_params(ip), in.data, nd.g2, nd.g1);
+    } else {
+      max_pool_backward(pool_params(ip), in.data, nd.g2, nd.argmax, nd.g1);
+    }
+    add_into(in, nd.g1);
+  } else {
+    in.grad_valid = true;
+  }
+}
+
+void Network::Impl::forward_add(AddNode& nd) {
+  Value& out = values[nd.out];
+  const Tensor& a = values[nd.main].data;
+  const Tensor& b = values[nd.shortcut].data;
+  if (a.n() != b.n() || a.h() != b.h() || a.w() != b.w()) {
+    std::ostringstream msg;
+    msg << "model '" << desc.model << "': block " << nd.name << " adds a " << a.h() << "x" << a.w()
+        << " map to a " << b.h() << "x" << b.w() << " shortcut";
+    throw std::invalid_argument(msg.str());
+  }
+  Tensor* st = nd.act != Act::kNone ? &nd.sum : &out.data;
+  residual_add(a, b, *st);
+  if (nd.act != Act::kNone)
+    apply_act_forward(nd.act, nd.sum, nd.act == Act::kPact ? nd.clip[0] : 0.0f, opt.activation_bits,
+                      out.data);
+}
+
+void Network::Impl::backward_add(AddNode& nd) {
+  Value& out = values[nd.out];
+  if (!out.grad_valid) return;
+  Tensor& g = out.grad;
+  if (nd.act != Act::kNone) {
+    apply_act_backward(nd.act, nd.sum, nd.act == Act::kPact ? nd.clip[0] : 0.0f, g,
+                       nd.act == Act::kPact ? nd.clip_grad.data() : nullptr);
+  }
+  Value& b = values[nd.shortcut];
+  Value& a = values[nd.main];
+  if (b.needs_grad) {
+    if (b.grad_valid) {
+      residual_add_backward(g, b.data.c(), b.grad, true);
+    } else {
+      residual_add_backward(g, b.data.c(), b.grad, false);
+      b.grad_valid = true;
+    }
+  }
+  if (a.needs_grad) {
+    if (!a.grad_valid && a.data.c() == g.c()) {
+      std::swap(a.grad, g);
+      a.grad_valid = true;
+      out.grad_valid = false;
+    } else if (a.grad_valid) {
+      residual_add_backward(g, a.data.c(), a.grad, true);
+    } else {
+      residual_add_backward(g, a.data.c(), a.grad, false);
+      a.grad_valid = true;
+    }
+  }
+}
+
+void Network::Impl::forward_head(HeadNode& nd) {
+  const Tensor& x = values[nd.in].data;
+  const Tensor* feat = &x;
+  nd.pool = x.plane() > 1;
+  if (nd.pool) {
+    global_avg_pool_forward(x, nd.pooled);
+    feat = &nd.pooled;
+  }
+  LinearParams lp{nd.layer.c_in, nd.layer.c_out, 0};
+  linear_forward(lp, *feat, nd.weight.data(), nd.bias.data(), values[nd.out].data);
+}
+
+void Network::Impl::backward_head(HeadNode& nd) {
+  Value& in = values[nd.in];
+  const Tensor& g = values[nd.out].grad;
+  LinearParams lp{nd.layer.c_in, nd.layer.c_out, 0};
+  const Tensor& feat = nd.pool ? nd.pooled : in.data;
+  Tensor* dfeat = in.needs_grad ? &nd.g1 : nullptr;
+  linear_backward(lp, feat, nd.weight.data(), g, nd.weight_grad.data(), nd.bias_grad.data(), dfeat);
+  if (!in.needs_grad) return;
+  if (nd.pool) {
+    global_avg_pool_backward(nd.g1, in.data.h(), in.data.w(), nd.g2);
+    add_into(in, nd.g2);
+  } else {
+    add_into(in, nd.g1);
+  }
+}
+
+namespace {
+
+std::string block_prefix(const std::string& layer_name) {
+  const auto dot = layer_name.rfind('.');
+  return dot == std::string::npos ? layer_name : layer_name.substr(0, dot);
+}
+
+void kaiming_normal(Tensor& w, int fan_in, Rng& rng) {
+  const double std_dev = std::sqrt(2.0 / fan_in);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(rng.normal() * std_dev);
+}
+
+void uniform_init(Tensor& w, double bound, Rng& rng) {
+  for (std::size_t i = 0; i < w.size(); ++i)
+    w[i] = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
+}
+
+void zeros_like(Tensor& g, const Tensor& v) {
+  g.resize_like(v);
+  g.set_zero();
+}
+
+}  // namespace
+
+Network::Network(const models::Network& description, const NetworkOptions& options,
+                 std::uint64_t seed)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  validate(options);
+  if (description.family == models::Family::kTopology)
+    throw std::invalid_argument("model '" + description.model +
+                                "' comes from a topology CSV and cannot be trained");
+  if (description.layers.empty() || description.layers.back().kind != models::LayerKind::kFC)
+    throw std::invalid_argument("model '" + description.model + "' does not end with an FC layer");
+  m.desc = description;
+  m.opt = options;
+  const auto& layers = m.desc.layers;
+  const int num_layers = static_cast<int>(layers.size());
+
+  // Which block (and role) each layer belongs to.
+  std::vector<int> block_of(num_layers, -1);
+  std::vector<bool> is_shortcut(num_layers, false);
+  for (int b = 0; b < static_cast<int>(m.desc.blocks.size()); ++b) {
+    const models::Block& bl = m.desc.blocks[b];
+    for (int li : {bl.conv_a, bl.conv_b, bl.conv_c, bl.shortcut})
+      if (li >= 0) block_of[li] = b;
+    if (bl.shortcut >= 0) is_shortcut[bl.shortcut] = true;
+  }
+  // Whether the ReLU after layer `li` (or after the block add that follows it) feeds a quantized
+  // layer: the next main-path layer.
+  auto consumer_quantized = [&](int li) {
+    for (int j = li + 1; j < num_layers; ++j)
+      if (!is_shortcut[j]) return m.layer_quantized(layers[j]);
+    return false;
+  };
+  auto act_for = [&](int li) {
+    if (m.opt.activation_bits < 32 && consumer_quantized(li)) return Act::kPact;
+    return Act::kRelu;
+  };
+
+  Rng rng(seed);
+  m.values.reserve(4 * layers.size() + 2);
+  const int input = m.new_value();
+  m.values[input].needs_grad = false;
+  int cur = input;
+  std::vector<int> block_in(m.desc.blocks.size(), -1), block_main(m.desc.blocks.size(), -1);
+
+  auto make_add = [&](int b, int main_value, int shortcut_value, int last_layer) {
+    AddNode nd;
+    nd.name = block_prefix(layers[m.desc.blocks[b].conv_a].name);
+    nd.main = main_value;
+    nd.shortcut = shortcut_value;
+    nd.out = m.new_value();
+    nd.act = act_for(last_layer);
+    if (nd.act == Act::kPact) {
+      nd.clip.resize(1, 1);
+      nd.clip[0] = m.opt.pact_init_clip;
+      zeros_like(nd.clip_grad, nd.clip);
+    }
+    m.adds.push_back(std::move(nd));
+    m.plan.push_back(Step{Step::kAdd, static_cast<int>(m.adds.size()) - 1});
+    return m.adds.back().out;
+  };
+
+  for (int li = 0; li < num_layers; ++li) {
+    const models::Layer& l = layers[li];
+    if (l.kind == models::LayerKind::kFC) {
+      if (li != num_layers - 1)
+        throw std::invalid_argument("model '" + m.desc.model + "': FC layer '" + l.name +
+                                    "' is not the last layer");
+      HeadNode nd;
+      nd.layer = l;
+      nd.in = cur;
+      nd.out = m.new_value();
+      nd.weight.resize(l.c_out, l.c_in);
+      const double bound = 1.0 / std::sqrt(static_cast<double>(l.c_in));
+      uniform_init(nd.weight, bound, rng);
+      nd.bias.resize(1, l.c_out);
+      uniform_init(nd.bias, bound, rng);
+      zeros_like(nd.weight_grad, nd.weight);
+      zeros_like(nd.bias_grad, nd.bias);
+      m.heads.push_back(std::move(nd));
+      m.plan.push_back(Step{Step::kHead, 0});
+      m.logits = m.heads.back().out;
+      cur = m.logits;
+      continue;
+    }
+    const int b = block_of[li];
+    const models::Block* bl = b >= 0 ? &m.desc.blocks[b] : nullptr;
+    if (bl && li == bl->conv_a) block_in[b] = cur;
+    ConvNode nd;
+    nd.layer = l;
+    nd.in = is_shortcut[li] ? block_in[b] : cur;
+    nd.out = m.new_value();
+    nd.conv = ConvParams{l.c_in, l.c_out, l.k, l.stride, l.pad, 0};
+    nd.quant_w = m.layer_quantized(l) && m.opt.weight_bits < 32;
+    nd.weight.resize(l.c_out, l.c_in, l.k, l.k);
+    kaiming_normal(nd.weight, l.c_in * l.k * l.k, rng);
+    zeros_like(nd.weight_grad, nd.weight);
+    if (nd.quant_w && m.opt.quantizer == QuantizerKind::kLsq) {
+      nd.step.resize(1, 1);
+      nd.step[0] = lsq_init_step(nd.weight.data(), nd.weight.size(), m.opt.weight_bits);
+      zeros_like(nd.step_grad, nd.step);
+    }
+    nd.bn = l.batch_norm;
+    if (nd.bn) {
+      nd.gamma.resize(1, l.c_out);
+      nd.gamma.fill(1.0f);
+      nd.beta.resize(1, l.c_out);
+      nd.beta.set_zero();
+      nd.run_mean.resize(1, l.c_out);
+      nd.run_mean.set_zero();
+      nd.run_var.resize(1, l.c_out);
+      nd.run_var.fill(1.0f);
+      zeros_like(nd.gamma_grad, nd.gamma);
+      zeros_like(nd.beta_grad, nd.beta);
+    }
+    nd.act = l.relu ? act_for(li) : Act::kNone;
+    if (nd.act == Act::kPact) {
+      nd.clip.resize(1, 1);
+      nd.clip[0] = m.opt.pact_init_clip;
+      zeros_like(nd.clip_grad, nd.clip);
+    }
+    const int out = nd.out;
+    m.convs.push_back(std::move(nd));
+    m.plan.push_back(Step{Step::kConv, static_cast<int>(m.convs.size()) - 1});
+    if (bl && is_shortcut[li]) {
+      cur = make_add(b, block_main[b], out, bl->last());
+    } else if (bl && li == bl->last()) {
+      if (bl->shortcut >= 0) {
+        block_main[b] = out;  // the add follows the shortcut
+        cur = out;
+      } else {
+        cur = make_add(b, out, block_in[b], li);
+      }
+    } else {
+      cur = out;
+    }
+  }
+}
+
+Network::~Network() = default;
+
+const Tensor& Network::forward(const Tensor& images, Mode mode) {
+  Impl& m = *impl_;
+  const models::InputShape& in = m.desc.input;
+  if (images.c() != in.channels || images.h() != in.height || images.w() != in.width ||
+      images.n() < 1) {
+    std::ostringstream msg;
+    msg << "model '" << m.desc.model << "' expects images of N x " << in.channels << " x "
+        << in.height << " x " << in.width << ", got " << images.n() << " x " << images.c() << " x "
+        << images.h() << " x " << images.w();
+    throw std::invalid_argument(msg.str());
+  }
+  Tensor& x = m.values[0].data;
+  x.resize_like(images);
+  std::copy(images.data(), images.data() + images.size(), x.data());
+  for (const Step& s : m.plan) {
+    switch (s.kind) {
+      case Step::kConv:
+        m.forward_conv(m.convs[s.index], mode);
+        break;
+      case Step::kAdd:
+        m.forward_add(m.adds[s.index]);
+        break;
+      case Step::kHead:
+        m.forward_head(m.heads[s.index]);
+        break;
+    }
+  }
+  m.have_train_forward = mode == Mode::kTrain;
+  return m.values[m.logits].data;
+}
+
+void Network::backward(const Tensor& grad_logits) {
+  Impl& m = *impl_;
+  if (!m.have_train_forward)
+    throw std::logic_error("Network::backward needs a train-mode forward first");
+  Value& out = m.values[m.logits];
+  if (!grad_logits.same_shape(out.data))
+    throw std::invalid_argument("Network::backward: gradient shape does not match the logits");
+  for (Value& v : m.values) v.grad_valid = false;
+  out.grad.resize_like(grad_logits);
+  std::copy(grad_logits.data(), grad_logits.data() + grad_logits.size(), out.grad.data());
+  out.grad_valid = true;
+  for (auto it = m.plan.rbegin(); it != m.plan.rend(); ++it) {
+    switch (it->kind) {
+      case Step::kConv:
+        m.backward_conv(m.convs[it->index]);
+        break;
+      case Step::kAdd:
+        m.backward_add(m.adds[it->index]);
+        break;
+      case Step::kHead:
+        m.backward_head(m.heads[it->index]);
+        break;
+    }
+  }
+}
+
+void Network::zero_grad() {
+  for (Parameter& p : parameters()) p.grad->set_zero();
+}
+
+std::vector<Parameter> Network::parameters() {
+  Impl& m = *impl_;
+  std::vector<Parameter> ps;
+  for (const Step& s : m.plan) {
+    if (s.kind == Step::kConv) {
+      ConvNode& nd = m.convs[s.index];
+      const std::string& n = nd.layer.name;
+      ps.push_back({n + ".weight", &nd.weight, &nd.weight_grad, true, 0.0f});
+      if (nd.step.size() > 0)
+        ps.push_back({n + ".weight_step", &nd.step, &nd.step_grad, false, 0.0f});
+      if (nd.bn) {
+        ps.push_back({n + ".bn.gamma", &nd.gamma, &nd.gamma_grad, false, 0.0f});
+        ps.push_back({n + ".bn.beta", &nd.beta, &nd.beta_grad, false, 0.0f});
+      }
+      if (nd.act == Act::kPact)
+        ps.push_back({n + ".act_clip", &nd.clip, &nd.clip_grad, false, m.opt.pact_clip_l2});
+    } else if (s.kind == Step::kAdd) {
+      AddNode& nd = m.adds[s.index];
+      if (nd.act == Act::kPact)
+        ps.push_back({nd.name + ".out_clip", &nd.clip, &nd.clip_grad, false, m.opt.pact_clip_l2});
+    } else {
+      HeadNode& nd = m.heads[s.index];
+      ps.push_back({nd.layer.name + ".weight", &nd.weight, &nd.weight_grad, true, 0.0f});
+      ps.push_back({nd.layer.name + ".bias", &nd.bias, &nd.bias_grad, true, 0.0f});
+    }
+  }
+  return ps;
+}
+
+std::vector<NamedTensor> Network::state() {
+  std::vector<NamedTensor> st;
+  for (Parameter& p : parameters()) st.push_back({p.name, p.value});
+  for (ConvNode& nd : impl_->convs) {
+    if (!nd.bn) continue;
+    st.push_back({nd.layer.name + ".bn.running_mean", &nd.run_mean});
+    st.push_back({nd.layer.name + ".bn.running_var", &nd.run_var});
+  }
+  return st;
+}
+
+const models::Network& Network::description() const {
+  return impl_->desc;
+}
+const NetworkOptions& Network::options() const {
+  return impl_->opt;
+}
+
+std::int64_t Network::num_parameters() const {
+  std::int64_t total = 0;
+  for (Parameter& p : const_cast<Network*>(this)->parameters())
+    total += static_cast<std::int64_t>(p.value->size());
+  return total;
+}
+
+std::size_t Network::buffer_bytes() const {
+  const Impl& m = *impl_;
+  std::size_t total = 0;
+  for (const Value& v : m.values) total += v.data.capacity_bytes() + v.grad.capacity_bytes();
+  for (const ConvNode& nd : m.convs) {
+    for (const Tensor* t : {&nd.pooled_in, &nd.z, &nd.u, &nd.a, &nd.g1, &nd.g2, &nd.wq, &nd.dwq})
+      total += t->capacity_bytes();
+    for (const auto& b : nd.ws.per_thread) total += b.capacity() * sizeof(float);
+    for (const auto& b : nd.ws.per_thread_grad) total += b.capacity() * sizeof(float);
+  }
+  for (const AddNode& nd : m.adds) total += nd.sum.capacity_bytes() + nd.g1.capacity_bytes();
+  for (const HeadNode& nd : m.heads)
+    total += nd.pooled.capacity_bytes() + nd.g1.capacity_bytes() + nd.g2.capacity_bytes();
+  return total;
+}
+
+}  // namespace nce::nn

@@ -1,0 +1,131 @@
+#include "nce/nn/pooling.h"
+
+#include <limits>
+
+namespace nce::nn {
+
+void max_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y,
+                      std::vector<std::int32_t>& argmax) {
+  const int n = x.n(), c = x.c(), h = x.h(), w = x.w();
+  const int ho = p.out_size(h), wo = p.out_size(w);
+  y.resize(n, c, ho, wo);
+  argmax.resize(y.size());
+  const int planes = n * c;
+#pragma omp parallel for schedule(static)
+  for (int pl = 0; pl < planes; ++pl) {
+    const float* src = x.data() + static_cast<std::size_t>(pl) * h * w;
+    float* dst = y.data() + static_cast<std::size_t>(pl) * ho * wo;
+    std::int32_t* idx = argmax.data() + static_cast<std::size_t>(pl) * ho * wo;
+    for (int oy = 0; oy < ho; ++oy) {
+      for (int ox = 0; ox < wo; ++ox) {
+        float best = -std::numeric_limits<float>::infinity();
+        std::int32_t best_i = -1;
+        for (int ky = 0; ky < p.k; ++ky) {
+          const int iy = oy * p.stride - p.pad + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (int kx = 0; kx < p.k; ++kx) {
+            const int ix = ox * p.stride - p.pad + kx;
+            if (ix < 0 || ix >= w) continue;
+            const float v = src[iy * w + ix];
+            if (best_i < 0 || v > best) best = v, best_i = iy * w + ix;
+          }
+        }
+        dst[oy * wo + ox] = best_i < 0 ? 0.0f : best;
+        idx[oy * wo + ox] = best_i;
+      }
+    }
+  }
+}
+
+void max_pool_backward(const PoolParams& p, const Tensor& x, const Tensor& dy,
+                       const std::vector<std::int32_t>& argmax, Tensor& dx) {
+  dx.resize_like(x);
+  dx.set_zero();
+  const int planes = x.n() * x.c();
+  const std::size_t in_plane = x.plane(), out_plane = dy.plane();
+#pragma omp parallel for schedule(static)
+  for (int pl = 0; pl < planes; ++pl) {
+    float* d = dx.data() + pl * in_plane;
+    const float* g = dy.data() + pl * out_plane;
+    const std::int32_t* idx = argmax.data() + pl * out_plane;
+    for (std::size_t j = 0; j < out_plane; ++j)
+      if (idx[j] >= 0) d[idx[j]] += g[j];
+  }
+}
+
+void avg_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y) {
+  const int n = x.n(), c = x.c(), h = x.h(), w = x.w();
+  const int ho = p.out_size(h), wo = p.out_size(w);
+  y.resize(n, c, ho, wo);
+  const float inv = 1.0f / static_cast<float>(p.k * p.k);
+  const int planes = n * c;
+#pragma omp parallel for schedule(static)
+  for (int pl = 0; pl < planes; ++pl) {
+    const float* src = x.data() + static_cast<std::size_t>(pl) * h * w;
+    float* dst = y.data() + static_cast<std::size_t>(pl) * ho * wo;
+    for (int oy = 0; oy < ho; ++oy) {
+      for (int ox = 0; ox < wo; ++ox) {
+        float s = 0.0f;
+        for (int ky = 0; ky < p.k; ++ky) {
+          const int iy = oy * p.stride - p.pad + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (int kx = 0; kx < p.k; ++kx) {
+            const int ix = ox * p.stride - p.pad + kx;
+            if (ix >= 0 && ix < w) s += src[iy * w + ix];
+          }
+        }
+        dst[oy * wo + ox] = s * inv;
+      }
+    }
+  }
+}
+
+void avg_pool_backward(const PoolParams& p, const Tensor& x, const Tensor& dy, Tensor& dx) {
+  const int h = x.h(), w = x.w(), ho = dy.h(), wo = dy.w();
+  dx.resize_like(x);
+  dx.set_zero();
+  const float inv = 1.0f / static_cast<float>(p.k * p.k);
+  const int planes = x.n() * x.c();
+#pragma omp parallel for schedule(static)
+  for (int pl = 0; pl < planes; ++pl) {
+    float* d = dx.data() + static_cast<std::size_t>(pl) * h * w;
+    const float* g = dy.data() + static_cast<std::size_t>(pl) * ho * wo;
+    for (int oy = 0; oy < ho; ++oy) {
+      for (int ox = 0; ox < wo; ++ox) {
+        const float v = g[oy * wo + ox] * inv;
+        for (int ky = 0; ky < p.k; ++ky) {
+          const int iy = oy * p.stride - p.pad + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (int kx = 0; kx < p.k; ++kx) {
+            const int ix = ox * p.stride - p.pad + kx;
+            if (ix >= 0 && ix < w) d[iy * w + ix] += v;
+          }
+        }
+      }
+    }
+  }
+}
+
+void global_avg_pool_forward(const Tensor& x, Tensor& y) {
+  const int planes = x.n() * x.c();
+  const Eigen::Index hw = static_cast<Eigen::Index>(x.plane());
+  y.resize(x.n(), x.c(), 1, 1);
+  const float inv = 1.0f / static_cast<float>(hw);
+#pragma omp parallel for schedule(static)
+  for (int pl = 0; pl < planes; ++pl) {
+    y[pl] = ConstArrayMap(x.data() + static_cast<std::size_t>(pl) * hw, hw).sum() * inv;
+  }
+}
+
+void global_avg_pool_backward(const Tensor& dy, int h, int w, Tensor& dx) {
+  const int planes = dy.n() * dy.c();
+  const Eigen::Index hw = static_cast<Eigen::Index>(h) * w;
+  dx.resize(dy.n(), dy.c(), h, w);
+  const float inv = 1.0f / static_cast<float>(hw);
+#pragma omp parallel for schedule(static)
+  for (int pl = 0; pl < planes; ++pl) {
+    ArrayMap(dx.data() + static_cast<std::size_t>(pl) * hw, hw).setConstant(dy[pl] * inv);
+  }
+}
+
+}  // namespace nce::nn

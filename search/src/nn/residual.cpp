@@ -1,0 +1,46 @@
+#include "nce/nn/residual.h"
+
+#include <cassert>
+#include <cstring>
+
+namespace nce::nn {
+
+void residual_add(const Tensor& a, const Tensor& b, Tensor& y) {
+  assert(a.n() == b.n() && a.h() == b.h() && a.w() == b.w());
+  const Tensor& wide = a.c() >= b.c() ? a : b;
+  const Tensor& narrow = a.c() >= b.c() ? b : a;
+  assert(&y != &narrow || a.c() == b.c());
+  const int n = a.n(), cw = wide.c(), cn = narrow.c();
+  const Eigen::Index hw = static_cast<Eigen::Index>(a.plane());
+  if (&y != &wide && &y != &narrow) y.resize_like(wide);
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; ++i) {
+    float* yi = y.data() + static_cast<std::size_t>(i) * cw * hw;
+    const float* wi = wide.data() + static_cast<std::size_t>(i) * cw * hw;
+    const float* ni = narrow.data() + static_cast<std::size_t>(i) * cn * hw;
+    const Eigen::Index head = cn * hw, all = cw * hw;
+    ArrayMap(yi, head) = ConstArrayMap(wi, head) + ConstArrayMap(ni, head);
+    if (yi != wi && all > head)
+      std::memcpy(yi + head, wi + head, sizeof(float) * static_cast<std::size_t>(all - head));
+  }
+}
+
+void residual_add_backward(const Tensor& dy, int c, Tensor& d, bool accumulate) {
+  assert(c <= dy.c());
+  const int n = dy.n(), cy = dy.c();
+  const Eigen::Index hw = static_cast<Eigen::Index>(dy.plane());
+  if (!accumulate) d.resize(n, c, dy.h(), dy.w());
+  assert(d.n() == n && d.c() == c);
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; ++i) {
+    const float* g = dy.data() + static_cast<std::size_t>(i) * cy * hw;
+    float* o = d.data() + static_cast<std::size_t>(i) * c * hw;
+    if (accumulate) {
+      ArrayMap(o, c * hw) += ConstArrayMap(g, c * hw);
+    } else if (o != g) {
+      std::memcpy(o, g, sizeof(float) * static_cast<std::size_t>(c * hw));
+    }
+  }
+}
+
+}  // namespace nce::nn

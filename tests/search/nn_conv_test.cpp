@@ -1,0 +1,134 @@
+// Convolution: forward against a plain-loop reference, backward against finite differences,
+// prefix (supernet) slices of a larger weight allocation.
+#include <gtest/gtest.h>
+
+#include "nce/nn/conv.h"
+#include "nn_test_util.h"
+
+namespace nce::nn {
+namespace {
+
+using testing::dot;
+using testing::expect_gradient;
+using testing::fill_uniform;
+
+// Conv is linear in x and in w: central differences are exact up to float rounding.
+constexpr testing::FdTolerance kConvTol{1e-2f, 2e-3, 5e-3};
+constexpr float kForwardTol = 1e-4f;
+
+struct Case {
+  int c_in, c_out, k, stride, pad, h, w;
+};
+
+void check_case(const Case& cs) {
+  std::mt19937 rng(7);
+  ConvParams p{cs.c_in, cs.c_out, cs.k, cs.stride, cs.pad, 0};
+  Tensor x(2, cs.c_in, cs.h, cs.w), w(cs.c_out, cs.c_in, cs.k, cs.k);
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  ConvWorkspace ws;
+  Tensor y, y_ref;
+  conv2d_forward(p, x, w.data(), y, ws);
+  conv2d_forward_reference(p, x, w.data(), y_ref);
+  ASSERT_TRUE(y.same_shape(y_ref));
+  for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], kForwardTol) << i;
+
+  Tensor r;
+  r.resize_like(y);
+  fill_uniform(r, rng);
+  Tensor dw(cs.c_out, cs.c_in, cs.k, cs.k), dx;
+  dw.set_zero();
+  conv2d_backward(p, x, w.data(), r, dw.data(), &dx, false, ws);
+  auto loss = [&] {
+    Tensor out;
+    conv2d_forward_reference(p, x, w.data(), out);
+    return dot(r, out);
+  };
+  expect_gradient("conv dx", x, dx, loss, kConvTol);
+  expect_gradient("conv dw", w, dw, loss, kConvTol);
+
+  // accumulate_dx adds to what is there; dweight accumulates.
+  Tensor dx2 = dx, dw2 = dw;
+  conv2d_backward(p, x, w.data(), r, dw2.data(), &dx2, true, ws);
+  for (std::size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx2[i], 2 * dx[i], 1e-4f);
+  for (std::size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw2[i], 2 * dw[i], 1e-3f);
+}
+
+TEST(NnConv, Conv3x3Pad1MatchesReferenceAndGradients) {
+  check_case({3, 4, 3, 1, 1, 6, 5});
+}
+TEST(NnConv, Conv3x3Stride2Pad1) {
+  check_case({4, 5, 3, 2, 1, 7, 8});
+}
+TEST(NnConv, Pointwise1x1) {
+  check_case({6, 3, 1, 1, 0, 4, 4});
+}
+TEST(NnConv, Pointwise1x1Stride2) {
+  check_case({3, 4, 1, 2, 0, 6, 6});
+}
+TEST(NnConv, Conv7x7Stride2Pad3) {
+  check_case({2, 3, 7, 2, 3, 9, 9});
+}
+TEST(NnConv, Conv5x5NoPad) {
+  check_case({2, 2, 5, 1, 0, 7, 6});
+}
+
+TEST(NnConv, PrefixOfLargerWeightAllocation) {
+  // Allocation 6 filters x 5 input channels; active 4 x 3: same result as a compact 4x3 weight,
+  // and the backward only touches the active block.
+  std::mt19937 rng(3);
+  const int k = 3, out_alloc = 6, in_alloc = 5, c_out = 4, c_in = 3;
+  Tensor big(out_alloc, in_alloc, k, k), compact(c_out, c_in, k, k), x(2, c_in, 5, 5);
+  fill_uniform(big, rng);
+  fill_uniform(x, rng);
+  for (int o = 0; o < c_out; ++o)
+    for (int c = 0; c < c_in; ++c)
+      for (int t = 0; t < k * k; ++t)
+        compact[(o * c_in + c) * k * k + t] = big[(o * in_alloc + c) * k * k + t];
+  ConvParams slice{c_in, c_out, k, 1, 1, in_alloc * k * k};
+  ConvParams full{c_in, c_out, k, 1, 1, 0};
+  ConvWorkspace ws;
+  Tensor y1, y2;
+  conv2d_forward(slice, x, big.data(), y1, ws);
+  conv2d_forward(full, x, compact.data(), y2, ws);
+  ASSERT_TRUE(y1.same_shape(y2));
+  for (std::size_t i = 0; i < y1.size(); ++i) ASSERT_FLOAT_EQ(y1[i], y2[i]);
+
+  Tensor r;
+  r.resize_like(y1);
+  fill_uniform(r, rng);
+  Tensor dbig(out_alloc, in_alloc, k, k), dcompact(c_out, c_in, k, k), dx1, dx2;
+  dbig.set_zero();
+  dcompact.set_zero();
+  conv2d_backward(slice, x, big.data(), r, dbig.data(), &dx1, false, ws);
+  conv2d_backward(full, x, compact.data(), r, dcompact.data(), &dx2, false, ws);
+  for (std::size_t i = 0; i < dx1.size(); ++i) ASSERT_FLOAT_EQ(dx1[i], dx2[i]);
+  for (int o = 0; o < out_alloc; ++o)
+    for (int c = 0; c < in_alloc; ++c)
+      for (int t = 0; t < k * k; ++t) {
+        const float g = dbig[(o * in_alloc + c) * k * k + t];
+        if (o < c_out && c < c_in) {
+          EXPECT_FLOAT_EQ(g, dcompact[(o * c_in + c) * k * k + t]);
+        } else {
+          EXPECT_EQ(g, 0.0f) << "outside the active block: " << o << "," << c;
+        }
+      }
+}
+
+TEST(NnConv, ResultDoesNotDependOnBatchSplit) {
+  // Image i of a batch gives the same output as image i alone.
+  std::mt19937 rng(11);
+  ConvParams p{3, 8, 3, 1, 1, 0};
+  Tensor x(5, 3, 6, 6), w(8, 3, 3, 3);
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  ConvWorkspace ws;
+  Tensor y, y1, x1(1, 3, 6, 6);
+  conv2d_forward(p, x, w.data(), y, ws);
+  std::copy(x.data() + 3 * x1.size(), x.data() + 4 * x1.size(), x1.data());
+  conv2d_forward(p, x1, w.data(), y1, ws);
+  for (std::size_t i = 0; i < y1.size(); ++i) ASSERT_EQ(y1[i], y[3 * y1.size() + i]);
+}
+
+}  // namespace
+}  // namespace nce::nn
