@@ -1,5 +1,7 @@
 #include "cli_util.h"
 
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
@@ -25,6 +27,20 @@ bool parse_or_help(const std::vector<std::string>& args, const std::string& comm
   po::store(parser.run(), vm);
   po::notify(vm);
   return true;
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const long s = std::lround(seconds);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lds", s);
+  }
+  return buf;
 }
 
 int report_error(const std::string& command, const std::string& what) {

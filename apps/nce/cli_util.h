@@ -33,6 +33,9 @@ int run_guarded(const std::string& command, Body&& body) {
   }
 }
 
+// "45s", "3m07s", "1h02m"; "?" for a negative or non-finite value.
+std::string format_duration(double seconds);
+
 // Writes `text` to `path` ("-" = stdout); throws std::runtime_error naming the path on failure.
 void write_text_file(const std::string& path, const std::string& text);
 

@@ -55,6 +55,9 @@ void validate(const SearchConfig& c) {
   require(c.warmup_epochs >= 0, "--warmup-epochs must be >= 0, got " + num(c.warmup_epochs));
   require(c.search_epochs >= 0, "--search-epochs must be >= 0, got " + num(c.search_epochs));
   if (c.method == "nce" || c.method == "tas") {
+    require(models::is_cifar_model(c.model),
+            "the width search supports the CIFAR ResNets and vgg16; model '" + c.model +
+                "' is not one of them");
     require(c.warmup_epochs + c.search_epochs >= 1,
             "a " + c.method + " search needs at least one warm-up or search epoch");
   }
@@ -553,9 +556,7 @@ void Search::supernet_search(const models::Network& base) {
     }
     if (!warmup) {
       derived_ = arch.derive(base.widths[0]);
-      Candidate cand = derive_candidate(derived_, epoch + 1);
-      if (obs_) obs_->on_candidate(cand);
-      result_.candidates.push_back(cand);
+      result_.candidates.push_back(derive_candidate(derived_, epoch + 1));
       if (nce) {
         nn::OptimizerState state = sgd.state();
         bool grown = false;
@@ -575,7 +576,10 @@ void Search::supernet_search(const models::Network& base) {
     }
     rec.seconds = seconds_since(t0);
     result_.epochs.push_back(rec);
-    if (obs_) obs_->on_epoch(rec, total_epochs);
+    if (obs_) {
+      obs_->on_epoch(rec, total_epochs);
+      if (!warmup) obs_->on_candidate(result_.candidates.back());
+    }
     if (!c_.checkpoint_path.empty()) {
       nn::Checkpoint ck;
       ck.model = c_.model;

@@ -1,0 +1,484 @@
+// nce search: NCE, TAS, WRPN, random search or the unadapted network (nce_search), with FLOPs,
+// PARAMs, latency and energy terms; latency and energy come from the simulated array's fast cost
+// path (nce_hw) for the --hw config. Prints progress and a comparison with the original network;
+// records every candidate in the result database (--db); writes the analysis files (--analysis).
+#include <omp.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "cli_util.h"
+#include "command.h"
+#include "nce/common/json.h"
+#include "nce/models/network.h"
+#include "nce/nn/dataset.h"
+#include "nce/results/result_sink.h"
+#include "nce/results/sqlite_cost_cache.h"
+#include "nce/results/sqlite_sink.h"
+#include "nce/search/search_run.h"
+#include "nce/sim/cost_table.h"
+#include "nce/sim/hw_config.h"
+#include "nce/sim/layer_cost.h"
+
+namespace nce::app {
+namespace {
+
+const char* kUsage =
+    "--method nce|tas|wrpn|random|none --model NAME --dataset fashion-mnist|cifar10 [--data DIR]\n"
+    "       [--hw FILE] [--lambda-flops X --lambda-params X --lambda-latency X --lambda-energy X]\n"
+    "       [--warmup-epochs N --search-epochs N --retrain-epochs N] [--threshold T] [--db FILE]\n\n"
+    "Searches per-layer channel widths of a uniformly quantized network (NCE-SPEC.md), retrains\n"
+    "the result from scratch and compares it with the original network: accuracy, MACs, PARAMs\n"
+    "and, with --hw, the array's cycles and energy.";
+
+// Layer costs on the array, memoized by GEMM shape (and stored in the database's cost cache).
+class HwCostModel {
+ public:
+  HwCostModel(sim::HwConfig hw, sim::CostCache* cache) : hw_(std::move(hw)), cache_(cache) {}
+
+  const sim::LayerCost& cost(const models::Layer& layer, int c_in, int c_out) {
+    const sim::CostKey key = sim::cost_key_for(layer, c_in, c_out);
+    auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+    std::optional<sim::LayerCost> cached;
+    if (cache_) cached = cache_->lookup(hw_.fingerprint(), key, hw_.bits);
+    sim::LayerCost cost;
+    if (cached) {
+      cost = *cached;
+    } else {
+      models::Layer l = layer;
+      l.c_in = c_in;
+      l.c_out = c_out;
+      cost = sim::fast_layer_cost(hw_, l);
+      if (!cost.ok()) {
+        throw std::invalid_argument("hw config '" + hw_.source + "' cannot map layer '" +
+                                    layer.name + "' at " + std::to_string(c_in) + "->" +
+                                    std::to_string(c_out) + " channels: " + cost.status_detail);
+      }
+      if (cache_) cache_->store(hw_.fingerprint(), key, hw_.bits, cost);
+    }
+    return memo_.emplace(key, cost).first->second;
+  }
+  const sim::HwConfig& hw() const { return hw_; }
+
+ private:
+  sim::HwConfig hw_;
+  sim::CostCache* cache_;
+  std::map<sim::CostKey, sim::LayerCost> memo_;
+};
+
+std::string si(double v) {
+  char buf[32];
+  if (v < 0) return "-";
+  if (v >= 1e9) {
+    std::snprintf(buf, sizeof buf, "%.3fG", v / 1e9);
+  } else if (v >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+  } else if (v >= 1e3) {
+    std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  }
+  return buf;
+}
+
+class Progress : public search::SearchObserver {
+ public:
+  Progress(std::ostream& out, results::RunScope* run, bool quiet)
+      : out_(out), run_(run), quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1) {}
+
+  void on_phase(const std::string& what) override {
+    if (!quiet_) out_ << "== " << what << std::endl;
+  }
+  void on_batch(int epoch, int batch, int num_batches) override {
+    if (quiet_ || !tty_) return;
+    if (batch % 5 == 0 || batch == num_batches) {
+      std::fprintf(stderr, "\r  epoch %d: batch %d/%d ", epoch, batch, num_batches);
+      std::fflush(stderr);
+    }
+  }
+  void on_epoch(const search::SearchEpoch& e, int epochs) override {
+    elapsed_ += e.seconds;
+    if (!quiet_) {
+      if (tty_) std::fprintf(stderr, "\r%40s\r", "");
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "epoch %3d/%d %-6s tau %.2f  lr %.4f  loss %.4f  train %6.2f%%", e.epoch,
+                    epochs, e.phase.c_str(), e.tau, e.lr, e.loss, e.top1);
+      out_ << line;
+      if (e.phase == "search") {
+        std::snprintf(line, sizeof line, "  arch-loss %.4f", e.arch_loss);
+        out_ << line;
+      }
+      const double eta = elapsed_ / e.epoch * (epochs - e.epoch);
+      out_ << "  " << format_duration(e.seconds) << "  ETA " << format_duration(eta);
+      if (!e.expanded.empty()) out_ << "  expanded " << e.expanded.size() << " layer(s)";
+      out_ << std::endl;
+    }
+    if (run_) {
+      results::EpochRecord r;
+      r.epoch = e.epoch;
+      r.phase = e.phase;
+      r.loss = e.loss;
+      r.top1 = e.top1;
+      r.seconds = e.seconds;
+      std::ostringstream extra;
+      JsonWriter j(extra);
+      j.begin_object().key("tau").value(e.tau).key("lr").value(e.lr);
+      j.key("arch_loss").value(e.arch_loss).key("expanded").value(e.expanded).end_object();
+      r.extra_json = extra.str();
+      run_->epoch(r);
+    }
+  }
+  void on_candidate(const search::Candidate& c) override {
+    if (!quiet_ && c.phase == "search") {
+      out_ << "  derived " << models::format_widths(c.widths) << "  MACs " << si(c.macs)
+           << "  PARAMs " << si(c.params);
+      if (c.latency_cycles >= 0) out_ << "  cycles " << si(c.latency_cycles);
+      out_ << std::endl;
+    }
+    if (run_) {
+      results::CandidateRecord r;
+      if (c.epoch > 0) r.epoch = c.epoch;
+      r.phase = c.phase;
+      r.method = c.method;
+      r.widths = c.widths;
+      r.macs = c.macs;
+      r.params = c.params;
+      if (c.latency_cycles >= 0) r.latency_cycles = static_cast<std::int64_t>(c.latency_cycles);
+      if (c.energy_pj >= 0) r.energy_pj = c.energy_pj;
+      if (c.top1 >= 0) r.top1 = c.top1;
+      run_->candidate(r);
+    }
+  }
+  void on_retrain_epoch(const std::vector<int>&, const nn::EpochStats& e, int epochs) override {
+    if (quiet_) return;
+    if (tty_) std::fprintf(stderr, "\r%40s\r", "");
+    char line[200];
+    std::snprintf(line, sizeof line, "  retrain %3d/%d  loss %.4f  train %6.2f%%  %7.1f img/s  %s",
+                  e.epoch, epochs, e.loss, e.top1, e.images_per_s,
+                  format_duration(e.seconds).c_str());
+    out_ << line << std::endl;
+  }
+
+ private:
+  std::ostream& out_;
+  results::RunScope* run_;
+  bool quiet_;
+  bool tty_;
+  double elapsed_ = 0;
+};
+
+void print_comparison(std::ostream& out, const search::SearchResult& r,
+                      const search::Candidate* original_trained, int bits,
+                      const std::string& hw_name) {
+  out << "\nresult (W" << bits << "A" << bits;
+  if (!hw_name.empty()) out << ", hw " << hw_name;
+  out << ")\n";
+  out << std::left << std::setw(10) << "network" << std::right << std::setw(9) << "top-1"
+      << std::setw(10) << "MACs" << std::setw(10) << "PARAMs" << std::setw(10) << "cycles"
+      << std::setw(12) << "energy" << "  widths\n";
+  auto row = [&](const std::string& name, const search::Candidate& c) {
+    char top1[32];
+    if (c.top1 >= 0) {
+      std::snprintf(top1, sizeof top1, "%.2f%%", c.top1);
+    } else {
+      std::snprintf(top1, sizeof top1, "-");
+    }
+    out << std::left << std::setw(10) << name << std::right << std::setw(9) << top1
+        << std::setw(10) << si(c.macs) << std::setw(10) << si(c.params) << std::setw(10)
+        << si(c.latency_cycles) << std::setw(12)
+        << (c.energy_pj >= 0 ? si(c.energy_pj * 1e-6) + "uJ" : std::string("-")) << "  "
+        << models::format_widths(c.widths) << "\n";
+  };
+  row("original", original_trained ? *original_trained : r.original);
+  row(r.final.method == "original" ? "original" : r.final.method, r.final);
+  auto ratio = [](double a, double b) { return b > 0 && a >= 0 ? a / b : -1.0; };
+  const search::Candidate& base = original_trained ? *original_trained : r.original;
+  char line[200];
+  std::snprintf(line, sizeof line, "%s / original: MACs x%.3f, PARAMs x%.3f", r.final.method.c_str(),
+                ratio(r.final.macs, base.macs), ratio(r.final.params, base.params));
+  out << line;
+  if (r.final.latency_cycles >= 0) {
+    std::snprintf(line, sizeof line, ", cycles x%.3f, energy x%.3f",
+                  ratio(r.final.latency_cycles, base.latency_cycles),
+                  ratio(r.final.energy_pj, base.energy_pj));
+    out << line;
+  }
+  if (r.final.top1 >= 0 && base.top1 >= 0) {
+    std::snprintf(line, sizeof line, ", top-1 %+.2f points", r.final.top1 - base.top1);
+    out << line;
+  }
+  out << "\n";
+}
+
+void write_analysis(const std::string& dir, const search::SearchResult& r) {
+  ::mkdir(dir.c_str(), 0755);
+  std::ostringstream alpha, kendall;
+  alpha << "epoch,phase,width_index,candidate,probability,ce_alpha_grad\n";
+  kendall << "epoch,width_index,kendall_tau\n";
+  for (const auto& e : r.epochs) {
+    for (size_t w = 0; w < e.probabilities.size(); ++w) {
+      for (size_t i = 0; i < e.probabilities[w].size(); ++i) {
+        alpha << e.epoch << "," << e.phase << "," << w + 1 << "," << i << ","
+              << e.probabilities[w][i] << "," << e.ce_alpha_grad[w][i] << "\n";
+      }
+      if (e.phase == "search") kendall << e.epoch << "," << w + 1 << "," << e.kendall[w] << "\n";
+    }
+  }
+  write_text_file(dir + "/alpha.csv", alpha.str());
+  write_text_file(dir + "/kendall.csv", kendall.str());
+}
+
+int search_main(const std::vector<std::string>& args) {
+  return run_guarded("search", [&]() -> int {
+    po::options_description opts("Options");
+    search::SearchConfig d;  // defaults shown in --help
+    opts.add_options()
+        ("method", po::value<std::string>()->default_value("nce"), "nce, tas, wrpn, random or none")
+        ("model", po::value<std::string>()->default_value("resnet20"), "model (nce models list)")
+        ("dataset", po::value<std::string>()->default_value("fashion-mnist"), "fashion-mnist or cifar10")
+        ("data", po::value<std::string>()->default_value(""),
+         "data directory (default: Debian's Fashion-MNIST; CIFAR-10 needs one)")
+        ("widths", po::value<std::string>(), "base width vector (default: the model's)")
+        ("base-multiplier", po::value<double>()->default_value(1.0),
+         "scale the base widths first (2 = the paper's \"2X TAS\")")
+        ("bits", po::value<int>()->default_value(2), "uniform weight/activation bits: 2, 3, 4, 8, 32")
+        ("quantizer", po::value<std::string>()->default_value("sawb"), "weights: sawb, dorefa, lsq")
+        ("hw", po::value<std::string>(), "hardware config (.cfg) for cycles and energy")
+        ("lambda-flops", po::value<double>()->default_value(d.flops.lambda), "weight of the MACs term")
+        ("lambda-params", po::value<double>()->default_value(d.params.lambda), "weight of the PARAMs term")
+        ("lambda-latency", po::value<double>()->default_value(0.0), "weight of the cycles term (needs --hw)")
+        ("lambda-energy", po::value<double>()->default_value(0.0), "weight of the energy term (needs --hw)")
+        ("flops-target", po::value<double>()->default_value(1.0), "MACs target, times the original's")
+        ("params-target", po::value<double>()->default_value(1.0), "PARAMs target, times the original's")
+        ("latency-target", po::value<double>()->default_value(1.0), "cycles target, times the original's")
+        ("energy-target", po::value<double>()->default_value(1.0), "energy target, times the original's")
+        ("warmup-epochs", po::value<int>()->default_value(d.warmup_epochs), "weight-only epochs, uniform sampling")
+        ("search-epochs", po::value<int>()->default_value(d.search_epochs), "bi-level search epochs")
+        ("retrain-epochs", po::value<int>()->default_value(d.retrain_epochs), "epochs to retrain the result")
+        ("threshold", po::value<double>()->default_value(d.threshold), "NCE expansion threshold T in (0,1)")
+        ("max-candidates", po::value<int>()->default_value(d.max_candidates), "NCE: candidates per layer, 8..16")
+        ("wrpn-multipliers", po::value<std::string>()->default_value("1,1.25,1.5,2"), "WRPN width multipliers")
+        ("random-samples", po::value<int>()->default_value(d.random_samples), "random search: vectors to retrain")
+        ("batch", po::value<int>()->default_value(d.batch_size), "batch size")
+        ("lr", po::value<double>()->default_value(d.lr), "weight learning rate (SGD, cosine)")
+        ("arch-lr", po::value<double>()->default_value(d.arch_lr), "alpha learning rate (Adam)")
+        ("subset", po::value<int>()->default_value(0), "use the first N training images per class (0: all)")
+        ("test-subset", po::value<int>()->default_value(0), "use the first N test images per class (0: all)")
+        ("max-batches", po::value<int>()->default_value(0), "batches per epoch (0: all)")
+        ("no-augment", "no crop/flip augmentation (the default for Fashion-MNIST)")
+        ("baseline", "also retrain the original network with the same budget, for the comparison")
+        ("seed", po::value<std::uint64_t>()->default_value(1), "random seed")
+        ("checkpoint", po::value<std::string>(), "checkpoint file, written after every epoch")
+        ("resume", "continue from --checkpoint")
+        ("db", po::value<std::string>(), "result database (SQLite) to record the run in")
+        ("analysis", po::value<std::string>(), "directory for alpha.csv and kendall.csv")
+        ("json", po::value<std::string>(), "write a JSON summary to this file (- = stdout)")
+        ("quiet", "no progress output");
+    po::variables_map vm;
+    if (!parse_or_help(args, "search", kUsage, opts, vm)) return 0;
+
+    search::SearchConfig c;
+    c.method = vm["method"].as<std::string>();
+    c.model = vm["model"].as<std::string>();
+    c.dataset = vm["dataset"].as<std::string>();
+    if (vm.count("widths")) c.widths = models::parse_widths(vm["widths"].as<std::string>());
+    c.base_multiplier = vm["base-multiplier"].as<double>();
+    c.supernet.weight_bits = c.supernet.activation_bits = vm["bits"].as<int>();
+    c.supernet.quantizer = nn::parse_quantizer(vm["quantizer"].as<std::string>());
+    c.flops = {vm["lambda-flops"].as<double>(), vm["flops-target"].as<double>()};
+    c.params = {vm["lambda-params"].as<double>(), vm["params-target"].as<double>()};
+    c.latency = {vm["lambda-latency"].as<double>(), vm["latency-target"].as<double>()};
+    c.energy = {vm["lambda-energy"].as<double>(), vm["energy-target"].as<double>()};
+    c.warmup_epochs = vm["warmup-epochs"].as<int>();
+    c.search_epochs = vm["search-epochs"].as<int>();
+    c.retrain_epochs = vm["retrain-epochs"].as<int>();
+    c.threshold = vm["threshold"].as<double>();
+    c.max_candidates = vm["max-candidates"].as<int>();
+    c.wrpn_multipliers.clear();
+    {
+      std::stringstream in(vm["wrpn-multipliers"].as<std::string>());
+      std::string item;
+      while (std::getline(in, item, ',')) {
+        try {
+          c.wrpn_multipliers.push_back(std::stod(item));
+        } catch (const std::exception&) {
+          throw std::invalid_argument("--wrpn-multipliers: '" + item + "' is not a number");
+        }
+      }
+    }
+    c.random_samples = vm["random-samples"].as<int>();
+    c.batch_size = vm["batch"].as<int>();
+    c.lr = vm["lr"].as<double>();
+    c.arch_lr = vm["arch-lr"].as<double>();
+    c.max_batches = vm["max-batches"].as<int>();
+    c.augment = c.dataset == "cifar10" && !vm.count("no-augment");
+    c.seed = vm["seed"].as<std::uint64_t>();
+    if (vm.count("checkpoint")) c.checkpoint_path = vm["checkpoint"].as<std::string>();
+    c.resume = vm.count("resume") > 0;
+    search::validate(c);  // before loading anything
+    for (const char* term : {"latency", "energy"}) {
+      if (vm[std::string("lambda-") + term].as<double>() > 0 && !vm.count("hw")) {
+        throw std::invalid_argument(std::string("--lambda-") + term +
+                                    " > 0 needs a hardware config (--hw FILE)");
+      }
+    }
+    const bool quiet = vm.count("quiet") > 0;
+    const int subset = vm["subset"].as<int>(), test_subset = vm["test-subset"].as<int>();
+    if (subset < 0 || test_subset < 0) throw std::invalid_argument("--subset must be >= 0");
+
+    // Hardware and the result database.
+    std::unique_ptr<results::SqliteCostCache> cache;
+    std::unique_ptr<results::ResultSink> sink;
+    if (vm.count("db")) {
+      sink = results::make_result_sink(vm["db"].as<std::string>());
+      cache = std::make_unique<results::SqliteCostCache>(vm["db"].as<std::string>());
+    }
+    std::unique_ptr<HwCostModel> hw_model;
+    search::HardwareCosts hw;
+    if (vm.count("hw")) {
+      hw_model = std::make_unique<HwCostModel>(sim::load_hw_config(vm["hw"].as<std::string>()),
+                                               cache.get());
+      HwCostModel* m = hw_model.get();
+      hw.name = m->hw().name;
+      hw.latency_cycles = [m](const models::Layer& l, int ci, int co) {
+        return static_cast<double>(m->cost(l, ci, co).cycles);
+      };
+      hw.energy_pj = [m](const models::Layer& l, int ci, int co) {
+        return m->cost(l, ci, co).energy_pj;
+      };
+    }
+
+    const std::string data_dir = vm["data"].as<std::string>();
+    nn::DatasetPair data = nn::load_dataset(c.dataset, data_dir);
+    if (subset > 0) data.train = nn::subset_per_class(data.train, subset);
+    if (test_subset > 0) data.test = nn::subset_per_class(data.test, test_subset);
+    if (!quiet) {
+      std::cout << "nce search --method " << c.method << " on " << c.model << ", " << c.dataset
+                << " (" << data.train.size() << " train / " << data.test.size()
+                << " test images), W" << c.supernet.weight_bits << "A"
+                << c.supernet.activation_bits << " " << nn::to_string(c.supernet.quantizer)
+                << ", " << omp_get_max_threads() << " threads";
+      if (!hw.name.empty()) std::cout << ", hw " << hw.name;
+      std::cout << std::endl;
+    }
+
+    std::ostringstream config_json;
+    {
+      JsonWriter j(config_json);
+      j.begin_object();
+      for (const auto& kv : vm) {
+        if (kv.second.value().type() == typeid(std::string)) {
+          j.key(kv.first).value(kv.second.as<std::string>());
+        } else if (kv.second.value().type() == typeid(int)) {
+          j.key(kv.first).value(kv.second.as<int>());
+        } else if (kv.second.value().type() == typeid(double)) {
+          j.key(kv.first).value(kv.second.as<double>());
+        } else if (kv.second.value().type() == typeid(std::uint64_t)) {
+          j.key(kv.first).value(kv.second.as<std::uint64_t>());
+        } else {
+          j.key(kv.first).value(true);
+        }
+      }
+      j.end_object();
+    }
+    std::unique_ptr<results::RunScope> run;
+    if (sink) {
+      results::RunInfo info;
+      info.method = c.method == "none" ? "original" : c.method;
+      info.model = c.model;
+      info.dataset = c.dataset;
+      info.bits = c.supernet.weight_bits;
+      info.hw = hw.name;
+      info.config_json = config_json.str();
+      info.git_commit = NCE_GIT_COMMIT;
+      info.seed = c.seed;
+      run = std::make_unique<results::RunScope>(*sink, info);
+    }
+    Progress progress(std::cout, run.get(), quiet);
+    search::SearchResult result = search::run_search(c, data.train, data.test, hw, &progress);
+
+    std::optional<search::Candidate> original_trained;
+    if (vm.count("baseline") && c.method != "none" && !result.stopped_early) {
+      search::SearchConfig b = c;
+      b.method = "none";
+      b.checkpoint_path = c.checkpoint_path.empty() ? "" : c.checkpoint_path + ".baseline";
+      std::unique_ptr<results::RunScope> brun;
+      if (sink) {
+        results::RunInfo info;
+        info.method = "original";
+        info.model = c.model;
+        info.dataset = c.dataset;
+        info.bits = c.supernet.weight_bits;
+        info.hw = hw.name;
+        info.config_json = config_json.str();
+        info.git_commit = NCE_GIT_COMMIT;
+        info.seed = c.seed;
+        brun = std::make_unique<results::RunScope>(*sink, info);
+      }
+      Progress bprogress(std::cout, brun.get(), quiet);
+      const search::SearchResult br = search::run_search(b, data.train, data.test, hw, &bprogress);
+      original_trained = br.final;
+      if (brun) brun->finish(results::RunStatus::kFinished, br.final.top1);
+    }
+    if (vm.count("analysis")) write_analysis(vm["analysis"].as<std::string>(), result);
+    if (run) {
+      if (result.stopped_early) {
+        run->finish(results::RunStatus::kInterrupted);
+      } else {
+        run->finish(results::RunStatus::kFinished,
+                    result.final.top1 >= 0 ? std::optional<double>(result.final.top1)
+                                           : std::nullopt);
+      }
+    }
+    if (!quiet) {
+      print_comparison(std::cout, result, original_trained ? &*original_trained : nullptr,
+                       c.supernet.weight_bits, hw.name);
+      std::cout << "search took " << format_duration(result.seconds) << "\n";
+    }
+    if (vm.count("json")) {
+      std::ostringstream out;
+      JsonWriter j(out, true);
+      auto cand = [&](const search::Candidate& k) {
+        j.begin_object();
+        j.key("method").value(k.method).key("widths").value(k.widths);
+        j.key("macs").value(k.macs).key("params").value(k.params);
+        if (k.latency_cycles >= 0) j.key("latency_cycles").value(k.latency_cycles);
+        if (k.energy_pj >= 0) j.key("energy_pj").value(k.energy_pj);
+        if (k.top1 >= 0) j.key("top1").value(k.top1);
+        j.end_object();
+      };
+      j.begin_object();
+      j.key("what").value("search");
+      j.key("config").raw(config_json.str());
+      j.key("final");
+      cand(result.final);
+      j.key("original");
+      cand(original_trained ? *original_trained : result.original);
+      j.key("candidates").begin_array();
+      for (const auto& k : result.candidates) cand(k);
+      j.end_array();
+      j.key("seconds").value(result.seconds);
+      j.end_object();
+      out << "\n";
+      write_text_file(vm["json"].as<std::string>(), out.str());
+    }
+    return 0;
+  });
+}
+
+}  // namespace
+
+NCE_REGISTER_COMMAND("search", "NCE/TAS/WRPN/random width search with FLOPs, PARAMs, latency, "
+                               "energy terms; derive, retrain, compare", search_main);
+
+}  // namespace nce::app
