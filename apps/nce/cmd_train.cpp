@@ -205,19 +205,19 @@ int run_train(const std::vector<std::string>& args) {
         "quantizer", po::value<std::string>()->default_value("sawb"), "weights: sawb, dorefa, lsq")(
         "quantize-all", po::bool_switch(),
         "also quantize the first conv, the last FC and the 1x1 shortcuts")(
-        "pact-init", po::value<float>()->default_value(10.0f), "initial PACT clip")(
+        "pact-init", po::value<float>()->default_value(10.0f, "10"), "initial PACT clip")(
         "epochs", po::value<int>()->default_value(1), "training epochs")(
         "widths", po::value<std::string>(),
         "width vector: input channels, then every searchable conv (default: the model's)")(
         "batch", po::value<int>()->default_value(128), "batch size")(
         "optimizer", po::value<std::string>()->default_value("sgd"), "sgd or adam")(
-        "lr", po::value<double>()->default_value(0.1), "peak learning rate")(
-        "final-lr", po::value<double>()->default_value(0.0),
+        "lr", po::value<double>()->default_value(0.1, "0.1"), "peak learning rate")(
+        "final-lr", po::value<double>()->default_value(0.0, "0"),
         "learning rate at the end of the cosine")(
         "warmup-epochs", po::value<int>()->default_value(0), "linear warm-up epochs")(
-        "momentum", po::value<float>()->default_value(0.9f), "SGD momentum")(
+        "momentum", po::value<float>()->default_value(0.9f, "0.9"), "SGD momentum")(
         "no-nesterov", po::bool_switch(), "plain (heavy-ball) momentum instead of Nesterov")(
-        "weight-decay", po::value<float>()->default_value(5e-4f), "L2 weight decay")(
+        "weight-decay", po::value<float>()->default_value(5e-4f, "5e-4"), "L2 weight decay")(
         "augment", po::value<std::string>()->default_value("auto"),
         "on, off or auto (= on for cifar10): 4-pixel pad + random crop + horizontal flip")(
         "seed", po::value<std::uint64_t>()->default_value(1),
