@@ -152,6 +152,14 @@ std::optional<SramShortfall> check_sram_fit(const HwConfig& hw, const FoldPlan& 
   return check("memory.ofmap_sram_kb", psum_words * hw.acc_bits, hw.ofmap_working_bits(), "psum");
 }
 
+std::string describe_shortfall(const HwConfig& hw, const std::string& layer_name,
+                               const SramShortfall& shortfall) {
+  const auto kv = hw.to_key_values();
+  const auto it = kv.find(shortfall.key);
+  return hw.source + ": layer " + layer_name + ": key '" + shortfall.key + "' = '" +
+         (it == kv.end() ? std::string() : it->second) + "': " + shortfall.message;
+}
+
 std::int64_t dram_transfer_cycles(const HwConfig& hw, std::int64_t bits) {
   if (bits <= 0) return 0;
   return static_cast<std::int64_t>(

@@ -115,9 +115,7 @@ LayerCost fast_layer_cost(const HwConfig& hw, const GemmLayer& layer) {
   const int passes = passes_for(hw, layer.quantized);
   const FoldPlan plan = make_fold_plan(hw, layer.K, layer.N, layer.M);
   if (auto shortfall = check_sram_fit(hw, plan)) {
-    return infeasible_cost(hw.source + ": layer " + layer.name + ": key '" + shortfall->key +
-                               "': " + shortfall->message,
-                           passes);
+    return infeasible_cost(describe_shortfall(hw, layer.name, *shortfall), passes);
   }
   const PassResult one = fast_pass(hw, layer.K, layer.N, layer.M);
   return finalize_cost(hw, std::vector<PassResult>(static_cast<std::size_t>(passes), one),

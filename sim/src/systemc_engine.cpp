@@ -46,9 +46,8 @@ class ArrayTop : public sc_core::sc_module {
       plan_ = make_fold_plan(job.hw, geo.K(), geo.N(), geo.M());
       const int passes = passes_for(job.hw, job.data.quantized);
       if (auto shortfall = check_sram_fit(job.hw, plan_)) {
-        results_[j].cost = infeasible_cost(job.hw.source + ": layer " + job.name + ": key '" +
-                                               shortfall->key + "': " + shortfall->message,
-                                           passes);
+        results_[j].cost =
+            infeasible_cost(describe_shortfall(job.hw, job.name, *shortfall), passes);
         continue;  // nothing simulated
       }
       folds_.clear();

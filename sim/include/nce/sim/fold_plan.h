@@ -74,6 +74,9 @@ struct SramShortfall {
   std::string message;
 };
 std::optional<SramShortfall> check_sram_fit(const HwConfig& hw, const FoldPlan& plan);
+// "<config>: layer <name>: key '<key>' = '<value>': <message>"
+std::string describe_shortfall(const HwConfig& hw, const std::string& layer_name,
+                               const SramShortfall& shortfall);
 
 // Cycles the DRAM channel needs for `bits` at hw.dram_bytes_per_cycle: ceil(bits / (8 * B)),
 // 0 for 0 bits.
