@@ -93,8 +93,8 @@ TEST(SystemC, OutputsEqualTheIntegerReferenceBitForBit) {
     const auto expected = reference_layer_output(j.data, j.hw.bits, j.hw.acc_bits);
     ASSERT_EQ(results[i].output.size(), expected.size()) << i;
     EXPECT_EQ(results[i].output, expected)
-        << "job " << i << " " << to_string(j.hw.dataflow) << " b=" << j.hw.bits << " "
-        << j.hw.rows << "x" << j.hw.cols << (j.data.quantized ? "" : " full precision");
+        << "job " << i << " " << to_string(j.hw.dataflow) << " b=" << j.hw.bits << " " << j.hw.rows
+        << "x" << j.hw.cols << (j.data.quantized ? "" : " full precision");
     if (!j.data.quantized && j.hw.acc_bits >= 32) {
       EXPECT_EQ(results[i].output, reference_conv(j.data.geo, j.data.input, j.data.weights, 64));
     }
@@ -146,12 +146,12 @@ TEST(SystemC, CyclesEqualHandDerivedValuesOnSmallArrays) {
   SKIP_IF_KERNEL_USED();
   const auto g = conv(6, 3, 1, 1, 0, 1, 5);
   std::vector<SimJob> jobs = {
-      job(make_hw(4, 4, "os"), g, true, 1),                          // 2 folds x 12 = 24
-      job(make_hw(4, 4, "os", 2, 16, 0.0625, true), g, true, 2),     // 24 + 12 stalls
-      job(make_hw(4, 4, "os", 2, 16, 0.0625, false), g, true, 3),    // 24 + 48 stalls
-      job(make_hw(4, 4, "ws"), g, true, 4),                          // 2 folds x 15 = 30
-      job(make_hw(4, 4, "is"), g, true, 5),                          // 4 folds x 13 = 52
-      job(make_hw(4, 4, "os", 2, 32), g, false, 6),                  // 16 passes x 24
+      job(make_hw(4, 4, "os"), g, true, 1),                        // 2 folds x 12 = 24
+      job(make_hw(4, 4, "os", 2, 16, 0.0625, true), g, true, 2),   // 24 + 12 stalls
+      job(make_hw(4, 4, "os", 2, 16, 0.0625, false), g, true, 3),  // 24 + 48 stalls
+      job(make_hw(4, 4, "ws"), g, true, 4),                        // 2 folds x 15 = 30
+      job(make_hw(4, 4, "is"), g, true, 5),                        // 4 folds x 13 = 52
+      job(make_hw(4, 4, "os", 2, 32), g, false, 6),                // 16 passes x 24
   };
   const auto r = run_systemc(jobs);
   EXPECT_EQ(r[0].cost.cycles, 24);
@@ -185,8 +185,8 @@ TEST(SystemC, StallsAppearWhenBandwidthIsCutAndVanishWhenAmple) {
 TEST(SystemC, LayerThatDoesNotFitIsNotSimulated) {
   SKIP_IF_KERNEL_USED();
   // 4x4 OS, 1 KiB SRAMs: the ifmap tile K * 4 * 2 bits = 9*120*8 = 8640 bits > 4096.
-  const auto r = run_systemc({job(make_hw(4, 4, "os", 2, 16, 1e6, true, 1),
-                                  conv(120, 4, 3, 1, 1, 4, 4), true, 1)});
+  const auto r = run_systemc(
+      {job(make_hw(4, 4, "os", 2, 16, 1e6, true, 1), conv(120, 4, 3, 1, 1, 4, 4), true, 1)});
   EXPECT_EQ(r[0].cost.status, CostStatus::kSramTooSmall);
   EXPECT_TRUE(r[0].output.empty());
   EXPECT_NE(r[0].cost.status_detail.find("memory.ifmap_sram_kb"), std::string::npos);
