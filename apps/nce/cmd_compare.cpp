@@ -34,7 +34,8 @@ int compare(const std::vector<std::string>& args) {
         "phase", po::value<std::string>()->default_value(""),
         "only this phase (e.g. final: the retrained results, not every search epoch)")(
         "widths-chart", "draw channels per layer before/after adaptation for --run (Fig. 5)")(
-        "run", po::value<std::int64_t>(), "run id for --widths-chart");
+        "run", po::value<std::int64_t>(),
+        "run id: the run for --widths-chart, else only this run's candidates");
     po::variables_map vm;
     if (!parse_or_help(
             args, "compare",
@@ -68,6 +69,7 @@ int compare(const std::vector<std::string>& args) {
       o.filter.hw = vm["hw"].as<std::string>();
       o.filter.bits = vm["bits"].as<int>();
       o.filter.phase = vm["phase"].as<std::string>();
+      if (vm.count("run")) o.filter.run_id = vm["run"].as<std::int64_t>();
       report = make_compare_report(db, o);
     }
     if (vm.count("out")) write_text_file(vm["out"].as<std::string>(), report.svg);

@@ -218,6 +218,34 @@ TEST(Sweep, BadSweepFilesNameFileLineAndKey) {
             std::string::npos);
 }
 
+// A pair whose layer does not fit the SRAMs is an expected outcome, not an error: it is stored with
+// phase "infeasible" and NULL costs, so every pair still has its row.
+TEST(Sweep, InfeasiblePairsAreRecordedWithoutCosts) {
+  std::string text = kSweep;
+  text.replace(text.find("array.rows = 16, 32"), 19, "array.dataflow = ws");
+  SweepSpec spec = unit_spec(text);
+  ScratchFile file;
+  SqliteSink sink(file.path());
+  SweepSummary summary = run_sweep(spec, sink, nullptr, {});
+  // Which networks do not fit, according to the fast path's whole-network report (it throws).
+  std::int64_t expected = 0;
+  for (const auto& n : spec.networks) {
+    models::Network net = models::build(n.model, n.widths, models::cifar_input());
+    try {
+      sim::fast_network_report(spec.points[0].hw, sim::gemm_layers(net));
+    } catch (const std::invalid_argument&) {
+      ++expected;
+    }
+  }
+  ASSERT_GE(expected, 1);  // the WS 32x32 preset cannot hold resnet8's stem psums
+  EXPECT_EQ(summary.evaluations, 3u);
+  EXPECT_EQ(static_cast<std::int64_t>(summary.infeasible), expected);
+  EXPECT_EQ(sink.database().query_int("SELECT count(*) FROM v_candidates WHERE phase = "
+                                      "'infeasible' AND latency_cycles IS NULL AND macs > 0"),
+            expected);
+  EXPECT_EQ(sink.database().query_int("SELECT count(*) FROM v_candidates"), 3);
+}
+
 TEST(Sweep, ShardSyntax) {
   EXPECT_EQ(parse_shard("2/5").index, 2);
   EXPECT_EQ(parse_shard("2/5").count, 5);
