@@ -76,6 +76,55 @@ TEST(NnBatchNorm, StatisticsAndRunningUpdate) {
   EXPECT_NEAR(y[7], 2.0 * (8 - rm) / std::sqrt(rv + 1e-5) + 0.5, 1e-5);
 }
 
+TEST(NnBatchNorm, FusedWithActivationMatchesComposition) {
+  // batch_norm_act_* must equal batch_norm_* followed by relu_*/pact_* (forward and backward).
+  std::mt19937 rng(11);
+  Tensor x(3, 4, 3, 3), gamma(1, 4), beta(1, 4), g(3, 4, 3, 3);
+  fill_uniform(x, rng, -2.0f, 2.0f);
+  fill_uniform(gamma, rng, 0.5f, 1.5f);
+  fill_uniform(beta, rng);
+  fill_uniform(g, rng);
+  for (ActParams act :
+       {ActParams{ActParams::Kind::kNone, 0.0f, 32}, ActParams{ActParams::Kind::kRelu, 0.0f, 32},
+        ActParams{ActParams::Kind::kPact, 0.8f, 32}, ActParams{ActParams::Kind::kPact, 0.8f, 2}}) {
+    BatchNormParams p;
+    std::vector<float> rm(4, 0.0f), rv(4, 1.0f), rm2 = rm, rv2 = rv, m(4), is(4), m2(4), is2(4);
+    Tensor u, y_ref, y;
+    batch_norm_forward_train(p, x, gamma.data(), beta.data(), rm.data(), rv.data(), m.data(),
+                             is.data(), u);
+    if (act.kind == ActParams::Kind::kRelu) relu_forward(u, y_ref);
+    if (act.kind == ActParams::Kind::kPact) pact_forward(u, act.clip, act.bits, y_ref);
+    if (act.kind == ActParams::Kind::kNone) y_ref = u;
+    batch_norm_act_forward_train(p, act, x, gamma.data(), beta.data(), rm2.data(), rv2.data(),
+                                 m2.data(), is2.data(), y);
+    for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-5f) << i;
+    for (int c = 0; c < 4; ++c) {
+      EXPECT_NEAR(m2[c], m[c], 1e-6f);
+      EXPECT_NEAR(is2[c], is[c], 1e-4f * is[c]);
+      EXPECT_NEAR(rv2[c], rv[c], 1e-5f);
+    }
+    // Backward: composition of pact/relu backward and BN backward.
+    Tensor gu = g, dx_ref, gr(1, 4), br(1, 4);
+    gr.set_zero();
+    br.set_zero();
+    float clip_ref = 0.0f, clip = 0.0f;
+    if (act.kind == ActParams::Kind::kRelu) relu_backward(u, g, gu);
+    if (act.kind == ActParams::Kind::kPact) pact_backward(u, act.clip, g, gu, &clip_ref);
+    batch_norm_backward(x, gu, gamma.data(), m.data(), is.data(), dx_ref, gr.data(), br.data());
+    Tensor dx = g, gf(1, 4), bf(1, 4);
+    gf.set_zero();
+    bf.set_zero();
+    batch_norm_act_backward(act, x, gamma.data(), beta.data(), m2.data(), is2.data(), dx, gf.data(),
+                            bf.data(), &clip);
+    for (std::size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], dx_ref[i], 1e-4f) << i;
+    for (int c = 0; c < 4; ++c) {
+      EXPECT_NEAR(gf[c], gr[c], 1e-4f);
+      EXPECT_NEAR(bf[c], br[c], 1e-4f);
+    }
+    EXPECT_NEAR(clip, clip_ref, 1e-4f);
+  }
+}
+
 TEST(NnActivation, ReluGradient) {
   std::mt19937 rng(2);
   Tensor x(2, 3, 4, 4), r;
@@ -296,6 +345,19 @@ TEST(NnResidual, MixedWidthAddAndGradients) {
   };
   expect_gradient("residual da", a, da, loss, kLinearTol);
   expect_gradient("residual db", b, db, loss, kLinearTol);
+  // Fused add + PACT equals add then PACT, forward and backward.
+  const ActParams act{ActParams::Kind::kPact, 0.7f, 2};
+  Tensor fused, sum, ref;
+  residual_add_act_forward(act, a, b, fused);
+  residual_add(a, b, sum);
+  pact_forward(sum, act.clip, act.bits, ref);
+  for (std::size_t i = 0; i < ref.size(); ++i) ASSERT_FLOAT_EQ(fused[i], ref[i]);
+  Tensor gf = r, gref;
+  float cf = 0.0f, cref = 0.0f;
+  residual_add_act_backward(act, a, b, gf, &cf);
+  pact_backward(sum, act.clip, r, gref, &cref);
+  for (std::size_t i = 0; i < gref.size(); ++i) ASSERT_FLOAT_EQ(gf[i], gref[i]);
+  EXPECT_NEAR(cf, cref, 1e-5f);
   // accumulate
   Tensor db2 = db;
   residual_add_backward(r, b.c(), db2, true);

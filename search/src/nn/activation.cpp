@@ -29,19 +29,32 @@ void pact_forward(const Tensor& x, float clip, int bits, Tensor& y) {
   if (&y != &x) y.resize_like(x);
   const float* in = x.data();
   float* out = y.data();
-  const float levels = bits >= 32 ? 0.0f : static_cast<float>((1 << bits) - 1);
-  const float step = levels > 0.0f ? clip / levels : 0.0f;
-  const float inv_step = levels > 0.0f && clip > 0.0f ? levels / clip : 0.0f;
+  const ActParams::Eval f = ActParams{ActParams::Kind::kPact, clip, bits}.eval();
   detail::parallel_chunks(x.size(), [&](std::size_t b, std::size_t e) {
-    if (levels <= 0.0f) {
-      for (std::size_t i = b; i < e; ++i) out[i] = std::fmin(std::fmax(in[i], 0.0f), clip);
-    } else {
-      for (std::size_t i = b; i < e; ++i) {
-        const float v = std::fmin(std::fmax(in[i], 0.0f), clip);
-        out[i] = std::nearbyint(v * inv_step) * step;
-      }
-    }
+    for (std::size_t i = b; i < e; ++i) out[i] = f(in[i]);
   });
+}
+
+float ActParams::backward(const float* in, float scale, float shift, float* g,
+                          std::size_t n) const {
+  using Arr = Eigen::Map<Eigen::ArrayXf>;
+  using CArr = Eigen::Map<const Eigen::ArrayXf>;
+  const Eigen::Index m = static_cast<Eigen::Index>(n);
+  CArr x(in, m);
+  Arr gr(g, m);
+  switch (kind) {
+    case Kind::kNone:
+      return 0.0f;
+    case Kind::kRelu:
+      gr = (x * scale + shift > 0.0f).select(gr, 0.0f);
+      return 0.0f;
+    case Kind::kPact: {
+      const float at = ((x * scale + shift) >= clip).select(gr, 0.0f).sum();
+      gr = ((x * scale + shift >= 0.0f) && (x * scale + shift <= clip)).select(gr, 0.0f);
+      return at;
+    }
+  }
+  return 0.0f;
 }
 
 void pact_backward(const Tensor& x, float clip, const Tensor& dy, Tensor& dx, float* dclip) {

@@ -27,6 +27,30 @@ void im2col(const ConvParams& p, const float* x, int h, int w, int ho, int wo, f
         // Output columns whose input column is inside the map: ox in [x0, x1).
         const int x0 = std::max(0, (pad - kx + s - 1) / s);
         const int x1 = std::min(wo, (w + pad - kx + s - 1) / s);
+        if (s == 1 && wo == w) {
+          // The plane is one shifted copy of the input: rows [y0, y1) valid, then zero the
+          // columns outside [x0, x1) and the rows outside [y0, y1).
+          const int y0 = std::max(0, pad - ky), y1 = std::min(ho, h + pad - ky);
+          if (y1 <= y0 || x1 <= x0) {
+            std::memset(dst, 0, sizeof(float) * hwo);
+            continue;
+          }
+          const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(h) * w;
+          const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(ky - pad) * w + (kx - pad);
+          std::ptrdiff_t a = static_cast<std::ptrdiff_t>(y0) * wo;
+          std::ptrdiff_t b = static_cast<std::ptrdiff_t>(y1) * wo;
+          a = std::max(a, -shift);
+          b = std::min(b, plane - shift);
+          std::memset(dst, 0, sizeof(float) * a);
+          std::memcpy(dst + a, src + a + shift, sizeof(float) * (b - a));
+          std::memset(dst + b, 0, sizeof(float) * (hwo - b));
+          for (int oy = y0; oy < y1; ++oy) {
+            float* d = dst + static_cast<std::size_t>(oy) * wo;
+            for (int ox = 0; ox < x0; ++ox) d[ox] = 0.0f;
+            for (int ox = x1; ox < wo; ++ox) d[ox] = 0.0f;
+          }
+          continue;
+        }
         for (int oy = 0; oy < ho; ++oy) {
           float* d = dst + static_cast<std::size_t>(oy) * wo;
           const int iy = oy * s - pad + ky;
@@ -36,11 +60,7 @@ void im2col(const ConvParams& p, const float* x, int h, int w, int ho, int wo, f
           }
           const float* srow = src + static_cast<std::size_t>(iy) * w;
           for (int ox = 0; ox < x0; ++ox) d[ox] = 0.0f;
-          if (s == 1) {
-            std::memcpy(d + x0, srow + x0 - pad + kx, sizeof(float) * (x1 - x0));
-          } else {
-            for (int ox = x0; ox < x1; ++ox) d[ox] = srow[ox * s - pad + kx];
-          }
+          for (int ox = x0; ox < x1; ++ox) d[ox] = srow[ox * s - pad + kx];
           for (int ox = x1; ox < wo; ++ox) d[ox] = 0.0f;
         }
       }
@@ -118,48 +138,74 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
   const int n = x.n(), h = x.h(), w = x.w();
   const int ho = dy.h(), wo = dy.w();
   const int kdim = p.c_in * p.k * p.k;
-  const int hwo = ho * wo;
+  const int hwo = ho * wo, hw = h * w;
   const bool pointwise = is_pointwise(p);
+  // Stride 1: dx is the full correlation of dy with the flipped filters, i.e. a forward conv
+  // (im2col of dy + GEMM) instead of a GEMM + col2im scatter.
+  const bool dx_as_conv = !pointwise && p.stride == 1 && p.pad <= p.k - 1;
+  const ConvParams pb{p.c_out, p.c_in, p.k, 1, p.k - 1 - p.pad, 0};
+  const int kdim_b = p.c_out * p.k * p.k;
   if (dx && !accumulate_dx) {
     dx->resize_like(x);
-    if (!pointwise) dx->set_zero();
+    if (!pointwise && !dx_as_conv) dx->set_zero();
+  }
+  if (dx && dx_as_conv) {
+    // wf[c][(o*k + ky)*k + kx] = w[o][c][k-1-ky][k-1-kx]
+    ws.flipped.resize(static_cast<std::size_t>(p.c_in) * kdim_b);
+    const int kk = p.k * p.k;
+    for (int o = 0; o < p.c_out; ++o)
+      for (int c = 0; c < p.c_in; ++c)
+        for (int t = 0; t < kk; ++t)
+          ws.flipped[static_cast<std::size_t>(c) * kdim_b + o * kk + t] =
+              weight[static_cast<std::size_t>(o) * p.ld() + c * kk + (kk - 1 - t)];
   }
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
   if (static_cast<int>(ws.per_thread_grad.size()) < threads) ws.per_thread_grad.resize(threads);
   StridedConstMap wm(weight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
   const std::size_t gsize = static_cast<std::size_t>(p.c_out) * kdim;
+  const std::size_t col_size = pointwise ? 0 : static_cast<std::size_t>(kdim) * hwo;
+  const std::size_t dcol_size = !dx || pointwise ? 0
+                                : dx_as_conv     ? static_cast<std::size_t>(kdim_b) * hw
+                                                 : static_cast<std::size_t>(kdim) * hwo;
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
-    auto& buf = ws.per_thread[t];
-    const std::size_t col_size = static_cast<std::size_t>(kdim) * hwo;
-    float* col = ensure(buf, pointwise ? col_size : 2 * col_size);
-    float* dcol = pointwise ? nullptr : col + col_size;
+    float* col = ensure(ws.per_thread[t], col_size + dcol_size);
+    float* dcol = col + col_size;
     float* gw = ensure(ws.per_thread_grad[t], gsize);
     std::fill(gw, gw + gsize, 0.0f);
     MatrixMap gm(gw, p.c_out, kdim);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; ++i) {
-      const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * h * w;
-      ConstMatrixMap dym(dy.data() + static_cast<std::size_t>(i) * p.c_out * hwo, p.c_out, hwo);
+      const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * hw;
+      const float* dyi = dy.data() + static_cast<std::size_t>(i) * p.c_out * hwo;
+      ConstMatrixMap dym(dyi, p.c_out, hwo);
       if (!pointwise) im2col(p, xi, h, w, ho, wo, col);
       ConstMatrixMap cm(pointwise ? xi : col, kdim, hwo);
       gm.noalias() += dym * cm.transpose();
-      if (dx) {
-        float* dxi = dx->data() + static_cast<std::size_t>(i) * p.c_in * h * w;
-        if (pointwise) {
-          MatrixMap dxm(dxi, kdim, hwo);
-          if (accumulate_dx) {
-            dxm.noalias() += wm.transpose() * dym;
-          } else {
-            dxm.noalias() = wm.transpose() * dym;
-          }
+      if (!dx) continue;
+      float* dxi = dx->data() + static_cast<std::size_t>(i) * p.c_in * hw;
+      MatrixMap dxm(dxi, p.c_in, hw);
+      if (pointwise) {
+        if (accumulate_dx) {
+          dxm.noalias() += wm.transpose() * dym;
         } else {
-          MatrixMap dcm(dcol, kdim, hwo);
-          dcm.noalias() = wm.transpose() * dym;
-          col2im_add(p, dcol, h, w, ho, wo, dxi);
+          dxm.noalias() = wm.transpose() * dym;
         }
+      } else if (dx_as_conv) {
+        im2col(pb, dyi, ho, wo, h, w, dcol);
+        ConstMatrixMap fm(ws.flipped.data(), p.c_in, kdim_b);
+        ConstMatrixMap dcm(dcol, kdim_b, hw);
+        if (accumulate_dx) {
+          dxm.noalias() += fm * dcm;
+        } else {
+          dxm.noalias() = fm * dcm;
+        }
+      } else {
+        MatrixMap dcm(dcol, kdim, hwo);
+        dcm.noalias() = wm.transpose() * dym;
+        col2im_add(p, dcol, h, w, ho, wo, dxi);
       }
     }
   }

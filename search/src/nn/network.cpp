@@ -36,7 +36,7 @@ void validate(const NetworkOptions& o) {
 
 namespace {
 
-enum class Act { kNone, kRelu, kPact };
+using Act = ActParams::Kind;
 
 struct Value {
   Tensor data;
@@ -75,14 +75,14 @@ void add_into(Value& v, Tensor& g) {
   }
 }
 
-void apply_act_forward(Act act, const Tensor& x, float clip, int bits, Tensor& y) {
-  if (act == Act::kRelu) relu_forward(x, y);
-  if (act == Act::kPact) pact_forward(x, clip, bits, y);
+void apply_act_forward(const ActParams& act, const Tensor& x, Tensor& y) {
+  if (act.kind == Act::kRelu) relu_forward(x, y);
+  if (act.kind == Act::kPact) pact_forward(x, act.clip, act.bits, y);
 }
 
-void apply_act_backward(Act act, const Tensor& x, float clip, Tensor& g, float* dclip) {
-  if (act == Act::kRelu) relu_backward(x, g, g);
-  if (act == Act::kPact) pact_backward(x, clip, g, g, dclip);
+void apply_act_backward(const ActParams& act, const Tensor& x, Tensor& g, float* dclip) {
+  if (act.kind == Act::kRelu) relu_backward(x, g, g);
+  if (act.kind == Act::kPact) pact_backward(x, act.clip, g, g, dclip);
 }
 
 }  // namespace
@@ -101,7 +101,7 @@ struct ConvNode {
   std::vector<float> save_mean, save_inv_std;
   Act act = Act::kNone;
   Tensor clip, clip_grad;
-  Tensor pooled_in, z, u, a, g1, g2;
+  Tensor pooled_in, z, a, g1, g2;
   std::vector<std::int32_t> argmax;
   ConvWorkspace ws;
 };
@@ -111,7 +111,7 @@ struct AddNode {
   int main = 0, shortcut = 0, out = 0;
   Act act = Act::kNone;
   Tensor clip, clip_grad;
-  Tensor sum, g1;
+  Tensor g1;
 };
 
 struct HeadNode {
@@ -141,6 +141,10 @@ struct Network::Impl {
 
   bool layer_quantized(const models::Layer& l) const {
     return l.quantized || opt.quantize_all_layers;
+  }
+  template <class Node>
+  ActParams act_params(const Node& nd) const {
+    return ActParams{nd.act, nd.act == Act::kPact ? nd.clip[0] : 0.0f, opt.activation_bits};
   }
 
   int new_value() {
@@ -189,28 +193,28 @@ void Network::Impl::forward_conv(ConvNode& nd, Mode mode) {
   quantize_weights(nd);
   const float* w = nd.quant_w ? nd.wq.data() : nd.weight.data();
   const bool has_pool = nd.layer.out_pool.kind != models::PoolKind::kNone;
-  Tensor* zt = (nd.bn || nd.act != Act::kNone || has_pool) ? &nd.z : &out.data;
+  const bool has_act = nd.act != Act::kNone;
+  Tensor* zt = (nd.bn || has_act || has_pool) ? &nd.z : &out.data;
   conv2d_forward(nd.conv, *x, w, *zt, nd.ws);
   Tensor* cur = zt;
+  Tensor* post = has_pool ? &nd.a : &out.data;  // output of BN/activation
+  const ActParams act = act_params(nd);
+  const BatchNormParams bp{opt.bn_momentum, opt.bn_eps};
   if (nd.bn) {
-    Tensor* ut = (nd.act != Act::kNone || has_pool) ? &nd.u : &out.data;
-    BatchNormParams bp{opt.bn_momentum, opt.bn_eps};
     if (train) {
       nd.save_mean.resize(nd.conv.c_out);
       nd.save_inv_std.resize(nd.conv.c_out);
-      batch_norm_forward_train(bp, *cur, nd.gamma.data(), nd.beta.data(), nd.run_mean.data(),
-                               nd.run_var.data(), nd.save_mean.data(), nd.save_inv_std.data(), *ut);
+      batch_norm_act_forward_train(bp, act, *cur, nd.gamma.data(), nd.beta.data(),
+                                   nd.run_mean.data(), nd.run_var.data(), nd.save_mean.data(),
+                                   nd.save_inv_std.data(), *post);
     } else {
-      batch_norm_forward_eval(bp, *cur, nd.gamma.data(), nd.beta.data(), nd.run_mean.data(),
-                              nd.run_var.data(), *ut);
+      batch_norm_act_forward_eval(bp, act, *cur, nd.gamma.data(), nd.beta.data(),
+                                  nd.run_mean.data(), nd.run_var.data(), *post);
     }
-    cur = ut;
-  }
-  if (nd.act != Act::kNone) {
-    Tensor* at = has_pool ? &nd.a : &out.data;
-    apply_act_forward(nd.act, *cur, nd.act == Act::kPact ? nd.clip[0] : 0.0f, opt.activation_bits,
-                      *at);
-    cur = at;
+    cur = post;
+  } else if (has_act) {
+    apply_act_forward(act, *cur, *post);
+    cur = post;
   }
   if (has_pool) {
     const models::Pool& op = nd.layer.out_pool;
@@ -227,11 +231,11 @@ void Network::Impl::backward_conv(ConvNode& nd) {
   Value& in = values[nd.in];
   if (!out.grad_valid) return;  // nothing flows back (cannot happen in the models we build)
   const bool has_pool = nd.layer.out_pool.kind != models::PoolKind::kNone;
+  const bool has_act = nd.act != Act::kNone;
   Tensor* g = &out.grad;
   // The tensors as the forward left them.
-  const Tensor* z = (nd.bn || nd.act != Act::kNone || has_pool) ? &nd.z : &out.data;
-  const Tensor* pre_act = nd.bn ? ((nd.act != Act::kNone || has_pool) ? &nd.u : &out.data) : z;
-  const Tensor* pre_pool = nd.act != Act::kNone ? &nd.a : pre_act;
+  const Tensor* z = (nd.bn || has_act || has_pool) ? &nd.z : &out.data;
+  const Tensor* pre_pool = (nd.bn || has_act) ? &nd.a : z;
   if (has_pool) {
     const models::Pool& op = nd.layer.out_pool;
     if (op.kind == models::PoolKind::kMax) {
@@ -241,13 +245,14 @@ void Network::Impl::backward_conv(ConvNode& nd) {
     }
     g = &nd.g1;
   }
-  if (nd.act != Act::kNone) {
-    apply_act_backward(nd.act, *pre_act, nd.act == Act::kPact ? nd.clip[0] : 0.0f, *g,
-                       nd.act == Act::kPact ? nd.clip_grad.data() : nullptr);
-  }
+  const ActParams act = act_params(nd);
+  float* dclip = nd.act == Act::kPact ? nd.clip_grad.data() : nullptr;
   if (nd.bn) {
-    batch_norm_backward(*z, *g, nd.gamma.data(), nd.save_mean.data(), nd.save_inv_std.data(), *g,
-                        nd.gamma_grad.data(), nd.beta_grad.data());
+    batch_norm_act_backward(act, *z, nd.gamma.data(), nd.beta.data(), nd.save_mean.data(),
+                            nd.save_inv_std.data(), *g, nd.gamma_grad.data(), nd.beta_grad.data(),
+                            dclip);
+  } else if (has_act) {
+    apply_act_backward(act, *z, *g, dclip);
   }
   const bool pooled = nd.layer.in_pool.kind != models::PoolKind::kNone;
   const Tensor& x = pooled ? nd.pooled_in : in.data;
@@ -310,23 +315,23 @@ void Network::Impl::forward_add(AddNode& nd) {
         << " map to a " << b.h() << "x" << b.w() << " shortcut";
     throw std::invalid_argument(msg.str());
   }
-  Tensor* st = nd.act != Act::kNone ? &nd.sum : &out.data;
-  residual_add(a, b, *st);
-  if (nd.act != Act::kNone)
-    apply_act_forward(nd.act, nd.sum, nd.act == Act::kPact ? nd.clip[0] : 0.0f, opt.activation_bits,
-                      out.data);
+  if (nd.act != Act::kNone) {
+    residual_add_act_forward(act_params(nd), a, b, out.data);
+  } else {
+    residual_add(a, b, out.data);
+  }
 }
 
 void Network::Impl::backward_add(AddNode& nd) {
   Value& out = values[nd.out];
   if (!out.grad_valid) return;
   Tensor& g = out.grad;
-  if (nd.act != Act::kNone) {
-    apply_act_backward(nd.act, nd.sum, nd.act == Act::kPact ? nd.clip[0] : 0.0f, g,
-                       nd.act == Act::kPact ? nd.clip_grad.data() : nullptr);
-  }
   Value& b = values[nd.shortcut];
   Value& a = values[nd.main];
+  if (nd.act != Act::kNone) {
+    residual_add_act_backward(act_params(nd), a.data, b.data, g,
+                              nd.act == Act::kPact ? nd.clip_grad.data() : nullptr);
+  }
   if (b.needs_grad) {
     if (b.grad_valid) {
       residual_add_backward(g, b.data.c(), b.grad, true);
@@ -660,12 +665,12 @@ std::size_t Network::buffer_bytes() const {
   std::size_t total = 0;
   for (const Value& v : m.values) total += v.data.capacity_bytes() + v.grad.capacity_bytes();
   for (const ConvNode& nd : m.convs) {
-    for (const Tensor* t : {&nd.pooled_in, &nd.z, &nd.u, &nd.a, &nd.g1, &nd.g2, &nd.wq, &nd.dwq})
+    for (const Tensor* t : {&nd.pooled_in, &nd.z, &nd.a, &nd.g1, &nd.g2, &nd.wq, &nd.dwq})
       total += t->capacity_bytes();
     for (const auto& b : nd.ws.per_thread) total += b.capacity() * sizeof(float);
     for (const auto& b : nd.ws.per_thread_grad) total += b.capacity() * sizeof(float);
   }
-  for (const AddNode& nd : m.adds) total += nd.sum.capacity_bytes() + nd.g1.capacity_bytes();
+  for (const AddNode& nd : m.adds) total += nd.g1.capacity_bytes();
   for (const HeadNode& nd : m.heads)
     total += nd.pooled.capacity_bytes() + nd.g1.capacity_bytes() + nd.g2.capacity_bytes();
   return total;

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <vector>
 
 namespace nce::nn {
 
@@ -40,6 +41,54 @@ void residual_add_backward(const Tensor& dy, int c, Tensor& d, bool accumulate) 
     } else if (o != g) {
       std::memcpy(o, g, sizeof(float) * static_cast<std::size_t>(c * hw));
     }
+  }
+}
+
+void residual_add_act_forward(const ActParams& act, const Tensor& a, const Tensor& b, Tensor& y) {
+  assert(a.n() == b.n() && a.h() == b.h() && a.w() == b.w());
+  const Tensor& wide = a.c() >= b.c() ? a : b;
+  const Tensor& narrow = a.c() >= b.c() ? b : a;
+  const int n = a.n(), cw = wide.c(), cn = narrow.c();
+  const std::size_t hw = a.plane();
+  y.resize_like(wide);
+  const ActParams::Eval f = act.eval();
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; ++i) {
+    const std::size_t head = cn * hw, all = cw * hw;
+    const float* wi = wide.data() + i * all;
+    const float* ni = narrow.data() + i * head;
+    float* yi = y.data() + i * all;
+    for (std::size_t j = 0; j < head; ++j) yi[j] = wi[j] + ni[j];
+    ActParams::apply(f, yi, 1.0f, 0.0f, yi, head);
+    ActParams::apply(f, wi + head, 1.0f, 0.0f, yi + head, all - head);
+  }
+}
+
+void residual_add_act_backward(const ActParams& act, const Tensor& a, const Tensor& b, Tensor& g,
+                               float* dclip) {
+  const Tensor& wide = a.c() >= b.c() ? a : b;
+  const Tensor& narrow = a.c() >= b.c() ? b : a;
+  const int n = a.n(), cw = wide.c(), cn = narrow.c();
+  const std::size_t hw = a.plane();
+  std::vector<double> part(static_cast<std::size_t>(n), 0.0);
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; ++i) {
+    const std::size_t head = cn * hw, all = cw * hw;
+    const float* wi = wide.data() + i * all;
+    const float* ni = narrow.data() + i * head;
+    float* gi = g.data() + i * all;
+    // The sum of the head channels, rebuilt in a small per-thread buffer.
+    thread_local std::vector<float> sum;
+    if (sum.size() < head) sum.resize(head);
+    for (std::size_t j = 0; j < head; ++j) sum[j] = wi[j] + ni[j];
+    float sc = act.backward(sum.data(), 1.0f, 0.0f, gi, head);
+    sc += act.backward(wi + head, 1.0f, 0.0f, gi + head, all - head);
+    part[static_cast<std::size_t>(i)] = sc;
+  }
+  if (act.kind == ActParams::Kind::kPact && dclip) {
+    double s = 0.0;
+    for (double v : part) s += v;
+    *dclip += static_cast<float>(s);
   }
 }
 

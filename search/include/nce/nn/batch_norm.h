@@ -8,6 +8,7 @@
 // (PyTorch's convention). Eval: running statistics.
 #pragma once
 
+#include "nce/nn/activation.h"
 #include "nce/nn/tensor.h"
 
 namespace nce::nn {
@@ -33,5 +34,21 @@ void batch_norm_forward_eval(const BatchNormParams& p, const Tensor& x, const fl
 void batch_norm_backward(const Tensor& x, const Tensor& dy, const float* gamma,
                          const float* save_mean, const float* save_inv_std, Tensor& dx,
                          float* dgamma, float* dbeta);
+
+// Fused BN + activation (ReLU/PACT, see activation.h): y = act(gamma*xhat + beta) in one pass
+// after the statistics pass; the pre-activation is not stored (the backward recomputes it from x).
+// Same statistics and running-stat updates as batch_norm_forward_train. y must not alias x.
+void batch_norm_act_forward_train(const BatchNormParams& p, const ActParams& act, const Tensor& x,
+                                  const float* gamma, const float* beta, float* running_mean,
+                                  float* running_var, float* save_mean, float* save_inv_std,
+                                  Tensor& y);
+void batch_norm_act_forward_eval(const BatchNormParams& p, const ActParams& act, const Tensor& x,
+                                 const float* gamma, const float* beta, const float* running_mean,
+                                 const float* running_var, Tensor& y);
+// Backward of batch_norm_act_forward_train: g holds dL/dy on entry and dL/dx on return.
+// dgamma, dbeta and (PACT) *dclip accumulate.
+void batch_norm_act_backward(const ActParams& act, const Tensor& x, const float* gamma,
+                             const float* beta, const float* save_mean, const float* save_inv_std,
+                             Tensor& g, float* dgamma, float* dbeta, float* dclip);
 
 }  // namespace nce::nn

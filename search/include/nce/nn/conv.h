@@ -34,6 +34,7 @@ struct ConvParams {
 struct ConvWorkspace {
   std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread;
   std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread_grad;
+  std::vector<float, Aligned64Allocator<float>> flipped;  // flipped filters for the dx conv
 };
 
 // y = conv(x, weight). y is resized.
