@@ -1,5 +1,7 @@
 #include "nce/nn/conv.h"
 
+#include "small_gemm.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -116,7 +118,12 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
   const bool pointwise = is_pointwise(p);
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
-  StridedConstMap wm(weight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
+  // At = W^T (kdim x c_out), compact.
+  ws.wt.resize(static_cast<std::size_t>(kdim) * p.c_out);
+  for (int o = 0; o < p.c_out; ++o)
+    for (int j = 0; j < kdim; ++j)
+      ws.wt[static_cast<std::size_t>(j) * p.c_out + o] =
+          weight[static_cast<std::size_t>(o) * p.ld() + j];
 #pragma omp parallel num_threads(threads)
   {
     auto& buf = ws.per_thread[omp_get_thread_num()];
@@ -125,9 +132,8 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
     for (int i = 0; i < n; ++i) {
       const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * h * w;
       if (!pointwise) im2col(p, xi, h, w, ho, wo, col);
-      ConstMatrixMap cm(pointwise ? xi : col, kdim, hwo);
-      MatrixMap ym(y.data() + static_cast<std::size_t>(i) * p.c_out * hwo, p.c_out, hwo);
-      ym.noalias() = wm * cm;
+      detail::gemm_at_b(p.c_out, hwo, kdim, ws.wt.data(), pointwise ? xi : col, hwo,
+                        y.data() + static_cast<std::size_t>(i) * p.c_out * hwo, hwo, false);
     }
   }
 }
@@ -149,20 +155,26 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
     dx->resize_like(x);
     if (!pointwise && !dx_as_conv) dx->set_zero();
   }
+  const int kk = p.k * p.k;
   if (dx && dx_as_conv) {
-    // wf[c][(o*k + ky)*k + kx] = w[o][c][k-1-ky][k-1-kx]
-    ws.flipped.resize(static_cast<std::size_t>(p.c_in) * kdim_b);
-    const int kk = p.k * p.k;
+    // The dx conv's At (kdim_b x c_in): At[(o*kk + t)*c_in + c] = w[o][c][flipped tap t].
+    ws.flipped.resize(static_cast<std::size_t>(kdim_b) * p.c_in);
     for (int o = 0; o < p.c_out; ++o)
       for (int c = 0; c < p.c_in; ++c)
         for (int t = 0; t < kk; ++t)
-          ws.flipped[static_cast<std::size_t>(c) * kdim_b + o * kk + t] =
+          ws.flipped[static_cast<std::size_t>(o * kk + t) * p.c_in + c] =
               weight[static_cast<std::size_t>(o) * p.ld() + c * kk + (kk - 1 - t)];
+  } else if (dx) {
+    // dcol = W^T dy: At = W (c_out x kdim), compact.
+    ws.flipped.resize(static_cast<std::size_t>(p.c_out) * kdim);
+    for (int o = 0; o < p.c_out; ++o)
+      for (int j = 0; j < kdim; ++j)
+        ws.flipped[static_cast<std::size_t>(o) * kdim + j] =
+            weight[static_cast<std::size_t>(o) * p.ld() + j];
   }
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
   if (static_cast<int>(ws.per_thread_grad.size()) < threads) ws.per_thread_grad.resize(threads);
-  StridedConstMap wm(weight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
   const std::size_t gsize = static_cast<std::size_t>(p.c_out) * kdim;
   const std::size_t col_size = pointwise ? 0 : static_cast<std::size_t>(kdim) * hwo;
   const std::size_t dcol_size = !dx || pointwise ? 0
@@ -186,25 +198,13 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
       gm.noalias() += dym * cm.transpose();
       if (!dx) continue;
       float* dxi = dx->data() + static_cast<std::size_t>(i) * p.c_in * hw;
-      MatrixMap dxm(dxi, p.c_in, hw);
       if (pointwise) {
-        if (accumulate_dx) {
-          dxm.noalias() += wm.transpose() * dym;
-        } else {
-          dxm.noalias() = wm.transpose() * dym;
-        }
+        detail::gemm_at_b(p.c_in, hw, p.c_out, ws.flipped.data(), dyi, hwo, dxi, hw, accumulate_dx);
       } else if (dx_as_conv) {
         im2col(pb, dyi, ho, wo, h, w, dcol);
-        ConstMatrixMap fm(ws.flipped.data(), p.c_in, kdim_b);
-        ConstMatrixMap dcm(dcol, kdim_b, hw);
-        if (accumulate_dx) {
-          dxm.noalias() += fm * dcm;
-        } else {
-          dxm.noalias() = fm * dcm;
-        }
+        detail::gemm_at_b(p.c_in, hw, kdim_b, ws.flipped.data(), dcol, hw, dxi, hw, accumulate_dx);
       } else {
-        MatrixMap dcm(dcol, kdim, hwo);
-        dcm.noalias() = wm.transpose() * dym;
+        detail::gemm_at_b(kdim, hwo, p.c_out, ws.flipped.data(), dyi, hwo, dcol, hwo, false);
         col2im_add(p, dcol, h, w, ho, wo, dxi);
       }
     }

@@ -34,7 +34,8 @@ struct ConvParams {
 struct ConvWorkspace {
   std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread;
   std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread_grad;
-  std::vector<float, Aligned64Allocator<float>> flipped;  // flipped filters for the dx conv
+  std::vector<float, Aligned64Allocator<float>> wt;       // W^T for the forward GEMM
+  std::vector<float, Aligned64Allocator<float>> flipped;  // the backward-data GEMM's operand
 };
 
 // y = conv(x, weight). y is resized.
