@@ -72,6 +72,13 @@ TEST(NnConv, Conv7x7Stride2Pad3) {
 TEST(NnConv, Conv5x5NoPad) {
   check_case({2, 2, 5, 1, 0, 7, 6});
 }
+// Shapes that reach the 8 x 48 and 8 x 16 register tiles and their row/column tails.
+TEST(NnConv, WideMapsAndManyFilters) {
+  check_case({5, 19, 3, 1, 1, 12, 12});
+}
+TEST(NnConv, MaskedColumnTail) {
+  check_case({4, 17, 3, 1, 1, 9, 9});
+}
 
 TEST(NnConv, PrefixOfLargerWeightAllocation) {
   // Allocation 6 filters x 5 input channels; active 4 x 3: same result as a compact 4x3 weight,
