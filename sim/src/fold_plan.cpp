@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <set>
 #include <stdexcept>
+#include <utility>
+
+#include "nce/sim/operand_reuse.h"
 
 namespace nce::sim {
 
@@ -11,14 +15,91 @@ namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
   return (a + b - 1) / b;
 }
+
+// Words per buffer of one fold streaming t steps with r x c of the array used.
+struct TileWords {
+  std::int64_t ifmap = 0, filter = 0, psum = 0;
+};
+
+TileWords tile_words(Dataflow df, std::int64_t r, std::int64_t c, std::int64_t t) {
+  switch (df) {
+    case Dataflow::kOS:
+      return {r * t, t * c, r * c};
+    case Dataflow::kWS:
+      return {t * r, r * c, t * c};
+    case Dataflow::kIS:
+      break;
+  }
+  return {r * c, r * t, t * c};
+}
+
+// Fills everything but the DRAM loads.
+Fold fold_at(const FoldPlan& p, std::int64_t index) {
+  assert(index >= 0 && index < p.num_folds() && "fold index out of range");
+  Fold f;
+  f.index = index;
+  const std::int64_t nt = p.t_chunks;
+  f.fc = index / (p.row_folds * nt);
+  const std::int64_t rem = index % (p.row_folds * nt);
+  if (p.dataflow == Dataflow::kOS) {
+    f.fr = rem / nt;
+    f.ft = rem % nt;
+    f.group = f.fc * p.row_folds + f.fr;
+    f.first_of_group = f.ft == 0;
+    f.last_of_group = f.ft == nt - 1;
+  } else {
+    f.ft = rem / p.row_folds;
+    f.fr = rem % p.row_folds;
+    f.group = f.fc * nt + f.ft;
+    f.first_of_group = f.fr == 0;
+    f.last_of_group = f.fr == p.row_folds - 1;
+  }
+  const std::int64_t r0 = f.fr * p.rows, c0 = f.fc * p.cols, t0 = f.ft * p.t_chunk;
+  f.r_used = std::min<std::int64_t>(p.rows, p.Sr - r0);
+  f.c_used = std::min<std::int64_t>(p.cols, p.Sc - c0);
+  f.t_used = std::min<std::int64_t>(p.t_chunk, p.T - t0);
+  f.cycles = p.fold_cycles(f.t_used);
+  const std::int64_t r = f.r_used, c = f.c_used, t = f.t_used;
+  f.macs = r * c * t;
+  const TileWords w = tile_words(p.dataflow, r, c, t);
+  switch (p.dataflow) {
+    case Dataflow::kOS:
+      f.n0 = r0, f.n1 = r0 + r, f.m0 = c0, f.m1 = c0 + c, f.k0 = t0, f.k1 = t0 + t;
+      f.ifmap_reads = w.ifmap;    // r streamed rows of t words
+      f.filter_reads = w.filter;  // c streamed columns of t words
+      f.psum_writes = r * c;      // the accumulators
+      break;
+    case Dataflow::kWS:
+      f.k0 = r0, f.k1 = r0 + r, f.m0 = c0, f.m1 = c0 + c, f.n0 = t0, f.n1 = t0 + t;
+      f.filter_reads = w.filter;  // the stationary tile
+      f.ifmap_reads = w.ifmap;    // t vectors of r words
+      f.psum_writes = t * c;
+      break;
+    case Dataflow::kIS:
+      f.k0 = r0, f.k1 = r0 + r, f.n0 = c0, f.n1 = c0 + c, f.m0 = t0, f.m1 = t0 + t;
+      f.ifmap_reads = w.ifmap;    // the stationary tile
+      f.filter_reads = w.filter;  // t vectors of r words
+      f.psum_writes = t * c;
+      break;
+  }
+  f.psum_reads = f.first_of_group ? 0 : f.psum_writes;
+  f.group_output_words = f.last_of_group ? f.psum_writes : 0;
+  return f;
+}
+
 }  // namespace
 
-std::int64_t FoldPlan::fold_cycles() const {
-  if (dataflow == Dataflow::kOS) return T + rows + cols - 2;
-  return 2 * static_cast<std::int64_t>(rows) + cols + T - 2;
+std::int64_t FoldPlan::fold_cycles(std::int64_t t_used) const {
+  if (dataflow == Dataflow::kOS) return t_used + rows + cols - 2;
+  return 2 * static_cast<std::int64_t>(rows) + cols + t_used - 2;
 }
 
 FoldPlan make_fold_plan(const HwConfig& hw, std::int64_t K, std::int64_t N, std::int64_t M) {
+  return make_fold_plan(hw, gemm_geometry(K, N, M));
+}
+
+FoldPlan make_fold_plan(const HwConfig& hw, const ConvGeometry& geo) {
+  const std::int64_t K = geo.K(), N = geo.N(), M = geo.M();
   if (K <= 0 || N <= 0 || M <= 0) {
     throw std::invalid_argument("GEMM shape K=" + std::to_string(K) + " N=" + std::to_string(N) +
                                 " M=" + std::to_string(M) + " must be positive");
@@ -27,113 +108,92 @@ FoldPlan make_fold_plan(const HwConfig& hw, std::int64_t K, std::int64_t N, std:
   p.dataflow = hw.dataflow;
   p.rows = hw.rows;
   p.cols = hw.cols;
+  p.geo = geo;
   p.K = K;
   p.N = N;
   p.M = M;
   switch (hw.dataflow) {
     case Dataflow::kOS:
-      p.Sr = N;
-      p.Sc = M;
-      p.T = K;
+      p.Sr = N, p.Sc = M, p.T = K;
       break;
     case Dataflow::kWS:
-      p.Sr = K;
-      p.Sc = M;
-      p.T = N;
+      p.Sr = K, p.Sc = M, p.T = N;
       break;
     case Dataflow::kIS:
-      p.Sr = K;
-      p.Sc = N;
-      p.T = M;
+      p.Sr = K, p.Sc = N, p.T = M;
       break;
   }
   p.row_folds = ceil_div(p.Sr, hw.rows);
   p.col_folds = ceil_div(p.Sc, hw.cols);
-  p.ifmap_resident = N * K * hw.bits <= hw.ifmap_working_bits();
+
+  // The longest chunk whose streamed tiles fit every working half.
+  const std::int64_t r = std::min<std::int64_t>(hw.rows, p.Sr);
+  const std::int64_t c = std::min<std::int64_t>(hw.cols, p.Sc);
+  const TileWords per_step = tile_words(hw.dataflow, r, c, 1);
+  const TileWords fixed = tile_words(hw.dataflow, r, c, 0);
+  std::int64_t t_max = p.T;
+  auto limit = [&](std::int64_t step_words, std::int64_t fixed_words, int word_bits,
+                   std::int64_t have_bits) {
+    if (step_words == 0) return;
+    const std::int64_t room = have_bits / word_bits - fixed_words;
+    t_max = std::min(t_max, std::max<std::int64_t>(0, room / step_words));
+  };
+  limit(per_step.ifmap - fixed.ifmap, fixed.ifmap, hw.bits, hw.ifmap_working_bits());
+  limit(per_step.filter - fixed.filter, fixed.filter, hw.bits, hw.filter_working_bits());
+  limit(per_step.psum - fixed.psum, fixed.psum, hw.acc_bits, hw.ofmap_working_bits());
+  if (t_max >= p.T) {
+    p.t_chunks = 1;
+    p.t_chunk = p.T;
+  } else if (t_max >= 1) {
+    p.t_chunks = ceil_div(p.T, t_max);
+    p.t_chunk = ceil_div(p.T, p.t_chunks);
+  } else {
+    p.t_chunks = 1;  // does not fit; check_sram_fit reports it
+    p.t_chunk = 0;
+  }
+
+  const IfmapReuse reuse(geo);
+  p.ifmap_layer_words = reuse.layer_words();
+  p.ifmap_resident = p.ifmap_layer_words * hw.bits <= hw.ifmap_working_bits();
   p.filter_resident = K * M * hw.bits <= hw.filter_working_bits();
   return p;
 }
 
-Fold fold_at(const FoldPlan& p, std::int64_t index) {
-  assert(index >= 0 && index < p.num_folds() && "fold index out of range");
-  Fold f;
-  f.index = index;
-  f.fc = index / p.row_folds;
-  f.fr = index % p.row_folds;
-  f.r_used = std::min<std::int64_t>(p.rows, p.Sr - f.fr * p.rows);
-  f.c_used = std::min<std::int64_t>(p.cols, p.Sc - f.fc * p.cols);
-  f.macs = f.r_used * f.c_used * p.T;
-
-  // Load rules per tile dependency (see fold_plan.h).
-  auto row_tile_load = [&](std::int64_t words, bool resident) -> std::int64_t {
-    if (index == 0) return words;
-    if (p.row_folds == 1) return 0;  // same tile as the previous fold
-    if (resident && f.fc > 0) return 0;
-    return words;
-  };
-  auto col_tile_load = [&](std::int64_t words) -> std::int64_t { return f.fr == 0 ? words : 0; };
-
-  switch (p.dataflow) {
-    case Dataflow::kOS:
-      f.group = index;
-      f.first_of_group = f.last_of_group = true;
-      f.ifmap_load_words = row_tile_load(p.K * f.r_used, p.ifmap_resident);
-      f.filter_load_words = col_tile_load(p.K * f.c_used);
-      f.ifmap_reads = f.r_used * p.T;
-      f.filter_reads = f.c_used * p.T;
-      f.psum_writes = f.r_used * f.c_used;
-      f.psum_reads = 0;
-      f.group_output_words = f.r_used * f.c_used;
-      break;
-    case Dataflow::kWS:
-      f.group = f.fc;
-      f.first_of_group = f.fr == 0;
-      f.last_of_group = f.fr == p.row_folds - 1;
-      f.filter_load_words = f.r_used * f.c_used;
-      f.ifmap_load_words = row_tile_load(p.N * f.r_used, p.ifmap_resident);
-      f.filter_reads = f.r_used * f.c_used;
-      f.ifmap_reads = f.r_used * p.T;
-      f.psum_writes = p.T * f.c_used;
-      f.psum_reads = f.fr > 0 ? p.T * f.c_used : 0;
-      f.group_output_words = f.last_of_group ? p.N * f.c_used : 0;
-      break;
-    case Dataflow::kIS:
-      f.group = f.fc;
-      f.first_of_group = f.fr == 0;
-      f.last_of_group = f.fr == p.row_folds - 1;
-      f.ifmap_load_words = f.r_used * f.c_used;
-      f.filter_load_words = row_tile_load(f.r_used * p.M, p.filter_resident);
-      f.ifmap_reads = f.r_used * f.c_used;
-      f.filter_reads = f.r_used * p.T;
-      f.psum_writes = p.T * f.c_used;
-      f.psum_reads = f.fr > 0 ? p.T * f.c_used : 0;
-      f.group_output_words = f.last_of_group ? p.M * f.c_used : 0;
-      break;
+std::vector<Fold> plan_folds(const FoldPlan& p) {
+  std::vector<Fold> folds;
+  if (p.t_chunk <= 0) return folds;
+  folds.reserve(static_cast<std::size_t>(p.num_folds()));
+  IfmapReuse ifmap(p.geo);
+  // Tiles lie on a grid: two folds' im2col (or filter) blocks are equal or disjoint, and a block
+  // is named by its corner.
+  using Corner = std::pair<std::int64_t, std::int64_t>;
+  std::set<Corner> ifmap_seen, filter_seen;
+  Corner ifmap_prev{-1, -1}, filter_prev{-1, -1};
+  for (std::int64_t i = 0; i < p.num_folds(); ++i) {
+    Fold f = fold_at(p, i);
+    const Corner a{f.n0, f.k0}, w{f.k0, f.m0};
+    if (p.ifmap_resident) {
+      if (ifmap_seen.insert(a).second) {
+        f.ifmap_load_words = ifmap.one_to_one() ? (f.n1 - f.n0) * (f.k1 - f.k0)
+                                                : ifmap.load(f.n0, f.n1, f.k0, f.k1, true);
+      }
+    } else if (a != ifmap_prev) {
+      f.ifmap_load_words = ifmap.one_to_one() ? (f.n1 - f.n0) * (f.k1 - f.k0)
+                                              : ifmap.load(f.n0, f.n1, f.k0, f.k1, false);
+    }
+    ifmap_prev = a;
+    const bool filter_new = p.filter_resident ? filter_seen.insert(w).second : w != filter_prev;
+    if (filter_new) f.filter_load_words = (f.k1 - f.k0) * (f.m1 - f.m0);
+    filter_prev = w;
+    folds.push_back(f);
   }
-  return f;
+  return folds;
 }
 
 std::optional<SramShortfall> check_sram_fit(const HwConfig& hw, const FoldPlan& p) {
   const std::int64_t r = std::min<std::int64_t>(p.rows, p.Sr);
   const std::int64_t c = std::min<std::int64_t>(p.cols, p.Sc);
-  std::int64_t ifmap_words = 0, filter_words = 0, psum_words = 0;
-  switch (p.dataflow) {
-    case Dataflow::kOS:
-      ifmap_words = p.K * r;
-      filter_words = p.K * c;
-      psum_words = r * c;
-      break;
-    case Dataflow::kWS:
-      ifmap_words = p.N * r;
-      filter_words = r * c;
-      psum_words = p.N * c;
-      break;
-    case Dataflow::kIS:
-      ifmap_words = r * c;
-      filter_words = r * p.M;
-      psum_words = p.M * c;
-      break;
-  }
+  const TileWords w = tile_words(p.dataflow, r, c, std::max<std::int64_t>(1, p.t_chunk));
   auto check = [&](const char* key, std::int64_t need, std::int64_t have,
                    const char* what) -> std::optional<SramShortfall> {
     if (need <= have) return std::nullopt;
@@ -141,15 +201,14 @@ std::optional<SramShortfall> check_sram_fit(const HwConfig& hw, const FoldPlan& 
                                   std::to_string(need) + " bits, the working buffer has " +
                                   std::to_string(have)};
   };
+  if (auto s = check("memory.ifmap_sram_kb", w.ifmap * hw.bits, hw.ifmap_working_bits(), "ifmap")) {
+    return s;
+  }
   if (auto s =
-          check("memory.ifmap_sram_kb", ifmap_words * hw.bits, hw.ifmap_working_bits(), "ifmap")) {
+          check("memory.filter_sram_kb", w.filter * hw.bits, hw.filter_working_bits(), "filter")) {
     return s;
   }
-  if (auto s = check("memory.filter_sram_kb", filter_words * hw.bits, hw.filter_working_bits(),
-                     "filter")) {
-    return s;
-  }
-  return check("memory.ofmap_sram_kb", psum_words * hw.acc_bits, hw.ofmap_working_bits(), "psum");
+  return check("memory.ofmap_sram_kb", w.psum * hw.acc_bits, hw.ofmap_working_bits(), "psum");
 }
 
 std::string describe_shortfall(const HwConfig& hw, const std::string& layer_name,

@@ -246,7 +246,7 @@ std::int64_t HwConfig::ofmap_working_bits() const {
 }
 
 std::string HwConfig::fingerprint() const {
-  std::string out;
+  std::string out = "cost_model=" + std::to_string(kCostModelVersion);
   for (const auto& spec : key_specs()) {
     if (!out.empty()) out += ';';
     out += spec.key;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "nce/sim/fold_plan.h"
@@ -18,8 +20,19 @@ int passes_for(const HwConfig& hw, bool quantized) {
   return s * s;
 }
 
+ConvGeometry GemmLayer::geometry() const {
+  if (geo.empty()) return gemm_geometry(K, N, M);
+  if (geo.K() != K || geo.N() != N || geo.M() != M) {
+    throw std::invalid_argument("layer " + name + ": GEMM K=" + std::to_string(K) +
+                                " N=" + std::to_string(N) + " M=" + std::to_string(M) +
+                                " does not match its conv geometry");
+  }
+  return geo;
+}
+
 GemmLayer to_gemm_layer(const models::Layer& layer) {
   GemmLayer g;
+  g.geo = geometry_of(layer);
   g.name = layer.name;
   const auto shape = layer.gemm();
   g.K = shape.K;
@@ -59,35 +72,31 @@ LayerCost infeasible_cost(const std::string& detail, int passes) {
   return c;
 }
 
-PassResult fast_pass(const HwConfig& hw, std::int64_t K, std::int64_t N, std::int64_t M) {
-  const FoldPlan plan = make_fold_plan(hw, K, N, M);
-  const std::int64_t F = plan.num_folds();
-  const std::int64_t fold_cycles = plan.fold_cycles();
+PassResult fast_pass(const HwConfig& hw, const ConvGeometry& geo) {
+  const FoldPlan plan = make_fold_plan(hw, geo);
+  const std::vector<Fold> folds = plan_folds(plan);
+  const std::int64_t F = static_cast<std::int64_t>(folds.size());
   PassResult r;
   std::vector<std::int64_t> end(static_cast<std::size_t>(F), 0);
   std::vector<std::int64_t> write_end(static_cast<std::size_t>(plan.num_groups()), 0);
   std::int64_t read_free = 0, write_free = 0, prev_end = 0;
+  const std::int64_t lag = hw.double_buffered ? 2 : 1;
   for (std::int64_t i = 0; i < F; ++i) {
-    const Fold f = fold_at(plan, i);
+    const Fold& f = folds[static_cast<std::size_t>(i)];
     const std::int64_t load_bits = (f.ifmap_load_words + f.filter_load_words) * hw.bits;
     std::int64_t load_end = 0;
     if (i > 0 && load_bits > 0) {
-      std::int64_t buffer_free = 0;
-      if (hw.double_buffered) {
-        buffer_free = i >= 2 ? end[i - 2] : 0;
-      } else {
-        buffer_free = end[i - 1];
-      }
+      const std::int64_t buffer_free = i >= lag ? end[static_cast<std::size_t>(i - lag)] : 0;
       load_end = std::max(read_free, buffer_free) + dram_transfer_cycles(hw, load_bits);
       read_free = load_end;
     }
-    const std::int64_t lag = hw.double_buffered ? 2 : 1;
-    const std::int64_t ofmap_free = f.group >= lag ? write_end[f.group - lag] : 0;
+    const std::int64_t ofmap_free =
+        f.group >= lag ? write_end[static_cast<std::size_t>(f.group - lag)] : 0;
     const std::int64_t start = std::max({prev_end, load_end, ofmap_free});
     r.stall_cycles += start - prev_end;
-    end[i] = start + fold_cycles;
-    prev_end = end[i];
-    r.compute_cycles += fold_cycles;
+    end[static_cast<std::size_t>(i)] = start + f.cycles;
+    prev_end = end[static_cast<std::size_t>(i)];
+    r.compute_cycles += f.cycles;
 
     auto& e = r.events;
     e.macs += f.macs;
@@ -103,9 +112,9 @@ PassResult fast_pass(const HwConfig& hw, std::int64_t K, std::int64_t N, std::in
       const std::int64_t out_bits = f.group_output_words * hw.bits;
       e.ofmap_sram_reads += f.group_output_words;
       e.dram_ofmap_write_bits += out_bits;
-      const std::int64_t ws = std::max(write_free, end[i]);
-      write_end[f.group] = ws + dram_transfer_cycles(hw, out_bits);
-      write_free = write_end[f.group];
+      const std::int64_t ws = std::max(write_free, end[static_cast<std::size_t>(i)]);
+      write_end[static_cast<std::size_t>(f.group)] = ws + dram_transfer_cycles(hw, out_bits);
+      write_free = write_end[static_cast<std::size_t>(f.group)];
     }
   }
   return r;
@@ -113,11 +122,12 @@ PassResult fast_pass(const HwConfig& hw, std::int64_t K, std::int64_t N, std::in
 
 LayerCost fast_layer_cost(const HwConfig& hw, const GemmLayer& layer) {
   const int passes = passes_for(hw, layer.quantized);
-  const FoldPlan plan = make_fold_plan(hw, layer.K, layer.N, layer.M);
+  const ConvGeometry geo = layer.geometry();
+  const FoldPlan plan = make_fold_plan(hw, geo);
   if (auto shortfall = check_sram_fit(hw, plan)) {
     return infeasible_cost(describe_shortfall(hw, layer.name, *shortfall), passes);
   }
-  const PassResult one = fast_pass(hw, layer.K, layer.N, layer.M);
+  const PassResult one = fast_pass(hw, geo);
   return finalize_cost(hw, std::vector<PassResult>(static_cast<std::size_t>(passes), one),
                        plan.num_folds());
 }

@@ -7,20 +7,6 @@
 
 namespace nce::sim {
 
-ConvGeometry geometry_of(const models::Layer& layer) {
-  ConvGeometry g;
-  g.c_in = layer.c_in;
-  g.c_out = layer.c_out;
-  g.k = layer.k;
-  g.stride = layer.stride;
-  g.pad = layer.pad;
-  g.h_in = layer.h_in;
-  g.w_in = layer.w_in;
-  g.h_out = layer.h_out;
-  g.w_out = layer.w_out;
-  return g;
-}
-
 ConvLayerData random_layer_data(const ConvGeometry& geo, bool quantized, int bits,
                                 std::uint64_t seed) {
   if (bits < 1 || bits > 16) throw std::invalid_argument("operand bits must be 1..16");

@@ -43,15 +43,18 @@ class ArrayTop : public sc_core::sc_module {
       const SimJob& job = jobs_[j];
       hw_ = &job.hw;
       const auto& geo = job.data.geo;
-      plan_ = make_fold_plan(job.hw, geo.K(), geo.N(), geo.M());
+      plan_ = make_fold_plan(job.hw, geo);
       const int passes = passes_for(job.hw, job.data.quantized);
       if (auto shortfall = check_sram_fit(job.hw, plan_)) {
         results_[j].cost =
             infeasible_cost(describe_shortfall(job.hw, job.name, *shortfall), passes);
         continue;  // nothing simulated
       }
-      folds_.clear();
-      for (std::int64_t f = 0; f < plan_.num_folds(); ++f) folds_.push_back(fold_at(plan_, f));
+      folds_ = plan_folds(plan_);
+      group_words_.assign(static_cast<std::size_t>(plan_.num_groups()), 0);
+      for (const auto& f : folds_) {
+        if (f.last_of_group) group_words_[static_cast<std::size_t>(f.group)] = f.group_output_words;
+      }
       array_ = std::make_unique<PeArray>(job.hw.rows, job.hw.cols);
 
       const std::vector<std::int32_t> a_full = im2col(job.data);
@@ -87,7 +90,6 @@ class ArrayTop : public sc_core::sc_module {
                       std::vector<std::int64_t>& psums) {
     const std::int64_t F = plan_.num_folds(), G = plan_.num_groups();
     const std::int64_t K = plan_.K, M = plan_.M;
-    const std::int64_t R = plan_.rows, C = plan_.cols;
     loaded_.assign(static_cast<std::size_t>(F), 0);
     ended_.assign(static_cast<std::size_t>(F), 0);
     group_done_.assign(static_cast<std::size_t>(G), 0);
@@ -116,13 +118,13 @@ class ArrayTop : public sc_core::sc_module {
       auto& e = result_.events;
       switch (plan_.dataflow) {
         case Dataflow::kOS: {
-          const std::int64_t n0 = f.fr * R, m0 = f.fc * C;
-          OperandView a{A.data() + n0 * K, K, 1};
-          OperandView b{W.data() + m0, M, 1};
-          act = array_->run_os_fold(a, r_used, b, c_used, plan_.T, tile);
+          // Rows <- pixels [n0, n1), cols <- filters [m0, m1), time <- reduction [k0, k1).
+          OperandView a{A.data() + f.n0 * K + f.k0, K, 1};
+          OperandView b{W.data() + f.k0 * M + f.m0, M, 1};
+          act = array_->run_os_fold(a, r_used, b, c_used, f.t_used, tile);
           for (std::int64_t r = 0; r < r_used; ++r) {
             for (std::int64_t c = 0; c < c_used; ++c) {
-              psums[static_cast<std::size_t>((n0 + r) * M + m0 + c)] = tile[r * c_used + c];
+              psums[static_cast<std::size_t>((f.n0 + r) * M + f.m0 + c)] += tile[r * c_used + c];
             }
           }
           e.ifmap_sram_reads += act.left_edge_reads;
@@ -130,13 +132,13 @@ class ArrayTop : public sc_core::sc_module {
           break;
         }
         case Dataflow::kWS: {
-          const std::int64_t k0 = f.fr * R, m0 = f.fc * C;
-          OperandView s{W.data() + k0 * M + m0, M, 1};
-          OperandView v{A.data() + k0, K, 1};
-          act = array_->run_stationary_fold(s, r_used, c_used, v, plan_.T, tile);
-          for (std::int64_t t = 0; t < plan_.T; ++t) {
+          // Stationary W[k0.., m0..]; time <- pixels [n0, n1).
+          OperandView s{W.data() + f.k0 * M + f.m0, M, 1};
+          OperandView v{A.data() + f.n0 * K + f.k0, K, 1};
+          act = array_->run_stationary_fold(s, r_used, c_used, v, f.t_used, tile);
+          for (std::int64_t t = 0; t < f.t_used; ++t) {
             for (std::int64_t c = 0; c < c_used; ++c) {
-              psums[static_cast<std::size_t>(t * M + m0 + c)] += tile[t * c_used + c];
+              psums[static_cast<std::size_t>((f.n0 + t) * M + f.m0 + c)] += tile[t * c_used + c];
             }
           }
           e.filter_sram_reads += act.stationary_reads;
@@ -144,13 +146,13 @@ class ArrayTop : public sc_core::sc_module {
           break;
         }
         case Dataflow::kIS: {
-          const std::int64_t k0 = f.fr * R, n0 = f.fc * C;
-          OperandView s{A.data() + n0 * K + k0, 1, K};
-          OperandView v{W.data() + k0 * M, 1, M};
-          act = array_->run_stationary_fold(s, r_used, c_used, v, plan_.T, tile);
-          for (std::int64_t t = 0; t < plan_.T; ++t) {
+          // Stationary A^T[k0.., n0..]; time <- filters [m0, m1).
+          OperandView s{A.data() + f.n0 * K + f.k0, 1, K};
+          OperandView v{W.data() + f.k0 * M + f.m0, 1, M};
+          act = array_->run_stationary_fold(s, r_used, c_used, v, f.t_used, tile);
+          for (std::int64_t t = 0; t < f.t_used; ++t) {
             for (std::int64_t c = 0; c < c_used; ++c) {
-              psums[static_cast<std::size_t>((n0 + c) * M + t)] += tile[t * c_used + c];
+              psums[static_cast<std::size_t>((f.n0 + c) * M + f.m0 + t)] += tile[t * c_used + c];
             }
           }
           e.ifmap_sram_reads += act.stationary_reads;
@@ -160,7 +162,7 @@ class ArrayTop : public sc_core::sc_module {
       }
       e.macs += act.macs;
       e.ofmap_sram_writes += act.outputs;
-      if (f.fr > 0 && plan_.dataflow != Dataflow::kOS) e.ofmap_sram_reads += act.outputs;
+      if (!f.first_of_group) e.ofmap_sram_reads += act.outputs;  // psums read back to add
 
       wait(static_cast<double>(act.cycles) * cycle_);
       result_.compute_cycles += act.cycles;
@@ -208,12 +210,7 @@ class ArrayTop : public sc_core::sc_module {
       wait(pass_start_);
       for (std::size_t g = 0; g < group_done_.size(); ++g) {
         while (!group_done_[g]) wait(fold_done_);
-        // The group's last fold carries the output word count.
-        std::int64_t words = 0;
-        for (const auto& f : folds_) {
-          if (f.last_of_group && static_cast<std::size_t>(f.group) == g)
-            words = f.group_output_words;
-        }
+        const std::int64_t words = group_words_[g];
         const std::int64_t bits = words * hw_->bits;
         wait(static_cast<double>(dram_transfer_cycles(*hw_, bits)) * cycle_);
         result_.events.ofmap_sram_reads += words;
@@ -232,6 +229,7 @@ class ArrayTop : public sc_core::sc_module {
   const HwConfig* hw_ = nullptr;
   FoldPlan plan_;
   std::vector<Fold> folds_;
+  std::vector<std::int64_t> group_words_;  // outputs each group writes back
   std::unique_ptr<PeArray> array_;
   std::vector<char> loaded_, ended_, group_done_, written_;
   PassResult result_;

@@ -143,32 +143,156 @@ TEST(FastPath, StallsAppearWhenBandwidthIsCutAndVanishWhenAmple) {
   }
 }
 
-TEST(FastPath, LayerTooBigForTheSramIsAStatus) {
-  // 4x4 OS, 1 KiB SRAMs (4096-bit halves): an ifmap tile of K * 4 rows * 2 bits = 8000 bits.
-  const HwConfig hw = make_hw(4, 4, "os", 2, 16, 1e6, true, 1);
-  const LayerCost c = fast_layer_cost(hw, gemm(1000, 16, 4));
-  EXPECT_FALSE(c.ok());
-  EXPECT_EQ(c.status, CostStatus::kSramTooSmall);
-  EXPECT_NE(c.status_detail.find("memory.ifmap_sram_kb"), std::string::npos) << c.status_detail;
-  EXPECT_GE(c.cycles, kInfeasibleCycles);
-  EXPECT_THROW(fast_network_report(hw, {gemm(1000, 16, 4)}), std::invalid_argument);
-}
-
+// A plain GEMM is a 1x1 conv (gemm_geometry): no overlapping windows, so a tile's DRAM words
+// are its im2col words. OS 4x4, K=100, N=40, M=8: 10 row folds x 2 column folds. With a resident
+// ifmap the second column sweep fetches nothing; with 1 KiB SRAMs (4096-bit halves,
+// N*K*2 = 8000 bits) every fold fetches its 4 x 100 tile again.
 TEST(FoldPlan, ResidentOperandsAreFetchedOnce) {
-  // OS, 2 column folds: with a resident ifmap the second column sweep fetches nothing new.
   const HwConfig big = make_hw(4, 4, "os", 2, 16, 1e6, true, 1024);
   const HwConfig small = make_hw(4, 4, "os", 2, 16, 1e6, true, 1);
   const auto p_big = make_fold_plan(big, 100, 40, 8);
-  const auto p_small = make_fold_plan(small, 100, 40, 8);  // N*K*2 = 8000 bits > 4096
+  const auto p_small = make_fold_plan(small, 100, 40, 8);
   EXPECT_TRUE(p_big.ifmap_resident);
   EXPECT_FALSE(p_small.ifmap_resident);
   auto ifmap_words = [](const FoldPlan& p) {
     std::int64_t w = 0;
-    for (std::int64_t i = 0; i < p.num_folds(); ++i) w += fold_at(p, i).ifmap_load_words;
+    for (const Fold& f : plan_folds(p)) w += f.ifmap_load_words;
     return w;
   };
   EXPECT_EQ(ifmap_words(p_big), 100 * 40);
   EXPECT_EQ(ifmap_words(p_small), 2 * 100 * 40);
+}
+
+ConvGeometry conv(int c_in, int c_out, int k, int stride, int pad, int h, int w) {
+  ConvGeometry g;
+  g.c_in = c_in, g.c_out = c_out, g.k = k, g.stride = stride, g.pad = pad, g.h_in = h, g.w_in = w;
+  g.h_out = (h + 2 * pad - k) / stride + 1;
+  g.w_out = (w + 2 * pad - k) / stride + 1;
+  return g;
+}
+
+GemmLayer conv_layer(const ConvGeometry& g) {
+  GemmLayer l;
+  l.name = "conv";
+  l.K = g.K();
+  l.N = g.N();
+  l.M = g.M();
+  l.geo = g;
+  return l;
+}
+
+// 3x3 conv, 1 channel, 6x4 input, no padding -> 4x2 output, 4 filters: K = 9, N = 8, M = 4.
+// OS on 2x2: 4 row folds (output row oy = 2 pixels) x 2 column folds, T = K = 9, each fold
+// 9 + 2 + 2 - 2 = 11 cycles, 88 in all. Output row oy reads input rows oy..oy+2, all 4 columns:
+// 12 distinct words (its im2col tile has 2 x 9 = 18). The whole ifmap is 24 words = 48 bits.
+//  * resident (1 MiB SRAMs): 12 + 4 + 4 + 4 (one new input row per fold), then 0 for the second
+//    column sweep: 24 words (the im2col count, before reuse, was 8 x 18 = 144; 72 resident);
+//  * an ifmap SRAM of 80 bits (40-bit working half: the 36-bit tile fits, the ifmap does not):
+//    the buffer holds the previous tile; folds fetch 12, 4, 4, 4, then rows 0..2 again (12) when
+//    the second column sweep restarts at output row 0, then 4, 4, 4: 48 words.
+// Filter: 36 words fit (resident): tile (k 0..9, m 0..2) with fold 0, (k 0..9, m 2..4) with
+// fold 4: 18 words each. Stalls at B = 0.25 byte/cycle = 2 bits/cycle: see the test body.
+TEST(FastPath, IfmapReuseAndItsStallsByHand) {
+  const ConvGeometry g = conv(1, 4, 3, 1, 0, 6, 4);
+  const HwConfig resident = make_hw(2, 2, "os", 2, 16, 0.25);
+  const HwConfig streaming = with_overrides(resident, {{"memory.ifmap_sram_kb", "0.009765625"}});
+  ASSERT_EQ(streaming.ifmap_working_bits(), 40);
+  const auto p_res = make_fold_plan(resident, g);
+  const auto p_str = make_fold_plan(streaming, g);
+  EXPECT_EQ(p_res.ifmap_layer_words, 24);
+  EXPECT_TRUE(p_res.ifmap_resident);
+  EXPECT_FALSE(p_str.ifmap_resident);
+  EXPECT_EQ(p_str.t_chunks, 1);  // the 36-bit tile fits the 40-bit half
+  std::vector<std::int64_t> res_loads, str_loads;
+  for (const Fold& f : plan_folds(p_res)) res_loads.push_back(f.ifmap_load_words);
+  for (const Fold& f : plan_folds(p_str)) str_loads.push_back(f.ifmap_load_words);
+  EXPECT_EQ(res_loads, (std::vector<std::int64_t>{12, 4, 4, 4, 0, 0, 0, 0}));
+  EXPECT_EQ(str_loads, (std::vector<std::int64_t>{12, 4, 4, 4, 12, 4, 4, 4}));
+
+  // Resident. Load bits per fold (ifmap words x 2 + filter words x 2): -, 8, 8, 8, 36, 0, 0, 0
+  // (fold 0 prefetched). Fold i runs 11 cycles; double-buffered, load i starts at
+  // max(previous load end, end of fold i-2):
+  //   load 1: 0..4, load 2: 11..15, load 3: 22..26 (folds 0..3 run 0..44 without waiting);
+  //   load 4 (filter only, 36 bits = 18 cycles): max(26, 33) = 33..51 -> fold 4 runs 51..62
+  //   (7 stall cycles); folds 5..7 fetch nothing: 62..95. 88 + 7 = 95 cycles. The 4 outputs
+  //   (8 bits, 4 cycles) each fold writes never block.
+  const LayerCost cr = fast_layer_cost(resident, conv_layer(g));
+  EXPECT_EQ(cr.compute_cycles, 88);
+  EXPECT_EQ(cr.stall_cycles, 7);
+  EXPECT_EQ(cr.events.dram_ifmap_read_bits, 24 * 2);
+  EXPECT_EQ(cr.events.dram_filter_read_bits, 36 * 2);
+  EXPECT_EQ(cr.events.ifmap_sram_writes, 24);
+  EXPECT_EQ(cr.events.ifmap_sram_reads, 8 * 2 * 9);  // the array still reads the im2col operand
+  EXPECT_EQ(cr.events.dram_ofmap_write_bits, 32 * 2);
+
+  // Streaming. Load bits: -, 8, 8, 8, 24 + 36 = 60 (30 cycles), 8, 8, 8.
+  //   loads 1-3 as above; load 4: max(26, 33) = 33..63 -> fold 4 runs 63..74 (19 stalls);
+  //   load 5: max(63, end of fold 3 = 44) = 63..67, fold 5 74..85; load 6: 74..78, fold 6
+  //   85..96; load 7: 85..89, fold 7 96..107. 88 + 19 = 107 cycles.
+  const LayerCost cs = fast_layer_cost(streaming, conv_layer(g));
+  EXPECT_EQ(cs.compute_cycles, 88);
+  EXPECT_EQ(cs.stall_cycles, 19);
+  EXPECT_EQ(cs.events.dram_ifmap_read_bits, 48 * 2);
+}
+
+// WS 4x4, GEMM K=6, N=20, M=3 with 0.0625 KiB SRAMs (256-bit working halves). T = N = 20 pixels
+// stream; a chunk of t pixels needs t x 4 ifmap words (t <= 32) and t x 3 psums of 16 bits
+// (t <= 5): 4 chunks of 5. Order: chunk outer, row fold inner (2 row folds: K = 4 + 2), groups
+// = chunks. 8 folds of 2R + C + t - 2 = 8 + 4 + 5 - 2 = 15 cycles = 120 (unchunked: 2 x 30).
+// Psums: every fold writes 5 x 3; the second row fold of each chunk reads them back (4 x 15) and
+// each group writes back its 15 outputs (ofmap SRAM read 4 x 15, DRAM 60 x 2 bits).
+TEST(FastPath, StreamedDimensionIsChunkedToFitTheSram) {
+  const HwConfig hw = make_hw(4, 4, "ws", 2, 16, 1e6, true, 0.0625);
+  const auto plan = make_fold_plan(hw, 6, 20, 3);
+  EXPECT_EQ(plan.t_chunks, 4);
+  EXPECT_EQ(plan.t_chunk, 5);
+  EXPECT_EQ(plan.num_groups(), 4);
+  const auto folds = plan_folds(plan);
+  ASSERT_EQ(folds.size(), 8u);
+  EXPECT_EQ(folds[1].fr, 1);
+  EXPECT_EQ(folds[1].ft, 0);
+  EXPECT_TRUE(folds[1].last_of_group);
+  EXPECT_EQ(folds[2].n0, 5);
+  EXPECT_EQ(folds[2].n1, 10);
+  const LayerCost c = fast_layer_cost(hw, gemm(6, 20, 3));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.folds, 8);
+  EXPECT_EQ(c.cycles, 120);
+  EXPECT_EQ(c.events.macs, 6 * 20 * 3);
+  EXPECT_EQ(c.events.ofmap_sram_writes, 8 * 15);
+  EXPECT_EQ(c.events.ofmap_sram_reads, 4 * 15 + 60);
+  EXPECT_EQ(c.events.dram_ofmap_write_bits, 60 * 2);
+  EXPECT_EQ(c.events.dram_ifmap_read_bits, 6 * 20 * 2);  // 240 bits: resident, once
+  EXPECT_EQ(c.events.dram_filter_read_bits, 6 * 3 * 2);  // 36 bits: resident, once
+  // The same GEMM with room for everything: 2 folds of 8 + 4 + 20 - 2 = 30.
+  EXPECT_EQ(fast_layer_cost(make_hw(4, 4, "ws"), gemm(6, 20, 3)).cycles, 60);
+}
+
+// ImageNet models (7x7x3 stride-2 stem at 224x224) on every preset in every dataflow: the
+// streamed dimension is chunked so that they map. Unchunked, the edge preset's WS ifmap tile
+// (12544 pixels x 16 rows x 2 bits) would not fit its 16 KiB working half.
+TEST(FastPath, ImageNetModelsMapOnEveryPreset) {
+  for (const char* preset : {"edge-16x16-ws-2b", "edge-16x16-ws-8b", "mid-32x32-os-2b",
+                             "mid-32x32-os-8b", "large-64x64-ws-2b"}) {
+    const HwConfig base =
+        load_hw_config(std::string(NCE_SOURCE_DIR) + "/hw_configs/" + preset + ".cfg");
+    for (const char* df : {"os", "ws", "is"}) {
+      const HwConfig hw = with_overrides(base, {{"array.dataflow", df}});
+      for (const char* model : {"resnet18", "resnet50", "vgg16"}) {
+        const auto net = models::build_canonical(model);
+        const auto report = fast_network_report(hw, gemm_layers(net));
+        EXPECT_GT(report.total_cycles, 0) << preset << " " << df << " " << model;
+      }
+    }
+  }
+  const HwConfig edge =
+      load_hw_config(std::string(NCE_SOURCE_DIR) + "/hw_configs/edge-16x16-ws-2b.cfg");
+  const auto stem = models::build_canonical("resnet18").layers.at(0);
+  const auto plan = make_fold_plan(edge, geometry_of(stem));
+  EXPECT_EQ(plan.T, 112 * 112);
+  EXPECT_GT(plan.t_chunks, 1);
+  EXPECT_LE(plan.t_chunk * 16 * edge.bits, edge.ifmap_working_bits());
+  EXPECT_FALSE(check_sram_fit(edge, plan).has_value());
 }
 
 }  // namespace

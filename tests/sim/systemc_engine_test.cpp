@@ -4,9 +4,11 @@
 // test run after another in the same process skips.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <random>
 #include <systemc>
 
+#include "nce/sim/fold_plan.h"
 #include "nce/sim/layer_cost.h"
 #include "nce/sim/systemc_engine.h"
 #include "sim_test_util.h"
@@ -42,6 +44,7 @@ GemmLayer gemm_of(const SimJob& j) {
   g.N = j.data.geo.N();
   g.M = j.data.geo.M();
   g.quantized = j.data.quantized;
+  g.geo = j.data.geo;
   return g;
 }
 
@@ -83,6 +86,15 @@ TEST(SystemC, OutputsEqualTheIntegerReferenceBitForBit) {
       jobs.push_back(job(make_hw(2, 4, df, bits, 32), conv(10, 7, 1, 1, 0, 1, 1), false, ++seed));
     }
   }
+  // Chunked streamed dimensions (tiny SRAMs): K chunks in OS, pixel chunks in WS, filter chunks
+  // in IS, partial sums added across folds.
+  for (const char* df : {"os", "ws", "is"}) {
+    const HwConfig tiny = make_hw(3, 4, df, 2, 16, 1e6, true, 0.0625);
+    const auto g = conv(7, 11, 3, 1, 1, 9, 7);
+    ASSERT_GT(make_fold_plan(tiny, g).t_chunks, 1) << df;
+    jobs.push_back(job(tiny, g, true, ++seed));
+    jobs.push_back(job(tiny, conv(3, 5, 3, 2, 1, 8, 8), false, ++seed));
+  }
   // Narrow accumulators wrap (two's complement) in the array exactly as in the reference.
   jobs.push_back(job(make_hw(4, 4, "ws", 4, 8), conv(8, 4, 3, 1, 1, 5, 5), true, ++seed));
   jobs.push_back(job(make_hw(4, 4, "os", 2, 4), conv(8, 4, 3, 1, 1, 5, 5), false, ++seed));
@@ -103,7 +115,9 @@ TEST(SystemC, OutputsEqualTheIntegerReferenceBitForBit) {
   }
 }
 
-// 60 random layer / array / dataflow / bandwidth / buffering / bits combinations.
+// 90 random layer / array / dataflow / bandwidth / buffering / bits / SRAM combinations: 3x3
+// and 5x5 convs with strides and padding (ifmap reuse across overlapping windows), tiny SRAMs
+// (chunked streamed dimensions, operands that are not resident), 1x1 convs and FCs.
 TEST(SystemC, FastPathEqualsTheSystemCModelOnRandomCombinations) {
   SKIP_IF_KERNEL_USED();
   std::mt19937 rng(2024);
@@ -111,10 +125,11 @@ TEST(SystemC, FastPathEqualsTheSystemCModelOnRandomCombinations) {
   const double bandwidths[] = {0.05, 0.3, 1.0, 4.0, 1e6};
   const char* dataflows[] = {"os", "ws", "is"};
   const int bit_choices[] = {2, 3, 4, 8};
+  const double sram_choices[] = {0.0625, 0.125, 0.25, 0.5, 1.5, 64, 64};
   std::vector<SimJob> jobs;
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 90; ++i) {
     const int bits = bit_choices[pick(0, 3)];
-    const double sram_kb = pick(0, 2) == 0 ? 0.5 + pick(0, 3) : 64;  // small SRAMs: no residency
+    const double sram_kb = sram_choices[pick(0, 6)];
     const int rows = pick(1, 9), cols = pick(1, 9);
     HwConfig hw;
     try {
@@ -123,21 +138,28 @@ TEST(SystemC, FastPathEqualsTheSystemCModelOnRandomCombinations) {
     } catch (const std::invalid_argument&) {
       hw = make_hw(rows, cols, dataflows[pick(0, 2)], bits, 32, bandwidths[pick(0, 4)], true, 64);
     }
-    const int k = pick(0, 2) == 0 ? 1 : 3;
-    const int h = pick(k, 10), w = pick(k, 10);
-    jobs.push_back(job(hw, conv(pick(1, 12), pick(1, 20), k, pick(1, 2), k / 2, h, w),
+    const int k = std::array<int, 4>{1, 3, 3, 5}[static_cast<std::size_t>(pick(0, 3))];
+    const int h = pick(k, 11), w = pick(k, 11);
+    jobs.push_back(job(hw, conv(pick(1, 12), pick(1, 20), k, pick(1, 2), pick(0, k / 2), h, w),
                        pick(0, 4) != 0, 5000 + i));
   }
   const auto results = run_systemc(jobs);
-  int infeasible = 0, stalled = 0;
+  int stalled = 0, chunked = 0, streaming_reuse = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const LayerCost fast = fast_layer_cost(jobs[i].hw, gemm_of(jobs[i]));
     expect_same_cost(fast, results[i].cost, "job " + std::to_string(i));
-    infeasible += !fast.ok();
-    stalled += fast.ok() && fast.stall_cycles > 0;
+    EXPECT_TRUE(fast.ok()) << i;  // chunking maps every layer on a valid config
+    EXPECT_EQ(results[i].output,
+              reference_layer_output(jobs[i].data, jobs[i].hw.bits, jobs[i].hw.acc_bits))
+        << i;
+    const FoldPlan plan = make_fold_plan(jobs[i].hw, jobs[i].data.geo);
+    stalled += fast.stall_cycles > 0;
+    chunked += plan.t_chunks > 1;
+    streaming_reuse += !plan.ifmap_resident && jobs[i].data.geo.k > 1;
   }
-  EXPECT_GE(static_cast<int>(jobs.size()) - infeasible, 50);
-  EXPECT_GT(stalled, 10);  // the bandwidths above make many of them wait
+  EXPECT_GT(stalled, 15);         // the bandwidths above make many of them wait
+  EXPECT_GT(chunked, 10);         // tiny SRAMs split the streamed dimension
+  EXPECT_GT(streaming_reuse, 5);  // ifmaps that do not fit, with overlapping windows
 }
 
 // The hand-derived counts of layer_cost_test.cpp, now simulated: GEMM K=6, N=5, M=3 is a 1x1 conv
@@ -152,6 +174,13 @@ TEST(SystemC, CyclesEqualHandDerivedValuesOnSmallArrays) {
       job(make_hw(4, 4, "ws"), g, true, 4),                        // 2 folds x 15 = 30
       job(make_hw(4, 4, "is"), g, true, 5),                        // 4 folds x 13 = 52
       job(make_hw(4, 4, "os", 2, 32), g, false, 6),                // 16 passes x 24
+      // layer_cost_test.cpp IfmapReuseAndItsStallsByHand: 3x3 conv, 1 -> 4 channels, 6x4 map
+      job(make_hw(2, 2, "os", 2, 16, 0.25), conv(1, 4, 3, 1, 0, 6, 4), true, 7),  // 88 + 7
+      job(with_overrides(make_hw(2, 2, "os", 2, 16, 0.25),
+                         {{"memory.ifmap_sram_kb", "0.009765625"}}),
+          conv(1, 4, 3, 1, 0, 6, 4), true, 8),  // 88 + 19
+      // StreamedDimensionIsChunkedToFitTheSram: 1x1 conv 6 -> 3 on a 1x20 map, 4 pixel chunks
+      job(make_hw(4, 4, "ws", 2, 16, 1e6, true, 0.0625), conv(6, 3, 1, 1, 0, 1, 20), true, 9),
   };
   const auto r = run_systemc(jobs);
   EXPECT_EQ(r[0].cost.cycles, 24);
@@ -164,6 +193,17 @@ TEST(SystemC, CyclesEqualHandDerivedValuesOnSmallArrays) {
   EXPECT_EQ(r[4].cost.cycles, 52);
   EXPECT_EQ(r[5].cost.cycles, 16 * 24);
   EXPECT_EQ(r[5].cost.passes, 16);
+  EXPECT_EQ(r[6].cost.compute_cycles, 88);
+  EXPECT_EQ(r[6].cost.stall_cycles, 7);
+  EXPECT_EQ(r[6].cost.events.dram_ifmap_read_bits, 24 * 2);
+  EXPECT_EQ(r[7].cost.compute_cycles, 88);
+  EXPECT_EQ(r[7].cost.stall_cycles, 19);
+  EXPECT_EQ(r[7].cost.events.dram_ifmap_read_bits, 48 * 2);
+  EXPECT_EQ(r[8].cost.folds, 8);
+  EXPECT_EQ(r[8].cost.cycles, 120);
+  for (std::size_t i = 6; i < r.size(); ++i) {
+    EXPECT_EQ(r[i].output, reference_layer_output(jobs[i].data, 2, 16)) << i;
+  }
 }
 
 TEST(SystemC, StallsAppearWhenBandwidthIsCutAndVanishWhenAmple) {
@@ -182,14 +222,25 @@ TEST(SystemC, StallsAppearWhenBandwidthIsCutAndVanishWhenAmple) {
   }
 }
 
-TEST(SystemC, LayerThatDoesNotFitIsNotSimulated) {
+// The ImageNet stem (7x7x3, stride 2, pad 3) cut to a 64x64 input on the edge preset with a
+// 2 KiB ifmap SRAM: the 32x32 = 1024 pixels stream in chunks; real data, bit-exact, equal to the
+// fast path.
+TEST(SystemC, ChunkedStemMatchesReferenceAndFastPath) {
   SKIP_IF_KERNEL_USED();
-  // 4x4 OS, 1 KiB SRAMs: the ifmap tile K * 4 * 2 bits = 9*120*8 = 8640 bits > 4096.
-  const auto r = run_systemc(
-      {job(make_hw(4, 4, "os", 2, 16, 1e6, true, 1), conv(120, 4, 3, 1, 1, 4, 4), true, 1)});
-  EXPECT_EQ(r[0].cost.status, CostStatus::kSramTooSmall);
-  EXPECT_TRUE(r[0].output.empty());
-  EXPECT_NE(r[0].cost.status_detail.find("memory.ifmap_sram_kb"), std::string::npos);
+  const HwConfig edge =
+      load_hw_config(std::string(NCE_SOURCE_DIR) + "/hw_configs/edge-16x16-ws-2b.cfg");
+  const HwConfig hw = with_overrides(edge, {{"memory.ifmap_sram_kb", "2"}});
+  const auto g = conv(3, 64, 7, 2, 3, 64, 64);
+  const auto plan = make_fold_plan(hw, g);
+  ASSERT_GT(plan.t_chunks, 1);
+  const auto r = run_systemc({job(hw, g, true, 3), job(hw, g, false, 4)});
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    ASSERT_TRUE(r[i].cost.ok());
+    EXPECT_EQ(r[i].cost.folds, plan.num_folds());
+    const SimJob j = job(hw, g, i == 0, 3 + i);
+    EXPECT_EQ(r[i].output, reference_layer_output(j.data, hw.bits, hw.acc_bits)) << i;
+    expect_same_cost(fast_layer_cost(hw, gemm_of(j)), r[i].cost, "stem " + std::to_string(i));
+  }
 }
 
 // The whole ResNet-20 on the 32x32 OS preset with real data: every layer bit-exact and equal to

@@ -3,7 +3,8 @@
 // candidate c_out) pair. Candidates are per width index (Network::widths; index 0 = the input
 // channels, fixed). A layer whose in/out width index is -1 has the single candidate layer.c_in /
 // layer.c_out. Candidates can be appended during a search (NCE expansion); only the new pairs are
-// computed. Costs are memoized on CostKey (the GEMM shape, the quantized flag and the kind), and an
+// computed. Costs are memoized on CostKey (the GEMM shape, the conv geometry that decides the DRAM
+// reuse, the quantized flag and the kind), and an
 // optional CostCache (e.g. SQLite in results/) is consulted before computing and told after.
 //
 // Thread safety: a CostTable is not thread-safe; build() and add_candidate() use up to `threads`
@@ -28,16 +29,28 @@ struct CostKey {
   std::int64_t M = 0;
   bool quantized = true;
   models::LayerKind kind = models::LayerKind::kConv;
+  // Conv geometry (c_in = K / k^2, c_out = M, h_out = N / w_out). k = 0: a plain GEMM
+  // (gemm_geometry(K, N, M)). Two layers with the same GEMM shape but another kernel, stride,
+  // padding or map size reuse ifmap words differently, so they are different keys.
+  int k = 0;
+  int stride = 1;
+  int pad = 0;
+  int h_in = 0;
+  int w_in = 0;
+  int w_out = 0;
 
-  // "K=144;N=1024;M=16;q=1;kind=conv"
+  // "K=144;N=1024;M=16;q=1;kind=conv;k=3;s=1;p=1;in=32x32;wo=32" (no geometry part when k = 0)
   std::string to_string() const;
+  // The conv the key stands for (gemm_geometry(K, N, M) when k = 0).
+  ConvGeometry geometry() const;
   bool operator<(const CostKey& o) const;
   bool operator==(const CostKey& o) const;
 };
 
 // Storage for computed layer costs, keyed by the hw fingerprint (HwConfig::fingerprint(), which
-// includes the bits), the layer key and the array bits. Implementations must be callable from one
-// thread at a time.
+// includes the bits and the cost-model version), the layer key (all its fields, geometry
+// included: CostKey::to_string() is a complete key) and the array bits. Implementations must be
+// callable from one thread at a time.
 class CostCache {
  public:
   virtual ~CostCache() = default;

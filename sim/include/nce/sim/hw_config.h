@@ -31,6 +31,10 @@ namespace nce::sim {
 
 enum class Dataflow { kOS, kWS, kIS };
 
+// Version of the cycle/energy model (part of HwConfig::fingerprint()). 2: DRAM traffic with
+// operand reuse and chunked streamed dimensions (fold_plan.h).
+constexpr int kCostModelVersion = 2;
+
 const char* to_string(Dataflow dataflow);  // "os", "ws", "is"
 
 struct HwConfig {
@@ -67,8 +71,9 @@ struct HwConfig {
   std::int64_t filter_working_bits() const;
   std::int64_t ofmap_working_bits() const;
 
-  // Canonical text of every field except name/source ("array.rows=32;...;energy.mac_pj=0.06"),
-  // stable across releases: the key of cost caches.
+  // Canonical text of every field except name/source, after the cost-model version
+  // ("cost_model=2;array.rows=32;...;energy.mac_pj=0.06"): the key of cost caches, so costs
+  // cached by an older cost model are never served.
   std::string fingerprint() const;
   // Every key as written in a .cfg ("array.rows" -> "32"), general.name included.
   std::map<std::string, std::string> to_key_values() const;

@@ -3,13 +3,15 @@
 // engine (nce_sim), computed fold by fold without moving data. Tests prove them equal.
 //
 // Cycle model of one pass over a GEMM (K, N, M) (see fold_plan.h for the mapping):
-//   folds run back to back, each fold_cycles() long; before fold f may start
-//   * its new operand tiles must have arrived from DRAM. One read channel at
-//     memory.dram_bytes_per_cycle serves the folds' loads in order, a load taking
-//     ceil(bits / (8*B)) cycles. With double buffering the load for fold f may start when fold
-//     f-2 has finished (its half of the buffer is free), else only when fold f-1 has finished.
-//     Fold 0's operands are prefetched while the previous layer runs (not counted as time, but
-//     counted as traffic), as SCALE-Sim does;
+//   folds run back to back, fold f taking Fold::cycles (fold_cycles(t_used)); before fold f may
+//   start
+//   * the operand words it fetches (Fold::ifmap_load_words + filter_load_words: the words of its
+//     tiles the SRAMs do not hold, with reuse, see fold_plan.h) must have arrived from DRAM. One
+//     read channel at memory.dram_bytes_per_cycle serves the folds' loads in order, a load of
+//     X bits taking ceil(X / (8*B)) cycles; a fold that fetches nothing does not wait. With double
+//     buffering the load for fold f may start when fold f-2 has finished (its half of the buffer is
+//     free), else only when fold f-1 has finished. Fold 0's operands are prefetched while the
+//     previous layer runs (not counted as time, but counted as traffic), as SCALE-Sim does;
 //   * its psum buffer half must be free: the outputs of output group g-2 (g-1 when not double
 //     buffered) must have been written to DRAM. One write channel at the same bandwidth writes
 //     each group's outputs (b-bit requantized activations) after the group's last fold.
@@ -25,8 +27,9 @@
 // activations unsigned b-bit [0, 2^b-1], weights signed b-bit
 // [-2^(b-1), 2^(b-1)-1]; accumulators wrap modulo 2^acc_bits (two's complement).
 //
-// A layer whose largest fold tile does not fit its SRAM working half gets
-// status kSramTooSmall (cycles kInfeasibleCycles, energy +inf) instead of numbers.
+// The streamed dimension is split into chunks that fit the SRAMs (fold_plan.h), so a layer only
+// fails when not even a one-step chunk fits (the config check of rows x cols tiles prevents
+// that); such a layer gets status kSramTooSmall (cycles kInfeasibleCycles, energy +inf).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +37,7 @@
 #include <vector>
 
 #include "nce/models/network.h"
+#include "nce/sim/conv_geometry.h"
 #include "nce/sim/energy.h"
 #include "nce/sim/hw_config.h"
 
@@ -54,6 +58,10 @@ struct GemmLayer {
   std::int64_t N = 0;  // h_out*w_out
   std::int64_t M = 0;  // c_out
   bool quantized = true;
+  ConvGeometry geo;  // the conv behind the GEMM (DRAM reuse); empty: gemm_geometry(K, N, M)
+
+  // geo when set (it must match K, N, M), else gemm_geometry(K, N, M).
+  ConvGeometry geometry() const;
 };
 
 GemmLayer to_gemm_layer(const models::Layer& layer);
@@ -90,7 +98,7 @@ LayerCost finalize_cost(const HwConfig& hw, const std::vector<PassResult>& passe
 LayerCost infeasible_cost(const std::string& detail, int passes);
 
 // Fast path: one pass by the fold recurrence.
-PassResult fast_pass(const HwConfig& hw, std::int64_t K, std::int64_t N, std::int64_t M);
+PassResult fast_pass(const HwConfig& hw, const ConvGeometry& geo);
 // Fast path for a whole layer (all passes).
 LayerCost fast_layer_cost(const HwConfig& hw, const GemmLayer& layer);
 LayerCost fast_layer_cost(const HwConfig& hw, const models::Layer& layer);

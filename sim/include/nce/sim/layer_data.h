@@ -16,18 +16,9 @@
 #include <vector>
 
 #include "nce/models/network.h"
+#include "nce/sim/conv_geometry.h"
 
 namespace nce::sim {
-
-struct ConvGeometry {
-  int c_in = 0, c_out = 0, k = 1, stride = 1, pad = 0;
-  int h_in = 0, w_in = 0, h_out = 0, w_out = 0;
-  std::int64_t K() const { return static_cast<std::int64_t>(k) * k * c_in; }
-  std::int64_t N() const { return static_cast<std::int64_t>(h_out) * w_out; }
-  std::int64_t M() const { return c_out; }
-};
-
-ConvGeometry geometry_of(const models::Layer& layer);
 
 struct ConvLayerData {
   ConvGeometry geo;
