@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Step-for-step check of nce's trainer against the PyTorch peer (bench/peer_pytorch.py).
+
+nce trains ONE SGD step on one batch that holds the whole (small) training subset, and writes a
+checkpoint. With Nesterov momentum the first step is w1 = w0 - lr*(1+mu)*b1 where the momentum buffer
+b1 = g + decay*w0, so the checkpoint gives back the initial weights w0 and nce's gradient g exactly.
+This script loads w0 into the PyTorch model, runs the same batch in train mode (batch statistics:
+the order of the images does not matter) and compares: the loss, every parameter's gradient
+(relative L2 error), and the BN running statistics after the step.
+
+Usage (what bench/compare_train_steps.sh does):
+  nce train --model resnet20 --dataset cifar10 --data DIR --subset 10 --batch 128 --epochs 1 \
+      --bits 2 --augment off --no-epoch-test --test-subset 1 --checkpoint step.ckpt
+  bench/peer_gradcheck.py --checkpoint step.ckpt --data DIR --subset 10
+"""
+import argparse
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_pytorch as peer  # noqa: E402
+
+
+def read_checkpoint(path):
+    """search/include/nce/nn/checkpoint.h, version 1."""
+    b = open(path, "rb").read()
+    if b[:8] != b"NCECKPT\0":
+        sys.exit("%s: not an nce checkpoint" % path)
+    pos = [24]
+
+    def take(fmt):
+        v = struct.unpack_from(fmt, b, pos[0])
+        pos[0] += struct.calcsize(fmt)
+        return v[0]
+
+    def string():
+        n = take("<I")
+        s = b[pos[0]:pos[0] + n].decode()
+        pos[0] += n
+        return s
+
+    def buffers():
+        out = {}
+        for _ in range(take("<I")):
+            name = string()
+            n = take("<Q")
+            out[name] = np.frombuffer(b, dtype="<f4", count=n, offset=pos[0]).astype(np.float64)
+            pos[0] += 4 * n
+        return out
+
+    ck = {"model": string()}
+    ck["widths"] = [take("<i") for _ in range(take("<I"))]
+    ck["options"] = dict((string(), string()) for _ in range(take("<I")))
+    ck["epochs_done"] = take("<i")
+    ck["rng"] = string()
+    ck["history"] = string()
+    ck["network"] = buffers()
+    ck["optimizer"] = string()
+    ck["steps"] = take("<q")
+    ck["buffers"] = buffers()
+    return ck
+
+
+def torch_name(nce_name):
+    """nce parameter/buffer name -> the peer model's state_dict key."""
+    if nce_name.startswith("fc."):
+        return nce_name
+    parts = nce_name.split(".")
+    bn_map = {"gamma": "weight", "beta": "bias", "running_mean": "running_mean", "running_var": "running_var"}
+    if parts[0] == "stem":
+        if parts[1] == "weight":
+            return "stem.weight"
+        if parts[1] == "bn":
+            return "stem_bn." + bn_map[parts[2]]
+        if parts[1] == "act_clip":
+            return "stem_act.clip"
+    stage, block = int(parts[0][1]), int(parts[0][3:])
+    return "blocks.%d.%s" % ((stage - 1) * BLOCKS_PER_STAGE + block - 1, block_name(parts[1:], bn_map))
+
+
+def block_name(parts, bn_map):
+    if parts[0] == "out_clip":
+        return "act_out.clip"
+    if parts[0] == "shortcut":
+        return "shortcut.1.weight" if parts[1] == "weight" else "shortcut.2." + bn_map[parts[2]]
+    conv = parts[0][-1]  # conv_a / conv_b
+    if parts[1] == "weight":
+        return "conv_%s.weight" % conv
+    if parts[1] == "bn":
+        return "bn_%s.%s" % (conv, bn_map[parts[2]])
+    if parts[1] == "act_clip":
+        return "act_%s.clip" % conv
+    raise KeyError(".".join(parts))
+
+
+BLOCKS_PER_STAGE = 3
+
+
+def main():
+    global BLOCKS_PER_STAGE
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True, help="cifar-10-batches-bin directory")
+    p.add_argument("--subset", type=int, required=True, help="the --subset nce was given")
+    p.add_argument("--tolerance", type=float, default=5e-3,
+                   help="max relative L2 error (float32 sums in another order differ by ~1e-3)")
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    ck = read_checkpoint(args.checkpoint)
+    o = ck["options"]
+    if ck["steps"] != 1 or ck["optimizer"] != "sgd" or o["nesterov"] != "1":
+        sys.exit("need a checkpoint after exactly one Nesterov SGD step (got %s, %d steps)" % (ck["optimizer"], ck["steps"]))
+    if o["augment"] != "0":
+        sys.exit("need --augment off")
+    BLOCKS_PER_STAGE = peer.CIFAR_BLOCKS[ck["model"]]
+    lr, mu, wd = float(o["lr"]), float(o["momentum"]), float(o["weight_decay"])
+    clip_l2 = float(o["pact_clip_l2"])
+    wbits, abits = int(o["weight_bits"]), int(o["activation_bits"])
+
+    ns = argparse.Namespace(model=ck["model"], bits=32, weight_bits=wbits, act_bits=abits,
+                            quantizer=o["quantizer"], pact_init=float(o["pact_init_clip"]))
+    model, _, _ = peer.build(ns)
+    state = model.state_dict()
+    params = dict(model.named_parameters())
+
+    # Initial weights and nce's gradients from the step.
+    nce_grad = {}
+    for name, w1 in ck["network"].items():
+        key = torch_name(name)
+        if key not in state:
+            sys.exit("no peer tensor for nce's %s (%s)" % (name, key))
+        if name.endswith("running_mean") or name.endswith("running_var"):
+            continue
+        b1 = ck["buffers"][name + ".momentum"]
+        w0 = w1 + lr * (1 + mu) * b1
+        decay = clip_l2 if name.endswith("clip") else (0.0 if ".bn." in name else wd)
+        nce_grad[key] = b1 - decay * w0
+        with torch.no_grad():
+            state[key].copy_(torch.from_numpy(w0.reshape(state[key].shape)).float())
+    model.load_state_dict(state)
+
+    parts = [peer.read_cifar(os.path.join(args.data, "data_batch_%d.bin" % i)) for i in range(1, 6)]
+    x = np.concatenate([q[0] for q in parts])
+    y = np.concatenate([q[1] for q in parts])
+    x, y = peer.first_per_class(x, y, args.subset)
+    if len(y) > int(o["batch"]):
+        sys.exit("the subset (%d images) must fit in one batch (%s)" % (len(y), o["batch"]))
+    scaled = x.astype(np.float64) / 255.0
+    mean = scaled.mean(axis=(0, 2, 3))
+    std = scaled.std(axis=(0, 2, 3))
+    images = ((torch.from_numpy(x).double() / 255.0 - torch.from_numpy(mean)[:, None, None]) /
+              torch.from_numpy(std)[:, None, None]).float()
+    model.train()
+    loss = F.cross_entropy(model(images), torch.from_numpy(y))
+    loss.backward()
+    nce_loss = float(ck["history"].split()[1])
+    print("loss: nce %.6f  pytorch %.6f" % (nce_loss, loss.item()))
+
+    worst, failures = 0.0, 0
+    after = model.state_dict()
+    for name in ck["network"]:
+        key = torch_name(name)
+        if name.endswith("running_mean") or name.endswith("running_var"):
+            ref = after[key].double().numpy().ravel()
+            err = np.linalg.norm(ck["network"][name] - ref) / max(np.linalg.norm(ref), 1e-12)
+            kind = "running"
+        else:
+            g = params[key].grad.double().numpy().ravel()
+            # Gradients that are ~0 (a PACT clip no activation reaches) compare absolutely.
+            err = np.linalg.norm(nce_grad[key] - g) / max(np.linalg.norm(g), 1e-5)
+            kind = "grad"
+        worst = max(worst, err)
+        bad = err > args.tolerance
+        failures += bad
+        print("%-7s %-28s rel err %.2e%s" % (kind, name, err, "  <-- differs" if bad else ""))
+    print("worst relative error %.2e over %d tensors; %d above %.0e" % (worst, len(ck["network"]), failures, args.tolerance))
+    return 1 if failures or abs(nce_loss - loss.item()) > 1e-4 * max(1.0, abs(nce_loss)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
