@@ -15,27 +15,30 @@ using namespace nce::results;
 int compare(const std::vector<std::string>& args) {
   return run_guarded("compare", [&] {
     po::options_description options("Options");
-    options.add_options()("db", po::value<std::string>()->required(),
-                          "result database (opened read-only)")(
-        "x", po::value<std::string>()->default_value("macs"),
-        "cost axis: macs|params|latency|energy")(
-        "y", po::value<std::string>()->default_value("top1"),
-        "other axis: top1 (maximized) or a cost (minimized)")(
-        "series", po::value<std::string>()->default_value("method"),
-        "one series per method|hw|model")("out", po::value<std::string>(),
-                                          "write the SVG chart here")(
-        "md", po::value<std::string>(), "write the Markdown table here (default: stdout)")(
-        "title", po::value<std::string>()->default_value(""), "chart title")(
-        "method", po::value<std::string>()->default_value(""), "only this method")(
-        "model", po::value<std::string>()->default_value(""), "only this model")(
-        "dataset", po::value<std::string>()->default_value(""), "only this dataset")(
-        "hw", po::value<std::string>()->default_value(""), "only this hw config name")(
-        "bits", po::value<int>()->default_value(0), "only this precision")(
-        "phase", po::value<std::string>()->default_value(""),
-        "only this phase (e.g. final: the retrained results, not every search epoch)")(
-        "widths-chart", "draw channels per layer before/after adaptation for --run (Fig. 5)")(
-        "run", po::value<std::int64_t>(),
-        "run id: the run for --widths-chart, else only this run's candidates");
+    // clang-format off
+    options.add_options()
+        ("db", po::value<std::string>()->required(), "result database (opened read-only)")
+        ("x", po::value<std::string>()->default_value("macs"),
+         "cost axis: macs|params|latency|energy")
+        ("y", po::value<std::string>()->default_value("top1"),
+         "other axis: top1 (maximized) or a cost (minimized)")
+        ("series", po::value<std::string>()->default_value("method"),
+         "one series per method|hw|model")
+        ("out", po::value<std::string>(), "write the SVG chart here")
+        ("md", po::value<std::string>(), "write the Markdown table here (default: stdout)")
+        ("title", po::value<std::string>()->default_value(""), "chart title")
+        ("points", "markers only, no lines joining a series (for sweeps)")
+        ("method", po::value<std::string>()->default_value(""), "only this method")
+        ("model", po::value<std::string>()->default_value(""), "only this model")
+        ("dataset", po::value<std::string>()->default_value(""), "only this dataset")
+        ("hw", po::value<std::string>()->default_value(""), "only this hw config name")
+        ("bits", po::value<int>()->default_value(0), "only this precision")
+        ("phase", po::value<std::string>()->default_value(""),
+         "only this phase (e.g. final: the retrained results, not every search epoch)")
+        ("widths-chart", "draw channels per layer before/after adaptation for --run (Fig. 5)")
+        ("run", po::value<std::int64_t>(),
+         "run id: the run for --widths-chart, else only this run's candidates");
+    // clang-format on
     po::variables_map vm;
     if (!parse_or_help(
             args, "compare",
@@ -63,6 +66,7 @@ int compare(const std::vector<std::string>& args) {
       if (o.x == o.y) throw std::invalid_argument("--x and --y must differ");
       o.series = parse_series_key(vm["series"].as<std::string>());
       o.title = vm["title"].as<std::string>();
+      o.lines = !vm.count("points");
       o.filter.method = vm["method"].as<std::string>();
       o.filter.model = vm["model"].as<std::string>();
       o.filter.dataset = vm["dataset"].as<std::string>();

@@ -34,16 +34,22 @@ std::string format_result(const QueryResult& result, const po::variables_map& vm
 }
 
 void add_format_options(po::options_description& options) {
-  options.add_options()("csv", "print CSV (RFC 4180) instead of an aligned table")(
-      "json", "print a JSON array of objects")("md", "print a Markdown table");
+  // clang-format off
+  options.add_options()
+      ("csv", "print CSV (RFC 4180) instead of an aligned table")
+      ("json", "print a JSON array of objects")
+      ("md", "print a Markdown table");
+  // clang-format on
 }
 
 int db_query(const std::vector<std::string>& args) {
   return run_guarded("db query", [&] {
     po::options_description options("Options");
-    options.add_options()("db", po::value<std::string>()->required(),
-                          "result database (opened read-only)")(
-        "sql", po::value<std::string>()->required(), "SQL to run (also the positional argument)");
+    // clang-format off
+    options.add_options()
+        ("db", po::value<std::string>()->required(), "result database (opened read-only)")
+        ("sql", po::value<std::string>()->required(), "SQL to run (also the positional argument)");
+    // clang-format on
     add_format_options(options);
     po::positional_options_description positional;
     positional.add("sql", 1);
@@ -70,18 +76,21 @@ int db_query(const std::vector<std::string>& args) {
 int db_pareto(const std::vector<std::string>& args) {
   return run_guarded("db pareto", [&] {
     po::options_description options("Options");
-    options.add_options()("db", po::value<std::string>()->required(),
-                          "result database (opened read-only)")(
-        "x", po::value<std::string>()->required(), "cost: macs|params|latency|energy")(
-        "y", po::value<std::string>()->default_value("top1"),
-        "second objective: top1 (maximized) or a cost (minimized)")(
-        "method", po::value<std::string>()->default_value(""), "only this method")(
-        "model", po::value<std::string>()->default_value(""), "only this model")(
-        "dataset", po::value<std::string>()->default_value(""), "only this dataset")(
-        "hw", po::value<std::string>()->default_value(""), "only this hw config name")(
-        "bits", po::value<int>()->default_value(0), "only this precision")(
-        "run", po::value<std::int64_t>(), "only this run id")(
-        "per-method", "one front per method instead of one over all rows");
+    // clang-format off
+    options.add_options()
+        ("db", po::value<std::string>()->required(), "result database (opened read-only)")
+        ("x", po::value<std::string>()->required(), "cost: macs|params|latency|energy")
+        ("y", po::value<std::string>()->default_value("top1"),
+         "second objective: top1 (maximized) or a cost (minimized)")
+        ("method", po::value<std::string>()->default_value(""), "only this method")
+        ("model", po::value<std::string>()->default_value(""), "only this model")
+        ("dataset", po::value<std::string>()->default_value(""), "only this dataset")
+        ("hw", po::value<std::string>()->default_value(""), "only this hw config name")
+        ("bits", po::value<int>()->default_value(0), "only this precision")
+        ("phase", po::value<std::string>()->default_value(""), "only this phase (final, sweep...)")
+        ("run", po::value<std::int64_t>(), "only this run id")
+        ("per-method", "one front per method instead of one over all rows");
+    // clang-format on
     add_format_options(options);
     po::variables_map vm;
     if (!parse_or_help(args, "db pareto",
@@ -101,6 +110,7 @@ int db_pareto(const std::vector<std::string>& args) {
     filter.dataset = vm["dataset"].as<std::string>();
     filter.hw = vm["hw"].as<std::string>();
     filter.bits = vm["bits"].as<int>();
+    filter.phase = vm["phase"].as<std::string>();
     if (vm.count("run")) filter.run_id = vm["run"].as<std::int64_t>();
     filter.require = {x, y};
     auto rows = load_candidates(db, filter);
@@ -174,13 +184,15 @@ int db_pareto(const std::vector<std::string>& args) {
 int db_export(const std::vector<std::string>& args) {
   return run_guarded("db export", [&] {
     po::options_description options("Options");
-    options.add_options()("db", po::value<std::string>()->required(),
-                          "result database (opened read-only)")(
-        "format", po::value<std::string>()->default_value("csv"), "csv|json")(
-        "table", po::value<std::string>()->default_value("v_candidates"),
-        "table or view to export (v_candidates, v_runs, runs, epochs, candidates, hw_configs, "
-        "cost_cache)")("out", po::value<std::string>()->default_value("-"),
-                       "output file; - for stdout");
+    // clang-format off
+    options.add_options()
+        ("db", po::value<std::string>()->required(), "result database (opened read-only)")
+        ("format", po::value<std::string>()->default_value("csv"), "csv|json")
+        ("table", po::value<std::string>()->default_value("v_candidates"),
+         "table or view to export (v_candidates, v_runs, runs, epochs, candidates, hw_configs, "
+         "cost_cache)")
+        ("out", po::value<std::string>()->default_value("-"), "output file; - for stdout");
+    // clang-format on
     po::variables_map vm;
     if (!parse_or_help(args, "db export", "--db FILE --format csv|json [--table NAME] [--out FILE]",
                        options, vm)) {
@@ -201,10 +213,12 @@ int db_export(const std::vector<std::string>& args) {
 int db_merge(const std::vector<std::string>& args) {
   return run_guarded("db merge", [&] {
     po::options_description options("Options");
-    options.add_options()("db", po::value<std::string>()->required(),
-                          "output database (created if missing)")(
-        "inputs", po::value<std::vector<std::string>>()->required(),
-        "databases to merge (positional)");
+    // clang-format off
+    options.add_options()
+        ("db", po::value<std::string>()->required(), "output database (created if missing)")
+        ("inputs", po::value<std::vector<std::string>>()->required(),
+         "databases to merge (positional)");
+    // clang-format on
     po::positional_options_description positional;
     positional.add("inputs", -1);
     po::variables_map vm;

@@ -17,15 +17,17 @@ using namespace nce::results;
 int sweep(const std::vector<std::string>& args) {
   return run_guarded("sweep", [&] {
     po::options_description options("Options");
-    options.add_options()("sweep", po::value<std::string>()->required(),
-                          "sweep file (hw_configs/sweeps/*.cfg)")(
-        "db", po::value<std::string>()->required(), "result database (created if missing)")(
-        "shard", po::value<std::string>()->default_value("0/1"),
-        "evaluate only pairs with index % N == i (i/N, 0-based; for batch job arrays)")(
-        "jobs", po::value<int>()->default_value(2), "worker threads")(
-        "no-cache", "do not read or fill the database's cost cache")(
-        "dry-run", "validate the sweep and list its grid points and networks; write nothing")(
-        "quiet", "print only the summary line");
+    // clang-format off
+    options.add_options()
+        ("sweep", po::value<std::string>()->required(), "sweep file (hw_configs/sweeps/*.cfg)")
+        ("db", po::value<std::string>()->required(), "result database (created if missing)")
+        ("shard", po::value<std::string>()->default_value("0/1"),
+         "evaluate only pairs with index % N == i (i/N, 0-based; for batch job arrays)")
+        ("jobs", po::value<int>()->default_value(2), "worker threads")
+        ("no-cache", "do not read or fill the database's cost cache")
+        ("dry-run", "validate the sweep and list its grid points and networks; write nothing")
+        ("quiet", "print only the summary line");
+    // clang-format on
     po::variables_map vm;
     if (!parse_or_help(
             args, "sweep",

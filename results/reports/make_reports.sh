@@ -51,7 +51,7 @@ nce_run=$("$nce" db query --db "$db" --csv \
 # The array-shape sweep: cycles against energy, the Pareto front of (hw, network) pairs.
 shape_run=$("$nce" db query --db "$db" --csv \
   "SELECT max(run_id) FROM v_runs WHERE method = 'sweep' AND config LIKE '%array-shape-resnet20%'" | tail -1 | tr -d '\r')
-"$nce" compare --db "$db" --x latency --y energy --run "$shape_run" \
+"$nce" compare --db "$db" --x latency --y energy --run "$shape_run" --points \
   --title "ResNet-20 variants on 48 array shapes/dataflows: energy vs cycles" \
   --out "$out/sweep-array-shape.svg" --md "$out/sweep-array-shape.md"
 {

@@ -100,6 +100,7 @@ Report make_compare_report(const Database& db, const CompareOptions& options) {
   for (const auto& name : names) {
     ChartSeries s;
     s.name = name;
+    s.connect = options.lines;
     for (auto i : by_series[name]) {
       s.points.push_back({*rows[i].value(options.x), *rows[i].value(options.y),
                           point_label(rows[i], options.x, options.y)});
@@ -113,8 +114,10 @@ Report make_compare_report(const Database& db, const CompareOptions& options) {
 
   std::ostringstream md;
   md << "## " << chart.title << "\n\n";
-  md << "Database `" << db.path() << "`: " << rows.size() << " candidates with both "
-     << metric_name(options.x) << " and " << metric_name(options.y) << ".\n\n";
+  const std::string& path = db.path();
+  md << "Database `" << path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1)
+     << "`: " << rows.size() << " candidates with both " << metric_name(options.x) << " and "
+     << metric_name(options.y) << ".\n\n";
   md << "| series | candidates | best " << metric_name(options.y) << " | at "
      << metric_name(options.x) << " | lowest " << metric_name(options.x) << " | on the front |\n";
   md << "| --- | ---: | ---: | ---: | ---: | ---: |\n";

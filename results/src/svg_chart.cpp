@@ -70,6 +70,7 @@ struct Axis {
 
 // Pads [lo, hi] a little and snaps it to the tick grid.
 std::vector<double> fit_axis(double lo, double hi, Axis& axis) {
+  const bool non_negative = lo >= 0;
   if (!(hi > lo)) {
     double pad = lo == 0 ? 1 : std::fabs(lo) * 0.1;
     lo -= pad;
@@ -79,6 +80,7 @@ std::vector<double> fit_axis(double lo, double hi, Axis& axis) {
     lo -= pad;
     hi += pad;
   }
+  if (non_negative && lo < 0) lo = 0;  // counts and costs never go below zero
   auto ticks = nice_ticks(lo, hi);
   axis.lo = std::min(lo, ticks.front());
   axis.hi = std::max(hi, ticks.back());
@@ -165,9 +167,10 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   }
   std::vector<double> ticks;
   double first = std::floor(lo / step) * step;
-  for (double t = first; t <= hi + step * 0.5; t += step) {
+  // From the last tick at or below lo to the first tick at or above hi.
+  for (double t = first;; t += step) {
     ticks.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
-    if (ticks.size() > 100) break;
+    if (t >= hi - step * 1e-9 || ticks.size() > 100) break;
   }
   return ticks;
 }
@@ -300,14 +303,16 @@ std::string render_bar_svg(const BarChart& chart) {
   Axis x, y;
   x.pixel_lo = kMarginLeft;
   x.pixel_hi = chart.width - kMarginRight;
-  y.pixel_lo = chart.height - kMarginBottom - 30;  // room for rotated category labels
+  y.pixel_lo = chart.height - kMarginBottom - 40;  // room for rotated category labels
   y.pixel_hi = kMarginTop;
-  auto yticks = nice_ticks(0, ymax > 0 ? ymax * 1.05 : 1);
+  auto yticks = nice_ticks(0, ymax > 0 ? ymax * 1.02 : 1);
   y.lo = 0;
   y.hi = std::max(yticks.back(), ymax);
   std::ostringstream o;
   header(o, chart.width, chart.height, chart.title);
-  axes(o, x, y, {}, yticks, chart.x_label, chart.y_label, false);
+  axes(o, x, y, {}, yticks, "", chart.y_label, false);
+  o << "<text class=\"x-label\" x=\"" << num((x.pixel_lo + x.pixel_hi) / 2) << "\" y=\""
+    << chart.height - 6 << "\" text-anchor=\"middle\">" << xml_escape(chart.x_label) << "</text>\n";
 
   const double n = static_cast<double>(std::max<size_t>(1, chart.categories.size()));
   const double slot = (x.pixel_hi - x.pixel_lo) / n;

@@ -19,6 +19,7 @@ struct CompareOptions {
   SeriesKey series = SeriesKey::kMethod;
   CandidateFilter filter;  // which rows of v_candidates take part
   std::string title;       // "" = "<y> vs <x>"
+  bool lines = true;       // join each series' points (trade-off curves); false: markers only
 };
 
 struct Report {
