@@ -17,6 +17,12 @@ bool is_pointwise(const ConvParams& p) {
   return p.k == 1 && p.stride == 1 && p.pad == 0;
 }
 
+// Stride-1 odd kernel with "same" padding: the implicit-im2col GEMM applies.
+bool is_same(const ConvParams& p) {
+  return p.k > 1 && p.k % 2 == 1 && p.k <= 7 && p.stride == 1 && p.pad == (p.k - 1) / 2 &&
+         detail::conv_same_gemm_supported();
+}
+
 // col (K x ho*wo, row-major), K index = (c*k + ky)*k + kx.
 void im2col(const ConvParams& p, const float* x, int h, int w, int ho, int wo, float* col) {
   const int k = p.k, s = p.stride, pad = p.pad;
@@ -116,6 +122,7 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
   const int kdim = p.c_in * p.k * p.k;
   const int hwo = ho * wo;
   const bool pointwise = is_pointwise(p);
+  const bool same = is_same(p);
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
   // At = W^T (kdim x c_out), compact.
@@ -124,13 +131,20 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
     for (int j = 0; j < kdim; ++j)
       ws.wt[static_cast<std::size_t>(j) * p.c_out + o] =
           weight[static_cast<std::size_t>(o) * p.ld() + j];
+  if (same) detail::conv_same_masks(h, w, p.k, ws.masks);
 #pragma omp parallel num_threads(threads)
   {
     auto& buf = ws.per_thread[omp_get_thread_num()];
-    float* col = pointwise ? nullptr : ensure(buf, static_cast<std::size_t>(kdim) * hwo);
+    float* col = pointwise || same ? nullptr : ensure(buf, static_cast<std::size_t>(kdim) * hwo);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; ++i) {
       const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * h * w;
+      if (same) {
+        detail::conv_same_gemm(p.c_out, p.c_in, h, w, p.k, ws.wt.data(), xi,
+                               y.data() + static_cast<std::size_t>(i) * p.c_out * hwo, false,
+                               ws.masks.data());
+        continue;
+      }
       if (!pointwise) im2col(p, xi, h, w, ho, wo, col);
       detail::gemm_at_b(p.c_out, hwo, kdim, ws.wt.data(), pointwise ? xi : col, hwo,
                         y.data() + static_cast<std::size_t>(i) * p.c_out * hwo, hwo, false);
@@ -172,34 +186,49 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
         ws.flipped[static_cast<std::size_t>(o) * kdim + j] =
             weight[static_cast<std::size_t>(o) * p.ld() + j];
   }
+  const bool same = is_same(p);  // then is_same(pb) too, with the same masks
+  if (same) detail::conv_same_masks(h, w, p.k, ws.masks);
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
   if (static_cast<int>(ws.per_thread_grad.size()) < threads) ws.per_thread_grad.resize(threads);
   const std::size_t gsize = static_cast<std::size_t>(p.c_out) * kdim;
-  const std::size_t col_size = pointwise ? 0 : static_cast<std::size_t>(kdim) * hwo;
-  const std::size_t dcol_size = !dx || pointwise ? 0
-                                : dx_as_conv     ? static_cast<std::size_t>(kdim_b) * hw
-                                                 : static_cast<std::size_t>(kdim) * hwo;
+  const std::size_t col_size = pointwise || same ? 0 : static_cast<std::size_t>(kdim) * hwo;
+  const std::size_t dcol_size = !dx || pointwise || same ? 0
+                                : dx_as_conv             ? static_cast<std::size_t>(kdim_b) * hw
+                                                         : static_cast<std::size_t>(kdim) * hwo;
+  const std::size_t dyt_size = static_cast<std::size_t>(hwo) * p.c_out;
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
-    float* col = ensure(ws.per_thread[t], col_size + dcol_size);
+    float* col = ensure(ws.per_thread[t], col_size + dcol_size + dyt_size);
     float* dcol = col + col_size;
-    float* gw = ensure(ws.per_thread_grad[t], gsize);
+    float* dyt = dcol + dcol_size;
+    float* gw = ensure(ws.per_thread_grad[t], gsize);  // dW^T: kdim x c_out
     std::fill(gw, gw + gsize, 0.0f);
-    MatrixMap gm(gw, p.c_out, kdim);
 #pragma omp for schedule(static)
     for (int i = 0; i < n; ++i) {
       const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * hw;
       const float* dyi = dy.data() + static_cast<std::size_t>(i) * p.c_out * hwo;
-      ConstMatrixMap dym(dyi, p.c_out, hwo);
-      if (!pointwise) im2col(p, xi, h, w, ho, wo, col);
-      ConstMatrixMap cm(pointwise ? xi : col, kdim, hwo);
-      gm.noalias() += dym * cm.transpose();
+      // dY^T (pixels x filters): contiguous writes, c_out sequential read streams.
+      for (int j = 0; j < hwo; ++j) {
+        float* dst = dyt + static_cast<std::size_t>(j) * p.c_out;
+        for (int o = 0; o < p.c_out; ++o) dst[o] = dyi[static_cast<std::size_t>(o) * hwo + j];
+      }
+      if (same) {
+        detail::weight_grad_same(p.c_out, p.c_in, h, w, p.k, dyt, xi, gw, ws.masks.data());
+      } else if (pointwise) {
+        detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, xi, hwo, gw);
+      } else {
+        im2col(p, xi, h, w, ho, wo, col);
+        detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, col, hwo, gw);
+      }
       if (!dx) continue;
       float* dxi = dx->data() + static_cast<std::size_t>(i) * p.c_in * hw;
       if (pointwise) {
         detail::gemm_at_b(p.c_in, hw, p.c_out, ws.flipped.data(), dyi, hwo, dxi, hw, accumulate_dx);
+      } else if (same) {
+        detail::conv_same_gemm(p.c_in, p.c_out, h, w, p.k, ws.flipped.data(), dyi, dxi,
+                               accumulate_dx, ws.masks.data());
       } else if (dx_as_conv) {
         im2col(pb, dyi, ho, wo, h, w, dcol);
         detail::gemm_at_b(p.c_in, hw, kdim_b, ws.flipped.data(), dcol, hw, dxi, hw, accumulate_dx);
@@ -209,10 +238,10 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
       }
     }
   }
-  // Fixed-order reduction of the per-thread partial sums.
+  // Fixed-order reduction of the per-thread partial sums (stored transposed).
   StridedMap dwm(dweight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
   for (int t = 0; t < threads; ++t) {
-    dwm += ConstMatrixMap(ws.per_thread_grad[t].data(), p.c_out, kdim);
+    dwm += ConstMatrixMap(ws.per_thread_grad[t].data(), kdim, p.c_out).transpose();
   }
 }
 

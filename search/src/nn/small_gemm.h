@@ -5,11 +5,33 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 namespace nce::nn::detail {
 
 // Y[m*ldy + n] (+)= sum_k At[k*M + m] * B[k*ldb + n].
 void gemm_at_b(int M, int N, int K, const float* At, const float* B, std::ptrdiff_t ldb, float* Y,
                std::ptrdiff_t ldy, bool accumulate);
+
+// A stride-1 "same" convolution (output map = input map, pad = (k-1)/2, k odd) as the GEMM
+// above with B = im2col(x) built on the fly, 48 columns at a time, by masked loads: the im2col
+// matrix is never written. x: c_in x h x w (one image); At: (c_in*k*k) x M; Y: M x (h*w).
+// masks: from conv_same_masks(h, w, k) (depends on the map only; compute once per layer call).
+void conv_same_gemm(int M, int c_in, int h, int w, int k, const float* At, const float* x, float* Y,
+                    bool accumulate, const std::uint64_t* masks);
+// For every 48-pixel block of the output and every tap: bit j = pixel j of the block reads inside
+// the input map. Layout [block][tap].
+void conv_same_masks(int h, int w, int k, std::vector<std::uint64_t>& masks);
+bool conv_same_gemm_supported();
+
+// Weight gradient of a conv, accumulated over one image: dWt[k*M + m] += sum_n B[k, n] * dY[m, n]
+// (dWt = dW^T, K x M) where B = im2col(x) (K x N). dy_t is dY transposed (N x M, row-major).
+// B comes either from an explicit im2col matrix (col, row stride ldb)...
+void weight_grad_explicit(int M, int K, int N, const float* dy_t, const float* col,
+                          std::ptrdiff_t ldb, float* dwt);
+// ... or, for a stride-1 "same" conv, straight from the image (see conv_same_gemm).
+void weight_grad_same(int M, int c_in, int h, int w, int k, const float* dy_t, const float* x,
+                      float* dwt, const std::uint64_t* masks);
 
 }  // namespace nce::nn::detail

@@ -12,6 +12,7 @@
 // its own im2col buffer. Results do not depend on timing (static schedule, fixed reduction order).
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "nce/nn/tensor.h"
@@ -36,6 +37,7 @@ struct ConvWorkspace {
   std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread_grad;
   std::vector<float, Aligned64Allocator<float>> wt;       // W^T for the forward GEMM
   std::vector<float, Aligned64Allocator<float>> flipped;  // the backward-data GEMM's operand
+  std::vector<std::uint64_t> masks;                       // implicit im2col validity masks
 };
 
 // y = conv(x, weight). y is resized.
