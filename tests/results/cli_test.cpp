@@ -124,6 +124,12 @@ TEST(Cli, ShardsMergeAndCompareDrawsEveryMethod) {
   Outcome p = nce("db pareto --db " + out.path() + " --x latency --y energy --json");
   EXPECT_EQ(p.code, 0) << p.err;
   EXPECT_NE(p.out.find("\"latency_cycles\""), std::string::npos) << p.out;
+  // One front per method: each of the three methods contributes at least its own best point.
+  Outcome pm = nce("db pareto --db " + out.path() + " --x latency --y energy --per-method --csv");
+  EXPECT_EQ(pm.code, 0) << pm.err;
+  for (const char* method : {"\r\noriginal,", "\r\nwrpn,", "\r\ncustom,"}) {
+    EXPECT_NE(pm.out.find(method), std::string::npos) << pm.out;
+  }
   Outcome e = nce("db export --db " + out.path() + " --format json --table v_runs");
   EXPECT_EQ(e.code, 0) << e.err;
   EXPECT_NE(e.out.find("\"method\": \"sweep\""), std::string::npos) << e.out;
