@@ -7,8 +7,13 @@ namespace nce::sim {
 
 namespace {
 
+// SWAR popcount: the build targets baseline x86-64 (no POPCNT), where __builtin_popcountll is a
+// library call.
 std::int64_t popcount(std::uint64_t v) {
-  return __builtin_popcountll(v);
+  v = v - ((v >> 1) & 0x5555555555555555ULL);
+  v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+  v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+  return static_cast<std::int64_t>((v * 0x0101010101010101ULL) >> 56);
 }
 
 // Distinct values o*stride - pad + t (o in [0, outs), t in [0, k)) inside [0, size).
