@@ -1,5 +1,6 @@
 #include "nce/nn/conv.h"
 
+#include "parallel.h"
 #include "small_gemm.h"
 
 #include <omp.h>
@@ -132,7 +133,9 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
       ws.wt[static_cast<std::size_t>(j) * p.c_out + o] =
           weight[static_cast<std::size_t>(o) * p.ld() + j];
   if (same) detail::conv_same_masks(h, w, p.k, ws.masks);
-#pragma omp parallel num_threads(threads)
+  const bool parallel =
+      n > 1 && static_cast<double>(n) * kdim * hwo * p.c_out >= detail::kMinParallelMacs;
+#pragma omp parallel num_threads(threads) if (parallel)
   {
     auto& buf = ws.per_thread[omp_get_thread_num()];
     float* col = pointwise || same ? nullptr : ensure(buf, static_cast<std::size_t>(kdim) * hwo);
@@ -197,9 +200,14 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
                                 : dx_as_conv             ? static_cast<std::size_t>(kdim_b) * hw
                                                          : static_cast<std::size_t>(kdim) * hwo;
   const std::size_t dyt_size = static_cast<std::size_t>(hwo) * p.c_out;
-#pragma omp parallel num_threads(threads)
+  const bool parallel =
+      n > 1 && static_cast<double>(n) * kdim * hwo * p.c_out >= detail::kMinParallelMacs;
+  int team = 1;
+#pragma omp parallel num_threads(threads) if (parallel)
   {
     const int t = omp_get_thread_num();
+#pragma omp single
+    team = omp_get_num_threads();
     float* col = ensure(ws.per_thread[t], col_size + dcol_size + dyt_size);
     float* dcol = col + col_size;
     float* dyt = dcol + dcol_size;
@@ -240,7 +248,7 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
   }
   // Fixed-order reduction of the per-thread partial sums (stored transposed).
   StridedMap dwm(dweight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
-  for (int t = 0; t < threads; ++t) {
+  for (int t = 0; t < team; ++t) {
     dwm += ConstMatrixMap(ws.per_thread_grad[t].data(), kdim, p.c_out).transpose();
   }
 }

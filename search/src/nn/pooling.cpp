@@ -1,5 +1,7 @@
 #include "nce/nn/pooling.h"
 
+#include "parallel.h"
+
 #include <limits>
 
 namespace nce::nn {
@@ -11,7 +13,9 @@ void max_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y,
   y.resize(n, c, ho, wo);
   argmax.resize(y.size());
   const int planes = n * c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast <std::size_t>(planes) *     \
+                                                  static_cast <std::size_t>(h) * w >= \
+                                              detail::kMinParallelElements)
   for (int pl = 0; pl < planes; ++pl) {
     const float* src = x.data() + static_cast<std::size_t>(pl) * h * w;
     float* dst = y.data() + static_cast<std::size_t>(pl) * ho * wo;
@@ -43,7 +47,8 @@ void max_pool_backward(const PoolParams& p, const Tensor& x, const Tensor& dy,
   dx.set_zero();
   const int planes = x.n() * x.c();
   const std::size_t in_plane = x.plane(), out_plane = dy.plane();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast <std::size_t>(planes) * in_plane >= \
+                                              detail::kMinParallelElements)
   for (int pl = 0; pl < planes; ++pl) {
     float* d = dx.data() + pl * in_plane;
     const float* g = dy.data() + pl * out_plane;
@@ -59,7 +64,9 @@ void avg_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y) {
   y.resize(n, c, ho, wo);
   const float inv = 1.0f / static_cast<float>(p.k * p.k);
   const int planes = n * c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast <std::size_t>(planes) *     \
+                                                  static_cast <std::size_t>(h) * w >= \
+                                              detail::kMinParallelElements)
   for (int pl = 0; pl < planes; ++pl) {
     const float* src = x.data() + static_cast<std::size_t>(pl) * h * w;
     float* dst = y.data() + static_cast<std::size_t>(pl) * ho * wo;
@@ -86,7 +93,9 @@ void avg_pool_backward(const PoolParams& p, const Tensor& x, const Tensor& dy, T
   dx.set_zero();
   const float inv = 1.0f / static_cast<float>(p.k * p.k);
   const int planes = x.n() * x.c();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast <std::size_t>(planes) *     \
+                                                  static_cast <std::size_t>(h) * w >= \
+                                              detail::kMinParallelElements)
   for (int pl = 0; pl < planes; ++pl) {
     float* d = dx.data() + static_cast<std::size_t>(pl) * h * w;
     const float* g = dy.data() + static_cast<std::size_t>(pl) * ho * wo;
@@ -111,7 +120,9 @@ void global_avg_pool_forward(const Tensor& x, Tensor& y) {
   const Eigen::Index hw = static_cast<Eigen::Index>(x.plane());
   y.resize(x.n(), x.c(), 1, 1);
   const float inv = 1.0f / static_cast<float>(hw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast <std::size_t>(planes) *  \
+                                                  static_cast <std::size_t>(hw) >= \
+                                              detail::kMinParallelElements)
   for (int pl = 0; pl < planes; ++pl) {
     y[pl] = ConstArrayMap(x.data() + static_cast<std::size_t>(pl) * hw, hw).sum() * inv;
   }
@@ -122,7 +133,9 @@ void global_avg_pool_backward(const Tensor& dy, int h, int w, Tensor& dx) {
   const Eigen::Index hw = static_cast<Eigen::Index>(h) * w;
   dx.resize(dy.n(), dy.c(), h, w);
   const float inv = 1.0f / static_cast<float>(hw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast <std::size_t>(planes) *  \
+                                                  static_cast <std::size_t>(hw) >= \
+                                              detail::kMinParallelElements)
   for (int pl = 0; pl < planes; ++pl) {
     ArrayMap(dx.data() + static_cast<std::size_t>(pl) * hw, hw).setConstant(dy[pl] * inv);
   }

@@ -1,5 +1,7 @@
 #include "nce/nn/residual.h"
 
+#include "parallel.h"
+
 #include <cassert>
 #include <cstring>
 #include <vector>
@@ -14,7 +16,7 @@ void residual_add(const Tensor& a, const Tensor& b, Tensor& y) {
   const int n = a.n(), cw = wide.c(), cn = narrow.c();
   const Eigen::Index hw = static_cast<Eigen::Index>(a.plane());
   if (&y != &wide && &y != &narrow) y.resize_like(wide);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a.size() + b.size() >= detail::kMinParallelElements)
   for (int i = 0; i < n; ++i) {
     float* yi = y.data() + static_cast<std::size_t>(i) * cw * hw;
     const float* wi = wide.data() + static_cast<std::size_t>(i) * cw * hw;
@@ -32,7 +34,7 @@ void residual_add_backward(const Tensor& dy, int c, Tensor& d, bool accumulate) 
   const Eigen::Index hw = static_cast<Eigen::Index>(dy.plane());
   if (!accumulate) d.resize(n, c, dy.h(), dy.w());
   assert(d.n() == n && d.c() == c);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dy.size() >= detail::kMinParallelElements)
   for (int i = 0; i < n; ++i) {
     const float* g = dy.data() + static_cast<std::size_t>(i) * cy * hw;
     float* o = d.data() + static_cast<std::size_t>(i) * c * hw;
@@ -52,7 +54,7 @@ void residual_add_act_forward(const ActParams& act, const Tensor& a, const Tenso
   const std::size_t hw = a.plane();
   y.resize_like(wide);
   const ActParams::Eval f = act.eval();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a.size() + b.size() >= detail::kMinParallelElements)
   for (int i = 0; i < n; ++i) {
     const std::size_t head = cn * hw, all = cw * hw;
     const float* wi = wide.data() + i * all;
@@ -71,7 +73,7 @@ void residual_add_act_backward(const ActParams& act, const Tensor& a, const Tens
   const int n = a.n(), cw = wide.c(), cn = narrow.c();
   const std::size_t hw = a.plane();
   std::vector<double> part(static_cast<std::size_t>(n), 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a.size() + b.size() >= detail::kMinParallelElements)
   for (int i = 0; i < n; ++i) {
     const std::size_t head = cn * hw, all = cw * hw;
     const float* wi = wide.data() + i * all;

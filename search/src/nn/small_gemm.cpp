@@ -50,7 +50,8 @@ void tile_8x48(int M, int K, const float* At, const float* B, float* Y, std::ptr
 #define NCE_ACC(r) __m512 c##r##0, c##r##1, c##r##2;
   NCE_ACC(0)
   NCE_ACC(1)
-  NCE_ACC(2) NCE_ACC(3) NCE_ACC(4) NCE_ACC(5) NCE_ACC(6) NCE_ACC(7)
+  NCE_ACC(2)
+  NCE_ACC(3) NCE_ACC(4) NCE_ACC(5) NCE_ACC(6) NCE_ACC(7)
 #undef NCE_ACC
 #define NCE_INIT(r)                                                               \
   c##r##0 = accumulate ? _mm512_loadu_ps(Y + r * ldy) : _mm512_setzero_ps();      \
@@ -91,7 +92,8 @@ void tile_8x16(int M, int K, const float* At, const float* B, std::ptrdiff_t ldb
   c##r = accumulate ? _mm512_maskz_loadu_ps(mask, Y + r * ldy) : _mm512_setzero_ps();
   NCE_INIT(0)
   NCE_INIT(1)
-  NCE_INIT(2) NCE_INIT(3) NCE_INIT(4) NCE_INIT(5) NCE_INIT(6) NCE_INIT(7)
+  NCE_INIT(2)
+  NCE_INIT(3) NCE_INIT(4) NCE_INIT(5) NCE_INIT(6) NCE_INIT(7)
 #undef NCE_INIT
       for (int k = 0; k < K; ++k) {
     const __m512 b0 = _mm512_loadu_ps(B + k * ldb);
@@ -205,7 +207,8 @@ inline void wgrad_tile(int R, int width, const float* panel, const float* dyt, i
   __m512 c##r##1 = NV > 1 ? _mm512_maskz_loadu_ps(m1, dwt + r * M + 16) : _mm512_setzero_ps(); \
   __m512 c##r##2 = NV > 2 ? _mm512_maskz_loadu_ps(m2, dwt + r * M + 32) : _mm512_setzero_ps();
     NCE_LD(0)
-    NCE_LD(1) NCE_LD(2) NCE_LD(3) NCE_LD(4) NCE_LD(5) NCE_LD(6) NCE_LD(7)
+    NCE_LD(1)
+    NCE_LD(2) NCE_LD(3) NCE_LD(4) NCE_LD(5) NCE_LD(6) NCE_LD(7)
 #undef NCE_LD
         for (int j = 0; j < width; ++j) {
       const float* bj = dyt + j * M;
@@ -227,7 +230,8 @@ inline void wgrad_tile(int R, int width, const float* panel, const float* dyt, i
   if (NV > 1) _mm512_mask_storeu_ps(dwt + r * M + 16, m1, c##r##1); \
   if (NV > 2) _mm512_mask_storeu_ps(dwt + r * M + 32, m2, c##r##2);
     NCE_ST(0)
-    NCE_ST(1) NCE_ST(2) NCE_ST(3) NCE_ST(4) NCE_ST(5) NCE_ST(6) NCE_ST(7)
+    NCE_ST(1)
+    NCE_ST(2) NCE_ST(3) NCE_ST(4) NCE_ST(5) NCE_ST(6) NCE_ST(7)
 #undef NCE_ST
         return;
   }
