@@ -276,12 +276,16 @@ TEST(NnNetwork, TinyResNetOverfitsTinyBatch) {
   EXPECT_EQ(correct, 16);
 }
 
-TEST(NnNetwork, TinyW2A2ResNetLossDecreases) {
+// W2A2 with each weight quantizer: the straight-through gradients still train.
+class NnQuantizedTraining : public ::testing::TestWithParam<QuantizerKind> {};
+
+TEST_P(NnQuantizedTraining, TinyW2A2ResNetLossDecreases) {
   const auto desc =
       models::build("resnet8", {3, 8, 8, 8, 16, 16, 16, 16}, models::InputShape{3, 8, 8, 10});
   NetworkOptions opt;
   opt.weight_bits = opt.activation_bits = 2;
   opt.pact_init_clip = 2.0f;
+  opt.quantizer = GetParam();
   Network net(desc, opt, 11);
   Tensor images(16, 3, 8, 8);
   std::mt19937 rng(12);
@@ -293,6 +297,13 @@ TEST(NnNetwork, TinyW2A2ResNetLossDecreases) {
   EXPECT_LT(last, 0.5f * first) << "first " << first << " last " << last;
   EXPECT_GE(correct, 12);
 }
+
+INSTANTIATE_TEST_SUITE_P(Quantizers, NnQuantizedTraining,
+                         ::testing::Values(QuantizerKind::kSawb, QuantizerKind::kDorefa,
+                                           QuantizerKind::kLsq),
+                         [](const ::testing::TestParamInfo<QuantizerKind>& info) {
+                           return std::string(to_string(info.param));
+                         });
 
 }  // namespace
 }  // namespace nce::nn
