@@ -123,12 +123,69 @@ CREATE VIEW v_candidates AS
   FROM candidates c JOIN runs r ON r.id = c.run_id;
 )sql";
 
+// v3: the cost model of nce_hw version 2 counts operand reuse, so two layers with one GEMM shape
+// but another kernel, stride or map size cost differently. The cache is keyed on the whole layer
+// key (sim::CostKey::to_string(), which names the geometry) instead of the GEMM shape. Rows of v2
+// keep their values under their GEMM-only key (they belong to the old cost model's fingerprints,
+// which nce no longer asks for).
+const char* const kV3 = R"sql(
+ALTER TABLE cost_cache RENAME TO cost_cache_v2;
+CREATE TABLE cost_cache (
+  hw_fingerprint      TEXT NOT NULL,
+  layer_key           TEXT NOT NULL,
+  gemm_k              INTEGER NOT NULL,
+  gemm_n              INTEGER NOT NULL,
+  gemm_m              INTEGER NOT NULL,
+  quantized           INTEGER NOT NULL,
+  kind                TEXT NOT NULL,
+  bits                INTEGER NOT NULL,
+  status              TEXT NOT NULL,
+  status_detail       TEXT,
+  passes              INTEGER NOT NULL,
+  folds               INTEGER NOT NULL,
+  cycles              INTEGER NOT NULL,
+  compute_cycles      INTEGER NOT NULL,
+  stall_cycles        INTEGER NOT NULL,
+  utilization         REAL,
+  energy_pj           REAL,
+  mac_pj              REAL,
+  sram_pj             REAL,
+  dram_pj             REAL,
+  idle_pj             REAL,
+  macs                INTEGER NOT NULL,
+  idle_pe_cycles      INTEGER NOT NULL,
+  ifmap_sram_reads    INTEGER NOT NULL,
+  ifmap_sram_writes   INTEGER NOT NULL,
+  filter_sram_reads   INTEGER NOT NULL,
+  filter_sram_writes  INTEGER NOT NULL,
+  ofmap_sram_reads    INTEGER NOT NULL,
+  ofmap_sram_writes   INTEGER NOT NULL,
+  dram_ifmap_read_bits  INTEGER NOT NULL,
+  dram_filter_read_bits INTEGER NOT NULL,
+  dram_ofmap_write_bits INTEGER NOT NULL,
+  created_at          TEXT NOT NULL,
+  PRIMARY KEY (hw_fingerprint, layer_key, bits)
+) WITHOUT ROWID;
+INSERT INTO cost_cache
+  SELECT hw_fingerprint,
+         'K=' || gemm_k || ';N=' || gemm_n || ';M=' || gemm_m || ';q=' || quantized ||
+           ';kind=' || kind,
+         gemm_k, gemm_n, gemm_m, quantized, kind, bits, status, status_detail, passes, folds,
+         cycles, compute_cycles, stall_cycles, utilization, energy_pj, mac_pj, sram_pj, dram_pj,
+         idle_pj, macs, idle_pe_cycles, ifmap_sram_reads, ifmap_sram_writes, filter_sram_reads,
+         filter_sram_writes, ofmap_sram_reads, ofmap_sram_writes, dram_ifmap_read_bits,
+         dram_filter_read_bits, dram_ofmap_write_bits, created_at
+  FROM cost_cache_v2;
+DROP TABLE cost_cache_v2;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> steps = {
       {1, "runs, epochs, candidates; views v_candidates and v_runs", kV1},
       {2, "run uuid/wall time/host, candidate overrides and stalls, hw_configs, cost_cache", kV2},
+      {3, "cost_cache keyed on the whole layer key (geometry included)", kV3},
   };
   return steps;
 }

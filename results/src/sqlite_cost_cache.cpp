@@ -37,7 +37,7 @@ SqliteCostCache::~SqliteCostCache() {
 
 SqliteCostCache::Key SqliteCostCache::make_key(const std::string& fp, const sim::CostKey& key,
                                                int bits) {
-  return Key{fp, key.K, key.N, key.M, key.quantized, static_cast<int>(key.kind), bits};
+  return Key{fp, key.to_string(), bits};
 }
 
 std::optional<sim::LayerCost> SqliteCostCache::lookup(const std::string& hw_fingerprint,
@@ -54,20 +54,13 @@ std::optional<sim::LayerCost> SqliteCostCache::lookup(const std::string& hw_fing
 }
 
 void SqliteCostCache::load_locked(const std::string& hw_fingerprint) {
-  auto st = db_.prepare(std::string("SELECT gemm_k, gemm_n, gemm_m, quantized, kind, bits, ") +
-                        kColumns + " FROM cost_cache WHERE hw_fingerprint = ?");
+  auto st = db_.prepare(std::string("SELECT layer_key, bits, ") + kColumns +
+                        " FROM cost_cache WHERE hw_fingerprint = ?");
   st.bind(1, hw_fingerprint);
   while (st.step()) {
-    sim::CostKey key;
-    key.K = st.column_int(0);
-    key.N = st.column_int(1);
-    key.M = st.column_int(2);
-    key.quantized = st.column_int(3) != 0;
-    key.kind = st.column_text(4) == models::to_string(models::LayerKind::kFC)
-                   ? models::LayerKind::kFC
-                   : models::LayerKind::kConv;
-    int bits = static_cast<int>(st.column_int(5));
-    const int o = 6;  // first LayerCost column
+    const std::string layer_key = st.column_text(0);
+    const int bits = static_cast<int>(st.column_int(1));
+    const int o = 2;  // first LayerCost column
     sim::LayerCost c;
     c.status = st.column_text(o) == "ok" ? sim::CostStatus::kOk : sim::CostStatus::kSramTooSmall;
     c.status_detail = st.column_text(o + 1);
@@ -93,7 +86,7 @@ void SqliteCostCache::load_locked(const std::string& hw_fingerprint) {
     c.events.dram_ifmap_read_bits = st.column_int(o + 21);
     c.events.dram_filter_read_bits = st.column_int(o + 22);
     c.events.dram_ofmap_write_bits = st.column_int(o + 23);
-    memo_.emplace(make_key(hw_fingerprint, key, bits), c);
+    memo_.emplace(Key{hw_fingerprint, layer_key, bits}, c);
   }
   loaded_.insert(hw_fingerprint);
 }
@@ -103,7 +96,7 @@ void SqliteCostCache::store(const std::string& hw_fingerprint, const sim::CostKe
   std::lock_guard<std::mutex> lock(mutex_);
   Key k = make_key(hw_fingerprint, key, bits);
   memo_[k] = cost;
-  pending_[k] = cost;
+  pending_[k] = Pending{key, cost};
   if (static_cast<int>(pending_.size()) >= batch_) flush_locked();
 }
 
@@ -115,47 +108,49 @@ void SqliteCostCache::flush() {
 void SqliteCostCache::flush_locked() {
   if (pending_.empty()) return;
   std::string placeholders;
-  for (int i = 0; i < 32; ++i) placeholders += i ? ",?" : "?";
+  for (int i = 0; i < 33; ++i) placeholders += i ? ",?" : "?";
   const std::string now = utc_now_iso8601();
   db_.write_transaction([&] {
     auto st = db_.prepare(
-        std::string("INSERT OR IGNORE INTO cost_cache (hw_fingerprint, gemm_k, gemm_n, gemm_m, "
-                    "quantized, kind, bits, created_at, ") +
+        std::string("INSERT OR IGNORE INTO cost_cache (hw_fingerprint, layer_key, gemm_k, gemm_n, "
+                    "gemm_m, quantized, kind, bits, created_at, ") +
         kColumns + ") VALUES (" + placeholders + ")");
-    for (const auto& [k, c] : pending_) {
+    for (const auto& [k, p] : pending_) {
+      const sim::LayerCost& c = p.cost;
       st.reset();
       st.bind(1, std::get<0>(k))
           .bind(2, std::get<1>(k))
-          .bind(3, std::get<2>(k))
-          .bind(4, std::get<3>(k))
-          .bind(5, std::get<4>(k) ? 1 : 0)
-          .bind(6, std::string(models::to_string(static_cast<models::LayerKind>(std::get<5>(k)))))
-          .bind(7, std::get<6>(k))
-          .bind(8, now)
-          .bind(9, std::string(status_text(c.status)))
-          .bind(10, c.status_detail)
-          .bind(11, c.passes)
-          .bind(12, c.folds)
-          .bind(13, c.cycles)
-          .bind(14, c.compute_cycles)
-          .bind(15, c.stall_cycles)
-          .bind(16, c.utilization)
-          .bind(17, c.energy_pj)
-          .bind(18, c.energy.mac_pj)
-          .bind(19, c.energy.sram_pj)
-          .bind(20, c.energy.dram_pj)
-          .bind(21, c.energy.idle_pj)
-          .bind(22, c.events.macs)
-          .bind(23, c.events.idle_pe_cycles)
-          .bind(24, c.events.ifmap_sram_reads)
-          .bind(25, c.events.ifmap_sram_writes)
-          .bind(26, c.events.filter_sram_reads)
-          .bind(27, c.events.filter_sram_writes)
-          .bind(28, c.events.ofmap_sram_reads)
-          .bind(29, c.events.ofmap_sram_writes)
-          .bind(30, c.events.dram_ifmap_read_bits)
-          .bind(31, c.events.dram_filter_read_bits)
-          .bind(32, c.events.dram_ofmap_write_bits);
+          .bind(3, p.key.K)
+          .bind(4, p.key.N)
+          .bind(5, p.key.M)
+          .bind(6, p.key.quantized ? 1 : 0)
+          .bind(7, std::string(models::to_string(p.key.kind)))
+          .bind(8, std::get<2>(k))
+          .bind(9, now)
+          .bind(10, std::string(status_text(c.status)))
+          .bind(11, c.status_detail)
+          .bind(12, c.passes)
+          .bind(13, c.folds)
+          .bind(14, c.cycles)
+          .bind(15, c.compute_cycles)
+          .bind(16, c.stall_cycles)
+          .bind(17, c.utilization)
+          .bind(18, c.energy_pj)
+          .bind(19, c.energy.mac_pj)
+          .bind(20, c.energy.sram_pj)
+          .bind(21, c.energy.dram_pj)
+          .bind(22, c.energy.idle_pj)
+          .bind(23, c.events.macs)
+          .bind(24, c.events.idle_pe_cycles)
+          .bind(25, c.events.ifmap_sram_reads)
+          .bind(26, c.events.ifmap_sram_writes)
+          .bind(27, c.events.filter_sram_reads)
+          .bind(28, c.events.filter_sram_writes)
+          .bind(29, c.events.ofmap_sram_reads)
+          .bind(30, c.events.ofmap_sram_writes)
+          .bind(31, c.events.dram_ifmap_read_bits)
+          .bind(32, c.events.dram_filter_read_bits)
+          .bind(33, c.events.dram_ofmap_write_bits);
       st.run();
     }
   });

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "nce/results/schema.h"
 #include "nce/sim/cost_table.h"
 #include "test_util.h"
 
@@ -110,6 +111,82 @@ TEST(SqliteCostCache, FillsAndServesACostTable) {
     EXPECT_EQ(cached.cost(l, 0, 0).cycles, fresh.cost(l, 0, 0).cycles);
     EXPECT_EQ(cached.cost(l, 0, 0).energy_pj, fresh.cost(l, 0, 0).energy_pj);
   }
+}
+
+}  // namespace
+}  // namespace nce::results
+
+namespace nce::results {
+namespace {
+
+TEST(SqliteCostCache, LayersWithOneGemmShapeButOtherGeometryAreSeparateEntries) {
+  // A stride-2 3x3 conv on 32x32 and a stride-1 3x3 conv on 16x16 lower to the same GEMM
+  // (K = 144, N = 256, M = 32) but reuse their inputs differently: two cache entries.
+  models::Layer a;
+  a.name = "a";
+  a.c_in = 16;
+  a.c_out = 32;
+  a.k = 3;
+  a.stride = 2;
+  a.pad = 1;
+  a.h_in = a.w_in = 32;
+  a.h_out = a.w_out = 16;
+  models::Layer b = a;
+  b.stride = 1;
+  b.h_in = b.w_in = 16;
+  const sim::CostKey ka = sim::cost_key_for(a, 16, 32), kb = sim::cost_key_for(b, 16, 32);
+  ASSERT_EQ(ka.K, kb.K);
+  ASSERT_EQ(ka.N, kb.N);
+  ASSERT_EQ(ka.M, kb.M);
+  ScratchFile file;
+  sim::LayerCost ca = sample_cost(), cb = sample_cost();
+  cb.cycles = 42;
+  {
+    SqliteCostCache cache(file.path());
+    cache.store("fp", ka, 2, ca);
+    cache.store("fp", kb, 2, cb);
+  }
+  SqliteCostCache cache(file.path());
+  ASSERT_TRUE(cache.lookup("fp", ka, 2).has_value());
+  ASSERT_TRUE(cache.lookup("fp", kb, 2).has_value());
+  EXPECT_EQ(cache.lookup("fp", ka, 2)->cycles, ca.cycles);
+  EXPECT_EQ(cache.lookup("fp", kb, 2)->cycles, 42);
+}
+
+TEST(SqliteCostCache, VersionTwoRowsSurviveTheMigrationUnderTheirGemmKey) {
+  ScratchFile file;
+  // A current database turned back into version 2's cost_cache layout, with one cached row.
+  {
+    Database db(file.path());
+    db.write_transaction([&] {
+      db.exec("DROP TABLE cost_cache");
+      db.exec(
+          "CREATE TABLE cost_cache (hw_fingerprint TEXT NOT NULL, gemm_k INTEGER NOT NULL, "
+          "gemm_n INTEGER NOT NULL, gemm_m INTEGER NOT NULL, quantized INTEGER NOT NULL, kind "
+          "TEXT NOT NULL, bits INTEGER NOT NULL, status TEXT NOT NULL, status_detail TEXT, passes "
+          "INTEGER NOT NULL, folds INTEGER NOT NULL, cycles INTEGER NOT NULL, compute_cycles "
+          "INTEGER NOT NULL, stall_cycles INTEGER NOT NULL, utilization REAL, energy_pj REAL, "
+          "mac_pj REAL, sram_pj REAL, dram_pj REAL, idle_pj REAL, macs INTEGER NOT NULL, "
+          "idle_pe_cycles INTEGER NOT NULL, ifmap_sram_reads INTEGER NOT NULL, ifmap_sram_writes "
+          "INTEGER NOT NULL, filter_sram_reads INTEGER NOT NULL, filter_sram_writes INTEGER NOT "
+          "NULL, ofmap_sram_reads INTEGER NOT NULL, ofmap_sram_writes INTEGER NOT NULL, "
+          "dram_ifmap_read_bits INTEGER NOT NULL, dram_filter_read_bits INTEGER NOT NULL, "
+          "dram_ofmap_write_bits INTEGER NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY "
+          "(hw_fingerprint, gemm_k, gemm_n, gemm_m, quantized, kind, bits)) WITHOUT ROWID");
+      db.exec(
+          "INSERT INTO cost_cache VALUES ('fp', 64, 1, 10, 0, 'fc', 2, 'ok', '', 16, 1, 777, "
+          "777, 0, 0.5, 1.0, 0.25, 0.25, 0.25, 0.25, 640, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, "
+          "'2026-01-01T00:00:00Z')");
+      db.exec("PRAGMA user_version = 2");
+    });
+  }
+  Database db(file.path());  // migrates to the current version
+  EXPECT_EQ(db.schema_version(), current_schema_version());
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM cost_cache"), 1);
+  SqliteCostCache cache(file.path());
+  const sim::CostKey fc{64, 1, 10, false, models::LayerKind::kFC};
+  ASSERT_TRUE(cache.lookup("fp", fc, 2).has_value());
+  EXPECT_EQ(cache.lookup("fp", fc, 2)->cycles, 777);
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ class SqliteCostCache : public sim::CostCache {
   std::int64_t stored() const { return stored_; }  // entries written so far (new or not)
 
  private:
-  using Key = std::tuple<std::string, std::int64_t, std::int64_t, std::int64_t, bool, int, int>;
+  // (hw fingerprint, sim::CostKey::to_string(), bits)
+  using Key = std::tuple<std::string, std::string, int>;
   static Key make_key(const std::string& fp, const sim::CostKey& key, int bits);
   void flush_locked();
   void load_locked(const std::string& hw_fingerprint);
@@ -50,9 +51,13 @@ class SqliteCostCache : public sim::CostCache {
   std::mutex mutex_;
   Database db_;
   int batch_;
-  std::map<Key, sim::LayerCost> pending_;  // stored, not yet written
-  std::map<Key, sim::LayerCost> memo_;     // everything loaded or stored
-  std::set<std::string> loaded_;           // fingerprints read from the database
+  struct Pending {
+    sim::CostKey key;
+    sim::LayerCost cost;
+  };
+  std::map<Key, Pending> pending_;      // stored, not yet written
+  std::map<Key, sim::LayerCost> memo_;  // everything loaded or stored
+  std::set<std::string> loaded_;        // fingerprints read from the database
   std::int64_t hits_ = 0;
   std::int64_t misses_ = 0;
   std::int64_t stored_ = 0;
