@@ -106,6 +106,13 @@ void col2im_add(const ConvParams& p, const float* dcol, int h, int w, int ho, in
   }
 }
 
+// The implicit-im2col masks depend on the map and kernel only: cached in the workspace.
+void same_masks(int h, int w, int k, ConvWorkspace& ws) {
+  if (ws.masks_key[0] == h && ws.masks_key[1] == w && ws.masks_key[2] == k) return;
+  detail::conv_same_masks(h, w, k, ws.masks);
+  ws.masks_key[0] = h, ws.masks_key[1] = w, ws.masks_key[2] = k;
+}
+
 template <class V>
 float* ensure(V& v, std::size_t n) {
   if (v.size() < n) v.resize(n);
@@ -132,7 +139,7 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
     for (int j = 0; j < kdim; ++j)
       ws.wt[static_cast<std::size_t>(j) * p.c_out + o] =
           weight[static_cast<std::size_t>(o) * p.ld() + j];
-  if (same) detail::conv_same_masks(h, w, p.k, ws.masks);
+  if (same) same_masks(h, w, p.k, ws);
   const bool parallel =
       n > 1 && static_cast<double>(n) * kdim * hwo * p.c_out >= detail::kMinParallelMacs;
 #pragma omp parallel num_threads(threads) if (parallel)
@@ -190,7 +197,7 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
             weight[static_cast<std::size_t>(o) * p.ld() + j];
   }
   const bool same = is_same(p);  // then is_same(pb) too, with the same masks
-  if (same) detail::conv_same_masks(h, w, p.k, ws.masks);
+  if (same) same_masks(h, w, p.k, ws);
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
   if (static_cast<int>(ws.per_thread_grad.size()) < threads) ws.per_thread_grad.resize(threads);
