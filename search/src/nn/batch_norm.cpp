@@ -48,7 +48,7 @@ void batch_norm_act_forward_train(const BatchNormParams& p, const ActParams& act
   const std::size_t hw = x.plane();
   y.resize_like(x);
   const ActParams::Eval f = act.eval();
-#pragma omp parallel for schedule(static) if (x.size() >= detail::kMinParallelElements)
+#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
   for (int ch = 0; ch < c; ++ch) {
     float scale, shift;
     channel_stats(p, x, ch, gamma, beta, running_mean, running_var, save_mean, save_inv_std, &scale,
@@ -85,7 +85,7 @@ void batch_norm_act_backward(const ActParams& act, const Tensor& x, const float*
   const std::size_t hw = x.plane();
   const double count = static_cast<double>(n) * hw;
   std::vector<double> clip_part(static_cast<std::size_t>(c), 0.0);
-#pragma omp parallel for schedule(static) if (x.size() >= detail::kMinParallelElements)
+#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
   for (int ch = 0; ch < c; ++ch) {
     const float mean = save_mean[ch], inv_std = save_inv_std[ch];
     const float scale = gamma[ch] * inv_std, shift = beta[ch] - mean * scale;
@@ -127,7 +127,7 @@ void batch_norm_forward_train(const BatchNormParams& p, const Tensor& x, const f
   const int n = x.n(), c = x.c();
   const Eigen::Index hw = static_cast<Eigen::Index>(x.plane());
   if (&y != &x) y.resize_like(x);
-#pragma omp parallel for schedule(static) if (x.size() >= detail::kMinParallelElements)
+#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
   for (int ch = 0; ch < c; ++ch) {
     float scale, shift;
     channel_stats(p, x, ch, gamma, beta, running_mean, running_var, save_mean, save_inv_std, &scale,
@@ -163,7 +163,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& dy, const float* gamma,
   const Eigen::Index hw = static_cast<Eigen::Index>(x.plane());
   const double count = static_cast<double>(n) * hw;
   if (&dx != &dy) dx.resize_like(x);
-#pragma omp parallel for schedule(static) if (x.size() >= detail::kMinParallelElements)
+#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
   for (int ch = 0; ch < c; ++ch) {
     const float mean = save_mean[ch], inv_std = save_inv_std[ch];
     double sum_dy = 0.0, sum_dy_xhat = 0.0;

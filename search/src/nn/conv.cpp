@@ -106,6 +106,9 @@ void col2im_add(const ConvParams& p, const float* dcol, int h, int w, int ho, in
   }
 }
 
+// Work unit of the parallel loops over images.
+constexpr int kImagesPerChunk = 8;
+
 // The implicit-im2col masks depend on the map and kernel only: cached in the workspace.
 void same_masks(int h, int w, int k, ConvWorkspace& ws) {
   if (ws.masks_key[0] == h && ws.masks_key[1] == w && ws.masks_key[2] == k) return;
@@ -146,7 +149,7 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
   {
     auto& buf = ws.per_thread[omp_get_thread_num()];
     float* col = pointwise || same ? nullptr : ensure(buf, static_cast<std::size_t>(kdim) * hwo);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, kImagesPerChunk)
     for (int i = 0; i < n; ++i) {
       const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * h * w;
       if (same) {
@@ -200,7 +203,6 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
   if (same) same_masks(h, w, p.k, ws);
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
-  if (static_cast<int>(ws.per_thread_grad.size()) < threads) ws.per_thread_grad.resize(threads);
   const std::size_t gsize = static_cast<std::size_t>(p.c_out) * kdim;
   const std::size_t col_size = pointwise || same ? 0 : static_cast<std::size_t>(kdim) * hwo;
   const std::size_t dcol_size = !dx || pointwise || same ? 0
@@ -209,54 +211,61 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
   const std::size_t dyt_size = static_cast<std::size_t>(hwo) * p.c_out;
   const bool parallel =
       n > 1 && static_cast<double>(n) * kdim * hwo * p.c_out >= detail::kMinParallelMacs;
-  int team = 1;
+  // Images go in fixed chunks handed out dynamically (a core slowed by another process does
+  // less); each chunk sums its weight gradient on its own, and the chunks are added in order, so
+  // the result does not depend on which thread ran what.
+  const int chunks = (n + kImagesPerChunk - 1) / kImagesPerChunk;
+  if (static_cast<int>(ws.per_thread_grad.size()) < chunks) ws.per_thread_grad.resize(chunks);
 #pragma omp parallel num_threads(threads) if (parallel)
   {
     const int t = omp_get_thread_num();
-#pragma omp single
-    team = omp_get_num_threads();
     float* col = ensure(ws.per_thread[t], col_size + dcol_size + dyt_size);
     float* dcol = col + col_size;
     float* dyt = dcol + dcol_size;
-    float* gw = ensure(ws.per_thread_grad[t], gsize);  // dW^T: kdim x c_out
-    std::fill(gw, gw + gsize, 0.0f);
-#pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
-      const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * hw;
-      const float* dyi = dy.data() + static_cast<std::size_t>(i) * p.c_out * hwo;
-      // dY^T (pixels x filters): contiguous writes, c_out sequential read streams.
-      for (int j = 0; j < hwo; ++j) {
-        float* dst = dyt + static_cast<std::size_t>(j) * p.c_out;
-        for (int o = 0; o < p.c_out; ++o) dst[o] = dyi[static_cast<std::size_t>(o) * hwo + j];
-      }
-      if (same) {
-        detail::weight_grad_same(p.c_out, p.c_in, h, w, p.k, dyt, xi, gw, ws.masks.data());
-      } else if (pointwise) {
-        detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, xi, hwo, gw);
-      } else {
-        im2col(p, xi, h, w, ho, wo, col);
-        detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, col, hwo, gw);
-      }
-      if (!dx) continue;
-      float* dxi = dx->data() + static_cast<std::size_t>(i) * p.c_in * hw;
-      if (pointwise) {
-        detail::gemm_at_b(p.c_in, hw, p.c_out, ws.flipped.data(), dyi, hwo, dxi, hw, accumulate_dx);
-      } else if (same) {
-        detail::conv_same_gemm(p.c_in, p.c_out, h, w, p.k, ws.flipped.data(), dyi, dxi,
-                               accumulate_dx, ws.masks.data());
-      } else if (dx_as_conv) {
-        im2col(pb, dyi, ho, wo, h, w, dcol);
-        detail::gemm_at_b(p.c_in, hw, kdim_b, ws.flipped.data(), dcol, hw, dxi, hw, accumulate_dx);
-      } else {
-        detail::gemm_at_b(kdim, hwo, p.c_out, ws.flipped.data(), dyi, hwo, dcol, hwo, false);
-        col2im_add(p, dcol, h, w, ho, wo, dxi);
+#pragma omp for schedule(dynamic, 1)
+    for (int chunk = 0; chunk < chunks; ++chunk) {
+      float* gw = ensure(ws.per_thread_grad[chunk], gsize);  // dW^T: kdim x c_out
+      std::fill(gw, gw + gsize, 0.0f);
+      const int i_end = std::min(n, (chunk + 1) * kImagesPerChunk);
+      for (int i = chunk * kImagesPerChunk; i < i_end; ++i) {
+        const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * hw;
+        const float* dyi = dy.data() + static_cast<std::size_t>(i) * p.c_out * hwo;
+        // dY^T (pixels x filters): contiguous writes, c_out sequential read streams.
+        for (int j = 0; j < hwo; ++j) {
+          float* dst = dyt + static_cast<std::size_t>(j) * p.c_out;
+          for (int o = 0; o < p.c_out; ++o) dst[o] = dyi[static_cast<std::size_t>(o) * hwo + j];
+        }
+        if (same) {
+          detail::weight_grad_same(p.c_out, p.c_in, h, w, p.k, dyt, xi, gw, ws.masks.data());
+        } else if (pointwise) {
+          detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, xi, hwo, gw);
+        } else {
+          im2col(p, xi, h, w, ho, wo, col);
+          detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, col, hwo, gw);
+        }
+        if (!dx) continue;
+        float* dxi = dx->data() + static_cast<std::size_t>(i) * p.c_in * hw;
+        if (pointwise) {
+          detail::gemm_at_b(p.c_in, hw, p.c_out, ws.flipped.data(), dyi, hwo, dxi, hw,
+                            accumulate_dx);
+        } else if (same) {
+          detail::conv_same_gemm(p.c_in, p.c_out, h, w, p.k, ws.flipped.data(), dyi, dxi,
+                                 accumulate_dx, ws.masks.data());
+        } else if (dx_as_conv) {
+          im2col(pb, dyi, ho, wo, h, w, dcol);
+          detail::gemm_at_b(p.c_in, hw, kdim_b, ws.flipped.data(), dcol, hw, dxi, hw,
+                            accumulate_dx);
+        } else {
+          detail::gemm_at_b(kdim, hwo, p.c_out, ws.flipped.data(), dyi, hwo, dcol, hwo, false);
+          col2im_add(p, dcol, h, w, ho, wo, dxi);
+        }
       }
     }
   }
-  // Fixed-order reduction of the per-thread partial sums (stored transposed).
+  // Fixed-order reduction of the per-chunk partial sums (stored transposed).
   StridedMap dwm(dweight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
-  for (int t = 0; t < team; ++t) {
-    dwm += ConstMatrixMap(ws.per_thread_grad[t].data(), kdim, p.c_out).transpose();
+  for (int c = 0; c < chunks; ++c) {
+    dwm += ConstMatrixMap(ws.per_thread_grad[c].data(), kdim, p.c_out).transpose();
   }
 }
 

@@ -16,7 +16,8 @@ void residual_add(const Tensor& a, const Tensor& b, Tensor& y) {
   const int n = a.n(), cw = wide.c(), cn = narrow.c();
   const Eigen::Index hw = static_cast<Eigen::Index>(a.plane());
   if (&y != &wide && &y != &narrow) y.resize_like(wide);
-#pragma omp parallel for schedule(static) if (a.size() + b.size() >= detail::kMinParallelElements)
+#pragma omp parallel for schedule(dynamic, \
+                                  4) if (a.size() + b.size() >= detail::kMinParallelElements)
   for (int i = 0; i < n; ++i) {
     float* yi = y.data() + static_cast<std::size_t>(i) * cw * hw;
     const float* wi = wide.data() + static_cast<std::size_t>(i) * cw * hw;
@@ -54,7 +55,8 @@ void residual_add_act_forward(const ActParams& act, const Tensor& a, const Tenso
   const std::size_t hw = a.plane();
   y.resize_like(wide);
   const ActParams::Eval f = act.eval();
-#pragma omp parallel for schedule(static) if (a.size() + b.size() >= detail::kMinParallelElements)
+#pragma omp parallel for schedule(dynamic, \
+                                  4) if (a.size() + b.size() >= detail::kMinParallelElements)
   for (int i = 0; i < n; ++i) {
     const std::size_t head = cn * hw, all = cw * hw;
     const float* wi = wide.data() + i * all;
@@ -73,7 +75,8 @@ void residual_add_act_backward(const ActParams& act, const Tensor& a, const Tens
   const int n = a.n(), cw = wide.c(), cn = narrow.c();
   const std::size_t hw = a.plane();
   std::vector<double> part(static_cast<std::size_t>(n), 0.0);
-#pragma omp parallel for schedule(static) if (a.size() + b.size() >= detail::kMinParallelElements)
+#pragma omp parallel for schedule(dynamic, \
+                                  4) if (a.size() + b.size() >= detail::kMinParallelElements)
   for (int i = 0; i < n; ++i) {
     const std::size_t head = cn * hw, all = cw * hw;
     const float* wi = wide.data() + i * all;

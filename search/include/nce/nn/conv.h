@@ -40,7 +40,7 @@ struct ConvParams {
 // One workspace must not be used by two calls at the same time.
 struct ConvWorkspace {
   std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread;
-  std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread_grad;
+  std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread_grad;  // per image chunk
   std::vector<float, Aligned64Allocator<float>> wt;       // W^T for the forward GEMM
   std::vector<float, Aligned64Allocator<float>> flipped;  // the backward-data GEMM's operand
   std::vector<std::uint64_t> masks;  // implicit im2col validity masks for masks_key (h, w, k)
