@@ -6,6 +6,7 @@
 //   build/bench/nce_bench_nn [--steps N] [--batch N] [--model resnet20] [--bits 2,32]
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -65,13 +66,23 @@ int main(int argc, char** argv) {
       net.backward(grad);
     };
     step();  // warm-up: allocates every buffer
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int s = 0; s < steps; ++s) step();
-    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double ips = static_cast<double>(steps) * batch / sec;
-    std::printf("%s W%dA%d batch %d: %.1f images/s (%.1f ms/step), buffers %.0f MiB\n",
-                model.c_str(), bits, bits, batch, ips, 1000.0 * sec / steps,
-                static_cast<double>(net.buffer_bytes()) / (1 << 20));
+    std::vector<double> times;
+    for (int s = 0; s < steps; ++s) {
+      const auto t0 = std::chrono::steady_clock::now();
+      step();
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    double total = 0.0;
+    for (double t : times) total += t;
+    std::sort(times.begin(), times.end());
+    const double median = times[times.size() / 2], best = times.front();
+    // Mean over all steps; the median and the best step show what a busy machine took away.
+    std::printf(
+        "%s W%dA%d batch %d: %.1f images/s (mean %.1f ms/step; median %.1f ms = %.1f images/s; "
+        "best %.1f ms = %.1f images/s), buffers %.0f MiB\n",
+        model.c_str(), bits, bits, batch, steps * batch / total, 1000.0 * total / steps,
+        1000.0 * median, batch / median, 1000.0 * best, batch / best,
+        static_cast<double>(net.buffer_bytes()) / (1 << 20));
   }
   std::printf("peak RSS %.0f MiB\n", peak_rss_mib());
   return 0;
