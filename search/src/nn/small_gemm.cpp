@@ -44,6 +44,7 @@ inline void tile(int M, int K, const float* At, const float* B, std::ptrdiff_t l
     }
 }
 
+// clang-format off
 // The main 8 x 48 tile with named accumulators (GCC spills arrays of vectors to the stack).
 void tile_8x48(int M, int K, const float* At, const float* B, float* Y, std::ptrdiff_t ldy,
                bool accumulate) {
@@ -107,6 +108,8 @@ void tile_8x16(int M, int K, const float* At, const float* B, std::ptrdiff_t ldb
   NCE_STORE(1) NCE_STORE(2) NCE_STORE(3) NCE_STORE(4) NCE_STORE(5) NCE_STORE(6) NCE_STORE(7)
 #undef NCE_STORE
 }
+
+// clang-format on
 
 template <int NV>
 void rows(int M, int K, const float* At, const float* B, std::ptrdiff_t ldb, float* Y,
@@ -200,6 +203,7 @@ namespace {
 template <int NV>
 inline void wgrad_tile(int R, int width, const float* panel, const float* dyt, int M, float* dwt,
                        __mmask16 mask) {
+  // clang-format off
   if (R == 8) {
     const __mmask16 m0 = NV == 1 ? mask : 0xFFFF, m1 = NV == 2 ? mask : 0xFFFF, m2 = mask;
 #define NCE_LD(r)                                                                              \
@@ -235,6 +239,7 @@ inline void wgrad_tile(int R, int width, const float* panel, const float* dyt, i
 #undef NCE_ST
         return;
   }
+  // clang-format on
   for (int r = 0; r < R; ++r) {
     __m512 c[NV];
     for (int v = 0; v < NV; ++v)
