@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -13,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "cli_util.h"
 #include "command.h"
@@ -34,7 +34,8 @@ namespace {
 const char* kUsage =
     "--method nce|tas|wrpn|random|none --model NAME --dataset fashion-mnist|cifar10 [--data DIR]\n"
     "       [--hw FILE] [--lambda-flops X --lambda-params X --lambda-latency X --lambda-energy X]\n"
-    "       [--warmup-epochs N --search-epochs N --retrain-epochs N] [--threshold T] [--db FILE]\n\n"
+    "       [--warmup-epochs N --search-epochs N --retrain-epochs N] [--threshold T] [--db "
+    "FILE]\n\n"
     "Searches per-layer channel widths of a uniformly quantized network (NCE-SPEC.md), retrains\n"
     "the result from scratch and compares it with the original network: accuracy, MACs, PARAMs\n"
     "and, with --hw, the array's cycles and energy.";
@@ -185,7 +186,8 @@ void print_comparison(std::ostream& out, const search::SearchResult& r,
   out << ")\n";
   out << std::left << std::setw(10) << "network" << std::right << std::setw(9) << "top-1"
       << std::setw(10) << "MACs" << std::setw(10) << "PARAMs" << std::setw(10) << "cycles"
-      << std::setw(12) << "energy" << "  widths\n";
+      << std::setw(12) << "energy"
+      << "  widths\n";
   auto row = [&](const std::string& name, const search::Candidate& c) {
     char top1[32];
     if (c.top1 >= 0) {
@@ -193,19 +195,19 @@ void print_comparison(std::ostream& out, const search::SearchResult& r,
     } else {
       std::snprintf(top1, sizeof top1, "-");
     }
-    out << std::left << std::setw(10) << name << std::right << std::setw(9) << top1
-        << std::setw(10) << si(c.macs) << std::setw(10) << si(c.params) << std::setw(10)
-        << si(c.latency_cycles) << std::setw(12)
-        << (c.energy_pj >= 0 ? si(c.energy_pj * 1e-6) + "uJ" : std::string("-")) << "  "
-        << models::format_widths(c.widths) << "\n";
+    out << std::left << std::setw(10) << name << std::right << std::setw(9) << top1 << std::setw(10)
+        << si(c.macs) << std::setw(10) << si(c.params) << std::setw(10) << si(c.latency_cycles)
+        << std::setw(12) << (c.energy_pj >= 0 ? si(c.energy_pj * 1e-6) + "uJ" : std::string("-"))
+        << "  " << models::format_widths(c.widths) << "\n";
   };
   row("original", original_trained ? *original_trained : r.original);
   row(r.final.method == "original" ? "original" : r.final.method, r.final);
   auto ratio = [](double a, double b) { return b > 0 && a >= 0 ? a / b : -1.0; };
   const search::Candidate& base = original_trained ? *original_trained : r.original;
   char line[200];
-  std::snprintf(line, sizeof line, "%s / original: MACs x%.3f, PARAMs x%.3f", r.final.method.c_str(),
-                ratio(r.final.macs, base.macs), ratio(r.final.params, base.params));
+  std::snprintf(line, sizeof line, "%s / original: MACs x%.3f, PARAMs x%.3f",
+                r.final.method.c_str(), ratio(r.final.macs, base.macs),
+                ratio(r.final.params, base.params));
   out << line;
   if (r.final.latency_cycles >= 0) {
     std::snprintf(line, sizeof line, ", cycles x%.3f, energy x%.3f",
@@ -242,48 +244,69 @@ int search_main(const std::vector<std::string>& args) {
   return run_guarded("search", [&]() -> int {
     po::options_description opts("Options");
     search::SearchConfig d;  // defaults shown in --help
-    opts.add_options()
-        ("method", po::value<std::string>()->default_value("nce"), "nce, tas, wrpn, random or none")
-        ("model", po::value<std::string>()->default_value("resnet20"), "model (nce models list)")
-        ("dataset", po::value<std::string>()->default_value("fashion-mnist"), "fashion-mnist or cifar10")
-        ("data", po::value<std::string>()->default_value(""),
-         "data directory (default: Debian's Fashion-MNIST; CIFAR-10 needs one)")
-        ("widths", po::value<std::string>(), "base width vector (default: the model's)")
-        ("base-multiplier", po::value<double>()->default_value(1.0),
-         "scale the base widths first (2 = the paper's \"2X TAS\")")
-        ("bits", po::value<int>()->default_value(2), "uniform weight/activation bits: 2, 3, 4, 8, 32")
-        ("quantizer", po::value<std::string>()->default_value("sawb"), "weights: sawb, dorefa, lsq")
-        ("hw", po::value<std::string>(), "hardware config (.cfg) for cycles and energy")
-        ("lambda-flops", po::value<double>()->default_value(d.flops.lambda), "weight of the MACs term")
-        ("lambda-params", po::value<double>()->default_value(d.params.lambda), "weight of the PARAMs term")
-        ("lambda-latency", po::value<double>()->default_value(0.0), "weight of the cycles term (needs --hw)")
-        ("lambda-energy", po::value<double>()->default_value(0.0), "weight of the energy term (needs --hw)")
-        ("flops-target", po::value<double>()->default_value(1.0), "MACs target, times the original's")
-        ("params-target", po::value<double>()->default_value(1.0), "PARAMs target, times the original's")
-        ("latency-target", po::value<double>()->default_value(1.0), "cycles target, times the original's")
-        ("energy-target", po::value<double>()->default_value(1.0), "energy target, times the original's")
-        ("warmup-epochs", po::value<int>()->default_value(d.warmup_epochs), "weight-only epochs, uniform sampling")
-        ("search-epochs", po::value<int>()->default_value(d.search_epochs), "bi-level search epochs")
-        ("retrain-epochs", po::value<int>()->default_value(d.retrain_epochs), "epochs to retrain the result")
-        ("threshold", po::value<double>()->default_value(d.threshold), "NCE expansion threshold T in (0,1)")
-        ("max-candidates", po::value<int>()->default_value(d.max_candidates), "NCE: candidates per layer, 8..16")
-        ("wrpn-multipliers", po::value<std::string>()->default_value("1,1.25,1.5,2"), "WRPN width multipliers")
-        ("random-samples", po::value<int>()->default_value(d.random_samples), "random search: vectors to retrain")
-        ("batch", po::value<int>()->default_value(d.batch_size), "batch size")
-        ("lr", po::value<double>()->default_value(d.lr), "weight learning rate (SGD, cosine)")
-        ("arch-lr", po::value<double>()->default_value(d.arch_lr), "alpha learning rate (Adam)")
-        ("subset", po::value<int>()->default_value(0), "use the first N training images per class (0: all)")
-        ("test-subset", po::value<int>()->default_value(0), "use the first N test images per class (0: all)")
-        ("max-batches", po::value<int>()->default_value(0), "batches per epoch (0: all)")
-        ("no-augment", "no crop/flip augmentation (the default for Fashion-MNIST)")
-        ("baseline", "also retrain the original network with the same budget, for the comparison")
-        ("seed", po::value<std::uint64_t>()->default_value(1), "random seed")
-        ("checkpoint", po::value<std::string>(), "checkpoint file, written after every epoch")
-        ("resume", "continue from --checkpoint")
-        ("db", po::value<std::string>(), "result database (SQLite) to record the run in")
-        ("analysis", po::value<std::string>(), "directory for alpha.csv and kendall.csv")
-        ("json", po::value<std::string>(), "write a JSON summary to this file (- = stdout)")
-        ("quiet", "no progress output");
+    opts.add_options()("method", po::value<std::string>()->default_value("nce"),
+                       "nce, tas, wrpn, random or none")(
+        "model", po::value<std::string>()->default_value("resnet20"), "model (nce models list)")(
+        "dataset", po::value<std::string>()->default_value("fashion-mnist"),
+        "fashion-mnist or cifar10")(
+        "data", po::value<std::string>()->default_value(""),
+        "data directory (default: Debian's Fashion-MNIST; CIFAR-10 needs one)")(
+        "widths", po::value<std::string>(), "base width vector (default: the model's)")(
+        "base-multiplier", po::value<double>()->default_value(1.0),
+        "scale the base widths first (2 = the paper's \"2X TAS\")")(
+        "bits", po::value<int>()->default_value(2),
+        "uniform weight/activation bits: 2, 3, 4, 8, 32")(
+        "quantizer", po::value<std::string>()->default_value("sawb"), "weights: sawb, dorefa, lsq")(
+        "hw", po::value<std::string>(), "hardware config (.cfg) for cycles and energy")(
+        "lambda-flops", po::value<double>()->default_value(d.flops.lambda),
+        "weight of the MACs term")(
+        "lambda-params", po::value<double>()->default_value(d.params.lambda),
+        "weight of the PARAMs term")("lambda-latency", po::value<double>()->default_value(0.0),
+                                     "weight of the cycles term (needs --hw)")(
+        "lambda-energy", po::value<double>()->default_value(0.0),
+        "weight of the energy term (needs --hw)")("flops-target",
+                                                  po::value<double>()->default_value(1.0),
+                                                  "MACs target, times the original's")(
+        "params-target", po::value<double>()->default_value(1.0),
+        "PARAMs target, times the original's")("latency-target",
+                                               po::value<double>()->default_value(1.0),
+                                               "cycles target, times the original's")(
+        "energy-target", po::value<double>()->default_value(1.0),
+        "energy target, times the original's")("warmup-epochs",
+                                               po::value<int>()->default_value(d.warmup_epochs),
+                                               "weight-only epochs, uniform sampling")(
+        "search-epochs", po::value<int>()->default_value(d.search_epochs),
+        "bi-level search epochs")("retrain-epochs",
+                                  po::value<int>()->default_value(d.retrain_epochs),
+                                  "epochs to retrain the result")(
+        "threshold", po::value<double>()->default_value(d.threshold),
+        "NCE expansion threshold T in (0,1)")("max-candidates",
+                                              po::value<int>()->default_value(d.max_candidates),
+                                              "NCE: candidates per layer, 8..16")(
+        "wrpn-multipliers", po::value<std::string>()->default_value("1,1.25,1.5,2"),
+        "WRPN width multipliers")("random-samples",
+                                  po::value<int>()->default_value(d.random_samples),
+                                  "random search: vectors to retrain")(
+        "batch", po::value<int>()->default_value(d.batch_size), "batch size")(
+        "lr", po::value<double>()->default_value(d.lr), "weight learning rate (SGD, cosine)")(
+        "arch-lr", po::value<double>()->default_value(d.arch_lr), "alpha learning rate (Adam)")(
+        "subset", po::value<int>()->default_value(0),
+        "use the first N training images per class (0: all)")(
+        "test-subset", po::value<int>()->default_value(0),
+        "use the first N test images per class (0: all)")(
+        "max-batches", po::value<int>()->default_value(0), "batches per epoch (0: all)")(
+        "no-augment", "no crop/flip augmentation (the default for Fashion-MNIST)")(
+        "baseline", "also retrain the original network with the same budget, for the comparison")(
+        "tas-counting",
+        "cost terms leave out the 1x1 shortcut a stride-1 block needs when its "
+        "widths differ (TAS's counting; default: counted, as the derived network has it)")(
+        "seed", po::value<std::uint64_t>()->default_value(1), "random seed")(
+        "checkpoint", po::value<std::string>(), "checkpoint file, written after every epoch")(
+        "resume", "continue from --checkpoint")("db", po::value<std::string>(),
+                                                "result database (SQLite) to record the run in")(
+        "analysis", po::value<std::string>(), "directory for alpha.csv and kendall.csv")(
+        "json", po::value<std::string>(), "write a JSON summary to this file (- = stdout)")(
+        "quiet", "no progress output");
     po::variables_map vm;
     if (!parse_or_help(args, "search", kUsage, opts, vm)) return 0;
 
@@ -325,6 +348,7 @@ int search_main(const std::vector<std::string>& args) {
     c.seed = vm["seed"].as<std::uint64_t>();
     if (vm.count("checkpoint")) c.checkpoint_path = vm["checkpoint"].as<std::string>();
     c.resume = vm.count("resume") > 0;
+    c.count_width_shortcuts = vm.count("tas-counting") == 0;
     search::validate(c);  // before loading anything
     for (const char* term : {"latency", "energy"}) {
       if (vm[std::string("lambda-") + term].as<double>() > 0 && !vm.count("hw")) {
@@ -365,9 +389,9 @@ int search_main(const std::vector<std::string>& args) {
     if (!quiet) {
       std::cout << "nce search --method " << c.method << " on " << c.model << ", " << c.dataset
                 << " (" << data.train.size() << " train / " << data.test.size()
-                << " test images), W" << c.supernet.weight_bits << "A"
-                << c.supernet.activation_bits << " " << nn::to_string(c.supernet.quantizer)
-                << ", " << omp_get_max_threads() << " threads";
+                << " test images), W" << c.supernet.weight_bits << "A" << c.supernet.activation_bits
+                << " " << nn::to_string(c.supernet.quantizer) << ", " << omp_get_max_threads()
+                << " threads";
       if (!hw.name.empty()) std::cout << ", hw " << hw.name;
       std::cout << std::endl;
     }
@@ -435,9 +459,9 @@ int search_main(const std::vector<std::string>& args) {
       if (result.stopped_early) {
         run->finish(results::RunStatus::kInterrupted);
       } else {
-        run->finish(results::RunStatus::kFinished,
-                    result.final.top1 >= 0 ? std::optional<double>(result.final.top1)
-                                           : std::nullopt);
+        run->finish(results::RunStatus::kFinished, result.final.top1 >= 0
+                                                       ? std::optional<double>(result.final.top1)
+                                                       : std::nullopt);
       }
     }
     if (!quiet) {
@@ -478,7 +502,9 @@ int search_main(const std::vector<std::string>& args) {
 
 }  // namespace
 
-NCE_REGISTER_COMMAND("search", "NCE/TAS/WRPN/random width search with FLOPs, PARAMs, latency, "
-                               "energy terms; derive, retrain, compare", search_main);
+NCE_REGISTER_COMMAND("search",
+                     "NCE/TAS/WRPN/random width search with FLOPs, PARAMs, latency, "
+                     "energy terms; derive, retrain, compare",
+                     search_main);
 
 }  // namespace nce::app

@@ -1,4 +1,5 @@
 #include "nce/search/expected_cost.h"
+#include "nce/search/search_run.h"
 
 #include <gtest/gtest.h>
 
@@ -79,6 +80,47 @@ TEST(ExpectedCost, TasLossSignsAndBand) {
   CostLoss c = tas_cost_loss(10.0, 95.0, 100.0, 200.0);
   EXPECT_EQ(c.direction, 0);
   EXPECT_DOUBLE_EQ(c.loss, 0.0);
+}
+
+}  // namespace
+}  // namespace nce::search
+
+namespace nce::search {
+namespace {
+
+TEST(CostAccounting, ConcreteCostsEqualTheDerivedNetworksWithWidthShortcuts) {
+  const models::Network base = models::build_canonical("resnet20");
+  const CostAccounting acc = cost_accounting(base, true);
+  EXPECT_EQ(acc.net.layers.size(), base.layers.size() + 7);  // 7 stride-1 identity blocks
+  const std::vector<int> tas = {3,  16, 6,  4,  4,  4,  4,  4,  32, 32,
+                                12, 19, 32, 28, 64, 64, 64, 64, 64, 44};
+  std::mt19937_64 rng(3);
+  ArchParams arch(base.widths, rng);
+  std::vector<std::vector<int>> vectors = {base.widths, tas};
+  for (int k = 0; k < 20; ++k) {
+    std::vector<int> w = {3};
+    for (const auto& l : arch.layers()) w.push_back(l.candidates[rng() % l.candidates.size()]);
+    vectors.push_back(w);
+  }
+  for (const auto& w : vectors) {
+    const models::Network derived = models::build_canonical("resnet20", w);
+    EXPECT_EQ(concrete_cost(acc.net, w, acc.gate(macs_cost(acc.net))),
+              static_cast<double>(derived.macs()));
+    EXPECT_EQ(concrete_cost(acc.net, w, acc.gate(params_cost(acc.net))),
+              static_cast<double>(derived.params()));
+  }
+  EXPECT_EQ(concrete_cost(acc.net, tas, acc.gate(macs_cost(acc.net))), 22444472.0);
+  // TAS's own counting leaves the shortcuts out: the supernet's expected MACs stay 16.55M.
+  const CostAccounting tas_acc = cost_accounting(base, false);
+  EXPECT_EQ(tas_acc.net.layers.size(), base.layers.size());
+}
+
+TEST(CostAccounting, GatedExpectedCostGradientsMatchFiniteDifferences) {
+  const models::Network base = models::build_canonical("resnet8");
+  const CostAccounting acc = cost_accounting(base, true);
+  std::mt19937_64 rng(12);
+  ArchParams arch(base.widths, rng, 1.0);
+  check_gradient(acc.net, arch, acc.gate(macs_cost(acc.net)));
 }
 
 }  // namespace

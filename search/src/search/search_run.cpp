@@ -286,7 +286,8 @@ std::vector<std::pair<std::string, std::string>> identity(const SearchConfig& c,
           kv("targets", num(c.flops.target_ratio) + "," + num(c.params.target_ratio) + "," +
                             num(c.latency.target_ratio) + "," + num(c.energy.target_ratio)),
           kv("seed", std::to_string(c.seed)),
-          kv("base_multiplier", num(c.base_multiplier))};
+          kv("base_multiplier", num(c.base_multiplier)),
+          kv("count_width_shortcuts", c.count_width_shortcuts ? "1" : "0")};
 }
 
 // Forwards the trainer's epochs to the search observer.
@@ -302,6 +303,48 @@ class RetrainObserver : public nn::TrainObserver {
   SearchObserver* target_;
   std::vector<int> widths_;
 };
+
+}  // namespace
+
+LayerCostFn CostAccounting::gate(LayerCostFn cost) const {
+  return [this, cost](int l, int ci, int co) {
+    return width_shortcut[l] && ci == co ? 0.0 : cost(l, ci, co);
+  };
+}
+
+CostAccounting cost_accounting(const models::Network& base, bool count_width_shortcuts) {
+  CostAccounting acc;
+  acc.net = base;
+  acc.width_shortcut.assign(base.layers.size(), false);
+  if (!count_width_shortcuts) return acc;
+  for (const models::Block& b : base.blocks) {
+    if (b.shortcut >= 0) continue;
+    const models::Layer& a = base.layers[b.conv_a];
+    const models::Layer& last = base.layers[b.last()];
+    if (a.stride != 1) continue;
+    models::Layer sc = last;
+    sc.name = a.name.substr(0, a.name.find('.')) + ".shortcut";
+    sc.k = 1;
+    sc.stride = 1;
+    sc.pad = 0;
+    sc.h_in = a.h_in;
+    sc.w_in = a.w_in;
+    sc.h_out = last.h_out;
+    sc.w_out = last.w_out;
+    sc.in_width_index = a.in_width_index;
+    sc.c_in = a.c_in;
+    sc.batch_norm = true;
+    sc.relu = false;
+    sc.quantized = false;
+    sc.in_pool = models::Pool{};
+    sc.out_pool = models::Pool{};
+    acc.net.layers.push_back(sc);
+    acc.width_shortcut.push_back(true);
+  }
+  return acc;
+}
+
+namespace {
 
 class Search {
  public:
@@ -409,22 +452,27 @@ void Search::supernet_search(const models::Network& base) {
   const int total_epochs = c_.warmup_epochs + c_.search_epochs;
   const nn::CosineSchedule schedule(c_.lr, static_cast<std::int64_t>(total_epochs) * steps);
 
-  // Cost terms, all in the supernet's own accounting (the base network's layers).
+  // Cost terms. The accounting network is the base network plus, when count_width_shortcuts is
+  // on, the 1x1 conv shortcut a stride-1 identity block gets in the derived network when its input
+  // and output widths differ (models::build's rule); that layer costs nothing when they agree.
+  const CostAccounting acc = cost_accounting(base, c_.count_width_shortcuts);
+  const models::Network& cnet = acc.net;
+  auto gate = [&acc](LayerCostFn f) { return acc.gate(std::move(f)); };
   struct Term {
     CostTerm cfg;
     LayerCostFn fn;
   };
   std::vector<Term> terms;
-  if (c_.flops.lambda > 0) terms.push_back({c_.flops, macs_cost(base)});
-  if (c_.params.lambda > 0) terms.push_back({c_.params, params_cost(base)});
-  auto hw_fn = [&base](const HwLayerCostFn& f) {
-    return [&base, f](int l, int ci, int co) { return f(base.layers[l], ci, co); };
+  if (c_.flops.lambda > 0) terms.push_back({c_.flops, gate(macs_cost(cnet))});
+  if (c_.params.lambda > 0) terms.push_back({c_.params, gate(params_cost(cnet))});
+  auto hw_fn = [&cnet](const HwLayerCostFn& f) -> LayerCostFn {
+    return [&cnet, f](int l, int ci, int co) { return f(cnet.layers[l], ci, co); };
   };
-  if (c_.latency.lambda > 0) terms.push_back({c_.latency, hw_fn(hw_.latency_cycles)});
-  if (c_.energy.lambda > 0) terms.push_back({c_.energy, hw_fn(hw_.energy_pj)});
+  if (c_.latency.lambda > 0) terms.push_back({c_.latency, gate(hw_fn(hw_.latency_cycles))});
+  if (c_.energy.lambda > 0) terms.push_back({c_.energy, gate(hw_fn(hw_.energy_pj))});
   std::vector<double> targets;
   for (const auto& t : terms) {
-    targets.push_back(t.cfg.target_ratio * concrete_cost(base, base.widths, t.fn));
+    targets.push_back(t.cfg.target_ratio * concrete_cost(cnet, base.widths, t.fn));
   }
 
   // Resume.
@@ -527,9 +575,9 @@ void Search::supernet_search(const models::Network& base) {
         const std::vector<int> argmax = arch.derive(base.widths[0]);
         const std::vector<int> widest = arch.max_widths(base.widths[0]);
         for (size_t t = 0; t < terms.size(); ++t) {
-          const ExpectedCost e = expected_cost(base, arch, terms[t].fn);
-          const double f = concrete_cost(base, argmax, terms[t].fn);
-          const double rmax = concrete_cost(base, widest, terms[t].fn);
+          const ExpectedCost e = expected_cost(cnet, arch, terms[t].fn);
+          const double f = concrete_cost(cnet, argmax, terms[t].fn);
+          const double rmax = concrete_cost(cnet, widest, terms[t].fn);
           const CostLoss cl = tas_cost_loss(e.value, f, targets[t], rmax, c_.tolerance);
           if (cl.direction == 0) continue;
           const double scale = terms[t].cfg.lambda * cl.grad_expected;

@@ -65,6 +65,11 @@ struct SearchConfig {
   double threshold = 0.3;   // NCE expansion threshold T, in (0, 1)
   int max_candidates = 16;  // NCE: candidates per layer after expansions (8..16)
   double tolerance = 0.05;  // TAS cost band t
+  // CHOICE: the cost terms also count the 1x1 conv shortcut that a stride-1 block gets in the
+  // derived network when its input and output widths differ (so the search sees what the derived
+  // network costs; on a 2-bit array such a full-precision shortcut runs bit-serially). TAS's
+  // counting leaves it out (false).
+  bool count_width_shortcuts = true;
   CostTerm flops{2.0, 1.0};
   CostTerm params{2.0, 1.0};
   CostTerm latency{0.0, 1.0};
@@ -93,6 +98,18 @@ struct HardwareCosts {
   HwLayerCostFn energy_pj;
   std::string name;  // hw config name, for records
 };
+
+// The network the cost terms are computed on: the base network, plus (count_width_shortcuts) one
+// 1x1 conv + BN shortcut per stride-1 identity block, reading the block's input width and writing
+// its output width; width_shortcut[l] marks those layers, which cost nothing when c_in == c_out.
+// concrete_cost() on it equals the derived network's cost as models::build() lays it out.
+struct CostAccounting {
+  models::Network net;
+  std::vector<bool> width_shortcut;
+  // `cost` with the width shortcuts' zero at c_in == c_out. The result refers to *this.
+  LayerCostFn gate(LayerCostFn cost) const;
+};
+CostAccounting cost_accounting(const models::Network& base, bool count_width_shortcuts);
 
 // One evaluated design.
 struct Candidate {
