@@ -1,6 +1,7 @@
 // The trainable network built from models:: descriptions: whole-network gradient checks in float,
 // quantization wiring, state round trip, and a tiny network that overfits a tiny batch.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <map>
@@ -208,6 +209,34 @@ TEST(NnNetwork, StateRoundTripReproducesOutputs) {
   const Tensor za = a.forward(images, Mode::kEval);
   const Tensor zb = b.forward(images, Mode::kEval);
   for (std::size_t i = 0; i < za.size(); ++i) ASSERT_EQ(za[i], zb[i]);
+}
+
+TEST(NnNetwork, GradientsDoNotDependOnThreadCount) {
+  // Large enough for the parallel paths (convs over image chunks, BN over channels): one thread
+  // and two threads give bit-identical gradients (resume and reproducibility rely on it).
+  const auto desc =
+      models::build("resnet8", {3, 16, 16, 16, 16, 16, 16, 16}, models::InputShape{3, 16, 16, 10});
+  NetworkOptions opt;
+  opt.weight_bits = opt.activation_bits = 2;
+  Tensor images(24, 3, 16, 16);
+  std::mt19937 rng(21);
+  fill_uniform(images, rng);
+  const auto labels = random_labels(24, 10, 22);
+  std::vector<std::vector<float>> grads[2];
+  const int saved = omp_get_max_threads();
+  for (int run = 0; run < 2; ++run) {
+    omp_set_num_threads(run + 1);
+    Network net(desc, opt, 23);
+    Tensor g;
+    softmax_cross_entropy(net.forward(images, Mode::kTrain), labels.data(), &g);
+    net.zero_grad();
+    net.backward(g);
+    for (Parameter& p : net.parameters())
+      grads[run].emplace_back(p.grad->data(), p.grad->data() + p.grad->size());
+  }
+  omp_set_num_threads(saved);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (std::size_t i = 0; i < grads[0].size(); ++i) EXPECT_EQ(grads[0][i], grads[1][i]) << i;
 }
 
 TEST(NnNetwork, RejectsBadInput) {
