@@ -29,6 +29,15 @@ bool parse_or_help(const std::vector<std::string>& args, const std::string& comm
   return true;
 }
 
+models::InputShape input_for_dataset(const std::string& model, const std::string& dataset) {
+  if (dataset.empty()) return models::canonical_input(model);
+  if (dataset == "cifar10") return models::cifar_input();
+  if (dataset == "fashion-mnist") return models::fashion_mnist_input();
+  if (dataset == "imagenet") return models::imagenet_input();
+  throw std::invalid_argument("unknown --dataset '" + dataset +
+                              "' (known: cifar10, fashion-mnist, imagenet)");
+}
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   const long s = std::lround(seconds);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "nce/models/network.h"
+
 namespace nce::app {
 
 namespace po = boost::program_options;
@@ -32,6 +34,10 @@ int run_guarded(const std::string& command, Body&& body) {
     return report_error(command, e.what());
   }
 }
+
+// The input shape a --dataset names (cifar10, fashion-mnist, imagenet); "" = the model's
+// canonical input. Throws std::invalid_argument naming the value.
+models::InputShape input_for_dataset(const std::string& model, const std::string& dataset);
 
 // "45s", "3m07s", "1h02m"; "?" for a negative or non-finite value.
 std::string format_duration(double seconds);

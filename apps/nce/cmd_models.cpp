@@ -12,15 +12,6 @@
 namespace nce::app {
 namespace {
 
-models::InputShape input_for(const std::string& model, const std::string& dataset) {
-  if (dataset.empty()) return models::canonical_input(model);
-  if (dataset == "cifar10") return models::cifar_input();
-  if (dataset == "fashion-mnist") return models::fashion_mnist_input();
-  if (dataset == "imagenet") return models::imagenet_input();
-  throw std::invalid_argument("unknown --dataset '" + dataset +
-                              "' (known: cifar10, fashion-mnist, imagenet)");
-}
-
 // Builds the network the common options name: --topology FILE, or --model with optional
 // --widths / --wrpn / --dataset.
 models::Network network_from(const po::variables_map& vm) {
@@ -31,7 +22,7 @@ models::Network network_from(const po::variables_map& vm) {
   if (!vm.count("model")) throw std::invalid_argument("--model is required (or --topology)");
   const std::string model = vm["model"].as<std::string>();
   const std::string dataset = vm.count("dataset") ? vm["dataset"].as<std::string>() : "";
-  const models::InputShape input = input_for(model, dataset);
+  const models::InputShape input = input_for_dataset(model, dataset);
   std::vector<int> widths;
   if (vm.count("widths")) widths = models::parse_widths(vm["widths"].as<std::string>());
   if (vm.count("wrpn")) {

@@ -415,10 +415,11 @@ int search_main(const std::vector<std::string>& args) {
       }
       j.end_object();
     }
-    std::unique_ptr<results::RunScope> run;
-    if (sink) {
+    // One database run per method run (the --baseline retrain is a run of its own).
+    auto open_run = [&](const std::string& method) -> std::unique_ptr<results::RunScope> {
+      if (!sink) return nullptr;
       results::RunInfo info;
-      info.method = c.method == "none" ? "original" : c.method;
+      info.method = method == "none" ? "original" : method;
       info.model = c.model;
       info.dataset = c.dataset;
       info.bits = c.supernet.weight_bits;
@@ -426,8 +427,9 @@ int search_main(const std::vector<std::string>& args) {
       info.config_json = config_json.str();
       info.git_commit = NCE_GIT_COMMIT;
       info.seed = c.seed;
-      run = std::make_unique<results::RunScope>(*sink, info);
-    }
+      return std::make_unique<results::RunScope>(*sink, info);
+    };
+    std::unique_ptr<results::RunScope> run = open_run(c.method);
     Progress progress(std::cout, run.get(), quiet);
     search::SearchResult result = search::run_search(c, data.train, data.test, hw, &progress);
 
@@ -436,19 +438,7 @@ int search_main(const std::vector<std::string>& args) {
       search::SearchConfig b = c;
       b.method = "none";
       b.checkpoint_path = c.checkpoint_path.empty() ? "" : c.checkpoint_path + ".baseline";
-      std::unique_ptr<results::RunScope> brun;
-      if (sink) {
-        results::RunInfo info;
-        info.method = "original";
-        info.model = c.model;
-        info.dataset = c.dataset;
-        info.bits = c.supernet.weight_bits;
-        info.hw = hw.name;
-        info.config_json = config_json.str();
-        info.git_commit = NCE_GIT_COMMIT;
-        info.seed = c.seed;
-        brun = std::make_unique<results::RunScope>(*sink, info);
-      }
+      std::unique_ptr<results::RunScope> brun = open_run("none");
       Progress bprogress(std::cout, brun.get(), quiet);
       const search::SearchResult br = search::run_search(b, data.train, data.test, hw, &bprogress);
       original_trained = br.final;

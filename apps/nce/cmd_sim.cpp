@@ -17,15 +17,6 @@
 namespace nce::app {
 namespace {
 
-models::InputShape sim_input_for(const std::string& model, const std::string& dataset) {
-  if (dataset.empty()) return models::canonical_input(model);
-  if (dataset == "cifar10") return models::cifar_input();
-  if (dataset == "fashion-mnist") return models::fashion_mnist_input();
-  if (dataset == "imagenet") return models::imagenet_input();
-  throw std::invalid_argument("unknown --dataset '" + dataset +
-                              "' (known: cifar10, fashion-mnist, imagenet)");
-}
-
 int run_scalesim(const po::variables_map& vm) {
   if (!vm.count("topology"))
     throw std::invalid_argument("--scalesim-cfg needs --topology FILE.csv");
@@ -126,7 +117,7 @@ int run_sim(const std::vector<std::string>& args) {
     if (vm.count("widths")) widths = models::parse_widths(vm["widths"].as<std::string>());
     net = models::build(
         model, widths,
-        sim_input_for(model, vm.count("dataset") ? vm["dataset"].as<std::string>() : ""));
+        input_for_dataset(model, vm.count("dataset") ? vm["dataset"].as<std::string>() : ""));
   }
   const auto layers = sim::gemm_layers(net);
   // Check every layer fits before simulating any.
