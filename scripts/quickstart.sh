@@ -16,5 +16,5 @@ rm -f runs/quickstart.db runs/quickstart.db-wal runs/quickstart.db-shm
 exec build/apps/nce/nce search --method nce --model resnet20 --dataset fashion-mnist \
   --subset 600 --test-subset 300 --batch 100 \
   --warmup-epochs 2 --search-epochs 6 --retrain-epochs 4 --arch-lr 0.05 \
-  --hw hw_configs/edge-16x16-ws-2b.cfg --lambda-latency 2 \
+  --hw hw_configs/edge-16x16-ws-2b.cfg --lambda-latency 5 --latency-target 0.85 \
   --baseline --db runs/quickstart.db --analysis runs/quickstart-analysis "$@"
