@@ -107,14 +107,14 @@ void SqliteCostCache::flush() {
 
 void SqliteCostCache::flush_locked() {
   if (pending_.empty()) return;
-  std::string placeholders;
-  for (int i = 0; i < 33; ++i) placeholders += i ? ",?" : "?";
+  std::string bind_marks;
+  for (int i = 0; i < 33; ++i) bind_marks += i ? ",?" : "?";
   const std::string now = utc_now_iso8601();
   db_.write_transaction([&] {
     auto st = db_.prepare(
         std::string("INSERT OR IGNORE INTO cost_cache (hw_fingerprint, layer_key, gemm_k, gemm_n, "
                     "gemm_m, quantized, kind, bits, created_at, ") +
-        kColumns + ") VALUES (" + placeholders + ")");
+        kColumns + ") VALUES (" + bind_marks + ")");
     for (const auto& [k, p] : pending_) {
       const sim::LayerCost& c = p.cost;
       st.reset();

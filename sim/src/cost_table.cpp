@@ -174,7 +174,7 @@ int CostTable::add_candidate(int width_index, int channels) {
 
 void CostTable::fill_missing() {
   // 1. Keys not memoized yet, each once; ask the cache first.
-  std::vector<CostKey> todo;
+  std::vector<CostKey> to_compute;
   const std::string fingerprint = hw_.fingerprint();
   for (int l = 0; l < num_layers(); ++l) {
     const auto& layer = net_.layers[static_cast<std::size_t>(l)];
@@ -189,27 +189,27 @@ void CostTable::fill_missing() {
             continue;
           }
         }
-        memo_.emplace(key, LayerCost{});  // placeholder, filled below
-        todo.push_back(key);
+        memo_.emplace(key, LayerCost{});  // reserved here, computed below
+        to_compute.push_back(key);
       }
     }
   }
   // 2. Compute the new keys in parallel.
-  std::vector<LayerCost> results(todo.size());
+  std::vector<LayerCost> results(to_compute.size());
   auto work = [&](std::size_t begin, std::size_t step) {
-    for (std::size_t i = begin; i < todo.size(); i += step) {
+    for (std::size_t i = begin; i < to_compute.size(); i += step) {
       GemmLayer g;
-      g.name = todo[i].to_string();
-      g.K = todo[i].K;
-      g.N = todo[i].N;
-      g.M = todo[i].M;
-      g.quantized = todo[i].quantized;
-      g.geo = todo[i].geometry();
+      g.name = to_compute[i].to_string();
+      g.K = to_compute[i].K;
+      g.N = to_compute[i].N;
+      g.M = to_compute[i].M;
+      g.quantized = to_compute[i].quantized;
+      g.geo = to_compute[i].geometry();
       results[i] = fast_layer_cost(hw_, g);
     }
   };
   const std::size_t nthreads = std::min<std::size_t>(static_cast<std::size_t>(threads_),
-                                                     std::max<std::size_t>(1, todo.size() / 8));
+                                                     std::max<std::size_t>(1, to_compute.size() / 8));
   if (nthreads <= 1) {
     work(0, 1);
   } else {
@@ -218,11 +218,11 @@ void CostTable::fill_missing() {
     work(0, nthreads);
     for (auto& th : pool) th.join();
   }
-  for (std::size_t i = 0; i < todo.size(); ++i) {
-    memo_[todo[i]] = results[i];
-    if (cache_) cache_->store(fingerprint, todo[i], hw_.bits, results[i]);
+  for (std::size_t i = 0; i < to_compute.size(); ++i) {
+    memo_[to_compute[i]] = results[i];
+    if (cache_) cache_->store(fingerprint, to_compute[i], hw_.bits, results[i]);
   }
-  computed_ += static_cast<std::int64_t>(todo.size());
+  computed_ += static_cast<std::int64_t>(to_compute.size());
   // 3. Rebuild the per-layer index (cheap: pointers into memo_).
   for (int l = 0; l < num_layers(); ++l) {
     const auto& layer = net_.layers[static_cast<std::size_t>(l)];
