@@ -27,20 +27,6 @@ const char* kUsage =
     "--model NAME --dataset fashion-mnist|cifar10 [--data DIR] [--bits B] [--epochs N] "
     "[--widths W0,W1,...] [--db FILE] [options]";
 
-std::string duration_text(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "?";
-  const long s = std::lround(seconds);
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  } else if (s >= 60) {
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lds", s);
-  }
-  return buf;
-}
-
 // Prints progress; records epochs into the result sink when there is one.
 class ConsoleObserver : public nn::TrainObserver {
  public:
@@ -74,14 +60,14 @@ class ConsoleObserver : public nn::TrainObserver {
       char line[256];
       std::snprintf(line, sizeof line,
                     "epoch %3d/%d  loss %.4f  train %6.2f%%  lr %.5f  %7.1f img/s  %s", e.epoch,
-                    epochs, e.loss, e.top1, e.lr, e.images_per_s, duration_text(e.seconds).c_str());
+                    epochs, e.loss, e.top1, e.lr, e.images_per_s, format_duration(e.seconds).c_str());
       out_ << line;
       if (!std::isnan(e.test_top1)) {
         std::snprintf(line, sizeof line, "  test %6.2f%% (top-5 %6.2f%%)", e.test_top1,
                       e.test_top5);
         out_ << line;
       }
-      out_ << "  ETA " << duration_text(eta) << std::endl;
+      out_ << "  ETA " << format_duration(eta) << std::endl;
     }
     if (run_ != nullptr) {
       results::EpochRecord r;
