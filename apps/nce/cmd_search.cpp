@@ -318,6 +318,11 @@ int search_main(const std::vector<std::string>& args) {
     c.base_multiplier = vm["base-multiplier"].as<double>();
     c.supernet.weight_bits = c.supernet.activation_bits = vm["bits"].as<int>();
     c.supernet.quantizer = nn::parse_quantizer(vm["quantizer"].as<std::string>());
+    c.supernet.pact_init_clip = vm["pact-init"].as<float>();
+    if (!(c.supernet.pact_init_clip > 0)) {
+      throw std::invalid_argument("--pact-init must be > 0, got " +
+                                  std::to_string(c.supernet.pact_init_clip));
+    }
     c.flops = {vm["lambda-flops"].as<double>(), vm["flops-target"].as<double>()};
     c.params = {vm["lambda-params"].as<double>(), vm["params-target"].as<double>()};
     c.latency = {vm["lambda-latency"].as<double>(), vm["latency-target"].as<double>()};
@@ -407,6 +412,8 @@ int search_main(const std::vector<std::string>& args) {
           j.key(kv.first).value(kv.second.as<int>());
         } else if (kv.second.value().type() == typeid(double)) {
           j.key(kv.first).value(kv.second.as<double>());
+        } else if (kv.second.value().type() == typeid(float)) {
+          j.key(kv.first).value(static_cast<double>(kv.second.as<float>()));
         } else if (kv.second.value().type() == typeid(std::uint64_t)) {
           j.key(kv.first).value(kv.second.as<std::uint64_t>());
         } else {
