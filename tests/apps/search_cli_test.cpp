@@ -1,0 +1,89 @@
+// nce search end to end through its command line: a tiny NCE search on the 100-image Fashion-MNIST
+// sample (used as both training and test set), its JSON summary and its database rows; bad options.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "cli_test.h"
+
+namespace nce::testing {
+namespace {
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+// A Fashion-MNIST directory whose test files are the sample's training files.
+std::string sample_dir() {
+  const std::string dir = ::testing::TempDir() + "nce_search_cli_fmnist";
+  const std::string src = std::string(NCE_TEST_DATA_DIR) + "/search/fashion-mnist-sample";
+  const std::string cmd = "mkdir -p " + dir + " && cp " + src + "/train-images-idx3-ubyte.gz " +
+                          src + "/train-labels-idx1-ubyte.gz " + dir + "/ && cp " + src +
+                          "/train-images-idx3-ubyte.gz " + dir +
+                          "/t10k-images-idx3-ubyte.gz && cp " + src +
+                          "/train-labels-idx1-ubyte.gz " + dir + "/t10k-labels-idx1-ubyte.gz";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  return dir;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(SearchCli, TinyNceSearchWritesItsSummaryAndDatabase) {
+  const std::string dir = sample_dir();
+  const std::string json = ::testing::TempDir() + "nce_search_cli.json";
+  const std::string db = ::testing::TempDir() + "nce_search_cli.db";
+  std::remove(db.c_str());
+  CliResult r = run_nce("search --method nce --model resnet8 --data " + dir +
+                        " --batch 10 --warmup-epochs 1 --search-epochs 2 --retrain-epochs 1 "
+                        "--max-batches 2 --pact-init 3 --hw " NCE_SOURCE_DIR
+                        "/hw_configs/edge-16x16-ws-2b.cfg --lambda-latency 1 --json " +
+                        json + " --db " + db);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "nce / original")) << r.output;
+  const std::string summary = read_file(json);
+  for (const char* key : {"\"what\": \"search\"", "\"final\"", "\"original\"", "\"widths\"",
+                          "\"latency_cycles\"", "\"top1\"", "\"pact-init\":3"}) {
+    EXPECT_TRUE(contains(summary, key)) << key << "\n" << summary;
+  }
+  r = run_nce("db query --db " + db +
+              " \"SELECT method || ':' || phase || ':' || count(*) FROM v_candidates GROUP BY "
+              "method, phase ORDER BY 1\" --csv");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "nce:final:1")) << r.output;
+  EXPECT_TRUE(contains(r.output, "nce:search:2")) << r.output;
+  std::remove(json.c_str());
+  std::remove(db.c_str());
+}
+
+TEST(SearchCli, BadOptionsExitWithAMessageBeforeLoadingData) {
+  struct Case {
+    const char* args;
+    const char* needle;
+  } cases[] = {
+      {"search --threshold 1.5", "--threshold must be in (0, 1)"},
+      {"search --lambda-params -2", "--lambda-params must be >= 0"},
+      {"search --lambda-energy 1", "needs a hardware config"},
+      {"search --pact-init 0", "--pact-init must be > 0"},
+      {"search --method darts", "unknown --method 'darts'"},
+      {"search --model resnet50", "CIFAR ResNets and vgg16"},
+      {"search --hw /nonexistent.cfg", "/nonexistent.cfg"},
+      {"search --resume", "--resume needs --checkpoint"},
+  };
+  for (const auto& c : cases) {
+    CliResult r = run_nce(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, c.needle)) << c.args << "\n" << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace nce::testing
