@@ -2,6 +2,10 @@
 // prefix (supernet) slices of a larger weight allocation.
 #include <gtest/gtest.h>
 
+#include <random>
+#include <tuple>
+#include <vector>
+
 #include "nce/nn/conv.h"
 #include "nn_test_util.h"
 
@@ -135,6 +139,32 @@ TEST(NnConv, ResultDoesNotDependOnBatchSplit) {
   std::copy(x.data() + 3 * x1.size(), x.data() + 4 * x1.size(), x1.data());
   conv2d_forward(p, x1, w.data(), y1, ws);
   for (std::size_t i = 0; i < y1.size(); ++i) ASSERT_EQ(y1[i], y[3 * y1.size() + i]);
+}
+
+TEST(NnConv, BackwardWithoutWeightGradientGivesTheSameDx) {
+  // The architecture step of the search asks for dx only (dweight = null).
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal;
+  for (auto [k, stride, pad] : {std::tuple{3, 1, 1}, std::tuple{3, 2, 1}, std::tuple{1, 1, 0}}) {
+    ConvParams p;
+    p.c_in = 5;
+    p.c_out = 7;
+    p.k = k;
+    p.stride = stride;
+    p.pad = pad;
+    Tensor x(3, 5, 9, 9), dy(3, 7, p.out_size(9), p.out_size(9));
+    std::vector<float> w(7 * 5 * k * k), dw(w.size(), 0.0f);
+    for (auto& v : w) v = normal(rng);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = normal(rng);
+    for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = normal(rng);
+    ConvWorkspace ws;
+    Tensor dx_full, dx_only;
+    conv2d_backward(p, x, w.data(), dy, dw.data(), &dx_full, false, ws);
+    conv2d_backward(p, x, w.data(), dy, nullptr, &dx_only, false, ws);
+    ASSERT_TRUE(dx_full.same_shape(dx_only));
+    for (std::size_t i = 0; i < dx_full.size(); ++i)
+      EXPECT_EQ(dx_full[i], dx_only[i]) << k << " " << i;
+  }
 }
 
 }  // namespace

@@ -224,24 +224,29 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
     float* dyt = dcol + dcol_size;
 #pragma omp for schedule(dynamic, 1)
     for (int chunk = 0; chunk < chunks; ++chunk) {
-      float* gw = ensure(ws.per_thread_grad[chunk], gsize);  // dW^T: kdim x c_out
-      std::fill(gw, gw + gsize, 0.0f);
+      float* gw = nullptr;  // dW^T: kdim x c_out
+      if (dweight) {
+        gw = ensure(ws.per_thread_grad[chunk], gsize);
+        std::fill(gw, gw + gsize, 0.0f);
+      }
       const int i_end = std::min(n, (chunk + 1) * kImagesPerChunk);
       for (int i = chunk * kImagesPerChunk; i < i_end; ++i) {
         const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * hw;
         const float* dyi = dy.data() + static_cast<std::size_t>(i) * p.c_out * hwo;
-        // dY^T (pixels x filters): contiguous writes, c_out sequential read streams.
-        for (int j = 0; j < hwo; ++j) {
-          float* dst = dyt + static_cast<std::size_t>(j) * p.c_out;
-          for (int o = 0; o < p.c_out; ++o) dst[o] = dyi[static_cast<std::size_t>(o) * hwo + j];
-        }
-        if (same) {
-          detail::weight_grad_same(p.c_out, p.c_in, h, w, p.k, dyt, xi, gw, ws.masks.data());
-        } else if (pointwise) {
-          detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, xi, hwo, gw);
-        } else {
-          im2col(p, xi, h, w, ho, wo, col);
-          detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, col, hwo, gw);
+        if (dweight) {
+          // dY^T (pixels x filters): contiguous writes, c_out sequential read streams.
+          for (int j = 0; j < hwo; ++j) {
+            float* dst = dyt + static_cast<std::size_t>(j) * p.c_out;
+            for (int o = 0; o < p.c_out; ++o) dst[o] = dyi[static_cast<std::size_t>(o) * hwo + j];
+          }
+          if (same) {
+            detail::weight_grad_same(p.c_out, p.c_in, h, w, p.k, dyt, xi, gw, ws.masks.data());
+          } else if (pointwise) {
+            detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, xi, hwo, gw);
+          } else {
+            im2col(p, xi, h, w, ho, wo, col);
+            detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, col, hwo, gw);
+          }
         }
         if (!dx) continue;
         float* dxi = dx->data() + static_cast<std::size_t>(i) * p.c_in * hw;
@@ -262,6 +267,7 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
       }
     }
   }
+  if (!dweight) return;
   // Fixed-order reduction of the per-chunk partial sums (stored transposed).
   StridedMap dwm(dweight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
   for (int c = 0; c < chunks; ++c) {

@@ -93,6 +93,7 @@ struct Unit {
   nn::ConvWorkspace ws;
   // Backward scratch.
   nn::Tensor d_act, d_mixed, d_part, d_bn, d_slice, d_y, d_in, d_pooled_in;
+  nn::Tensor bn_grad_sink;  // dgamma/dbeta of an architecture step (discarded)
 
   const nn::Tensor& output() const {
     return out_pool.kind != models::PoolKind::kNone ? out : (act != Act::kNone ? activated : mixed);
@@ -464,17 +465,23 @@ nn::Tensor* Supernet::Impl::unit_backward(Unit& u, const nn::Tensor& d_out, bool
     if (weight_grads) u.dclip[0] += dclip;
     d = &u.d_mixed;
   }
-  // Through the mix and the BNs into d_y (c_max channels).
+  // Through the mix and the BNs into d_y (c_max channels). The architecture step (no weight
+  // gradients) sends BN's dgamma/dbeta to a scratch pair sized once per unit.
+  auto bn_backward = [&](BnSlot& bn, const nn::Tensor& x, const nn::Tensor& dy, nn::Tensor& dx) {
+    float* dgamma = bn.dgamma.data();
+    float* dbeta = bn.dbeta.data();
+    if (!weight_grads) {
+      u.bn_grad_sink.resize(2, u.c_out_alloc);
+      dgamma = u.bn_grad_sink.data();
+      dbeta = dgamma + u.c_out_alloc;
+    }
+    nn::batch_norm_backward(x, dy, bn.gamma.data(), bn.save_mean.data(), bn.save_inv_std.data(), dx,
+                            dgamma, dbeta);
+  };
   u.d_y.resize_like(u.y);
   if (u.n_drawn == 1) {
     if (!u.bns.empty()) {
-      BnSlot& bn = u.bns[u.cand[0]];
-      nn::Tensor scratch_g(1, u.c_max), scratch_b(1, u.c_max);
-      scratch_g.set_zero();
-      scratch_b.set_zero();
-      nn::batch_norm_backward(u.y, *d, bn.gamma.data(), bn.save_mean.data(), bn.save_inv_std.data(),
-                              u.d_y, weight_grads ? bn.dgamma.data() : scratch_g.data(),
-                              weight_grads ? bn.dbeta.data() : scratch_b.data());
+      bn_backward(u.bns[u.cand[0]], u.y, *d, u.d_y);
     } else {
       u.d_y.array() = d->array();
     }
@@ -492,21 +499,16 @@ nn::Tensor* Supernet::Impl::unit_backward(Unit& u, const nn::Tensor& d_out, bool
       u.d_bn.set_zero();
       cwi_backward(u.d_part, u.d_bn);
       if (!u.bns.empty()) {
-        BnSlot& bn = u.bns[u.cand[j]];
-        nn::Tensor scratch_g(1, u.width[j]), scratch_b(1, u.width[j]);
-        scratch_g.set_zero();
-        scratch_b.set_zero();
-        nn::batch_norm_backward(u.slice[j], u.d_bn, bn.gamma.data(), bn.save_mean.data(),
-                                bn.save_inv_std.data(), u.d_slice,
-                                weight_grads ? bn.dgamma.data() : scratch_g.data(),
-                                weight_grads ? bn.dbeta.data() : scratch_b.data());
+        bn_backward(u.bns[u.cand[j]], u.slice[j], u.d_bn, u.d_slice);
         add_into_prefix(u.d_slice, u.d_y);
       } else {
         add_into_prefix(u.d_bn, u.d_y);
       }
     }
   }
-  // Through the conv / FC.
+  // Through the conv / FC. The architecture step needs only dx (no weight gradient), and the
+  // stem's step nothing at all.
+  if (!weight_grads && !need_dx) return nullptr;
   const float* w = weight_quantized(u) ? u.wq.data() : u.wpack.data();
   u.dwq.resize(u.c_max, u.c_x * u.kk);
   u.dwq.set_zero();
@@ -524,7 +526,8 @@ nn::Tensor* Supernet::Impl::unit_backward(Unit& u, const nn::Tensor& d_out, bool
     p.k = u.desc.k;
     p.stride = u.desc.stride;
     p.pad = u.desc.pad;
-    nn::conv2d_backward(p, *u.input, w, u.d_y, u.dwq.data(), dx, false, u.ws);
+    nn::conv2d_backward(p, *u.input, w, u.d_y, weight_grads ? u.dwq.data() : nullptr, dx, false,
+                        u.ws);
   }
   if (weight_grads) {
     // Straight-through into the float weights, then scattered into the allocation.

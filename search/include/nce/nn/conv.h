@@ -51,7 +51,8 @@ struct ConvWorkspace {
 void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, Tensor& y,
                     ConvWorkspace& ws);
 
-// Given dy (shape of y): dweight[o*ld + j] += dL/dweight (accumulated, prefix block only);
+// Given dy (shape of y): dweight[o*ld + j] += dL/dweight (accumulated, prefix block only; null:
+// skipped, e.g. a step that needs only dx);
 // dx (if not null) = dL/dx, or dx += dL/dx when accumulate_dx is true (dx must then have x's
 // shape already).
 void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, const Tensor& dy,
