@@ -14,52 +14,40 @@ Metric parse_metric(const std::string& name) {
                               "' (choose macs, params, latency, energy or top1)");
 }
 
+namespace {
+
+// One row per Metric, in enum order: its name, its v_candidates column and its axis label.
+struct MetricInfo {
+  Metric metric;
+  const char* name;
+  const char* column;
+  const char* label;
+};
+constexpr MetricInfo kMetrics[] = {
+    {Metric::kMacs, "macs", "macs", "MACs"},
+    {Metric::kParams, "params", "params", "PARAMs"},
+    {Metric::kLatency, "latency", "latency_cycles", "latency (cycles)"},
+    {Metric::kEnergy, "energy", "energy_pj", "energy (pJ)"},
+    {Metric::kTop1, "top1", "top1", "top-1 accuracy (%)"},
+};
+
+const MetricInfo& info(Metric metric) {
+  for (const MetricInfo& m : kMetrics) {
+    if (m.metric == metric) return m;
+  }
+  return kMetrics[0];  // unreachable: every enumerator has a row
+}
+
+}  // namespace
+
 const char* metric_name(Metric metric) {
-  switch (metric) {
-    case Metric::kMacs:
-      return "macs";
-    case Metric::kParams:
-      return "params";
-    case Metric::kLatency:
-      return "latency";
-    case Metric::kEnergy:
-      return "energy";
-    case Metric::kTop1:
-      return "top1";
-  }
-  return "?";
+  return info(metric).name;
 }
-
 const char* metric_column(Metric metric) {
-  switch (metric) {
-    case Metric::kMacs:
-      return "macs";
-    case Metric::kParams:
-      return "params";
-    case Metric::kLatency:
-      return "latency_cycles";
-    case Metric::kEnergy:
-      return "energy_pj";
-    case Metric::kTop1:
-      return "top1";
-  }
-  return "?";
+  return info(metric).column;
 }
-
 const char* metric_label(Metric metric) {
-  switch (metric) {
-    case Metric::kMacs:
-      return "MACs";
-    case Metric::kParams:
-      return "PARAMs";
-    case Metric::kLatency:
-      return "latency (cycles)";
-    case Metric::kEnergy:
-      return "energy (pJ)";
-    case Metric::kTop1:
-      return "top-1 accuracy (%)";
-  }
-  return "?";
+  return info(metric).label;
 }
 
 Direction metric_direction(Metric metric) {
