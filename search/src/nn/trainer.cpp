@@ -156,13 +156,19 @@ void validate(const TrainConfig& c) {
   if (c.stop_after_epoch < 0)
     bad("stop_after_epoch", std::to_string(c.stop_after_epoch), "must be >= 0");
   if (c.resume && c.checkpoint_path.empty()) bad("resume", "true", "needs a checkpoint path");
+  if (c.teacher) {
+    if (!(c.distill_temperature > 0.0f))
+      bad("distill_temperature", num(c.distill_temperature), "must be > 0");
+    if (!(c.distill_weight >= 0.0f && c.distill_weight <= 1.0f))
+      bad("distill_weight", num(c.distill_weight), "must be in [0, 1]");
+  }
   nce::nn::validate(c.network);
 }
 
 std::vector<std::pair<std::string, std::string>> checkpoint_identity(const TrainConfig& c,
                                                                      const Dataset& train_set) {
   const NetworkOptions& n = c.network;
-  return {
+  std::vector<std::pair<std::string, std::string>> id = {
       {"dataset", c.dataset},
       {"train_images", std::to_string(train_set.size())},
       {"input", std::to_string(train_set.channels) + "x" + std::to_string(train_set.height) + "x" +
@@ -189,6 +195,11 @@ std::vector<std::pair<std::string, std::string>> checkpoint_identity(const Train
       {"seed", std::to_string(c.seed)},
       {"max_batches", std::to_string(c.max_batches)},
   };
+  if (c.teacher) {
+    id.emplace_back("distill", c.teacher_label + " T=" + num(c.distill_temperature) +
+                                   " weight=" + num(c.distill_weight));
+  }
+  return id;
 }
 
 EvalStats evaluate(Network& net, const Dataset& data, const Normalization& norm, int batch_size) {
@@ -236,7 +247,16 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
                                       ? models::default_widths(config.model, train_set.channels)
                                       : config.widths;
   const models::Network description = models::build(config.model, widths, input);
-  Network net(description, config.network, config.seed);
+  if (config.teacher) {
+    const models::InputShape& t = config.teacher->description().input;
+    if (t.channels != input.channels || t.height != input.height || t.width != input.width ||
+        t.num_classes != input.num_classes) {
+      throw std::invalid_argument("train: the distillation teacher (" + config.teacher_label +
+                                  ") takes other images or classes than the data");
+    }
+  }
+  auto net_ptr = std::make_shared<Network>(description, config.network, config.seed);
+  Network& net = *net_ptr;
   auto optimizer = make_optimizer(config, net);
 
   const Normalization norm = compute_normalization(train_set);
@@ -307,8 +327,16 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
       const std::int64_t step = static_cast<std::int64_t>(epoch) * steps_per_epoch + b;
       lr = schedule.at(step);
       optimizer->zero_grad();
+      const Tensor* teacher_logits =
+          config.teacher ? &config.teacher->forward(images, Mode::kEval) : nullptr;
       const Tensor& logits = net.forward(images, Mode::kTrain);
-      const float loss = softmax_cross_entropy(logits, labels.data(), &grad_logits);
+      float loss = 0.0f;
+      if (teacher_logits) {
+        distillation_loss(logits, *teacher_logits, labels.data(), config.distill_temperature,
+                          config.distill_weight, &grad_logits, &loss);
+      } else {
+        loss = softmax_cross_entropy(logits, labels.data(), &grad_logits);
+      }
       if (!std::isfinite(loss)) {
         throw std::runtime_error("train: loss is " + num(loss) + " at epoch " +
                                  std::to_string(epoch + 1) + " batch " + std::to_string(b + 1) +
@@ -374,6 +402,7 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
     }
   }
   result.seconds = seconds_since(started);
+  result.network = std::move(net_ptr);
   return result;
 }
 

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "nce/models/network.h"
+#include "nce/nn/activation.h"
 #include "nce/nn/quantizer.h"
 #include "nce/nn/tensor.h"
 
@@ -63,6 +64,30 @@ void validate(const NetworkOptions& options);
 
 enum class Mode { kTrain, kEval };
 
+// One activation (ReLU or PACT) of a network measured over a batch: the paper's Fig. 1 quantities.
+// x is the activation's input (a conv's BN output, or a block's residual sum), r = max(x, 0) what
+// a full-precision ReLU would pass on, q what the network passes on (PACT's levels, or r).
+struct ActivationStats {
+  std::string name;      // "stem", "s1b1.conv_a", "s1b1.out" (a block's add + activation), ...
+  int channels = 0;
+  double mean = 0;       // of x
+  double stdev = 0;      // of x (population standard deviation over N*C*H*W values)
+  double out_stdev = 0;  // of q
+  int bits = 32;         // the activation's bits (32: ReLU)
+  double clip = 0;       // PACT's learned clip; for a ReLU, the clip of the reference quantizer
+  // 10*log10(sum r^2 / sum (r - q)^2) in dB (+inf without error). For a ReLU (full precision),
+  // q is instead a hypothetical PACT quantizer at reference_bits with the clip, out of 256 clips
+  // evenly spaced in (0, max r], that minimizes the error (reference = true): how much a
+  // quantizer of the run's precision would lose on this layer's distribution.
+  double sqnr_db = 0;
+  bool reference = false;
+};
+
+// The statistics of one activation `act` (ReLU or PACT) over its n inputs x (name and channels
+// left empty). reference_bits: the precision of the hypothetical quantizer of a ReLU.
+ActivationStats measure_activation(const float* x, std::size_t n, const ActParams& act,
+                                   int reference_bits);
+
 class Network {
  public:
   // Throws std::invalid_argument for a kTopology network, unsupported bits, or a shape mismatch.
@@ -78,6 +103,10 @@ class Network {
   // Gradient of the loss with respect to the logits of the last train-mode forward (N x classes).
   // Accumulates (+=) into every parameter's grad; call zero_grad() between steps.
   void backward(const Tensor& grad_logits);
+
+  // An eval-mode forward of `images` that also measures every activation, in forward order.
+  // reference_bits (2..8): the precision of the hypothetical quantizer for ReLU activations.
+  std::vector<ActivationStats> probe_activations(const Tensor& images, int reference_bits);
 
   void zero_grad();
   std::vector<Parameter> parameters();

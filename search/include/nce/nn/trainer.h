@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,14 @@ struct TrainConfig {
   bool resume = false;          // continue from checkpoint_path (it must exist and match)
   int stop_after_epoch = 0;     // > 0: stop once this many epochs are done; the schedule still
                                 // spans `epochs` (an interruption, for tests and time boxes)
+  // Knowledge distillation (TAS's retrain): with a teacher, each step's loss is
+  // distillation_loss (loss.h) of the student's and the teacher's logits on the same augmented
+  // batch; the teacher runs in eval mode and is not changed. EpochStats::loss stays the plain
+  // cross-entropy. teacher_label names the teacher in checkpoints (a resume must use the same).
+  Network* teacher = nullptr;
+  std::string teacher_label;
+  float distill_temperature = 4.0f;
+  float distill_weight = 0.9f;  // of the T^2 * KL term; the cross-entropy gets 1 - weight
 };
 
 // Throws std::invalid_argument naming the field and value.
@@ -87,6 +96,7 @@ struct TrainResult {
   bool stopped_early = false;       // stop_after_epoch ended it before `epochs`
   EvalStats test;                   // final evaluation (eval-mode BN); images = 0 if stopped early
   double seconds = 0.0;             // wall time of this call
+  std::shared_ptr<Network> network;  // the trained network (eval mode: probes, a teacher)
 };
 
 // Progress callbacks (the CLI prints them; the results sink records them). Default: nothing.
