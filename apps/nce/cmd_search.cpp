@@ -238,6 +238,44 @@ void write_analysis(const std::string& dir, const search::SearchResult& r) {
   }
   write_text_file(dir + "/alpha.csv", alpha.str());
   write_text_file(dir + "/kendall.csv", kendall.str());
+  if (r.activations.empty()) return;
+  std::ostringstream act;
+  act << "network,method,bits,top1,layer_index,layer,channels,mean,stdev,out_stdev,act_bits,clip,"
+         "sqnr_db,sqnr_reference\n";
+  for (const auto& p : r.activations) {
+    for (size_t i = 0; i < p.layers.size(); ++i) {
+      const nn::ActivationStats& a = p.layers[i];
+      act << p.network << "," << p.method << "," << p.bits << "," << p.top1 << "," << i + 1 << ","
+          << a.name << "," << a.channels << "," << a.mean << "," << a.stdev << "," << a.out_stdev
+          << "," << a.bits << "," << a.clip << ","
+          << (std::isfinite(a.sqnr_db) ? std::to_string(a.sqnr_db) : std::string("inf")) << ","
+          << (a.reference ? 1 : 0) << "\n";
+    }
+  }
+  write_text_file(dir + "/activations.csv", act.str());
+}
+
+// The activation analysis as a table: per layer, STDEV and SQNR of each profiled network.
+void print_activation_table(std::ostream& out, const search::SearchResult& r) {
+  if (r.activations.empty()) return;
+  out << "activations (Fig. 1; " << r.activations.front().layers.size()
+      << " layers): STDEV of the pre-activation / SQNR in dB (* = hypothetical "
+      << "quantizer on a ReLU)\n";
+  out << std::left << std::setw(14) << "layer";
+  for (const auto& p : r.activations) out << std::right << std::setw(24) << p.network;
+  out << "\n";
+  for (size_t i = 0; i < r.activations.front().layers.size(); ++i) {
+    out << std::left << std::setw(14) << r.activations.front().layers[i].name;
+    for (const auto& p : r.activations) {
+      if (i >= p.layers.size()) continue;
+      const nn::ActivationStats& a = p.layers[i];
+      char cell[64];
+      std::snprintf(cell, sizeof cell, "%3d ch %6.3f / %5.1f%s", a.channels, a.stdev, a.sqnr_db,
+                    a.reference ? "*" : " ");
+      out << std::right << std::setw(24) << cell;
+    }
+    out << "\n";
+  }
 }
 
 int search_main(const std::vector<std::string>& args) {
@@ -306,7 +344,21 @@ int search_main(const std::vector<std::string>& args) {
         "checkpoint", po::value<std::string>(), "checkpoint file, written after every epoch")(
         "resume", "continue from --checkpoint")("db", po::value<std::string>(),
                                                 "result database (SQLite) to record the run in")(
-        "analysis", po::value<std::string>(), "directory for alpha.csv and kendall.csv")(
+        "distill",
+        "retrain with distillation from the original network (TAS: 0.1*CE + 0.9*T^2*KL, T = 4); "
+        "trains the original first")(
+        "distill-temperature", po::value<float>()->default_value(d.distill_temperature),
+        "distillation temperature T")(
+        "distill-weight", po::value<float>()->default_value(d.distill_weight),
+        "weight of the T^2*KL term (the CE gets 1 - weight)")(
+        "distill-teacher-bits", po::value<int>()->default_value(0),
+        "bits of the teacher (0: the search's --bits)")(
+        "analysis", po::value<std::string>(),
+        "directory for alpha.csv, kendall.csv and activations.csv (Fig. 1: per-layer activation "
+        "STDEV and SQNR of the original at 32 bits and at --bits and of the result; retrains the "
+        "original twice more)")(
+        "probe-images", po::value<int>()->default_value(d.probe_images),
+        "test images the activation analysis measures")(
         "json", po::value<std::string>(), "write a JSON summary to this file (- = stdout)")(
         "quiet", "no progress output");
     po::variables_map vm;
@@ -356,6 +408,12 @@ int search_main(const std::vector<std::string>& args) {
     if (vm.count("checkpoint")) c.checkpoint_path = vm["checkpoint"].as<std::string>();
     c.resume = vm.count("resume") > 0;
     c.count_width_shortcuts = vm.count("tas-counting") == 0;
+    c.distill = vm.count("distill") > 0;
+    c.distill_temperature = vm["distill-temperature"].as<float>();
+    c.distill_weight = vm["distill-weight"].as<float>();
+    c.distill_teacher_bits = vm["distill-teacher-bits"].as<int>();
+    c.activation_analysis = vm.count("analysis") > 0;
+    c.probe_images = vm["probe-images"].as<int>();
     search::validate(c);  // before loading anything
     for (const char* term : {"latency", "energy"}) {
       if (vm[std::string("lambda-") + term].as<double>() > 0 && !vm.count("hw")) {
@@ -443,7 +501,9 @@ int search_main(const std::vector<std::string>& args) {
     search::SearchResult result = search::run_search(c, data.train, data.test, hw, &progress);
 
     std::optional<search::Candidate> original_trained;
-    if (vm.count("baseline") && c.method != "none" && !result.stopped_early) {
+    if (result.original_retrained.top1 >= 0 && c.method != "none") {
+      original_trained = result.original_retrained;  // trained as the teacher or for --analysis
+    } else if (vm.count("baseline") && c.method != "none" && !result.stopped_early) {
       search::SearchConfig b = c;
       b.method = "none";
       b.checkpoint_path = c.checkpoint_path.empty() ? "" : c.checkpoint_path + ".baseline";
@@ -466,6 +526,7 @@ int search_main(const std::vector<std::string>& args) {
     if (!quiet) {
       print_comparison(std::cout, result, original_trained ? &*original_trained : nullptr,
                        c.supernet.weight_bits, hw.name);
+      print_activation_table(std::cout, result);
       std::cout << "search took " << format_duration(result.seconds) << "\n";
     }
     if (vm.count("json")) {
@@ -490,6 +551,27 @@ int search_main(const std::vector<std::string>& args) {
       j.key("candidates").begin_array();
       for (const auto& k : result.candidates) cand(k);
       j.end_array();
+      if (!result.activations.empty()) {
+        j.key("activations").begin_array();
+        for (const auto& p : result.activations) {
+          j.begin_object();
+          j.key("network").value(p.network).key("method").value(p.method);
+          j.key("bits").value(p.bits).key("widths").value(p.widths).key("top1").value(p.top1);
+          j.key("layers").begin_array();
+          for (const auto& a : p.layers) {
+            j.begin_object();
+            j.key("name").value(a.name).key("channels").value(a.channels);
+            j.key("stdev").value(a.stdev).key("out_stdev").value(a.out_stdev);
+            j.key("act_bits").value(a.bits).key("clip").value(a.clip);
+            if (std::isfinite(a.sqnr_db)) j.key("sqnr_db").value(a.sqnr_db);
+            j.key("sqnr_reference").value(a.reference);
+            j.end_object();
+          }
+          j.end_array();
+          j.end_object();
+        }
+        j.end_array();
+      }
       j.key("seconds").value(result.seconds);
       j.end_object();
       out << "\n";

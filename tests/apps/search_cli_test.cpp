@@ -2,6 +2,7 @@
 // sample (used as both training and test set), its JSON summary and its database rows; bad options.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -64,6 +65,30 @@ TEST(SearchCli, TinyNceSearchWritesItsSummaryAndDatabase) {
   std::remove(db.c_str());
 }
 
+TEST(SearchCli, AnalysisWritesActivationStatisticsAndDistillationRuns) {
+  const std::string dir = sample_dir();
+  const std::string out = ::testing::TempDir() + "nce_search_cli_analysis";
+  std::system(("rm -rf " + out).c_str());
+  CliResult r = run_nce("search --method tas --model resnet8 --data " + dir +
+                        " --batch 10 --warmup-epochs 1 --search-epochs 1 --retrain-epochs 1 "
+                        "--max-batches 2 --pact-init 3 --distill --probe-images 20 --analysis " +
+                        out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "distilled from the original W2")) << r.output;
+  EXPECT_TRUE(contains(r.output, "activations (Fig. 1")) << r.output;
+  const std::string csv = read_file(out + "/activations.csv");
+  EXPECT_TRUE(contains(csv, "network,method,bits,top1,layer_index,layer,channels,mean,stdev"))
+      << csv;
+  for (const char* row : {"original W32A32,original,32,", "original W2A2,original,2,",
+                          "tas W2A2,tas,2,", ",stem,", ",s3b1.out,"}) {
+    EXPECT_TRUE(contains(csv, row)) << row << "\n" << csv;
+  }
+  // 3 networks x 7 activations of ResNet-8 + the header.
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 22) << csv;
+  EXPECT_FALSE(read_file(out + "/alpha.csv").empty());
+  std::system(("rm -rf " + out).c_str());
+}
+
 TEST(SearchCli, BadOptionsExitWithAMessageBeforeLoadingData) {
   struct Case {
     const char* args;
@@ -77,6 +102,9 @@ TEST(SearchCli, BadOptionsExitWithAMessageBeforeLoadingData) {
       {"search --model resnet50", "CIFAR ResNets and vgg16"},
       {"search --hw /nonexistent.cfg", "/nonexistent.cfg"},
       {"search --resume", "--resume needs --checkpoint"},
+      {"search --distill --distill-weight 2", "--distill-weight must be in [0, 1]"},
+      {"search --distill --method none", "--distill needs a method that changes the widths"},
+      {"search --distill --distill-teacher-bits 6", "--distill-teacher-bits must be 2, 3, 4"},
   };
   for (const auto& c : cases) {
     CliResult r = run_nce(c.args);

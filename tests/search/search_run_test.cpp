@@ -156,5 +156,52 @@ TEST(SearchRun, BaselinesRetrainTheirWidths) {
   EXPECT_EQ(r.final.method, "original");
 }
 
+TEST(SearchRun, DistilledRetrainAndActivationAnalysis) {
+  const nn::Dataset data = synthetic(16, 5);
+  SearchConfig c = tiny_config();
+  c.search_epochs = 1;
+  c.retrain = true;
+  c.max_batches = 2;
+  c.distill = true;
+  c.activation_analysis = true;
+  c.probe_images = 32;
+  const SearchResult r = run_search(c, data, data);
+  // The teacher (the original at the search's bits) was trained and recorded once, beside the
+  // retrained design; the 32-bit original is only profiled.
+  EXPECT_GE(r.original_retrained.top1, 0.0);
+  EXPECT_EQ(r.original_retrained.widths, r.original.widths);
+  int originals = 0;
+  for (const auto& cand : r.candidates) originals += cand.method == "original";
+  EXPECT_EQ(originals, 1);
+  EXPECT_EQ(r.final.method, "nce");
+  ASSERT_EQ(r.activations.size(), 3u);
+  EXPECT_EQ(r.activations[0].network, "original W32A32");
+  EXPECT_EQ(r.activations[1].network, "original W2A2");
+  EXPECT_EQ(r.activations[2].network, "nce W2A2");
+  EXPECT_EQ(r.activations[2].widths, r.final.widths);
+  for (const auto& p : r.activations) {
+    ASSERT_EQ(p.layers.size(), r.activations[0].layers.size());
+    for (std::size_t i = 0; i < p.layers.size(); ++i) {
+      EXPECT_EQ(p.layers[i].name, r.activations[0].layers[i].name);
+      // A 32-bit network has ReLUs only: its SQNR is the reference quantizer's.
+      if (p.bits == 32) EXPECT_TRUE(p.layers[i].reference);
+    }
+    EXPECT_GE(p.top1, 0.0);
+  }
+  EXPECT_EQ(r.activations[1].layers[0].bits, 2);
+  EXPECT_FALSE(r.activations[1].layers[0].reference);
+
+  SearchConfig bad = tiny_config();
+  bad.distill = true;
+  bad.method = "none";
+  EXPECT_THROW(validate(bad), std::invalid_argument);
+  bad = tiny_config();
+  bad.distill_weight = 1.5f;
+  EXPECT_THROW(validate(bad), std::invalid_argument);
+  bad = tiny_config();
+  bad.distill_teacher_bits = 5;
+  EXPECT_THROW(validate(bad), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace nce::search

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <memory>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -72,7 +74,18 @@ void validate(const SearchConfig& c) {
   require(c.random_samples >= 1, "--random-samples must be >= 1");
   require(!c.wrpn_multipliers.empty(), "--wrpn needs at least one multiplier");
   for (double m : c.wrpn_multipliers) require(m > 0, "WRPN multipliers must be > 0, got " + num(m));
-  require(!c.distill, "distillation is not offered yet; leave --distill off");
+  require(!c.distill || c.method != "none",
+          "--distill needs a method that changes the widths (the original would teach itself)");
+  require(c.distill_teacher_bits == 0 || nn::is_supported_bits(c.distill_teacher_bits),
+          "--distill-teacher-bits must be 2, 3, 4, 8 or 32 (0: the search's), got " +
+              num(c.distill_teacher_bits));
+  require(c.distill_temperature > 0 && std::isfinite(c.distill_temperature),
+          "--distill-temperature must be > 0, got " + num(c.distill_temperature));
+  require(c.distill_weight >= 0 && c.distill_weight <= 1,
+          "--distill-weight must be in [0, 1], got " + num(c.distill_weight));
+  require(!(c.distill || c.activation_analysis) || c.retrain,
+          "distillation and the activation analysis need the retrain");
+  require(c.probe_images >= 1, "--probe-images must be >= 1, got " + num(c.probe_images));
   require(!c.resume || !c.checkpoint_path.empty(), "--resume needs --checkpoint PATH");
 }
 
@@ -355,9 +368,21 @@ class Search {
   SearchResult run();
 
  private:
+  struct Trained {
+    Candidate cand;
+    std::shared_ptr<nn::Network> net;
+  };
   void supernet_search(const models::Network& base);
+  // Trains `widths` at `bits` (with the distillation teacher when `teacher` is set) and evaluates.
+  Trained train_widths(const std::vector<int>& widths, const std::string& method,
+                       const std::string& tag, int bits, const Trained* teacher);
   Candidate retrain(const std::vector<int>& widths, const std::string& method,
                     const std::string& tag);
+  // The original network trained at `bits` (once; cached).
+  const Trained& original_at(int bits);
+  void profile(const std::string& network, const Trained& t, int bits);
+  // Probes the chosen design for the analysis (the run's retrain of `cand`).
+  void keep_for_analysis(const Trained& t);
   Candidate derive_candidate(const std::vector<int>& widths, int epoch);
   void note(const std::string& what) {
     if (obs_) obs_->on_phase(what);
@@ -370,6 +395,10 @@ class Search {
   SearchObserver* obs_;
   SearchResult result_;
   std::vector<int> derived_;
+  std::map<int, Trained> originals_;
+  std::vector<int> base_widths_;
+  double best_top1_ = -1;  // of the designs probed so far (WRPN and random keep their best)
+  std::vector<ActivationProfile> final_profile_;
 };
 
 Candidate Search::derive_candidate(const std::vector<int>& widths, int epoch) {
@@ -381,14 +410,14 @@ Candidate Search::derive_candidate(const std::vector<int>& widths, int epoch) {
   return cand;
 }
 
-Candidate Search::retrain(const std::vector<int>& widths, const std::string& method,
-                          const std::string& tag) {
+Search::Trained Search::train_widths(const std::vector<int>& widths, const std::string& method,
+                                     const std::string& tag, int bits, const Trained* teacher) {
   nn::TrainConfig t;
   t.model = c_.model;
   t.widths = widths;
   t.dataset = c_.dataset;
-  t.network.weight_bits = c_.supernet.weight_bits;
-  t.network.activation_bits = c_.supernet.activation_bits;
+  t.network.weight_bits = bits;
+  t.network.activation_bits = bits;
   t.network.quantizer = c_.supernet.quantizer;
   t.network.pact_init_clip = c_.supernet.pact_init_clip;
   t.network.pact_clip_l2 = c_.supernet.pact_clip_l2;
@@ -402,22 +431,98 @@ Candidate Search::retrain(const std::vector<int>& widths, const std::string& met
   t.seed = c_.seed;
   t.max_batches = c_.max_batches;
   t.test_each_epoch = false;
+  if (teacher) {
+    t.teacher = teacher->net.get();
+    t.teacher_label = "original W" + std::to_string(teacher->net->options().weight_bits) + " " +
+                      models::format_widths(teacher->cand.widths);
+    t.distill_temperature = c_.distill_temperature;
+    t.distill_weight = c_.distill_weight;
+  }
   if (!c_.checkpoint_path.empty()) {
     t.checkpoint_path = c_.checkpoint_path + ".retrain-" + tag;
     std::ifstream exists(t.checkpoint_path);
     t.resume = c_.resume && exists.good();
   }
-  note("retrain " + method + " " + models::format_widths(widths));
+  note("retrain " + method + " " + models::format_widths(widths) +
+       (bits != c_.supernet.weight_bits ? " at W" + std::to_string(bits) + "A" +
+                                              std::to_string(bits)
+                                        : std::string()) +
+       (teacher ? ", distilled from the " + t.teacher_label : std::string()));
   RetrainObserver forward(obs_, widths);
-  const nn::TrainResult r = nn::train(t, train_, test_, &forward);
+  nn::TrainResult r = nn::train(t, train_, test_, &forward);
   const models::Network net = models::build(c_.model, widths, input_of(train_));
-  Candidate cand = cost_candidate(net, hw_);
-  cand.method = method;
-  cand.phase = "final";
-  cand.top1 = r.test.top1;
-  if (obs_) obs_->on_candidate(cand);
-  result_.candidates.push_back(cand);
-  return cand;
+  Trained out;
+  out.cand = cost_candidate(net, hw_);
+  out.cand.method = method;
+  out.cand.phase = "final";
+  out.cand.top1 = r.test.top1;
+  out.net = std::move(r.network);
+  return out;
+}
+
+Candidate Search::retrain(const std::vector<int>& widths, const std::string& method,
+                          const std::string& tag) {
+  const Trained* teacher = nullptr;
+  if (c_.distill) {
+    teacher = &original_at(c_.distill_teacher_bits ? c_.distill_teacher_bits
+                                                   : c_.supernet.weight_bits);
+  }
+  if (c_.activation_analysis) {
+    original_at(32);
+    original_at(c_.supernet.weight_bits);
+  }
+  Trained t = train_widths(widths, method, tag, c_.supernet.weight_bits, teacher);
+  if (obs_) obs_->on_candidate(t.cand);
+  result_.candidates.push_back(t.cand);
+  if (c_.activation_analysis) keep_for_analysis(t);
+  return t.cand;
+}
+
+const Search::Trained& Search::original_at(int bits) {
+  auto it = originals_.find(bits);
+  if (it != originals_.end()) return it->second;
+  const bool run_bits = bits == c_.supernet.weight_bits;
+  Trained t = train_widths(base_widths_, "original", "original-w" + std::to_string(bits), bits,
+                           nullptr);
+  if (run_bits) {
+    // A design of this run's precision: recorded like the others.
+    if (obs_) obs_->on_candidate(t.cand);
+    result_.candidates.push_back(t.cand);
+    result_.original_retrained = t.cand;
+  }
+  if (c_.activation_analysis) profile("original", t, bits);
+  return originals_.emplace(bits, std::move(t)).first->second;
+}
+
+void Search::profile(const std::string& network, const Trained& t, int bits) {
+  nn::BatchOptions bo;
+  bo.batch_size = std::min(c_.probe_images, test_.size());
+  bo.shuffle = false;
+  nn::Batcher batcher(test_, nn::compute_normalization(train_), bo);
+  std::mt19937_64 unused(0);
+  batcher.start_epoch(unused);
+  nn::Tensor images;
+  std::vector<int> labels;
+  if (!batcher.next(images, labels)) return;
+  ActivationProfile p;
+  p.method = network;
+  p.network = network + " W" + std::to_string(bits) + "A" + std::to_string(bits);
+  p.bits = bits;
+  p.widths = t.cand.widths;
+  p.top1 = t.cand.top1;
+  p.layers = t.net->probe_activations(images, std::clamp(c_.supernet.activation_bits, 2, 8));
+  if (network == "original") {
+    result_.activations.push_back(std::move(p));
+  } else {
+    final_profile_.assign(1, std::move(p));
+  }
+}
+
+void Search::keep_for_analysis(const Trained& t) {
+  // WRPN and random search retrain several designs; the analysis shows the best.
+  if (t.cand.top1 < best_top1_ && !final_profile_.empty()) return;
+  best_top1_ = t.cand.top1;
+  profile(t.cand.method, t, c_.supernet.weight_bits);
 }
 
 void Search::supernet_search(const models::Network& base) {
@@ -664,6 +769,7 @@ SearchResult Search::run() {
   if (c_.energy.lambda > 0 && !hw_.energy_pj) {
     throw std::invalid_argument("--lambda-energy > 0 needs a hardware config (--hw)");
   }
+  base_widths_ = base.widths;
   result_.original = cost_candidate(base, hw_);
   result_.original.method = "original";
   result_.original.phase = "final";
@@ -675,6 +781,9 @@ SearchResult Search::run() {
     result_.final = derive_candidate(derived_, c_.warmup_epochs + c_.search_epochs);
     result_.final.phase = "final";
     if (c_.retrain && !result_.stopped_early) result_.final = retrain(derived_, c_.method, "final");
+  } else if (c_.method == "none" && c_.activation_analysis) {
+    original_at(32);
+    result_.final = original_at(c_.supernet.weight_bits).cand;
   } else if (c_.method == "none") {
     result_.final = c_.retrain ? retrain(base.widths, "original", "original") : result_.original;
   } else if (c_.method == "wrpn") {
@@ -703,6 +812,12 @@ SearchResult Search::run() {
       if (result_.final.widths.empty() || cand.top1 > result_.final.top1) result_.final = cand;
     }
   }
+  for (auto& p : final_profile_) result_.activations.push_back(std::move(p));
+  std::sort(result_.activations.begin(), result_.activations.end(),
+            [](const ActivationProfile& a, const ActivationProfile& b) {
+              return std::make_pair(a.method != "original", -a.bits) <
+                     std::make_pair(b.method != "original", -b.bits);
+            });
   result_.seconds = seconds_since(t0);
   return result_;
 }

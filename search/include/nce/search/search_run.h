@@ -77,7 +77,18 @@ struct SearchConfig {
   std::vector<double> wrpn_multipliers = {1.0, 1.25, 1.5, 2.0};
   int random_samples = 3;
   bool augment = true;   // CIFAR-style augmentation (off for Fashion-MNIST by the CLI)
-  bool distill = false;  // retrain with distillation from the full network (not yet offered)
+  // Distillation in the retrain (TAS): the original (unpruned) network at distill_teacher_bits
+  // (0: the search's bits) is trained first with the retrain budget, then every retrained design
+  // learns from it: (1 - weight) * CE + weight * T^2 * KL at temperature T (nn::distillation_loss).
+  bool distill = false;
+  int distill_teacher_bits = 0;
+  float distill_temperature = 4.0f;
+  float distill_weight = 0.9f;
+  // The paper's Fig. 1: also retrain the original network at the search's bits and at 32 bits, and
+  // probe the activations of these two and of the chosen design on the first probe_images test
+  // images (SearchResult::activations).
+  bool activation_analysis = false;
+  int probe_images = 256;
   std::uint64_t seed = 1;
   std::string checkpoint_path;
   bool resume = false;
@@ -151,8 +162,23 @@ class SearchObserver {
                                 int epochs) {}
 };
 
+// One trained network's activation statistics (nn::Network::probe_activations).
+struct ActivationProfile {
+  std::string network;  // "original W32A32", "original W2A2", "nce W2A2", ...
+  std::string method;   // "original" or the method of the chosen design
+  int bits = 32;
+  std::vector<int> widths;
+  double top1 = -1;  // test accuracy of that network, percent
+  std::vector<nn::ActivationStats> layers;
+};
+
 struct SearchResult {
   std::vector<SearchEpoch> epochs;
+  // activation_analysis: W32A32 original, W<b>A<b> original, the chosen design (W<b>A<b>).
+  std::vector<ActivationProfile> activations;
+  // The original network retrained at the search's bits, when the run trained it (as the
+  // distillation teacher or for the analysis); top1 < 0 otherwise.
+  Candidate original_retrained;
   std::vector<Candidate> candidates;  // every derived and every retrained design
   Candidate final;                    // the method's chosen design, retrained (if retrain)
   Candidate original;                 // the base network's costs (top1 only for "none")
