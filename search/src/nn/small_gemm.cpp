@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -153,6 +153,205 @@ void rows(int M, int K, const float* At, const float* B, std::ptrdiff_t ldb, flo
 
 }  // namespace
 
+
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#define NCE_NN_AVX2 1
+namespace {
+
+// AVX2 + FMA (16 ymm registers): the same broadcast GEMMs as the AVX-512 path with 4 x 24 tiles
+// of Y (12 accumulators) and 24-pixel panels (kBlock).
+
+// An empty asm that "changes" v: the compiler must load v once into a register instead of folding
+// the load into every FMA that uses it.
+inline void keep_in_register(__m256& v) {
+#if defined(__GNUC__)
+  __asm__("" : "+x"(v));
+#else
+  (void)v;
+#endif
+}
+
+// Lanes j of a vector whose bit j of `bits` is set (8 bits).
+inline __m256i lane_mask(unsigned bits) {
+  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(bits)), sel), sel);
+}
+
+// Copies 24 floats (lanes of `bits` from src, zeros elsewhere) to dst.
+inline void masked_copy24(const float* src, float* dst, std::uint64_t bits) {
+  if ((bits & 0xFFFFFF) == 0xFFFFFF) {
+    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+    _mm256_storeu_ps(dst + 16, _mm256_loadu_ps(src + 16));
+  } else if ((bits & 0xFFFFFF) == 0) {
+    const __m256 z = _mm256_setzero_ps();
+    _mm256_storeu_ps(dst, z);
+    _mm256_storeu_ps(dst + 8, z);
+    _mm256_storeu_ps(dst + 16, z);
+  } else {
+    _mm256_storeu_ps(dst, _mm256_maskload_ps(src, lane_mask(bits & 0xFF)));
+    _mm256_storeu_ps(dst + 8, _mm256_maskload_ps(src + 8, lane_mask((bits >> 8) & 0xFF)));
+    _mm256_storeu_ps(dst + 16, _mm256_maskload_ps(src + 16, lane_mask((bits >> 16) & 0xFF)));
+  }
+}
+
+// Y rows [0, R) x 24 columns (+)= At (stride M) x panel (K x 24, contiguous). No masks: the
+// callers give full 24-column blocks (a temporary for the tails), so that 12 accumulators, 3
+// panel vectors and the broadcast fit the 16 registers.
+template <int R>
+void tile_rx24(int M, int K, const float* At, const float* B, float* Y, std::ptrdiff_t ldy,
+               bool accumulate) {
+  __m256 c[R][3];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v)
+      c[r][v] = accumulate ? _mm256_loadu_ps(Y + r * ldy + 8 * v) : _mm256_setzero_ps();
+  for (int k = 0; k < K; ++k) {
+    const float* b = B + k * 24;
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16);
+    // Keep the panel vectors in registers: folded into the FMAs, they would be loaded R times.
+    keep_in_register(b0), keep_in_register(b1), keep_in_register(b2);
+    const float* a = At + static_cast<std::ptrdiff_t>(k) * M;
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r);
+      c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
+      c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
+      c[r][2] = _mm256_fmadd_ps(av, b2, c[r][2]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) _mm256_storeu_ps(Y + r * ldy + 8 * v, c[r][v]);
+}
+
+// Every row of Y for one 24-column panel; `width` < 24 goes through a 24-column temporary.
+void rows24(int M, int K, const float* At, const float* panel, float* Y, std::ptrdiff_t ldy,
+            bool accumulate, int width) {
+  thread_local std::vector<float> tmp;
+  float* out = Y;
+  std::ptrdiff_t ld = ldy;
+  if (width < 24) {
+    if (tmp.size() < static_cast<std::size_t>(M) * 24) tmp.resize(static_cast<std::size_t>(M) * 24);
+    out = tmp.data(), ld = 24;
+    if (accumulate)
+      for (int m = 0; m < M; ++m) std::copy(Y + m * ldy, Y + m * ldy + width, out + m * 24);
+  }
+  int m = 0;
+  for (; m + 4 <= M; m += 4) tile_rx24<4>(M, K, At + m, panel, out + m * ld, ld, accumulate);
+  switch (M - m) {
+    case 1:
+      tile_rx24<1>(M, K, At + m, panel, out + m * ld, ld, accumulate);
+      break;
+    case 2:
+      tile_rx24<2>(M, K, At + m, panel, out + m * ld, ld, accumulate);
+      break;
+    case 3:
+      tile_rx24<3>(M, K, At + m, panel, out + m * ld, ld, accumulate);
+      break;
+    default:
+      break;
+  }
+  if (width < 24)
+    for (int r = 0; r < M; ++r) std::copy(out + r * 24, out + r * 24 + width, Y + r * ldy);
+}
+
+// dWt rows [0, R) (R <= 6) x columns [0, 16) += panel rows (stride 24, `width` pixels) x dy_t
+// rows (stride M). Full: 16 columns; otherwise masks m0, m1 for the two vectors.
+template <int R, bool Full>
+void wgrad_tile16(int width, const float* panel, const float* dyt, int M, float* dwt, __m256i m0,
+                  __m256i m1) {
+  __m256 c[R][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    c[r][0] = Full ? _mm256_loadu_ps(dwt + r * M) : _mm256_maskload_ps(dwt + r * M, m0);
+    c[r][1] = Full ? _mm256_loadu_ps(dwt + r * M + 8) : _mm256_maskload_ps(dwt + r * M + 8, m1);
+  }
+  for (int j = 0; j < width; ++j) {
+    const float* bj = dyt + j * M;
+    __m256 b0 = Full ? _mm256_loadu_ps(bj) : _mm256_maskload_ps(bj, m0);
+    __m256 b1 = Full ? _mm256_loadu_ps(bj + 8) : _mm256_maskload_ps(bj + 8, m1);
+    keep_in_register(b0), keep_in_register(b1);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(panel + r * 24 + j);
+      c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+      c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    if (Full) {
+      _mm256_storeu_ps(dwt + r * M, c[r][0]);
+      _mm256_storeu_ps(dwt + r * M + 8, c[r][1]);
+    } else {
+      _mm256_maskstore_ps(dwt + r * M, m0, c[r][0]);
+      _mm256_maskstore_ps(dwt + r * M + 8, m1, c[r][1]);
+    }
+  }
+}
+
+template <int R>
+void wgrad_rows(int M, int width, const float* panel, const float* dyt, float* dwt) {
+  int m = 0;
+  const __m256i all = _mm256_set1_epi32(-1);
+  for (; m + 16 <= M; m += 16)
+    wgrad_tile16<R, true>(width, panel, dyt + m, M, dwt + m, all, all);
+  const int left = M - m;
+  if (left > 0) {
+    const __m256i m0 = lane_mask(left >= 8 ? 0xFF : (1u << left) - 1u);
+    const __m256i m1 = lane_mask(left <= 8 ? 0u : (1u << (left - 8)) - 1u);
+    wgrad_tile16<R, false>(width, panel, dyt + m, M, dwt + m, m0, m1);
+  }
+}
+
+// One 24-pixel block: dWt (K x M) += panel (K x 24) x dy_t block (width x M).
+void wgrad_block24(int M, int K, int width, const float* panel, const float* dyt, float* dwt) {
+  int k = 0;
+  for (; k + 6 <= K; k += 6) wgrad_rows<6>(M, width, panel + k * 24, dyt, dwt + k * M);
+  const float* pk = panel + k * 24;
+  float* dk = dwt + k * M;
+  switch (K - k) {
+    case 1:
+      wgrad_rows<1>(M, width, pk, dyt, dk);
+      break;
+    case 2:
+      wgrad_rows<2>(M, width, pk, dyt, dk);
+      break;
+    case 3:
+      wgrad_rows<3>(M, width, pk, dyt, dk);
+      break;
+    case 4:
+      wgrad_rows<4>(M, width, pk, dyt, dk);
+      break;
+    case 5:
+      wgrad_rows<5>(M, width, pk, dyt, dk);
+      break;
+    default:
+      break;
+  }
+}
+
+// Bits [0, width) set.
+inline std::uint64_t low_bits(int width) {
+  return width >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;
+}
+
+// Panel (K x 24) of implicit im2col rows for pixels [n, n + 24) of a "same" conv.
+inline void same_panel(int c_in, int kk, std::ptrdiff_t plane, const std::ptrdiff_t* offsets,
+                       const float* x, int n, const std::uint64_t* masks, float* pb) {
+  for (int c = 0; c < c_in; ++c) {
+    const float* xc = x + c * plane + n;
+    for (int t = 0; t < kk; ++t)
+      masked_copy24(xc + offsets[t], pb + static_cast<std::ptrdiff_t>(c * kk + t) * 24, masks[t]);
+  }
+}
+
+}  // namespace
+#endif
+
 void gemm_at_b(int M, int N, int K, const float* At, const float* B, std::ptrdiff_t ldb, float* Y,
                std::ptrdiff_t ldy, bool accumulate) {
 #if defined(__AVX512F__)
@@ -180,6 +379,18 @@ void gemm_at_b(int M, int N, int K, const float* At, const float* B, std::ptrdif
     for (int k = 0; k < K; ++k)
       _mm512_storeu_ps(pb + k * 16, _mm512_maskz_loadu_ps(mask, B + k * ldb + n));
     rows<1>(M, K, At, pb, 16, Y + n, ldy, accumulate, mask);
+  }
+#elif defined(NCE_NN_AVX2)
+  // As above: B's 24-column blocks are copied into a contiguous panel first.
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(K) * 24)
+    panel.resize(static_cast<std::size_t>(K) * 24);
+  float* pb = panel.data();
+  for (int n = 0; n < N; n += 24) {
+    const int width = std::min(24, N - n);
+    const std::uint64_t m = low_bits(width);
+    for (int k = 0; k < K; ++k) masked_copy24(B + k * ldb + n, pb + k * 24, m);
+    rows24(M, K, At, pb, Y + n, ldy, accumulate, width);
   }
 #else
   for (int m = 0; m < M; ++m) {
@@ -301,6 +512,17 @@ void weight_grad_explicit(int M, int K, int N, const float* dy_t, const float* c
     }
     wgrad_block(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
   }
+#elif defined(NCE_NN_AVX2)
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(K) * 24)
+    panel.resize(static_cast<std::size_t>(K) * 24);
+  float* pb = panel.data();
+  for (int n = 0; n < N; n += 24) {
+    const int width = std::min(24, N - n);
+    const std::uint64_t m = low_bits(width);
+    for (int k = 0; k < K; ++k) masked_copy24(col + k * ldb + n, pb + k * 24, m);
+    wgrad_block24(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
+  }
 #else
   for (int k = 0; k < K; ++k)
     for (int n = 0; n < N; ++n)
@@ -338,6 +560,22 @@ void weight_grad_same(int M, int c_in, int h, int w, int k, const float* dy_t, c
     }
     wgrad_block(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
   }
+#elif defined(NCE_NN_AVX2)
+  const int pad = (k - 1) / 2, kk = k * k, K = c_in * kk, N = h * w;
+  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(h) * w;
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(K) * 24)
+    panel.resize(static_cast<std::size_t>(K) * 24);
+  float* pb = panel.data();
+  std::ptrdiff_t offsets[64];
+  for (int t = 0; t < kk && t < 64; ++t)
+    offsets[t] = static_cast<std::ptrdiff_t>(t / k - pad) * w + (t % k - pad);
+  for (int n = 0; n < N; n += 24) {
+    const int width = std::min(24, N - n);
+    same_panel(c_in, kk, plane, offsets, x, n,
+               block_masks + static_cast<std::ptrdiff_t>(n / 24) * kk, pb);
+    wgrad_block24(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
+  }
 #else
   (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)dy_t, (void)x, (void)dwt;
   (void)block_masks;
@@ -345,7 +583,7 @@ void weight_grad_same(int M, int c_in, int h, int w, int k, const float* dy_t, c
 }
 
 bool conv_same_gemm_supported() {
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(NCE_NN_AVX2)
   return true;
 #else
   return false;
@@ -353,11 +591,16 @@ bool conv_same_gemm_supported() {
 }
 
 void conv_same_masks(int h, int w, int k, std::vector<std::uint64_t>& masks) {
+#if defined(NCE_NN_AVX2)
+  constexpr int kBlock = 24;  // the AVX2 panels
+#else
+  constexpr int kBlock = 48;
+#endif
   const int pad = (k - 1) / 2, kk = k * k, N = h * w;
-  const int blocks = (N + 47) / 48;
+  const int blocks = (N + kBlock - 1) / kBlock;
   masks.assign(static_cast<std::size_t>(blocks) * kk, 0);
   for (int b = 0; b < blocks; ++b) {
-    const int n = b * 48, width = std::min(48, N - n);
+    const int n = b * kBlock, width = std::min(kBlock, N - n);
     for (int j = 0; j < width; ++j) {
       const int oy = (n + j) / w, ox = (n + j) % w;
       for (int t = 0; t < kk; ++t) {
@@ -408,6 +651,22 @@ void conv_same_gemm(int M, int c_in, int h, int w, int k, const float* At, const
         rows<1>(M, K, At, pb + j, 48, Y + n + j, N, accumulate, mask);
       }
     }
+  }
+#elif defined(NCE_NN_AVX2)
+  const int pad = (k - 1) / 2, kk = k * k, K = c_in * kk, N = h * w;
+  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(h) * w;
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(K) * 24)
+    panel.resize(static_cast<std::size_t>(K) * 24);
+  float* pb = panel.data();
+  std::ptrdiff_t offsets[64];
+  for (int t = 0; t < kk && t < 64; ++t)
+    offsets[t] = static_cast<std::ptrdiff_t>(t / k - pad) * w + (t % k - pad);
+  for (int n = 0; n < N; n += 24) {
+    const int width = std::min(24, N - n);
+    same_panel(c_in, kk, plane, offsets, x, n,
+               block_masks + static_cast<std::ptrdiff_t>(n / 24) * kk, pb);
+    rows24(M, K, At, pb, Y + n, N, accumulate, width);
   }
 #else
   (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)At, (void)x, (void)Y, (void)accumulate;
