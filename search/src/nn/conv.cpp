@@ -234,11 +234,7 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
         const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * hw;
         const float* dyi = dy.data() + static_cast<std::size_t>(i) * p.c_out * hwo;
         if (dweight) {
-          // dY^T (pixels x filters): contiguous writes, c_out sequential read streams.
-          for (int j = 0; j < hwo; ++j) {
-            float* dst = dyt + static_cast<std::size_t>(j) * p.c_out;
-            for (int o = 0; o < p.c_out; ++o) dst[o] = dyi[static_cast<std::size_t>(o) * hwo + j];
-          }
+          detail::transpose(p.c_out, hwo, dyi, dyt);  // dY^T: pixels x filters
           if (same) {
             detail::weight_grad_same(p.c_out, p.c_in, h, w, p.k, dyt, xi, gw, ws.masks.data());
           } else if (pointwise) {

@@ -339,13 +339,37 @@ inline std::uint64_t low_bits(int width) {
   return width >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;
 }
 
-// Panel (K x 24) of implicit im2col rows for pixels [n, n + 24) of a "same" conv.
+// Panel (K x 24) of implicit im2col rows for pixels [n, n + 24) of a "same" conv. Taps outer:
+// a tap's mask is the same for every channel, so the lane masks are built once per tap.
 inline void same_panel(int c_in, int kk, std::ptrdiff_t plane, const std::ptrdiff_t* offsets,
                        const float* x, int n, const std::uint64_t* masks, float* pb) {
-  for (int c = 0; c < c_in; ++c) {
-    const float* xc = x + c * plane + n;
-    for (int t = 0; t < kk; ++t)
-      masked_copy24(xc + offsets[t], pb + static_cast<std::ptrdiff_t>(c * kk + t) * 24, masks[t]);
+  const std::ptrdiff_t row_step = static_cast<std::ptrdiff_t>(kk) * 24;
+  for (int t = 0; t < kk; ++t) {
+    const std::uint64_t bits = masks[t] & 0xFFFFFF;
+    const float* src = x + n + offsets[t];
+    float* dst = pb + static_cast<std::ptrdiff_t>(t) * 24;
+    if (bits == 0xFFFFFF) {
+      for (int c = 0; c < c_in; ++c, src += plane, dst += row_step) {
+        _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+        _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+        _mm256_storeu_ps(dst + 16, _mm256_loadu_ps(src + 16));
+      }
+    } else if (bits == 0) {
+      const __m256 z = _mm256_setzero_ps();
+      for (int c = 0; c < c_in; ++c, dst += row_step) {
+        _mm256_storeu_ps(dst, z);
+        _mm256_storeu_ps(dst + 8, z);
+        _mm256_storeu_ps(dst + 16, z);
+      }
+    } else {
+      const __m256i m0 = lane_mask(bits & 0xFF), m1 = lane_mask((bits >> 8) & 0xFF),
+                    m2 = lane_mask((bits >> 16) & 0xFF);
+      for (int c = 0; c < c_in; ++c, src += plane, dst += row_step) {
+        _mm256_storeu_ps(dst, _mm256_maskload_ps(src, m0));
+        _mm256_storeu_ps(dst + 8, _mm256_maskload_ps(src + 8, m1));
+        _mm256_storeu_ps(dst + 16, _mm256_maskload_ps(src + 16, m2));
+      }
+    }
   }
 }
 
@@ -580,6 +604,55 @@ void weight_grad_same(int M, int c_in, int h, int w, int k, const float* dy_t, c
   (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)dy_t, (void)x, (void)dwt;
   (void)block_masks;
 #endif
+}
+
+void transpose(int rows, int cols, const float* src, float* dst) {
+  int r = 0;
+#if defined(__AVX2__)
+  for (; r + 8 <= rows; r += 8) {
+    int c = 0;
+    for (; c + 8 <= cols; c += 8) {
+      const float* s = src + static_cast<std::ptrdiff_t>(r) * cols + c;
+      __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + cols),
+             r2 = _mm256_loadu_ps(s + 2 * cols), r3 = _mm256_loadu_ps(s + 3 * cols),
+             r4 = _mm256_loadu_ps(s + 4 * cols), r5 = _mm256_loadu_ps(s + 5 * cols),
+             r6 = _mm256_loadu_ps(s + 6 * cols), r7 = _mm256_loadu_ps(s + 7 * cols);
+      const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+                   t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+                   t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                   t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                   u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                   u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                   u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      r0 = _mm256_permute2f128_ps(u0, u4, 0x20);
+      r1 = _mm256_permute2f128_ps(u1, u5, 0x20);
+      r2 = _mm256_permute2f128_ps(u2, u6, 0x20);
+      r3 = _mm256_permute2f128_ps(u3, u7, 0x20);
+      r4 = _mm256_permute2f128_ps(u0, u4, 0x31);
+      r5 = _mm256_permute2f128_ps(u1, u5, 0x31);
+      r6 = _mm256_permute2f128_ps(u2, u6, 0x31);
+      r7 = _mm256_permute2f128_ps(u3, u7, 0x31);
+      float* d = dst + static_cast<std::ptrdiff_t>(c) * rows + r;
+      _mm256_storeu_ps(d, r0);
+      _mm256_storeu_ps(d + rows, r1);
+      _mm256_storeu_ps(d + 2 * rows, r2);
+      _mm256_storeu_ps(d + 3 * rows, r3);
+      _mm256_storeu_ps(d + 4 * rows, r4);
+      _mm256_storeu_ps(d + 5 * rows, r5);
+      _mm256_storeu_ps(d + 6 * rows, r6);
+      _mm256_storeu_ps(d + 7 * rows, r7);
+    }
+    for (; c < cols; ++c)
+      for (int i = r; i < r + 8; ++i)
+        dst[static_cast<std::ptrdiff_t>(c) * rows + i] = src[static_cast<std::ptrdiff_t>(i) * cols + c];
+  }
+#endif
+  // Remaining rows: contiguous writes, one read stream per row.
+  if (r < rows)
+    for (int c = 0; c < cols; ++c)
+      for (int i = r; i < rows; ++i)
+        dst[static_cast<std::ptrdiff_t>(c) * rows + i] = src[static_cast<std::ptrdiff_t>(i) * cols + c];
 }
 
 bool conv_same_gemm_supported() {

@@ -25,6 +25,9 @@ void conv_same_gemm(int M, int c_in, int h, int w, int k, const float* At, const
 void conv_same_masks(int h, int w, int k, std::vector<std::uint64_t>& masks);
 bool conv_same_gemm_supported();
 
+// dst (cols x rows, row-major) = src (rows x cols, row-major) transposed.
+void transpose(int rows, int cols, const float* src, float* dst);
+
 // Weight gradient of a conv, accumulated over one image: dWt[k*M + m] += sum_n B[k, n] * dY[m, n]
 // (dWt = dW^T, K x M) where B = im2col(x) (K x N). dy_t is dY transposed (N x M, row-major).
 // B comes either from an explicit im2col matrix (col, row stride ldb)...
