@@ -137,11 +137,13 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
   // At = W^T (kdim x c_out), compact.
-  ws.wt.resize(static_cast<std::size_t>(kdim) * p.c_out);
+  ws.scratch.resize(static_cast<std::size_t>(kdim) * p.c_out);
   for (int o = 0; o < p.c_out; ++o)
     for (int j = 0; j < kdim; ++j)
-      ws.wt[static_cast<std::size_t>(j) * p.c_out + o] =
+      ws.scratch[static_cast<std::size_t>(j) * p.c_out + o] =
           weight[static_cast<std::size_t>(o) * p.ld() + j];
+  ws.wt.resize(ws.scratch.size());
+  detail::pack_at(p.c_out, kdim, ws.scratch.data(), ws.wt.data());
   if (same) same_masks(h, w, p.k, ws);
   const bool parallel =
       n > 1 && static_cast<double>(n) * kdim * hwo * p.c_out >= detail::kMinParallelMacs;
@@ -185,19 +187,27 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
   const int kk = p.k * p.k;
   if (dx && dx_as_conv) {
     // The dx conv's At (kdim_b x c_in): At[(o*kk + t)*c_in + c] = w[o][c][flipped tap t].
-    ws.flipped.resize(static_cast<std::size_t>(kdim_b) * p.c_in);
+    ws.scratch.resize(static_cast<std::size_t>(kdim_b) * p.c_in);
     for (int o = 0; o < p.c_out; ++o)
       for (int c = 0; c < p.c_in; ++c)
         for (int t = 0; t < kk; ++t)
-          ws.flipped[static_cast<std::size_t>(o * kk + t) * p.c_in + c] =
+          ws.scratch[static_cast<std::size_t>(o * kk + t) * p.c_in + c] =
               weight[static_cast<std::size_t>(o) * p.ld() + c * kk + (kk - 1 - t)];
+    ws.flipped.resize(ws.scratch.size());
+    detail::pack_at(p.c_in, kdim_b, ws.scratch.data(), ws.flipped.data());
   } else if (dx) {
     // dcol = W^T dy: At = W (c_out x kdim), compact.
-    ws.flipped.resize(static_cast<std::size_t>(p.c_out) * kdim);
+    ws.scratch.resize(static_cast<std::size_t>(p.c_out) * kdim);
     for (int o = 0; o < p.c_out; ++o)
       for (int j = 0; j < kdim; ++j)
-        ws.flipped[static_cast<std::size_t>(o) * kdim + j] =
+        ws.scratch[static_cast<std::size_t>(o) * kdim + j] =
             weight[static_cast<std::size_t>(o) * p.ld() + j];
+    ws.flipped.resize(ws.scratch.size());
+    // Pointwise: A = W^T dy's At is W (c_out x c_in); strided: dcol = W^T dy, At = W (c_out x kdim).
+    if (pointwise)
+      detail::pack_at(p.c_in, p.c_out, ws.scratch.data(), ws.flipped.data());
+    else
+      detail::pack_at(kdim, p.c_out, ws.scratch.data(), ws.flipped.data());
   }
   const bool same = is_same(p);  // then is_same(pb) too, with the same masks
   if (same) same_masks(h, w, p.k, ws);

@@ -199,7 +199,7 @@ inline void masked_copy24(const float* src, float* dst, std::uint64_t bits) {
 // callers give full 24-column blocks (a temporary for the tails), so that 12 accumulators, 3
 // panel vectors and the broadcast fit the 16 registers.
 template <int R>
-void tile_rx24(int M, int K, const float* At, const float* B, float* Y, std::ptrdiff_t ldy,
+void tile_rx24(int K, const float* At, const float* B, float* Y, std::ptrdiff_t ldy,
                bool accumulate) {
   __m256 c[R][3];
 #pragma GCC unroll 4
@@ -212,7 +212,7 @@ void tile_rx24(int M, int K, const float* At, const float* B, float* Y, std::ptr
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16);
     // Keep the panel vectors in registers: folded into the FMAs, they would be loaded R times.
     keep_in_register(b0), keep_in_register(b1), keep_in_register(b2);
-    const float* a = At + static_cast<std::ptrdiff_t>(k) * M;
+    const float* a = At + static_cast<std::ptrdiff_t>(k) * R;  // packed: R rows per k
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m256 av = _mm256_broadcast_ss(a + r);
@@ -239,17 +239,18 @@ void rows24(int M, int K, const float* At, const float* panel, float* Y, std::pt
     if (accumulate)
       for (int m = 0; m < M; ++m) std::copy(Y + m * ldy, Y + m * ldy + width, out + m * 24);
   }
+  // At is packed (pack_at): the K x R block of rows [m, m + R) starts at At + m*K.
   int m = 0;
-  for (; m + 4 <= M; m += 4) tile_rx24<4>(M, K, At + m, panel, out + m * ld, ld, accumulate);
+  for (; m + 4 <= M; m += 4) tile_rx24<4>(K, At + m * K, panel, out + m * ld, ld, accumulate);
   switch (M - m) {
     case 1:
-      tile_rx24<1>(M, K, At + m, panel, out + m * ld, ld, accumulate);
+      tile_rx24<1>(K, At + m * K, panel, out + m * ld, ld, accumulate);
       break;
     case 2:
-      tile_rx24<2>(M, K, At + m, panel, out + m * ld, ld, accumulate);
+      tile_rx24<2>(K, At + m * K, panel, out + m * ld, ld, accumulate);
       break;
     case 3:
-      tile_rx24<3>(M, K, At + m, panel, out + m * ld, ld, accumulate);
+      tile_rx24<3>(K, At + m * K, panel, out + m * ld, ld, accumulate);
       break;
     default:
       break;
@@ -603,6 +604,20 @@ void weight_grad_same(int M, int c_in, int h, int w, int k, const float* dy_t, c
 #else
   (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)dy_t, (void)x, (void)dwt;
   (void)block_masks;
+#endif
+}
+
+void pack_at(int M, int K, const float* At, float* packed) {
+#if defined(NCE_NN_AVX2)
+  // Rows of A in tiles of 4 (the last one M % 4), each tile K x R, contiguous.
+  for (int m = 0; m < M; m += 4) {
+    const int R = std::min(4, M - m);
+    float* dst = packed + static_cast<std::ptrdiff_t>(m) * K;
+    for (int k = 0; k < K; ++k)
+      for (int r = 0; r < R; ++r) dst[k * R + r] = At[static_cast<std::ptrdiff_t>(k) * M + m + r];
+  }
+#else
+  std::copy(At, At + static_cast<std::ptrdiff_t>(M) * K, packed);
 #endif
 }
 

@@ -10,14 +10,18 @@
 
 namespace nce::nn::detail {
 
-// Y[m*ldy + n] (+)= sum_k At[k*M + m] * B[k*ldb + n].
+// The kernels below read A in the layout pack_at writes (under AVX2: 4-row tiles of A, each
+// contiguous over k; otherwise At unchanged). At: K x M row-major; packed: M*K floats.
+void pack_at(int M, int K, const float* At, float* packed);
+
+// Y[m*ldy + n] (+)= sum_k At[k*M + m] * B[k*ldb + n], At given packed (pack_at).
 void gemm_at_b(int M, int N, int K, const float* At, const float* B, std::ptrdiff_t ldb, float* Y,
                std::ptrdiff_t ldy, bool accumulate);
 
 // A stride-1 "same" convolution (output map = input map, pad = (k-1)/2, k odd) as the GEMM
 // above with B = im2col(x) built on the fly, 48 columns at a time, by masked loads: the im2col
 // matrix is never written. x: c_in x h x w (one image); At: (c_in*k*k) x M; Y: M x (h*w).
-// masks: from conv_same_masks(h, w, k) (depends on the map only; compute once per layer call).
+// At packed by pack_at(M, c_in*k*k). masks: from conv_same_masks(h, w, k) (depends on the map only; compute once per layer call).
 void conv_same_gemm(int M, int c_in, int h, int w, int k, const float* At, const float* x, float* Y,
                     bool accumulate, const std::uint64_t* masks);
 // For every 48-pixel block of the output and every tap: bit j = pixel j of the block reads inside

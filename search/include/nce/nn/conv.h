@@ -43,6 +43,7 @@ struct ConvWorkspace {
   std::vector<std::vector<float, Aligned64Allocator<float>>> per_thread_grad;  // per image chunk
   std::vector<float, Aligned64Allocator<float>> wt;       // W^T for the forward GEMM
   std::vector<float, Aligned64Allocator<float>> flipped;  // the backward-data GEMM's operand
+  std::vector<float, Aligned64Allocator<float>> scratch;  // the GEMM operands before packing
   std::vector<std::uint64_t> masks;  // implicit im2col validity masks for masks_key (h, w, k)
   int masks_key[3] = {0, 0, 0};
 };
