@@ -340,35 +340,40 @@ inline std::uint64_t low_bits(int width) {
   return width >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;
 }
 
-// Panel (K x 24) of implicit im2col rows for pixels [n, n + 24) of a "same" conv. Taps outer:
-// a tap's mask is the same for every channel, so the lane masks are built once per tap.
+// Panel (K x 24) of implicit im2col rows for pixels [n, n + 24) of a "same" conv. Channels outer,
+// taps inner: the few input rows of one channel stay in L1 for all its taps (channel planes are
+// often 4 KiB apart, so a taps-outer order would cycle through more lines of one L1 set than it
+// has ways). The lane masks of each tap are built once per block.
 inline void same_panel(int c_in, int kk, std::ptrdiff_t plane, const std::ptrdiff_t* offsets,
                        const float* x, int n, const std::uint64_t* masks, float* pb) {
-  const std::ptrdiff_t row_step = static_cast<std::ptrdiff_t>(kk) * 24;
+  constexpr int kMaxTaps = 49;
+  __m256i lanes[kMaxTaps][3];
+  unsigned char kind[kMaxTaps];  // 0: no lane valid, 1: all valid, 2: masked
   for (int t = 0; t < kk; ++t) {
     const std::uint64_t bits = masks[t] & 0xFFFFFF;
-    const float* src = x + n + offsets[t];
-    float* dst = pb + static_cast<std::ptrdiff_t>(t) * 24;
-    if (bits == 0xFFFFFF) {
-      for (int c = 0; c < c_in; ++c, src += plane, dst += row_step) {
+    kind[t] = bits == 0 ? 0 : bits == 0xFFFFFF ? 1 : 2;
+    lanes[t][0] = lane_mask(bits & 0xFF);
+    lanes[t][1] = lane_mask((bits >> 8) & 0xFF);
+    lanes[t][2] = lane_mask((bits >> 16) & 0xFF);
+  }
+  const __m256 z = _mm256_setzero_ps();
+  float* dst = pb;
+  for (int c = 0; c < c_in; ++c) {
+    const float* xc = x + c * plane + n;
+    for (int t = 0; t < kk; ++t, dst += 24) {
+      const float* src = xc + offsets[t];
+      if (kind[t] == 1) {
         _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
         _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
         _mm256_storeu_ps(dst + 16, _mm256_loadu_ps(src + 16));
-      }
-    } else if (bits == 0) {
-      const __m256 z = _mm256_setzero_ps();
-      for (int c = 0; c < c_in; ++c, dst += row_step) {
+      } else if (kind[t] == 0) {
         _mm256_storeu_ps(dst, z);
         _mm256_storeu_ps(dst + 8, z);
         _mm256_storeu_ps(dst + 16, z);
-      }
-    } else {
-      const __m256i m0 = lane_mask(bits & 0xFF), m1 = lane_mask((bits >> 8) & 0xFF),
-                    m2 = lane_mask((bits >> 16) & 0xFF);
-      for (int c = 0; c < c_in; ++c, src += plane, dst += row_step) {
-        _mm256_storeu_ps(dst, _mm256_maskload_ps(src, m0));
-        _mm256_storeu_ps(dst + 8, _mm256_maskload_ps(src + 8, m1));
-        _mm256_storeu_ps(dst + 16, _mm256_maskload_ps(src + 16, m2));
+      } else {
+        _mm256_storeu_ps(dst, _mm256_maskload_ps(src, lanes[t][0]));
+        _mm256_storeu_ps(dst + 8, _mm256_maskload_ps(src + 8, lanes[t][1]));
+        _mm256_storeu_ps(dst + 16, _mm256_maskload_ps(src + 16, lanes[t][2]));
       }
     }
   }
