@@ -6,8 +6,76 @@
 #include <cmath>
 #include <vector>
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 namespace nce::nn {
 namespace {
+
+#if defined(__AVX2__) && defined(__FMA__)
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#endif
+
+// Sums over one plane that the BN backward needs, after the activation's backward.
+struct PlaneSums {
+  float clip = 0.0f;  // sum of g where u >= clip (PACT)
+  float g = 0.0f;     // sum of the masked g
+  float gx = 0.0f;    // sum of the masked g * (x - mean)
+};
+
+// One pass over a plane: u = x*scale + shift, g *= pass(u) (ActParams::backward) and the sums
+// (the same values as ActParams::backward followed by the two sums, up to float reassociation).
+PlaneSums act_bn_plane_backward(const ActParams& act, const float* x, float scale, float shift,
+                                float mean, float* g, std::size_t n) {
+  PlaneSums r;
+  const bool pact = act.kind == ActParams::Kind::kPact, relu = act.kind == ActParams::Kind::kRelu;
+  const float clip = act.clip;
+  std::size_t j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256 vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift), vm = _mm256_set1_ps(mean),
+               vc = _mm256_set1_ps(clip), zero = _mm256_setzero_ps();
+  __m256 ac = zero, ag = zero, agx = zero;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + j);
+    __m256 gv = _mm256_loadu_ps(g + j);
+    const __m256 u = _mm256_add_ps(_mm256_mul_ps(xv, vs), vb);  // unfused, as in the forward
+    if (pact) {
+      ac = _mm256_add_ps(ac, _mm256_and_ps(_mm256_cmp_ps(u, vc, _CMP_GE_OQ), gv));
+      const __m256 pass =
+          _mm256_and_ps(_mm256_cmp_ps(u, zero, _CMP_GE_OQ), _mm256_cmp_ps(u, vc, _CMP_LE_OQ));
+      gv = _mm256_and_ps(pass, gv);
+      _mm256_storeu_ps(g + j, gv);
+    } else if (relu) {
+      gv = _mm256_and_ps(_mm256_cmp_ps(u, zero, _CMP_GT_OQ), gv);
+      _mm256_storeu_ps(g + j, gv);
+    }
+    ag = _mm256_add_ps(ag, gv);
+    agx = _mm256_add_ps(agx, _mm256_mul_ps(gv, _mm256_sub_ps(xv, vm)));
+  }
+  r.clip = hsum(ac), r.g = hsum(ag), r.gx = hsum(agx);
+#endif
+  for (; j < n; ++j) {
+    const float u = x[j] * scale + shift;
+    float gj = g[j];
+    if (pact) {
+      if (u >= clip) r.clip += gj;
+      gj = (u >= 0.0f && u <= clip) ? gj : 0.0f;
+      g[j] = gj;
+    } else if (relu) {
+      gj = u > 0.0f ? gj : 0.0f;
+      g[j] = gj;
+    }
+    r.g += gj;
+    r.gx += gj * (x[j] - mean);
+  }
+  return r;
+}
 
 // Batch statistics of channel ch (shifted by its first element for accuracy); updates the running
 // statistics and returns scale = gamma*inv_std, shift = beta - mean*scale.
@@ -92,13 +160,11 @@ void batch_norm_act_backward(const ActParams& act, const Tensor& x, const float*
     double sum_g = 0.0, sum_gx = 0.0, sum_clip = 0.0;
     for (int i = 0; i < n; ++i) {
       const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
-      const float* in = x.data() + off;
-      float* gr = g.data() + off;
-      sum_clip += act.backward(in, scale, shift, gr, hw);
-      ConstArrayMap gm(gr, static_cast<Eigen::Index>(hw));
-      ConstArrayMap xa(in, static_cast<Eigen::Index>(hw));
-      sum_g += gm.sum();
-      sum_gx += (gm * (xa - mean)).sum();
+      const PlaneSums ps =
+          act_bn_plane_backward(act, x.data() + off, scale, shift, mean, g.data() + off, hw);
+      sum_clip += ps.clip;
+      sum_g += ps.g;
+      sum_gx += ps.gx;
     }
     clip_part[static_cast<std::size_t>(ch)] = sum_clip;
     const double sum_gxhat = sum_gx * inv_std;
