@@ -88,9 +88,28 @@ void channel_stats(const BatchNormParams& p, const Tensor& x, int ch, const floa
   const float k = x.data()[static_cast<std::size_t>(ch) * hw];
   double sum = 0.0, sq = 0.0;
   for (int i = 0; i < n; ++i) {
-    ConstArrayMap a(x.data() + (static_cast<std::size_t>(i) * c + ch) * hw, hw);
-    sum += (a - k).sum();
-    sq += (a - k).square().sum();
+    const float* a = x.data() + (static_cast<std::size_t>(i) * c + ch) * hw;
+    // One pass for both sums (float per plane, as Eigen's sum() was, up to reassociation).
+    float ps = 0.0f, pq = 0.0f;
+    Eigen::Index j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    const __m256 vk = _mm256_set1_ps(k);
+    __m256 as0 = _mm256_setzero_ps(), aq0 = as0, as1 = as0, aq1 = as0;
+    for (; j + 16 <= hw; j += 16) {
+      const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + j), vk);
+      const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + j + 8), vk);
+      as0 = _mm256_add_ps(as0, d0), as1 = _mm256_add_ps(as1, d1);
+      aq0 = _mm256_add_ps(aq0, _mm256_mul_ps(d0, d0));
+      aq1 = _mm256_add_ps(aq1, _mm256_mul_ps(d1, d1));
+    }
+    ps = hsum(_mm256_add_ps(as0, as1)), pq = hsum(_mm256_add_ps(aq0, aq1));
+#endif
+    for (; j < hw; ++j) {
+      const float d = a[j] - k;
+      ps += d, pq += d * d;
+    }
+    sum += ps;
+    sq += pq;
   }
   const double mean_shifted = sum / count;
   const double var = std::max(0.0, sq / count - mean_shifted * mean_shifted);

@@ -11,8 +11,6 @@
 namespace nce::nn {
 namespace {
 
-using StridedConstMap = Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
-using StridedMap = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 bool is_pointwise(const ConvParams& p) {
   return p.k == 1 && p.stride == 1 && p.pad == 0;
@@ -272,12 +270,18 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
         }
       }
     }
-  }
-  if (!dweight) return;
-  // Fixed-order reduction of the per-chunk partial sums (stored transposed).
-  StridedMap dwm(dweight, p.c_out, kdim, Eigen::OuterStride<>(p.ld()));
-  for (int c = 0; c < chunks; ++c) {
-    dwm += ConstMatrixMap(ws.per_thread_grad[c].data(), kdim, p.c_out).transpose();
+    if (dweight) {
+      // Reduction of the per-chunk partial sums (stored transposed), split over the threads by
+      // rows of dW^T; every element adds the chunks in chunk order, so the result does not
+      // depend on the thread count.
+#pragma omp for schedule(static)
+      for (int j = 0; j < kdim; ++j) {
+        for (int c = 0; c < chunks; ++c) {
+          const float* src = ws.per_thread_grad[c].data() + static_cast<std::size_t>(j) * p.c_out;
+          for (int o = 0; o < p.c_out; ++o) dweight[static_cast<std::size_t>(o) * p.ld() + j] += src[o];
+        }
+      }
+    }
   }
 }
 
