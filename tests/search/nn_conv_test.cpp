@@ -84,6 +84,24 @@ TEST(NnConv, MaskedColumnTail) {
   check_case({4, 17, 3, 1, 1, 9, 9});
 }
 
+// The AVX2 kernels' tails: 4-row GEMM tiles with a 2-row rest (6 filters), 6-row weight-gradient
+// tiles with a 3-row rest (K = 63), a 7-pixel rest of the 24-pixel panels (55 pixels), a
+// 16-column weight-gradient tile with masked columns (6 < 16), an 8x8 dY transpose with a row
+// and column rest.
+TEST(NnConv, Avx2TileTails) {
+  check_case({7, 6, 3, 1, 1, 5, 11});
+}
+// One channel in, one filter out: every tile is a tail.
+TEST(NnConv, SingleChannelSingleFilter) {
+  check_case({1, 1, 3, 1, 1, 4, 4});
+}
+// Stride 2 with filters and channels that are not multiples of the tiles, even and odd maps.
+TEST(NnConv, Stride2OddChannelsAndMaps) {
+  check_case({5, 9, 3, 2, 1, 9, 7});
+  check_case({5, 9, 1, 2, 0, 10, 9});
+  check_case({3, 18, 3, 2, 0, 8, 9});
+}
+
 TEST(NnConv, PrefixOfLargerWeightAllocation) {
   // Allocation 6 filters x 5 input channels; active 4 x 3: same result as a compact 4x3 weight,
   // and the backward only touches the active block.
