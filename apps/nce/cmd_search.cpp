@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <sys/stat.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include "nce/results/result_sink.h"
 #include "nce/results/sqlite_cost_cache.h"
 #include "nce/results/sqlite_sink.h"
+#include "nce/results/svg_chart.h"
 #include "nce/search/search_run.h"
 #include "nce/sim/cost_table.h"
 #include "nce/sim/hw_config.h"
@@ -253,6 +255,27 @@ void write_analysis(const std::string& dir, const search::SearchResult& r) {
     }
   }
   write_text_file(dir + "/activations.csv", act.str());
+  // Fig. 1 as two grouped bar charts: per layer, one bar per network.
+  for (const bool sqnr : {false, true}) {
+    results::BarChart chart;
+    chart.title = sqnr ? "Activation SQNR per layer (dB; ReLU layers: best " +
+                             std::to_string(r.activations.back().bits) + "-bit clip)"
+                       : "Activation STDEV per layer (input of the ReLU/PACT)";
+    chart.x_label = "layer";
+    chart.y_label = sqnr ? "SQNR (dB)" : "STDEV";
+    for (const auto& a : r.activations.front().layers) chart.categories.push_back(a.name);
+    for (const auto& p : r.activations) {
+      results::BarSeries series{p.network, {}};
+      for (const auto& a : p.layers) {
+        series.values.push_back(sqnr ? (std::isfinite(a.sqnr_db) ? a.sqnr_db : 99.0) : a.stdev);
+      }
+      series.values.resize(chart.categories.size(), 0.0);
+      chart.series.push_back(std::move(series));
+    }
+    chart.width = std::max(900, 60 * static_cast<int>(chart.categories.size()));
+    write_text_file(dir + (sqnr ? "/activations_sqnr.svg" : "/activations_stdev.svg"),
+                    results::render_bar_svg(chart));
+  }
 }
 
 // The activation analysis as a table: per layer, STDEV and SQNR of each profiled network.
@@ -354,9 +377,9 @@ int search_main(const std::vector<std::string>& args) {
         "distill-teacher-bits", po::value<int>()->default_value(0),
         "bits of the teacher (0: the search's --bits)")(
         "analysis", po::value<std::string>(),
-        "directory for alpha.csv, kendall.csv and activations.csv (Fig. 1: per-layer activation "
-        "STDEV and SQNR of the original at 32 bits and at --bits and of the result; retrains the "
-        "original twice more)")(
+        "directory for alpha.csv, kendall.csv (Fig. 4) and activations.csv with two SVG charts "
+        "(Fig. 1: per-layer activation STDEV and SQNR of the original at 32 bits and at --bits "
+        "and of the result; retrains the original at both)")(
         "probe-images", po::value<int>()->default_value(d.probe_images),
         "test images the activation analysis measures")(
         "json", po::value<std::string>(), "write a JSON summary to this file (- = stdout)")(

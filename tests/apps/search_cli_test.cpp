@@ -86,6 +86,11 @@ TEST(SearchCli, AnalysisWritesActivationStatisticsAndDistillationRuns) {
   // 3 networks x 7 activations of ResNet-8 + the header.
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 22) << csv;
   EXPECT_FALSE(read_file(out + "/alpha.csv").empty());
+  for (const char* svg : {"/activations_stdev.svg", "/activations_sqnr.svg"}) {
+    const std::string chart = read_file(out + svg);
+    EXPECT_TRUE(contains(chart, "data-name=\"original W32A32\"")) << svg;
+    EXPECT_TRUE(contains(chart, "s2b1.conv_a")) << svg;
+  }
   std::system(("rm -rf " + out).c_str());
 }
 
