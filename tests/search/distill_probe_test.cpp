@@ -12,6 +12,7 @@
 #include "nce/nn/network.h"
 #include "nce/nn/trainer.h"
 #include "nn_test_util.h"
+#include "quadrant_data.h"
 
 namespace nce::nn {
 namespace {
@@ -166,28 +167,6 @@ TEST(ActivationProbe, NetworkProbeMeasuresEveryActivation) {
   EXPECT_THROW(net.probe_activations(images, 1), std::invalid_argument);
 }
 
-// A small learnable data set: 1x8x8 images whose class lights one quadrant.
-Dataset quadrants(int per_class, std::uint64_t seed) {
-  Dataset d;
-  d.source = "quadrants";
-  d.channels = 1;
-  d.height = d.width = 8;
-  d.num_classes = 4;
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> noise(0, 90);
-  for (int i = 0; i < per_class * 4; ++i) {
-    const int label = i % 4;
-    for (int y = 0; y < 8; ++y) {
-      for (int x = 0; x < 8; ++x) {
-        const int q = (y / 4) * 2 + x / 4;
-        d.pixels.push_back(static_cast<std::uint8_t>(noise(rng) + (q == label ? 160 : 0)));
-      }
-    }
-    d.labels.push_back(static_cast<std::uint8_t>(label));
-  }
-  return d;
-}
-
 TrainConfig small_train() {
   TrainConfig c;
   c.model = "resnet8";
@@ -203,7 +182,7 @@ TrainConfig small_train() {
 }
 
 TEST(Distillation, TrainerLearnsFromATeacher) {
-  const Dataset data = quadrants(24, 1);
+  const Dataset data = testing::quadrant_images(1, 24, 1);
   TrainConfig tc = small_train();
   tc.widths = {1, 16, 16, 16, 16, 16, 16, 16};
   const TrainResult teacher = train(tc, data, data);

@@ -7,31 +7,15 @@
 #include <numeric>
 #include <random>
 
+#include "quadrant_data.h"
+
 namespace nce::search {
 namespace {
 
 // A small learnable data set: 3x8x8 images whose class sets the brightness of one quadrant.
 nn::Dataset synthetic(int per_class, std::uint64_t seed) {
-  nn::Dataset d;
+  nn::Dataset d = nn::testing::quadrant_images(3, per_class, seed);
   d.source = "synthetic";
-  d.channels = 3;
-  d.height = 8;
-  d.width = 8;
-  d.num_classes = 4;
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> noise(0, 90);
-  for (int i = 0; i < per_class * d.num_classes; ++i) {
-    const int label = i % d.num_classes;
-    for (int c = 0; c < 3; ++c) {
-      for (int y = 0; y < 8; ++y) {
-        for (int x = 0; x < 8; ++x) {
-          const int quadrant = (y / 4) * 2 + x / 4;
-          d.pixels.push_back(static_cast<std::uint8_t>(noise(rng) + (quadrant == label ? 160 : 0)));
-        }
-      }
-    }
-    d.labels.push_back(static_cast<std::uint8_t>(label));
-  }
   return d;
 }
 
@@ -184,7 +168,9 @@ TEST(SearchRun, DistilledRetrainAndActivationAnalysis) {
     for (std::size_t i = 0; i < p.layers.size(); ++i) {
       EXPECT_EQ(p.layers[i].name, r.activations[0].layers[i].name);
       // A 32-bit network has ReLUs only: its SQNR is the reference quantizer's.
-      if (p.bits == 32) EXPECT_TRUE(p.layers[i].reference);
+      if (p.bits == 32) {
+        EXPECT_TRUE(p.layers[i].reference);
+      }
     }
     EXPECT_GE(p.top1, 0.0);
   }
