@@ -2,11 +2,16 @@
 
 #include "parallel.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <vector>
 
 namespace nce::nn {
+namespace {
+// Elements per block of the fused add + activation loops (2 KiB).
+constexpr std::size_t kBlock = 512;
+}  // namespace
 
 void residual_add(const Tensor& a, const Tensor& b, Tensor& y) {
   assert(a.n() == b.n() && a.h() == b.h() && a.w() == b.w());
@@ -62,8 +67,12 @@ void residual_add_act_forward(const ActParams& act, const Tensor& a, const Tenso
     const float* wi = wide.data() + i * all;
     const float* ni = narrow.data() + i * head;
     float* yi = y.data() + i * all;
-    for (std::size_t j = 0; j < head; ++j) yi[j] = wi[j] + ni[j];
-    ActParams::apply(f, yi, 1.0f, 0.0f, yi, head);
+    // Add and activate in L1-sized blocks (one pass over y instead of two).
+    for (std::size_t s = 0; s < head; s += kBlock) {
+      const std::size_t e = std::min(head, s + kBlock);
+      for (std::size_t j = s; j < e; ++j) yi[j] = wi[j] + ni[j];
+      ActParams::apply(f, yi + s, 1.0f, 0.0f, yi + s, e - s);
+    }
     ActParams::apply(f, wi + head, 1.0f, 0.0f, yi + head, all - head);
   }
 }
@@ -82,11 +91,14 @@ void residual_add_act_backward(const ActParams& act, const Tensor& a, const Tens
     const float* wi = wide.data() + i * all;
     const float* ni = narrow.data() + i * head;
     float* gi = g.data() + i * all;
-    // The sum of the head channels, rebuilt in a small per-thread buffer.
-    thread_local std::vector<float> sum;
-    if (sum.size() < head) sum.resize(head);
-    for (std::size_t j = 0; j < head; ++j) sum[j] = wi[j] + ni[j];
-    float sc = act.backward(sum.data(), 1.0f, 0.0f, gi, head);
+    // The sum of the head channels, rebuilt block by block in an L1-sized buffer.
+    float sum[kBlock];
+    float sc = 0.0f;
+    for (std::size_t s = 0; s < head; s += kBlock) {
+      const std::size_t e = std::min(head, s + kBlock);
+      for (std::size_t j = s; j < e; ++j) sum[j - s] = wi[j] + ni[j];
+      sc += act.backward(sum, 1.0f, 0.0f, gi + s, e - s);
+    }
     sc += act.backward(wi + head, 1.0f, 0.0f, gi + head, all - head);
     part[static_cast<std::size_t>(i)] = sc;
   }
