@@ -116,6 +116,18 @@ void same_masks(int h, int w, int k, ConvWorkspace& ws) {
   ws.masks_key[0] = h, ws.masks_key[1] = w, ws.masks_key[2] = k;
 }
 
+// Strided (and other non-"same", non-pointwise) convs gather their im2col panels (AVX2).
+bool is_gathered(const ConvParams& p) {
+  return !is_pointwise(p) && !is_same(p) && detail::conv_gather_supported();
+}
+
+void gather_offsets(const ConvParams& p, int h, int w, ConvWorkspace& ws) {
+  const int key[5] = {h, w, p.k, p.stride, p.pad};
+  if (std::equal(key, key + 5, ws.gather_key)) return;
+  detail::conv_gather_offsets(h, w, p.k, p.stride, p.pad, p.out_size(h), p.out_size(w), ws.gather);
+  std::copy(key, key + 5, ws.gather_key);
+}
+
 template <class V>
 float* ensure(V& v, std::size_t n) {
   if (v.size() < n) v.resize(n);
@@ -145,12 +157,16 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
   ws.wt.resize(ws.scratch.size());
   detail::pack_at(p.c_out, kdim, ws.scratch.data(), ws.wt.data());
   if (same) same_masks(h, w, p.k, ws);
+  const bool gathered = is_gathered(p);
+  if (gathered) gather_offsets(p, h, w, ws);
   const bool parallel =
       n > 1 && static_cast<double>(n) * kdim * hwo * p.c_out >= detail::kMinParallelMacs;
 #pragma omp parallel num_threads(threads) if (parallel)
   {
     auto& buf = ws.per_thread[omp_get_thread_num()];
-    float* col = pointwise || same ? nullptr : ensure(buf, static_cast<std::size_t>(kdim) * hwo);
+    float* col = pointwise || same || gathered
+                     ? nullptr
+                     : ensure(buf, static_cast<std::size_t>(kdim) * hwo);
 #pragma omp for schedule(dynamic, kForwardImagesPerChunk)
     for (int i = 0; i < n; ++i) {
       const float* xi = x.data() + static_cast<std::size_t>(i) * p.c_in * h * w;
@@ -158,6 +174,12 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
         detail::conv_same_gemm(p.c_out, p.c_in, h, w, p.k, ws.wt.data(), xi,
                                y.data() + static_cast<std::size_t>(i) * p.c_out * hwo, false,
                                ws.masks.data());
+        continue;
+      }
+      if (gathered) {
+        detail::conv_gather_gemm(p.c_out, p.c_in, h, w, p.k, ho, wo, ws.wt.data(), xi,
+                                 y.data() + static_cast<std::size_t>(i) * p.c_out * hwo,
+                                 ws.gather.data());
         continue;
       }
       if (!pointwise) im2col(p, xi, h, w, ho, wo, col);
@@ -211,10 +233,13 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
   }
   const bool same = is_same(p);  // then is_same(pb) too, with the same masks
   if (same) same_masks(h, w, p.k, ws);
+  const bool gathered = is_gathered(p);
+  if (gathered && dweight) gather_offsets(p, h, w, ws);
   const int threads = omp_get_max_threads();
   if (static_cast<int>(ws.per_thread.size()) < threads) ws.per_thread.resize(threads);
   const std::size_t gsize = static_cast<std::size_t>(p.c_out) * kdim;
-  const std::size_t col_size = pointwise || same ? 0 : static_cast<std::size_t>(kdim) * hwo;
+  const std::size_t col_size =
+      pointwise || same || gathered ? 0 : static_cast<std::size_t>(kdim) * hwo;
   const std::size_t dcol_size = !dx || pointwise || same ? 0
                                 : dx_as_conv             ? static_cast<std::size_t>(kdim_b) * hw
                                                          : static_cast<std::size_t>(kdim) * hwo;
@@ -249,6 +274,9 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
             detail::weight_grad_same(p.c_out, p.c_in, h, w, p.k, dyt, xi, gw, ws.masks.data());
           } else if (pointwise) {
             detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, xi, hwo, gw);
+          } else if (gathered) {
+            detail::weight_grad_gather(p.c_out, p.c_in, h, w, p.k, ho, wo, dyt, xi, gw,
+                                       ws.gather.data());
           } else {
             im2col(p, xi, h, w, ho, wo, col);
             detail::weight_grad_explicit(p.c_out, kdim, hwo, dyt, col, hwo, gw);

@@ -379,6 +379,25 @@ inline void same_panel(int c_in, int kk, std::ptrdiff_t plane, const std::ptrdif
   }
 }
 
+// Panel (K x 24) of explicit-geometry im2col rows (any stride and padding) gathered from the
+// image: offs holds, for each tap, the 24 pixels' offsets in a channel plane (-1: zero).
+inline void gather_panel(int c_in, int kk, std::ptrdiff_t plane, const std::int32_t* offs,
+                         const float* x, float* pb) {
+  const __m256i neg = _mm256_set1_epi32(-1);
+  const __m256 z = _mm256_setzero_ps();
+  for (int c = 0; c < c_in; ++c) {
+    const float* xc = x + c * plane;
+    for (int t = 0; t < kk; ++t, pb += 24) {
+      const std::int32_t* o = offs + t * 24;
+      for (int v = 0; v < 3; ++v) {
+        const __m256i iv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 8 * v));
+        const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(iv, neg));
+        _mm256_storeu_ps(pb + 8 * v, _mm256_mask_i32gather_ps(z, xc, iv, valid, 4));
+      }
+    }
+  }
+}
+
 }  // namespace
 #endif
 
@@ -673,6 +692,66 @@ void transpose(int rows, int cols, const float* src, float* dst) {
     for (int c = 0; c < cols; ++c)
       for (int i = r; i < rows; ++i)
         dst[static_cast<std::ptrdiff_t>(c) * rows + i] = src[static_cast<std::ptrdiff_t>(i) * cols + c];
+}
+
+bool conv_gather_supported() {
+#if defined(NCE_NN_AVX2)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void conv_gather_offsets(int h, int w, int k, int stride, int pad, int ho, int wo,
+                         std::vector<std::int32_t>& offs) {
+  const int kk = k * k, N = ho * wo, blocks = (N + 23) / 24;
+  offs.assign(static_cast<std::size_t>(blocks) * kk * 24, -1);
+  for (int b = 0; b < blocks; ++b)
+    for (int j = 0; j < 24 && b * 24 + j < N; ++j) {
+      const int oy = (b * 24 + j) / wo, ox = (b * 24 + j) % wo;
+      for (int t = 0; t < kk; ++t) {
+        const int iy = oy * stride - pad + t / k, ix = ox * stride - pad + t % k;
+        if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+          offs[(static_cast<std::size_t>(b) * kk + t) * 24 + j] = iy * w + ix;
+      }
+    }
+}
+
+void conv_gather_gemm(int M, int c_in, int h, int w, int k, int ho, int wo, const float* At,
+                      const float* x, float* Y, const std::int32_t* offs) {
+#if defined(NCE_NN_AVX2)
+  const int kk = k * k, K = c_in * kk, N = ho * wo;
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(K) * 24)
+    panel.resize(static_cast<std::size_t>(K) * 24);
+  for (int n = 0; n < N; n += 24) {
+    gather_panel(c_in, kk, static_cast<std::ptrdiff_t>(h) * w,
+                 offs + static_cast<std::ptrdiff_t>(n / 24) * kk * 24, x, panel.data());
+    rows24(M, K, At, panel.data(), Y + n, N, false, std::min(24, N - n));
+  }
+#else
+  (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)ho, (void)wo, (void)At, (void)x, (void)Y;
+  (void)offs;
+#endif
+}
+
+void weight_grad_gather(int M, int c_in, int h, int w, int k, int ho, int wo, const float* dy_t,
+                        const float* x, float* dwt, const std::int32_t* offs) {
+#if defined(NCE_NN_AVX2)
+  const int kk = k * k, K = c_in * kk, N = ho * wo;
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(K) * 24)
+    panel.resize(static_cast<std::size_t>(K) * 24);
+  for (int n = 0; n < N; n += 24) {
+    gather_panel(c_in, kk, static_cast<std::ptrdiff_t>(h) * w,
+                 offs + static_cast<std::ptrdiff_t>(n / 24) * kk * 24, x, panel.data());
+    wgrad_block24(M, K, std::min(24, N - n), panel.data(),
+                  dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
+  }
+#else
+  (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)ho, (void)wo, (void)dy_t, (void)x;
+  (void)dwt, (void)offs;
+#endif
 }
 
 bool conv_same_gemm_supported() {

@@ -29,6 +29,18 @@ void conv_same_gemm(int M, int c_in, int h, int w, int k, const float* At, const
 void conv_same_masks(int h, int w, int k, std::vector<std::uint64_t>& masks);
 bool conv_same_gemm_supported();
 
+// Any other conv (strides, other paddings) under AVX2: the im2col panels are gathered from the
+// image with per-block offset tables instead of building the im2col matrix. offs: from
+// conv_gather_offsets (depends on the geometry only). Y = W x im2col(x) (not accumulated);
+// dWt += im2col(x) x dY^T as weight_grad_explicit.
+bool conv_gather_supported();
+void conv_gather_offsets(int h, int w, int k, int stride, int pad, int ho, int wo,
+                         std::vector<std::int32_t>& offs);
+void conv_gather_gemm(int M, int c_in, int h, int w, int k, int ho, int wo, const float* At,
+                      const float* x, float* Y, const std::int32_t* offs);
+void weight_grad_gather(int M, int c_in, int h, int w, int k, int ho, int wo, const float* dy_t,
+                        const float* x, float* dwt, const std::int32_t* offs);
+
 // dst (cols x rows, row-major) = src (rows x cols, row-major) transposed.
 void transpose(int rows, int cols, const float* src, float* dst);
 

@@ -46,6 +46,8 @@ struct ConvWorkspace {
   std::vector<float, Aligned64Allocator<float>> scratch;  // the GEMM operands before packing
   std::vector<std::uint64_t> masks;  // implicit im2col validity masks for masks_key (h, w, k)
   int masks_key[3] = {0, 0, 0};
+  std::vector<std::int32_t> gather;  // gathered-im2col offsets for gather_key (h, w, k, stride, pad)
+  int gather_key[5] = {0, 0, 0, 0, 0};
 };
 
 // y = conv(x, weight). y is resized.
