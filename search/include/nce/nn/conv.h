@@ -8,10 +8,12 @@
 // length). weight_ld = 0 means c_in*k*k (the whole allocation is active). This is what the
 // supernet needs: candidates are prefixes of the widest weight tensor (NCE-SPEC.md §3).
 //
-// Kernels (AVX-512; portable loops otherwise): Y = W * im2col(x) with a register-tiled GEMM that
-// broadcasts W and streams im2col rows (no packing of the big operand; 8 filters x 48 pixels per
-// tile). For stride-1 "same" convs the im2col rows are built on the fly from the image with masked
-// loads, so the im2col matrix is never written. The backward computes dx as the forward conv of dy
+// Kernels (AVX-512, or AVX2 + FMA; portable loops otherwise): Y = W * im2col(x) with a
+// register-tiled GEMM that broadcasts W and streams im2col rows (8 filters x 48 pixels per tile
+// under AVX-512, 4 x 24 under AVX2 with W packed in 4-filter tiles). For stride-1 "same" convs
+// the im2col rows are built on the fly from the image with masked loads, one panel of pixels at
+// a time, so the im2col matrix is never written; under AVX2 the other convs (strides) gather
+// their panels from the image the same way. The backward computes dx as the forward conv of dy
 // with the flipped filters (stride 1) or as W^T dy + col2im (other strides), and dW^T with a
 // second register-tiled kernel over the same on-the-fly im2col panels.
 // Both cores: images are split over OpenMP threads (small problems run on one thread). Results do
