@@ -304,12 +304,18 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
       // Reduction of the per-chunk partial sums (stored transposed), split over the threads by
       // rows of dW^T; every element adds the chunks in chunk order, so the result does not
       // depend on the thread count.
+      // One row at a time in a contiguous buffer: dW's column j is read and written once.
+      thread_local std::vector<float> acc;
+      if (acc.size() < static_cast<std::size_t>(p.c_out)) acc.resize(p.c_out);
+      float* a = acc.data();
 #pragma omp for schedule(static)
       for (int j = 0; j < kdim; ++j) {
+        for (int o = 0; o < p.c_out; ++o) a[o] = dweight[static_cast<std::size_t>(o) * p.ld() + j];
         for (int c = 0; c < chunks; ++c) {
           const float* src = ws.per_thread_grad[c].data() + static_cast<std::size_t>(j) * p.c_out;
-          for (int o = 0; o < p.c_out; ++o) dweight[static_cast<std::size_t>(o) * p.ld() + j] += src[o];
+          for (int o = 0; o < p.c_out; ++o) a[o] += src[o];
         }
+        for (int o = 0; o < p.c_out; ++o) dweight[static_cast<std::size_t>(o) * p.ld() + j] = a[o];
       }
     }
   }
