@@ -1,7 +1,7 @@
 // Training-step throughput of the nn core: ResNet-20 (CIFAR, 3x32x32), batch 128, forward +
 // softmax CE + backward (no optimizer update), W2A2 (SAWB + PACT) and W32A32, on all OpenMP
-// threads. Prints images/s per configuration, a per-op-kind profile (--profile) and the peak
-// resident memory of the process.
+// threads. Prints images/s per configuration and the peak resident memory of the process. For a
+// per-kernel breakdown run it under `perf record` (the kernels are plain functions).
 //
 //   build/bench/nce_bench_nn [--steps N] [--batch N] [--model resnet20] [--bits 2,32]
 #include <sys/resource.h>
@@ -33,7 +33,20 @@ double peak_rss_mib() {
 int main(int argc, char** argv) {
   int steps = 5, batch = 128;
   std::string model = "resnet20", bits_list = "2,32";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf(
+          "usage: nce_bench_nn [--steps N (5)] [--batch N (128)] [--model M (resnet20)] "
+          "[--bits LIST (2,32)]\nTimes forward + CE + backward steps of M on all OpenMP threads; "
+          "prints images/s per bit width and the peak RSS.\n");
+      return 0;
+    }
+    if (i + 1 >= argc || std::strncmp(argv[i], "--", 2) != 0 ||
+        (std::strcmp(argv[i], "--steps") && std::strcmp(argv[i], "--batch") &&
+         std::strcmp(argv[i], "--model") && std::strcmp(argv[i], "--bits"))) {
+      std::fprintf(stderr, "nce_bench_nn: bad argument '%s' (see --help)\n", argv[i]);
+      return 2;
+    }
     if (!std::strcmp(argv[i], "--steps"))
       steps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--batch"))

@@ -27,8 +27,9 @@
 // Execution: conv -> BN + activation (one fused pass; PACT quantizes in the same pass, so
 // activations reach the next conv already on their 2^b - 1 levels) -> optional pool; a block's
 // add + activation is one fused pass too. Weights are quantized once per forward into a copy.
-// Convolutions: stride-1 "same" convs build their im2col operand on the fly, 48 pixels at a time,
-// inside an AVX-512 register-tiled GEMM (conv.h); the others use an explicit im2col.
+// Convolutions: register-tiled AVX-512 or AVX2 + FMA GEMMs (conv.h) that build their im2col
+// operand on the fly, a panel of pixels at a time (48 under AVX-512, 24 under AVX2), or under AVX2
+// gather it from the image for strided convs; the portable build uses an explicit im2col.
 // Memory: the forward keeps the conv outputs and activations the backward needs (not the BN
 // outputs: the backward recomputes them); buffers are reused between steps of the same batch
 // size (ResNet-20, batch 128: about 400 MiB). Results are deterministic for a given thread count.
