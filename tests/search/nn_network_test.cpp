@@ -330,8 +330,8 @@ TEST_P(NnQuantizedTraining, TinyW2A2ResNetLossDecreases) {
 INSTANTIATE_TEST_SUITE_P(Quantizers, NnQuantizedTraining,
                          ::testing::Values(QuantizerKind::kSawb, QuantizerKind::kDorefa,
                                            QuantizerKind::kLsq),
-                         [](const ::testing::TestParamInfo<QuantizerKind>& info) {
-                           return std::string(to_string(info.param));
+                         [](const ::testing::TestParamInfo<QuantizerKind>& p) {
+                           return std::string(to_string(p.param));
                          });
 
 }  // namespace

@@ -537,7 +537,7 @@ void Search::supernet_search(const models::Network& base) {
   so.nesterov = c_.nesterov;
   so.weight_decay = c_.weight_decay;
   nn::Sgd sgd(net.parameters(), so);
-  ArchAdam adam{c_.arch_lr, c_.arch_beta1, c_.arch_beta2, 1e-8, c_.arch_weight_decay};
+  ArchAdam adam{c_.arch_lr, c_.arch_beta1, c_.arch_beta2, 1e-8, c_.arch_weight_decay, 0, {}, {}};
   adam.fit(arch);
 
   const nn::DatasetSplit split = nn::split_per_class(train_, c_.seed);
