@@ -79,6 +79,7 @@ struct Unit {
   // Forward caches.
   const nn::Tensor* input = nullptr;  // what the conv saw (after in_pool)
   nn::Tensor pooled_in;
+  nn::Tensor pool_src_shape;  // shape of the avg pool's input, for its backward
   nn::Tensor wq, wpack, dwq, dwpack;
   float quant_aux = 0;  // SAWB clip / DoReFa max|tanh|
   nn::Tensor y;         // conv output, c_max channels
@@ -561,10 +562,11 @@ nn::Tensor* Supernet::Impl::unit_backward(Unit& u, const nn::Tensor& d_out, bool
   }
   if (!need_dx) return nullptr;
   if (u.in_pool.kind == models::PoolKind::kAvg) {
-    // The pool's input only gives the shape: rebuild it from the pooled size.
-    nn::Tensor shape(u.d_in.n(), u.d_in.c(), u.desc.h_src(), u.desc.w_src());
-    nn::avg_pool_backward(nn::PoolParams{u.in_pool.k, u.in_pool.stride, u.in_pool.pad}, shape,
-                          u.d_in, u.d_pooled_in);
+    // The pool's input only gives the shape (its values are not read): a persistent tensor of
+    // that shape, so no step allocates and zeroes a full-resolution buffer.
+    u.pool_src_shape.resize(u.d_in.n(), u.d_in.c(), u.desc.h_src(), u.desc.w_src());
+    nn::avg_pool_backward(nn::PoolParams{u.in_pool.k, u.in_pool.stride, u.in_pool.pad},
+                          u.pool_src_shape, u.d_in, u.d_pooled_in);
     return &u.d_pooled_in;
   }
   return &u.d_in;
