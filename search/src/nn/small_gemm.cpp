@@ -379,6 +379,27 @@ inline void same_panel(int c_in, int kk, std::ptrdiff_t plane, const std::ptrdif
   }
 }
 
+// Calls f(panel, n, width) for every 24-pixel panel [n, n + width) of a "same" conv's implicit
+// im2col (K = c_in*k*k rows of 24, built by same_panel into a per-thread buffer).
+template <class F>
+void for_each_same_panel24(int c_in, int h, int w, int k, const float* x,
+                           const std::uint64_t* block_masks, F&& f) {
+  const int pad = (k - 1) / 2, kk = k * k, K = c_in * kk, N = h * w;
+  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(h) * w;
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(K) * 24)
+    panel.resize(static_cast<std::size_t>(K) * 24);
+  float* pb = panel.data();
+  std::ptrdiff_t offsets[49];  // same_panel's kMaxTaps: k <= 7
+  for (int t = 0; t < kk && t < 49; ++t)
+    offsets[t] = static_cast<std::ptrdiff_t>(t / k - pad) * w + (t % k - pad);
+  for (int n = 0; n < N; n += 24) {
+    same_panel(c_in, kk, plane, offsets, x, n,
+               block_masks + static_cast<std::ptrdiff_t>(n / 24) * kk, pb);
+    f(static_cast<const float*>(pb), n, std::min(24, N - n));
+  }
+}
+
 // Panel (K x 24) of explicit-geometry im2col rows (any stride and padding) gathered from the
 // image: offs holds, for each tap, the 24 pixels' offsets in a channel plane (-1: zero).
 inline void gather_panel(int c_in, int kk, std::ptrdiff_t plane, const std::int32_t* offs,
@@ -610,21 +631,10 @@ void weight_grad_same(int M, int c_in, int h, int w, int k, const float* dy_t, c
     wgrad_block(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
   }
 #elif defined(NCE_NN_AVX2)
-  const int pad = (k - 1) / 2, kk = k * k, K = c_in * kk, N = h * w;
-  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(h) * w;
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 24)
-    panel.resize(static_cast<std::size_t>(K) * 24);
-  float* pb = panel.data();
-  std::ptrdiff_t offsets[64];
-  for (int t = 0; t < kk && t < 64; ++t)
-    offsets[t] = static_cast<std::ptrdiff_t>(t / k - pad) * w + (t % k - pad);
-  for (int n = 0; n < N; n += 24) {
-    const int width = std::min(24, N - n);
-    same_panel(c_in, kk, plane, offsets, x, n,
-               block_masks + static_cast<std::ptrdiff_t>(n / 24) * kk, pb);
+  const int K = c_in * k * k;
+  for_each_same_panel24(c_in, h, w, k, x, block_masks, [&](const float* pb, int n, int width) {
     wgrad_block24(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
-  }
+  });
 #else
   (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)dy_t, (void)x, (void)dwt;
   (void)block_masks;
@@ -825,21 +835,10 @@ void conv_same_gemm(int M, int c_in, int h, int w, int k, const float* At, const
     }
   }
 #elif defined(NCE_NN_AVX2)
-  const int pad = (k - 1) / 2, kk = k * k, K = c_in * kk, N = h * w;
-  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(h) * w;
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 24)
-    panel.resize(static_cast<std::size_t>(K) * 24);
-  float* pb = panel.data();
-  std::ptrdiff_t offsets[64];
-  for (int t = 0; t < kk && t < 64; ++t)
-    offsets[t] = static_cast<std::ptrdiff_t>(t / k - pad) * w + (t % k - pad);
-  for (int n = 0; n < N; n += 24) {
-    const int width = std::min(24, N - n);
-    same_panel(c_in, kk, plane, offsets, x, n,
-               block_masks + static_cast<std::ptrdiff_t>(n / 24) * kk, pb);
+  const int K = c_in * k * k, N = h * w;
+  for_each_same_panel24(c_in, h, w, k, x, block_masks, [&](const float* pb, int n, int width) {
     rows24(M, K, At, pb, Y + n, N, accumulate, width);
-  }
+  });
 #else
   (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)At, (void)x, (void)Y, (void)accumulate;
   (void)block_masks;
