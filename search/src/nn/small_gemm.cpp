@@ -379,6 +379,23 @@ inline void same_panel(int c_in, int kk, std::ptrdiff_t plane, const std::ptrdif
   }
 }
 
+// Calls f(panel, n, width) for every 24-column block [n, n + width) of the K x N matrix B (row
+// stride ldb), copied into a contiguous per-thread K x 24 panel first (B's rows are often 4 KiB
+// apart, and K rows of one block would fight over the same L1 sets).
+template <class F>
+void for_each_copied_panel24(int K, int N, const float* B, std::ptrdiff_t ldb, F&& f) {
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(K) * 24)
+    panel.resize(static_cast<std::size_t>(K) * 24);
+  float* pb = panel.data();
+  for (int n = 0; n < N; n += 24) {
+    const int width = std::min(24, N - n);
+    const std::uint64_t m = low_bits(width);
+    for (int k = 0; k < K; ++k) masked_copy24(B + k * ldb + n, pb + k * 24, m);
+    f(static_cast<const float*>(pb), n, width);
+  }
+}
+
 // Calls f(panel, n, width) for every 24-pixel panel [n, n + width) of a "same" conv's implicit
 // im2col (K = c_in*k*k rows of 24, built by same_panel into a per-thread buffer).
 template <class F>
@@ -419,6 +436,22 @@ inline void gather_panel(int c_in, int kk, std::ptrdiff_t plane, const std::int3
   }
 }
 
+// Calls f(panel, n, width) for every 24-pixel panel [n, n + width) of an N-pixel output whose
+// im2col rows gather_panel builds from the per-block offset tables offs (conv_gather_offsets).
+template <class F>
+void for_each_gathered_panel24(int c_in, int h, int w, int k, int N, const float* x,
+                               const std::int32_t* offs, F&& f) {
+  const int kk = k * k;
+  thread_local std::vector<float> panel;
+  if (panel.size() < static_cast<std::size_t>(c_in) * kk * 24)
+    panel.resize(static_cast<std::size_t>(c_in) * kk * 24);
+  for (int n = 0; n < N; n += 24) {
+    gather_panel(c_in, kk, static_cast<std::ptrdiff_t>(h) * w,
+                 offs + static_cast<std::ptrdiff_t>(n / 24) * kk * 24, x, panel.data());
+    f(static_cast<const float*>(panel.data()), n, std::min(24, N - n));
+  }
+}
+
 }  // namespace
 #endif
 
@@ -452,16 +485,9 @@ void gemm_at_b(int M, int N, int K, const float* At, const float* B, std::ptrdif
   }
 #elif defined(NCE_NN_AVX2)
   // As above: B's 24-column blocks are copied into a contiguous panel first.
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 24)
-    panel.resize(static_cast<std::size_t>(K) * 24);
-  float* pb = panel.data();
-  for (int n = 0; n < N; n += 24) {
-    const int width = std::min(24, N - n);
-    const std::uint64_t m = low_bits(width);
-    for (int k = 0; k < K; ++k) masked_copy24(B + k * ldb + n, pb + k * 24, m);
+  for_each_copied_panel24(K, N, B, ldb, [&](const float* pb, int n, int width) {
     rows24(M, K, At, pb, Y + n, ldy, accumulate, width);
-  }
+  });
 #else
   for (int m = 0; m < M; ++m) {
     float* y = Y + m * ldy;
@@ -583,16 +609,9 @@ void weight_grad_explicit(int M, int K, int N, const float* dy_t, const float* c
     wgrad_block(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
   }
 #elif defined(NCE_NN_AVX2)
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 24)
-    panel.resize(static_cast<std::size_t>(K) * 24);
-  float* pb = panel.data();
-  for (int n = 0; n < N; n += 24) {
-    const int width = std::min(24, N - n);
-    const std::uint64_t m = low_bits(width);
-    for (int k = 0; k < K; ++k) masked_copy24(col + k * ldb + n, pb + k * 24, m);
+  for_each_copied_panel24(K, N, col, ldb, [&](const float* pb, int n, int width) {
     wgrad_block24(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
-  }
+  });
 #else
   for (int k = 0; k < K; ++k)
     for (int n = 0; n < N; ++n)
@@ -730,15 +749,10 @@ void conv_gather_offsets(int h, int w, int k, int stride, int pad, int ho, int w
 void conv_gather_gemm(int M, int c_in, int h, int w, int k, int ho, int wo, const float* At,
                       const float* x, float* Y, const std::int32_t* offs) {
 #if defined(NCE_NN_AVX2)
-  const int kk = k * k, K = c_in * kk, N = ho * wo;
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 24)
-    panel.resize(static_cast<std::size_t>(K) * 24);
-  for (int n = 0; n < N; n += 24) {
-    gather_panel(c_in, kk, static_cast<std::ptrdiff_t>(h) * w,
-                 offs + static_cast<std::ptrdiff_t>(n / 24) * kk * 24, x, panel.data());
-    rows24(M, K, At, panel.data(), Y + n, N, false, std::min(24, N - n));
-  }
+  const int K = c_in * k * k, N = ho * wo;
+  for_each_gathered_panel24(c_in, h, w, k, N, x, offs, [&](const float* pb, int n, int width) {
+    rows24(M, K, At, pb, Y + n, N, false, width);
+  });
 #else
   (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)ho, (void)wo, (void)At, (void)x, (void)Y;
   (void)offs;
@@ -748,16 +762,10 @@ void conv_gather_gemm(int M, int c_in, int h, int w, int k, int ho, int wo, cons
 void weight_grad_gather(int M, int c_in, int h, int w, int k, int ho, int wo, const float* dy_t,
                         const float* x, float* dwt, const std::int32_t* offs) {
 #if defined(NCE_NN_AVX2)
-  const int kk = k * k, K = c_in * kk, N = ho * wo;
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 24)
-    panel.resize(static_cast<std::size_t>(K) * 24);
-  for (int n = 0; n < N; n += 24) {
-    gather_panel(c_in, kk, static_cast<std::ptrdiff_t>(h) * w,
-                 offs + static_cast<std::ptrdiff_t>(n / 24) * kk * 24, x, panel.data());
-    wgrad_block24(M, K, std::min(24, N - n), panel.data(),
-                  dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
-  }
+  const int K = c_in * k * k, N = ho * wo;
+  for_each_gathered_panel24(c_in, h, w, k, N, x, offs, [&](const float* pb, int n, int width) {
+    wgrad_block24(M, K, width, pb, dy_t + static_cast<std::ptrdiff_t>(n) * M, dwt);
+  });
 #else
   (void)M, (void)c_in, (void)h, (void)w, (void)k, (void)ho, (void)wo, (void)dy_t, (void)x;
   (void)dwt, (void)offs;
