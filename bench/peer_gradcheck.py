@@ -8,10 +8,17 @@ This script loads w0 into the PyTorch model, runs the same batch in train mode (
 the order of the images does not matter) and compares: the loss, every parameter's gradient
 (relative L2 error), and the BN running statistics after the step.
 
+With --trajectory RUN.ckpt (a second nce run, same seed and data, N epochs of that one full batch,
+i.e. N SGD steps with its own warm-up + cosine schedule) the script also trains N steps in PyTorch
+from the same initial weights and compares the loss of every step and the final weights, momentum
+buffers and BN running statistics: the optimizer, the schedule and the running statistics over many
+steps, not just one gradient.
+
 Usage (what bench/compare_train_steps.sh does):
   nce train --model resnet20 --dataset cifar10 --data DIR --subset 10 --batch 128 --epochs 1 \
       --bits 2 --augment off --no-epoch-test --test-subset 1 --checkpoint step.ckpt
-  bench/peer_gradcheck.py --checkpoint step.ckpt --data DIR --subset 10
+  nce train ... the same ... --epochs 30 --warmup-epochs 3 --checkpoint run.ckpt
+  bench/peer_gradcheck.py --checkpoint step.ckpt --data DIR --subset 10 [--trajectory run.ckpt]
 """
 import argparse
 import os
@@ -109,6 +116,10 @@ def main():
     p.add_argument("--subset", type=int, required=True, help="the --subset nce was given")
     p.add_argument("--tolerance", type=float, default=5e-3,
                    help="max relative L2 error (float32 sums in another order differ by ~1e-3)")
+    p.add_argument("--trajectory", default="", help="an N-step checkpoint of the same run to follow")
+    p.add_argument("--trajectory-factor", type=float, default=4.0,
+                   help="nce may be at most this many times further from PyTorch's float64 run than "
+                        "PyTorch's float32 run is")
     args = p.parse_args()
     torch.set_num_threads(2)
     ck = read_checkpoint(args.checkpoint)
@@ -179,7 +190,106 @@ def main():
         failures += bad
         print("%-7s %-28s rel err %.2e%s" % (kind, name, err, "  <-- differs" if bad else ""))
     print("worst relative error %.2e over %d tensors; %d above %.0e" % (worst, len(ck["network"]), failures, args.tolerance))
-    return 1 if failures or abs(nce_loss - loss.item()) > 1e-4 * max(1.0, abs(nce_loss)) else 0
+    failed = failures or abs(nce_loss - loss.item()) > 1e-4 * max(1.0, abs(nce_loss))
+    if args.trajectory:
+        failed |= follow_trajectory(args, ck, images, torch.from_numpy(y))
+    return 1 if failed else 0
+
+
+def follow_trajectory(args, first, images, labels):
+    """Trains the nce run's N full-batch steps in PyTorch from the first checkpoint's w0; compares."""
+    ck = read_checkpoint(args.trajectory)
+    o = ck["options"]
+    if ck["model"] != first["model"]:
+        sys.exit("%s: model %s, the one-step checkpoint's is %s" % (args.trajectory, ck["model"], first["model"]))
+    same = ("weight_bits", "activation_bits", "quantizer", "seed", "batch", "train_images",
+            "lr", "momentum", "weight_decay", "pact_clip_l2", "augment")
+    for key in same:
+        if o[key] != first["options"][key]:
+            sys.exit("%s: %s = %s, but the one-step checkpoint has %s" % (args.trajectory, key, o[key],
+                                                                         first["options"][key]))
+    if ck["optimizer"] != "sgd" or o["nesterov"] != "1":
+        sys.exit("%s: need a Nesterov SGD run" % args.trajectory)
+    steps = ck["steps"]
+    if steps != ck["epochs_done"]:
+        sys.exit("%s: %d steps in %d epochs: the subset must be one batch" % (args.trajectory, steps,
+                                                                            ck["epochs_done"]))
+    lr, mu, wd = float(o["lr"]), float(o["momentum"]), float(o["weight_decay"])
+    epochs, warmup = int(o["epochs"]), int(o["warmup_epochs"])
+    final_lr = float(o["final_lr"])
+    ns = argparse.Namespace(model=ck["model"], bits=32, weight_bits=int(o["weight_bits"]),
+                            act_bits=int(o["activation_bits"]), quantizer=o["quantizer"],
+                            pact_init=float(o["pact_init_clip"]))
+    # w0 from the one-step checkpoint (as in main()).
+    f = first["options"]
+    flr, fmu = float(f["lr"]), float(f["momentum"])
+    w0 = {}
+    for name, w1 in first["network"].items():
+        if not (name.endswith("running_mean") or name.endswith("running_var")):
+            w0[torch_name(name)] = w1 + flr * (1 + fmu) * first["buffers"][name + ".momentum"]
+
+    def follow(dtype):
+        """PyTorch's N steps in dtype: per-step losses and the final state (flat float64 arrays)."""
+        model, _, _ = peer.build(ns)
+        model = model.to(dtype)
+        state = model.state_dict()
+        for key, value in w0.items():
+            state[key].copy_(torch.from_numpy(value.reshape(state[key].shape)))
+        model.load_state_dict(state)
+        opt = torch.optim.SGD(peer.parameter_groups(model, wd, float(o["pact_clip_l2"])), lr=lr,
+                              momentum=mu, nesterov=True)
+        model.train()
+        losses = []
+        for step in range(steps):
+            for g in opt.param_groups:
+                g["lr"] = peer.lr_at(step, lr, epochs, warmup, final_lr)
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(images.to(dtype)), labels)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        after, params = model.state_dict(), dict(model.named_parameters())
+        out = {}
+        for name in ck["network"]:
+            key = torch_name(name)
+            out[name] = after[key].double().numpy().ravel()
+            if key in params:
+                out[name + ".momentum"] = opt.state[params[key]]["momentum_buffer"].double().numpy().ravel()
+        return losses, out
+
+    f32_losses, f32 = follow(torch.float32)
+    f64_losses, f64 = follow(torch.float64)
+    nce_losses = [float(line.split()[1]) for line in ck["history"].strip().split("\n")]
+    mine = dict(ck["network"])
+    mine.update(ck["buffers"])
+    for step in sorted({0, 1, steps // 2, steps - 1}):
+        print("step %3d loss: nce %.6f  pytorch float32 %.6f  float64 %.6f" % (
+            step + 1, nce_losses[step], f32_losses[step], f64_losses[step]))
+
+    def rel(values, group):
+        names = [n for n in f64 if group(n)]
+        ref = np.concatenate([f64[n] for n in names])
+        return np.linalg.norm(np.concatenate([values[n] for n in names]) - ref) / np.linalg.norm(ref)
+
+    groups = [("weights", lambda n: not n.endswith(".momentum") and "running" not in n),
+              ("momenta", lambda n: n.endswith(".momentum")),
+              ("running stats", lambda n: "running" in n)]
+    failed = False
+    loss_nce = max(abs(a - b) for a, b in zip(nce_losses, f64_losses))
+    loss_f32 = max(abs(a - b) for a, b in zip(f32_losses, f64_losses))
+    # Float32 rounding alone moves a trajectory this far from float64; nce may round differently
+    # (another summation order) but must stay within a few times that.
+    bound = lambda floor: max(args.trajectory_factor * floor, 1e-5)
+    failed |= loss_nce > bound(loss_f32)
+    print("trajectory, %d steps, distance from PyTorch float64 (nce / PyTorch float32):" % steps)
+    print("  loss (max abs over steps)  %.2e / %.2e%s" % (loss_nce, loss_f32,
+                                                        "  <-- differs" if loss_nce > bound(loss_f32) else ""))
+    for label, group in groups:
+        e_nce, e_f32 = rel(mine, group), rel(f32, group)
+        bad = e_nce > bound(e_f32)
+        failed |= bad
+        print("  %-26s %.2e / %.2e%s" % (label + " (relative L2)", e_nce, e_f32, "  <-- differs" if bad else ""))
+    return failed
 
 
 if __name__ == "__main__":
