@@ -129,7 +129,7 @@ def main():
     if o["augment"] != "0":
         sys.exit("need --augment off")
     BLOCKS_PER_STAGE = peer.CIFAR_BLOCKS[ck["model"]]
-    lr, mu, wd = float(o["lr"]), float(o["momentum"]), float(o["weight_decay"])
+    wd = float(o["weight_decay"])
     clip_l2 = float(o["pact_clip_l2"])
     wbits, abits = int(o["weight_bits"]), int(o["activation_bits"])
 
@@ -140,19 +140,16 @@ def main():
     params = dict(model.named_parameters())
 
     # Initial weights and nce's gradients from the step.
+    for name in ck["network"]:
+        if torch_name(name) not in state:
+            sys.exit("no peer tensor for nce's %s (%s)" % (name, torch_name(name)))
+    w0 = initial_weights(ck)
     nce_grad = {}
-    for name, w1 in ck["network"].items():
-        key = torch_name(name)
-        if key not in state:
-            sys.exit("no peer tensor for nce's %s (%s)" % (name, key))
-        if name.endswith("running_mean") or name.endswith("running_var"):
-            continue
-        b1 = ck["buffers"][name + ".momentum"]
-        w0 = w1 + lr * (1 + mu) * b1
+    for name, (key, w) in w0.items():
         decay = clip_l2 if name.endswith("clip") else (0.0 if ".bn." in name else wd)
-        nce_grad[key] = b1 - decay * w0
+        nce_grad[key] = ck["buffers"][name + ".momentum"] - decay * w
         with torch.no_grad():
-            state[key].copy_(torch.from_numpy(w0.reshape(state[key].shape)).float())
+            state[key].copy_(torch.from_numpy(w.reshape(state[key].shape)).float())
     model.load_state_dict(state)
 
     parts = [peer.read_cifar(os.path.join(args.data, "data_batch_%d.bin" % i)) for i in range(1, 6)]
@@ -196,6 +193,15 @@ def main():
     return 1 if failed else 0
 
 
+def initial_weights(ck):
+    """nce parameter name -> (peer state_dict key, w0) from a checkpoint after one Nesterov step:
+    w0 = w1 + lr*(1+mu)*b1 (running statistics are not parameters)."""
+    lr, mu = float(ck["options"]["lr"]), float(ck["options"]["momentum"])
+    return {name: (torch_name(name), w1 + lr * (1 + mu) * ck["buffers"][name + ".momentum"])
+            for name, w1 in ck["network"].items()
+            if not (name.endswith("running_mean") or name.endswith("running_var"))}
+
+
 def follow_trajectory(args, first, images, labels):
     """Trains the nce run's N full-batch steps in PyTorch from the first checkpoint's w0; compares."""
     ck = read_checkpoint(args.trajectory)
@@ -220,20 +226,14 @@ def follow_trajectory(args, first, images, labels):
     ns = argparse.Namespace(model=ck["model"], bits=32, weight_bits=int(o["weight_bits"]),
                             act_bits=int(o["activation_bits"]), quantizer=o["quantizer"],
                             pact_init=float(o["pact_init_clip"]))
-    # w0 from the one-step checkpoint (as in main()).
-    f = first["options"]
-    flr, fmu = float(f["lr"]), float(f["momentum"])
-    w0 = {}
-    for name, w1 in first["network"].items():
-        if not (name.endswith("running_mean") or name.endswith("running_var")):
-            w0[torch_name(name)] = w1 + flr * (1 + fmu) * first["buffers"][name + ".momentum"]
+    w0 = initial_weights(first)
 
     def follow(dtype):
         """PyTorch's N steps in dtype: per-step losses and the final state (flat float64 arrays)."""
         model, _, _ = peer.build(ns)
         model = model.to(dtype)
         state = model.state_dict()
-        for key, value in w0.items():
+        for key, value in w0.values():
             state[key].copy_(torch.from_numpy(value.reshape(state[key].shape)))
         model.load_state_dict(state)
         opt = torch.optim.SGD(peer.parameter_groups(model, wd, float(o["pact_clip_l2"])), lr=lr,
