@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
+#include <string>
 
 #include "nce/nn/loss.h"
+#include "nce/nn/network.h"
 
 namespace nce::search {
 namespace {
@@ -181,6 +185,92 @@ TEST(Supernet, ExpandedLayersRunForwardAndBackward) {
     net.zero_grad();
     net.backward(grad);
   }
+}
+
+// The supernet with every draw fixed to the full width runs the same kernels as nn::Network on
+// the same weights: logits and every gradient agree to float32 reassociation (both use the fused
+// BN + activation and residual kernels; the tolerance allows another summation order).
+constexpr double kFullWidthLogitTolerance = 1e-5;
+constexpr double kFullWidthGradTolerance = 1e-4;
+
+void expect_full_width_supernet_is_the_plain_network(int bits) {
+  SCOPED_TRACE(::testing::Message() << "bits " << bits);
+  const models::Network base = models::build("resnet8", {}, models::InputShape{3, 8, 8, 10});
+  std::mt19937_64 rng(11);
+  ArchParams arch(base.widths, rng, 0.5);
+  SupernetOptions sopt;
+  sopt.weight_bits = sopt.activation_bits = bits;
+  sopt.pact_init_clip = 2.0f;  // PACT clips that the activations reach
+  Supernet net(base, arch, sopt, 5);
+  nn::NetworkOptions nopt;
+  nopt.weight_bits = nopt.activation_bits = bits;
+  nopt.pact_init_clip = sopt.pact_init_clip;
+  nn::Network plain(base, nopt, 6);
+  // Copy the supernet's weights into the plain network (slot 7 = the full-width candidate).
+  std::map<std::string, nn::Tensor*> sn;
+  for (nn::NamedTensor& t : net.state()) sn[t.name] = t.tensor;
+  const std::string full_slot = ".bn" + std::to_string(arch.layer(1).candidates.size() - 1) + ".";
+  auto supernet_name = [&](std::string name) {
+    const auto at = name.find(".bn.");
+    if (at != std::string::npos) name.replace(at, 4, full_slot);
+    return name;
+  };
+  for (nn::NamedTensor& t : plain.state()) {
+    const auto it = sn.find(supernet_name(t.name));
+    ASSERT_NE(it, sn.end()) << t.name;
+    ASSERT_EQ(it->second->size(), t.tensor->size()) << t.name;
+    std::copy_n(it->second->data(), t.tensor->size(), t.tensor->data());
+  }
+  std::vector<int> largest;
+  for (const auto& l : arch.layers()) largest.push_back(static_cast<int>(l.candidates.size()) - 1);
+  net.set_single(largest);
+  std::mt19937 data_rng(3);
+  std::normal_distribution<float> normal;
+  nn::Tensor images(6, 3, 8, 8);
+  for (std::size_t i = 0; i < images.size(); ++i) images[i] = normal(data_rng);
+  const std::vector<int> labels{1, 7, 3, 3, 0, 9};
+  nn::Tensor g_plain, g_net;
+  const nn::Tensor& z_plain = plain.forward(images, nn::Mode::kTrain);
+  nn::softmax_cross_entropy(z_plain, labels.data(), &g_plain);
+  const nn::Tensor& z_net = net.forward(images, nn::Mode::kTrain);
+  nn::softmax_cross_entropy(z_net, labels.data(), &g_net);
+  for (std::size_t i = 0; i < z_plain.size(); ++i) {
+    EXPECT_NEAR(z_net[i], z_plain[i], kFullWidthLogitTolerance * (1 + std::fabs(z_plain[i])))
+        << "logit " << i;
+  }
+  plain.zero_grad();
+  plain.backward(g_plain);
+  net.zero_grad();
+  net.backward(g_net, true);
+  std::map<std::string, nn::Tensor*> sn_grad;
+  for (nn::Parameter& p : net.parameters()) sn_grad[p.name] = p.grad;
+  int compared = 0;
+  for (nn::Parameter& p : plain.parameters()) {
+    const nn::Tensor& a = *sn_grad.at(supernet_name(p.name));
+    double scale = 1e-3;
+    for (std::size_t i = 0; i < p.grad->size(); ++i)
+      scale = std::max(scale, std::fabs(double((*p.grad)[i])));
+    for (std::size_t i = 0; i < p.grad->size(); ++i) {
+      ASSERT_NEAR(a[i], (*p.grad)[i], kFullWidthGradTolerance * scale) << p.name << "[" << i << "]";
+    }
+    ++compared;
+  }
+  EXPECT_GT(compared, 20);
+  // Eval mode too (running statistics).
+  const nn::Tensor& e_plain = plain.forward(images, nn::Mode::kEval);
+  std::vector<float> ep(e_plain.data(), e_plain.data() + e_plain.size());
+  const nn::Tensor& e_net = net.forward(images, nn::Mode::kEval);
+  for (std::size_t i = 0; i < ep.size(); ++i) {
+    EXPECT_NEAR(e_net[i], ep[i], kFullWidthLogitTolerance * (1 + std::fabs(ep[i]))) << "eval " << i;
+  }
+}
+
+TEST(Supernet, FullWidthDrawsGiveThePlainNetworkW32A32) {
+  expect_full_width_supernet_is_the_plain_network(32);
+}
+
+TEST(Supernet, FullWidthDrawsGiveThePlainNetworkW2A2) {
+  expect_full_width_supernet_is_the_plain_network(2);
 }
 
 }  // namespace

@@ -77,11 +77,37 @@ PlaneSums act_bn_plane_backward(const ActParams& act, const float* x, float scal
   return r;
 }
 
-// Batch statistics of channel ch (shifted by its first element for accuracy); updates the running
-// statistics and returns scale = gamma*inv_std, shift = beta - mean*scale.
+// Batch statistics of channel ch; updates the running statistics and returns
+// scale = gamma*inv_std, shift = beta - mean*scale.
 void channel_stats(const BatchNormParams& p, const Tensor& x, int ch, const float* gamma,
                    const float* beta, float* running_mean, float* running_var, float* save_mean,
                    float* save_inv_std, float* scale, float* shift) {
+  const ChannelStatistics st = batch_norm_channel_statistics(p, x, ch);
+  save_mean[ch] = st.mean;
+  save_inv_std[ch] = st.inv_std;
+  batch_norm_update_running(p, st, &running_mean[ch], &running_var[ch]);
+  *scale = gamma[ch] * st.inv_std;
+  *shift = beta[ch] - st.mean * *scale;
+}
+
+}  // namespace
+
+void BatchNormState::init(int channels) {
+  for (Tensor* t : {&gamma, &beta, &dgamma, &dbeta, &running_mean, &running_var}) {
+    t->resize(1, channels);
+  }
+  gamma.fill(1.0f);
+  beta.set_zero();
+  dgamma.set_zero();
+  dbeta.set_zero();
+  running_mean.set_zero();
+  running_var.fill(1.0f);
+  save_mean.assign(static_cast<std::size_t>(channels), 0.0f);
+  save_inv_std.assign(static_cast<std::size_t>(channels), 1.0f);
+}
+
+ChannelStatistics batch_norm_channel_statistics(const BatchNormParams& p, const Tensor& x, int ch) {
+  // Shifted by the channel's first element for accuracy.
   const int n = x.n(), c = x.c();
   const Eigen::Index hw = static_cast<Eigen::Index>(x.plane());
   const double count = static_cast<double>(n) * hw;
@@ -114,18 +140,18 @@ void channel_stats(const BatchNormParams& p, const Tensor& x, int ch, const floa
   const double mean_shifted = sum / count;
   const double var = std::max(0.0, sq / count - mean_shifted * mean_shifted);
   const double mean = mean_shifted + k;
-  const float inv_std = static_cast<float>(1.0 / std::sqrt(var + p.eps));
-  save_mean[ch] = static_cast<float>(mean);
-  save_inv_std[ch] = inv_std;
-  const double unbiased = count > 1 ? var * count / (count - 1) : var;
-  running_mean[ch] = (1.0f - p.momentum) * running_mean[ch] + p.momentum * static_cast<float>(mean);
-  running_var[ch] =
-      (1.0f - p.momentum) * running_var[ch] + p.momentum * static_cast<float>(unbiased);
-  *scale = gamma[ch] * inv_std;
-  *shift = beta[ch] - static_cast<float>(mean) * *scale;
+  ChannelStatistics st;
+  st.mean = static_cast<float>(mean);
+  st.inv_std = static_cast<float>(1.0 / std::sqrt(var + p.eps));
+  st.unbiased_var = static_cast<float>(count > 1 ? var * count / (count - 1) : var);
+  return st;
 }
 
-}  // namespace
+void batch_norm_update_running(const BatchNormParams& p, const ChannelStatistics& batch,
+                               float* running_mean, float* running_var) {
+  *running_mean = (1.0f - p.momentum) * *running_mean + p.momentum * batch.mean;
+  *running_var = (1.0f - p.momentum) * *running_var + p.momentum * batch.unbiased_var;
+}
 
 void batch_norm_act_forward_train(const BatchNormParams& p, const ActParams& act, const Tensor& x,
                                   const float* gamma, const float* beta, float* running_mean,

@@ -25,8 +25,10 @@ void linear_backward(const LinearParams& p, const Tensor& x, const float* weight
   const int n = x.n();
   ConstMatrixMap xm(x.data(), n, p.in);
   ConstMatrixMap gm(dy.data(), n, p.out);
-  StridedMap dwm(dweight, p.out, p.in, Eigen::OuterStride<>(p.ld()));
-  dwm.noalias() += gm.transpose() * xm;
+  if (dweight) {
+    StridedMap dwm(dweight, p.out, p.in, Eigen::OuterStride<>(p.ld()));
+    dwm.noalias() += gm.transpose() * xm;
+  }
   if (dbias) Eigen::Map<Eigen::RowVectorXf>(dbias, p.out) += gm.colwise().sum();
   if (dx) {
     dx->resize_like(x);

@@ -165,19 +165,10 @@ struct Network::Impl {
 
 void Network::Impl::quantize_weights(ConvNode& nd) {
   if (!nd.quant_w) return;
-  const std::size_t n = nd.weight.size();
   nd.wq.resize_like(nd.weight);
-  switch (opt.quantizer) {
-    case QuantizerKind::kSawb:
-      nd.qscale = sawb_quantize(nd.weight.data(), n, opt.weight_bits, nd.wq.data());
-      break;
-    case QuantizerKind::kDorefa:
-      nd.qscale = dorefa_quantize(nd.weight.data(), n, opt.weight_bits, nd.wq.data());
-      break;
-    case QuantizerKind::kLsq:
-      lsq_quantize(nd.weight.data(), n, opt.weight_bits, nd.step[0], nd.wq.data());
-      break;
-  }
+  nd.qscale =
+      nn::quantize_weights(opt.quantizer, opt.weight_bits, nd.weight.data(), nd.weight.size(),
+                           nd.step.size() ? nd.step[0] : 0.0f, nd.wq.data());
 }
 
 void Network::Impl::forward_conv(ConvNode& nd, Mode mode) {
@@ -277,21 +268,10 @@ void Network::Impl::backward_conv(ConvNode& nd) {
   }
   conv2d_backward(nd.conv, x, w, *g, dw, dx, accumulate, nd.ws);
   if (nd.quant_w) {
-    const std::size_t n = nd.weight.size();
-    switch (opt.quantizer) {
-      case QuantizerKind::kSawb:
-        sawb_backward(nd.weight.data(), n, opt.weight_bits, nd.qscale, nd.dwq.data(),
-                      nd.weight_grad.data());
-        break;
-      case QuantizerKind::kDorefa:
-        dorefa_backward(nd.weight.data(), n, opt.weight_bits, nd.qscale, nd.dwq.data(),
-                        nd.weight_grad.data());
-        break;
-      case QuantizerKind::kLsq:
-        lsq_backward(nd.weight.data(), n, opt.weight_bits, nd.step[0], nd.dwq.data(),
-                     nd.weight_grad.data(), nd.step_grad.data());
-        break;
-    }
+    quantize_weights_backward(opt.quantizer, opt.weight_bits, nd.weight.data(), nd.weight.size(),
+                              nd.qscale, nd.step.size() ? nd.step[0] : 0.0f, nd.dwq.data(),
+                              nd.weight_grad.data(),
+                              nd.step_grad.size() ? nd.step_grad.data() : nullptr);
   }
   if (!in.needs_grad) return;
   if (pooled) {
@@ -669,13 +649,12 @@ ActivationStats measure_activation(const float* x, std::size_t n, const ActParam
   }
   const double q_mean = q_sum / count;
   st.out_stdev = std::sqrt(std::max(0.0, q_sum2 / count - q_mean * q_mean));
-  st.sqnr_db = noise > 0 ? 10.0 * std::log10(signal / noise)
-                         : std::numeric_limits<double>::infinity();
+  st.sqnr_db =
+      noise > 0 ? 10.0 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
   return st;
 }
 
-std::vector<ActivationStats> Network::probe_activations(const Tensor& images,
-                                                        int reference_bits) {
+std::vector<ActivationStats> Network::probe_activations(const Tensor& images, int reference_bits) {
   if (reference_bits < 2 || reference_bits > 8) {
     throw std::invalid_argument("probe_activations: reference_bits = " +
                                 std::to_string(reference_bits) + " must be in 2..8");

@@ -187,4 +187,34 @@ void lsq_backward(const float* w, std::size_t n, int bits, float step, const flo
   *dstep += static_cast<float>(ds * g);
 }
 
+float quantize_weights(QuantizerKind kind, int bits, const float* w, std::size_t n, float lsq_step,
+                       float* wq) {
+  switch (kind) {
+    case QuantizerKind::kSawb:
+      return sawb_quantize(w, n, bits, wq);
+    case QuantizerKind::kDorefa:
+      return dorefa_quantize(w, n, bits, wq);
+    case QuantizerKind::kLsq:
+      lsq_quantize(w, n, bits, lsq_step, wq);
+      return 0.0f;
+  }
+  return 0.0f;
+}
+
+void quantize_weights_backward(QuantizerKind kind, int bits, const float* w, std::size_t n,
+                               float aux, float lsq_step, const float* dwq, float* dw,
+                               float* dstep) {
+  switch (kind) {
+    case QuantizerKind::kSawb:
+      sawb_backward(w, n, bits, aux, dwq, dw);
+      break;
+    case QuantizerKind::kDorefa:
+      dorefa_backward(w, n, bits, aux, dwq, dw);
+      break;
+    case QuantizerKind::kLsq:
+      lsq_backward(w, n, bits, lsq_step, dwq, dw, dstep);
+      break;
+  }
+}
+
 }  // namespace nce::nn

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "nce/nn/activation.h"
 #include "nce/nn/batch_norm.h"
@@ -12,54 +13,16 @@
 #include "nce/nn/linear.h"
 #include "nce/nn/pooling.h"
 #include "nce/nn/residual.h"
-#include "nce/search/cwi.h"
+#include "nce/search/mixed_bn.h"
 
 namespace nce::search {
 
 namespace {
 
-enum class Act { kNone, kRelu, kPact };
+using Act = nn::ActParams::Kind;
 
-struct BnSlot {
-  nn::Tensor gamma, beta, dgamma, dbeta, running_mean, running_var, save_mean, save_inv_std;
-  void init(int c) {
-    for (nn::Tensor* t :
-         {&gamma, &beta, &dgamma, &dbeta, &running_mean, &running_var, &save_mean, &save_inv_std}) {
-      t->resize(1, c);
-    }
-    gamma.fill(1.0f);
-    beta.set_zero();
-    dgamma.set_zero();
-    dbeta.set_zero();
-    running_mean.set_zero();
-    running_var.fill(1.0f);
-  }
-};
-
-// Copies channels [0, c) of every image of x into out (N x c x H x W).
-void slice_channels(const nn::Tensor& x, int c, nn::Tensor& out) {
-  out.resize(x.n(), c, x.h(), x.w());
-  const std::size_t plane = x.plane();
-  for (int b = 0; b < x.n(); ++b) {
-    std::copy_n(x.data() + static_cast<std::size_t>(b) * x.c() * plane, c * plane,
-                out.data() + static_cast<std::size_t>(b) * c * plane);
-  }
-}
-
-// dx[:, :c] += d (d is N x c x H x W).
-void add_into_prefix(const nn::Tensor& d, nn::Tensor& dx) {
-  const std::size_t plane = d.plane();
-  const std::size_t n = static_cast<std::size_t>(d.c()) * plane;
-  for (int b = 0; b < d.n(); ++b) {
-    const float* src = d.data() + b * n;
-    float* dst = dx.data() + static_cast<std::size_t>(b) * dx.c() * plane;
-    for (std::size_t i = 0; i < n; ++i) dst[i] += src[i];
-  }
-}
-
-double dot(const nn::Tensor& a, const nn::Tensor& b) {
-  assert(a.size() == b.size());
-  return (a.array().cast<double>() * b.array().cast<double>()).sum();
+nn::PoolParams pool_params(const models::Pool& p) {
+  return nn::PoolParams{p.k, p.stride, p.pad};
 }
 
 // One conv (or the FC) of the supernet with its BN slots and the activation after it.
@@ -74,30 +37,49 @@ struct Unit {
   models::Pool in_pool, out_pool;
 
   nn::Tensor weight, dweight, bias, dbias, clip, dclip, step, dstep;
-  std::vector<BnSlot> bns;
+  std::vector<nn::BatchNormState> bns;  // one per candidate slot
 
-  // Forward caches.
+  // Forward state (what the backward reads).
   const nn::Tensor* input = nullptr;  // what the conv saw (after in_pool)
   nn::Tensor pooled_in;
-  nn::Tensor pool_src_shape;  // shape of the avg pool's input, for its backward
-  nn::Tensor wq, wpack, dwq, dwpack;
-  float quant_aux = 0;  // SAWB clip / DoReFa max|tanh|
-  nn::Tensor y;         // conv output, c_max channels
+  nn::Tensor wpack, wq;  // quantized layers: the active weights packed, and quantized
+  float quant_aux = 0;   // quantize_weights' value for the backward
+  nn::Tensor y;          // conv output, c_max channels
   int c_x = 0, c_max = 0;
   int n_drawn = 1;
   int cand[2] = {0, 0};  // candidate slot indices
   int width[2] = {0, 0};
   double mix[2] = {1, 0};
-  nn::Tensor slice[2], bn_out[2], cwi_out[2];
-  nn::Tensor mixed, activated, out;
+  nn::Tensor activated, out;  // BN + activation (+ mix); after out_pool
   std::vector<std::int32_t> pool_argmax;
+  MixedBatchNormAct mixer;
   nn::ConvWorkspace ws;
   // Backward scratch.
-  nn::Tensor d_act, d_mixed, d_part, d_bn, d_slice, d_y, d_in, d_pooled_in;
-  nn::Tensor bn_grad_sink;  // dgamma/dbeta of an architecture step (discarded)
+  nn::Tensor g_pool, d_y, d_in, d_pooled_in, pool_src_shape, dwq, dwpack;
+  nn::Tensor grad_in;  // a copy of the incoming gradient where the caller keeps its own
+  nn::Tensor bn_sink;  // dgamma/dbeta of an architecture step (discarded)
+  float clip_sink = 0.0f;
 
   const nn::Tensor& output() const {
-    return out_pool.kind != models::PoolKind::kNone ? out : (act != Act::kNone ? activated : mixed);
+    return out_pool.kind != models::PoolKind::kNone ? out : activated;
+  }
+  std::array<MixedCandidate, 2> candidates(bool weight_grads) {
+    std::array<MixedCandidate, 2> c;
+    for (int j = 0; j < 2; ++j) {
+      c[j].width = width[j];
+      c[j].weight = mix[j];
+      if (bns.empty()) continue;
+      nn::BatchNormState& bn = bns[static_cast<std::size_t>(cand[j])];
+      c[j].width = width[j];
+      c[j].weight = mix[j];
+      c[j].gamma = bn.gamma.data();
+      c[j].beta = bn.beta.data();
+      c[j].running_mean = bn.running_mean.data();
+      c[j].running_var = bn.running_var.data();
+      c[j].dgamma = weight_grads ? bn.dgamma.data() : nullptr;
+      c[j].dbeta = weight_grads ? bn.dbeta.data() : nullptr;
+    }
+    return c;
   }
 };
 
@@ -113,26 +95,34 @@ struct Supernet::Impl {
     int conv_a = -1, conv_b = -1, shortcut = -1;
     Act act = Act::kRelu;
     nn::Tensor clip, dclip;
-    nn::Tensor sum, out;  // residual sum, activated output
-    nn::Tensor d_sum, d_b, d_s, d_x;
+    nn::Tensor out;                 // act(conv_b (+) shortcut)
+    nn::Tensor d_x, d_a, d_b, d_s;  // gradients of the block input, conv_a's output, ...
+    float clip_sink = 0.0f;
     std::string name;
   };
   std::vector<BlockUnits> blocks;
   int fc = -1;
   std::vector<GumbelDraw> draws;
   std::vector<std::array<double, 2>> mix_grads;
-  nn::Tensor pooled, d_pooled, d_features, d_images;
+  nn::Tensor pooled, d_logits, d_pooled, d_features;
+  std::vector<nn::Tensor> chain_grads;  // VGG: the gradient of each unit's input
   const nn::Tensor* features = nullptr;
+  int reserved_batch = 0;
 
   bool weight_quantized(const Unit& u) const { return u.quantized && options.weight_bits < 32; }
+  nn::ActParams act_params(Act kind, const nn::Tensor& clip) const {
+    return nn::ActParams{kind, kind == Act::kPact ? clip[0] : 0.0f, options.activation_bits};
+  }
 
   void build_units(std::mt19937_64& rng);
   void init_weights(Unit& u, std::mt19937_64& rng);
   void reinit_rows(Unit& u, int row_begin, int row_end, std::mt19937_64& rng);
   void reinit_cols(Unit& u, int col_begin, int col_end, std::mt19937_64& rng);
+  void reserve(int batch);
   const nn::Tensor& unit_forward(Unit& u, const nn::Tensor& x, nn::Mode mode);
-  // Returns dL/dx of the unit's input (before in_pool), or nullptr when need_dx is false.
-  nn::Tensor* unit_backward(Unit& u, const nn::Tensor& d_out, bool weight_grads, bool need_dx);
+  // Backward of a unit: d = dL/d(its output), consumed (overwritten). Writes dL/d(its input,
+  // before in_pool) into *dx (+= when accumulate), unless dx is null.
+  void unit_backward(Unit& u, nn::Tensor& d, bool weight_grads, nn::Tensor* dx, bool accumulate);
 };
 
 namespace {
@@ -331,11 +321,51 @@ void Supernet::set_single(const std::vector<int>& candidate_index) {
   set_draws(draws);
 }
 
+void Supernet::Impl::reserve(int batch) {
+  // Every buffer at the widest shape it can take, so that no step allocates (the drawn widths
+  // change every step; without this, each new widest draw would reallocate and zero a buffer).
+  if (batch <= reserved_batch) return;
+  const std::size_t nb = static_cast<std::size_t>(batch);
+  for (Unit& u : units) {
+    const models::Layer& l = u.desc;
+    const std::size_t in = nb * u.c_in_alloc * l.h_in * l.w_in;
+    const std::size_t src = nb * u.c_in_alloc * l.h_src() * l.w_src();
+    const std::size_t outs = nb * u.c_out_alloc * l.h_out * l.w_out;
+    for (nn::Tensor* t : {&u.pooled_in, &u.d_in}) t->reserve(in);
+    for (nn::Tensor* t : {&u.d_pooled_in, &u.pool_src_shape}) t->reserve(src);
+    for (nn::Tensor* t : {&u.y, &u.activated, &u.g_pool, &u.d_y, &u.grad_in}) t->reserve(outs);
+    if (u.out_pool.kind != models::PoolKind::kNone) {
+      const nn::PoolParams pp = pool_params(u.out_pool);
+      const std::size_t pooled_out =
+          nb * u.c_out_alloc * pp.out_size(l.h_out) * pp.out_size(l.w_out);
+      u.out.reserve(pooled_out);
+      u.pool_argmax.reserve(pooled_out);
+    }
+    const std::size_t w = u.weight.size();
+    for (nn::Tensor* t : {&u.wpack, &u.wq, &u.dwq, &u.dwpack}) t->reserve(w);
+  }
+  for (BlockUnits& b : blocks) {
+    const Unit& a = units[static_cast<std::size_t>(b.conv_a)];
+    const Unit& bo = units[static_cast<std::size_t>(b.conv_b)];
+    const std::size_t in = nb * a.c_in_alloc * a.desc.h_src() * a.desc.w_src();
+    const std::size_t mid = nb * a.c_out_alloc * a.desc.h_out * a.desc.w_out;
+    int c_sum = bo.c_out_alloc;
+    if (b.shortcut >= 0)
+      c_sum = std::max(c_sum, units[static_cast<std::size_t>(b.shortcut)].c_out_alloc);
+    else
+      c_sum = std::max(c_sum, a.c_in_alloc);
+    const std::size_t outs = nb * c_sum * bo.desc.h_out * bo.desc.w_out;
+    b.d_x.reserve(in);
+    b.d_a.reserve(mid);
+    for (nn::Tensor* t : {&b.out, &b.d_b, &b.d_s}) t->reserve(outs);
+  }
+  reserved_batch = batch;
+}
+
 const nn::Tensor& Supernet::Impl::unit_forward(Unit& u, const nn::Tensor& x, nn::Mode mode) {
   const nn::Tensor* in = &x;
   if (u.in_pool.kind == models::PoolKind::kAvg) {
-    nn::avg_pool_forward(nn::PoolParams{u.in_pool.k, u.in_pool.stride, u.in_pool.pad}, x,
-                         u.pooled_in);
+    nn::avg_pool_forward(pool_params(u.in_pool), x, u.pooled_in);
     in = &u.pooled_in;
   }
   u.input = in;
@@ -346,12 +376,12 @@ const nn::Tensor& Supernet::Impl::unit_forward(Unit& u, const nn::Tensor& x, nn:
   }
   // Which candidates this step uses.
   if (u.out_index >= 0) {
-    const GumbelDraw& d = draws[u.out_index - 1];
+    const GumbelDraw& d = draws[static_cast<std::size_t>(u.out_index - 1)];
     const std::vector<int>& cands = arch->layer(u.out_index).candidates;
     u.n_drawn = d.index[0] == d.index[1] ? 1 : 2;
     for (int j = 0; j < 2; ++j) {
       u.cand[j] = d.index[j];
-      u.width[j] = cands[d.index[j]];
+      u.width[j] = cands[static_cast<std::size_t>(d.index[j])];
       u.mix[j] = d.weight[j];
     }
     u.c_max = std::max(u.width[0], u.width[1]);
@@ -363,35 +393,28 @@ const nn::Tensor& Supernet::Impl::unit_forward(Unit& u, const nn::Tensor& x, nn:
     u.mix[0] = 1.0;
     u.c_max = u.c_out_alloc;
   }
-  // Active weights: filters [0, c_max), input columns [0, c_x * k * k), packed contiguously.
+  // Active weights: filters [0, c_max), input columns [0, c_x * k * k) of the allocation. A
+  // quantized layer quantizes exactly those (packed contiguously); a full-precision one reads
+  // them in place.
   const int ld = u.c_in_alloc * u.kk;
   const int cols = u.c_x * u.kk;
-  u.wpack.resize(u.c_max, cols);
-  for (int o = 0; o < u.c_max; ++o) {
-    std::copy_n(u.weight.data() + static_cast<std::size_t>(o) * ld, cols,
-                u.wpack.data() + static_cast<std::size_t>(o) * cols);
-  }
-  const float* w = u.wpack.data();
+  const float* w = u.weight.data();
+  int weight_ld = ld;
   if (weight_quantized(u)) {
-    u.wq.resize(u.c_max, cols);
-    switch (options.quantizer) {
-      case nn::QuantizerKind::kSawb:
-        u.quant_aux =
-            nn::sawb_quantize(u.wpack.data(), u.wpack.size(), options.weight_bits, u.wq.data());
-        break;
-      case nn::QuantizerKind::kDorefa:
-        u.quant_aux =
-            nn::dorefa_quantize(u.wpack.data(), u.wpack.size(), options.weight_bits, u.wq.data());
-        break;
-      case nn::QuantizerKind::kLsq:
-        nn::lsq_quantize(u.wpack.data(), u.wpack.size(), options.weight_bits, u.step[0],
-                         u.wq.data());
-        break;
+    u.wpack.resize(u.c_max, cols);
+    for (int o = 0; o < u.c_max; ++o) {
+      std::copy_n(u.weight.data() + static_cast<std::size_t>(o) * ld, cols,
+                  u.wpack.data() + static_cast<std::size_t>(o) * cols);
     }
+    u.wq.resize(u.c_max, cols);
+    u.quant_aux =
+        nn::quantize_weights(options.quantizer, options.weight_bits, u.wpack.data(), u.wpack.size(),
+                             u.step.size() ? u.step[0] : 0.0f, u.wq.data());
     w = u.wq.data();
+    weight_ld = cols;
   }
   if (u.is_fc) {
-    nn::linear_forward(nn::LinearParams{u.c_x, u.c_max, 0}, *in, w,
+    nn::linear_forward(nn::LinearParams{u.c_x, u.c_max, weight_ld}, *in, w,
                        u.bias.size() ? u.bias.data() : nullptr, u.y);
   } else {
     nn::ConvParams p;
@@ -400,126 +423,101 @@ const nn::Tensor& Supernet::Impl::unit_forward(Unit& u, const nn::Tensor& x, nn:
     p.k = u.desc.k;
     p.stride = u.desc.stride;
     p.pad = u.desc.pad;
+    p.weight_ld = weight_ld;
     nn::conv2d_forward(p, *in, w, u.y, u.ws);
   }
-  // BN per drawn candidate, CWI to c_max, mix.
+  // BN (one per drawn candidate, CWI and mix) fused with the activation.
   const nn::BatchNormParams bnp{options.bn_momentum, options.bn_eps};
-  auto bn_apply = [&](BnSlot& bn, const nn::Tensor& src, nn::Tensor& dst) {
-    if (mode == nn::Mode::kTrain) {
-      nn::batch_norm_forward_train(bnp, src, bn.gamma.data(), bn.beta.data(),
-                                   bn.running_mean.data(), bn.running_var.data(),
-                                   bn.save_mean.data(), bn.save_inv_std.data(), dst);
+  const nn::ActParams act = act_params(u.act, u.clip);
+  const bool train = mode == nn::Mode::kTrain;
+  if (u.n_drawn == 1 && u.bns.empty()) {
+    u.activated.resize_like(u.y);
+    nn::ActParams::apply(act.eval(), u.y.data(), 1.0f, 0.0f, u.activated.data(), u.y.size());
+  } else if (u.n_drawn == 1) {
+    nn::BatchNormState& bn = u.bns[static_cast<std::size_t>(u.cand[0])];
+    if (train) {
+      nn::batch_norm_act_forward_train(bnp, act, u.y, bn.gamma.data(), bn.beta.data(),
+                                       bn.running_mean.data(), bn.running_var.data(),
+                                       bn.save_mean.data(), bn.save_inv_std.data(), u.activated);
     } else {
-      nn::batch_norm_forward_eval(bnp, src, bn.gamma.data(), bn.beta.data(), bn.running_mean.data(),
-                                  bn.running_var.data(), dst);
+      nn::batch_norm_act_forward_eval(bnp, act, u.y, bn.gamma.data(), bn.beta.data(),
+                                      bn.running_mean.data(), bn.running_var.data(), u.activated);
     }
-  };
-  if (u.n_drawn == 1) {
-    if (!u.bns.empty()) {
-      bn_apply(u.bns[u.cand[0]], u.y, u.mixed);
-    } else {
-      u.mixed.resize_like(u.y);
-      u.mixed.array() = u.y.array();
-    }
+  } else if (train) {
+    u.mixer.forward_train(bnp, act, u.y, u.candidates(true), u.activated);
   } else {
-    for (int j = 0; j < 2; ++j) {
-      slice_channels(u.y, u.width[j], u.slice[j]);
-      if (!u.bns.empty()) {
-        bn_apply(u.bns[u.cand[j]], u.slice[j], u.bn_out[j]);
-      } else {
-        u.bn_out[j].resize_like(u.slice[j]);
-        u.bn_out[j].array() = u.slice[j].array();
-      }
-      cwi_forward(u.bn_out[j], u.c_max, u.cwi_out[j]);
-    }
-    u.mixed.resize_like(u.y);
-    u.mixed.array() = static_cast<float>(u.mix[0]) * u.cwi_out[0].array() +
-                      static_cast<float>(u.mix[1]) * u.cwi_out[1].array();
-  }
-  if (u.act == Act::kRelu) {
-    nn::relu_forward(u.mixed, u.activated);
-  } else if (u.act == Act::kPact) {
-    nn::pact_forward(u.mixed, u.clip[0], options.activation_bits, u.activated);
+    u.mixer.forward_eval(bnp, act, u.y, u.candidates(true), u.activated);
   }
   if (u.out_pool.kind == models::PoolKind::kMax) {
-    nn::max_pool_forward(nn::PoolParams{u.out_pool.k, u.out_pool.stride, u.out_pool.pad},
-                         u.act != Act::kNone ? u.activated : u.mixed, u.out, u.pool_argmax);
+    nn::max_pool_forward(pool_params(u.out_pool), u.activated, u.out, u.pool_argmax);
   }
   return u.output();
 }
 
-nn::Tensor* Supernet::Impl::unit_backward(Unit& u, const nn::Tensor& d_out, bool weight_grads,
-                                          bool need_dx) {
-  const nn::Tensor* d = &d_out;
-  const nn::Tensor& act_out = u.act != Act::kNone ? u.activated : u.mixed;
+void Supernet::Impl::unit_backward(Unit& u, nn::Tensor& d, bool weight_grads, nn::Tensor* dx,
+                                   bool accumulate) {
+  nn::Tensor* g = &d;
   if (u.out_pool.kind == models::PoolKind::kMax) {
-    nn::max_pool_backward(nn::PoolParams{u.out_pool.k, u.out_pool.stride, u.out_pool.pad}, act_out,
-                          *d, u.pool_argmax, u.d_act);
-    d = &u.d_act;
+    nn::max_pool_backward(pool_params(u.out_pool), u.activated, d, u.pool_argmax, u.g_pool);
+    g = &u.g_pool;
   }
-  if (u.act == Act::kRelu) {
-    nn::relu_backward(u.mixed, *d, u.d_mixed);
-    d = &u.d_mixed;
-  } else if (u.act == Act::kPact) {
-    float dclip = 0;
-    nn::pact_backward(u.mixed, u.clip[0], *d, u.d_mixed, &dclip);
-    if (weight_grads) u.dclip[0] += dclip;
-    d = &u.d_mixed;
-  }
-  // Through the mix and the BNs into d_y (c_max channels). The architecture step (no weight
-  // gradients) sends BN's dgamma/dbeta to a scratch pair sized once per unit.
-  auto bn_backward = [&](BnSlot& bn, const nn::Tensor& x, const nn::Tensor& dy, nn::Tensor& dx) {
+  const nn::ActParams act = act_params(u.act, u.clip);
+  float* dclip = u.act == Act::kPact ? (weight_grads ? u.dclip.data() : &u.clip_sink) : nullptr;
+  // Through the activation and the BN(s) into dL/dy (c_max channels). The architecture step (no
+  // weight gradients) sends BN's dgamma/dbeta to a scratch pair.
+  nn::Tensor* dy = g;
+  if (u.n_drawn == 1 && u.bns.empty()) {
+    act.backward(u.y.data(), 1.0f, 0.0f, g->data(), g->size());
+  } else if (u.n_drawn == 1) {
+    nn::BatchNormState& bn = u.bns[static_cast<std::size_t>(u.cand[0])];
     float* dgamma = bn.dgamma.data();
     float* dbeta = bn.dbeta.data();
     if (!weight_grads) {
-      u.bn_grad_sink.resize(2, u.c_out_alloc);
-      dgamma = u.bn_grad_sink.data();
+      u.bn_sink.resize(2, u.c_out_alloc);
+      dgamma = u.bn_sink.data();
       dbeta = dgamma + u.c_out_alloc;
     }
-    nn::batch_norm_backward(x, dy, bn.gamma.data(), bn.save_mean.data(), bn.save_inv_std.data(), dx,
-                            dgamma, dbeta);
-  };
-  u.d_y.resize_like(u.y);
-  if (u.n_drawn == 1) {
-    if (!u.bns.empty()) {
-      bn_backward(u.bns[u.cand[0]], u.y, *d, u.d_y);
-    } else {
-      u.d_y.array() = d->array();
-    }
-    if (u.out_index >= 0) {
-      // A single candidate has weight 1; its gradient is <d, out>, recorded for completeness.
-      mix_grads[u.out_index - 1][0] += dot(*d, u.mixed);
-    }
+    nn::batch_norm_act_backward(act, u.y, bn.gamma.data(), bn.beta.data(), bn.save_mean.data(),
+                                bn.save_inv_std.data(), *g, dgamma, dbeta, dclip);
   } else {
-    u.d_y.set_zero();
-    for (int j = 0; j < 2; ++j) {
-      mix_grads[u.out_index - 1][j] += dot(*d, u.cwi_out[j]);
-      u.d_part.resize_like(*d);
-      u.d_part.array() = static_cast<float>(u.mix[j]) * d->array();
-      u.d_bn.resize_like(u.bn_out[j]);
-      u.d_bn.set_zero();
-      cwi_backward(u.d_part, u.d_bn);
-      if (!u.bns.empty()) {
-        bn_backward(u.bns[u.cand[j]], u.slice[j], u.d_bn, u.d_slice);
-        add_into_prefix(u.d_slice, u.d_y);
-      } else {
-        add_into_prefix(u.d_bn, u.d_y);
-      }
-    }
+    double dmix[2];
+    u.mixer.backward(act, u.y, u.candidates(weight_grads), *g, u.d_y, dmix, dclip);
+    // A shortcut shares its block's draw: both layers add to the width index's gradient.
+    std::array<double, 2>& mg = mix_grads[static_cast<std::size_t>(u.out_index - 1)];
+    mg[0] += dmix[0];
+    mg[1] += dmix[1];
+    dy = &u.d_y;
   }
   // Through the conv / FC. The architecture step needs only dx (no weight gradient), and the
   // stem's step nothing at all.
-  if (!weight_grads && !need_dx) return nullptr;
-  const float* w = weight_quantized(u) ? u.wq.data() : u.wpack.data();
-  u.dwq.resize(u.c_max, u.c_x * u.kk);
-  u.dwq.set_zero();
-  nn::Tensor* dx = need_dx ? &u.d_in : nullptr;
+  if (!weight_grads && !dx) return;
+  const bool wq = weight_quantized(u);
+  const int ld = u.c_in_alloc * u.kk;
+  const int cols = u.c_x * u.kk;
+  const float* w = wq ? u.wq.data() : u.weight.data();
+  const int weight_ld = wq ? cols : ld;
+  float* dw = nullptr;
+  if (weight_grads) {
+    if (wq) {
+      u.dwq.resize(u.c_max, cols);
+      u.dwq.set_zero();
+      dw = u.dwq.data();
+    } else {
+      dw = u.dweight.data();  // accumulated in place, on the active block of the allocation
+    }
+  }
+  const bool in_pooled = u.in_pool.kind == models::PoolKind::kAvg;
+  nn::Tensor* conv_dx = dx ? (in_pooled ? &u.d_in : dx) : nullptr;
+  const bool conv_accumulate = accumulate && !in_pooled;
   if (u.is_fc) {
-    nn::Tensor dbias_scratch(1, u.c_max);
-    dbias_scratch.set_zero();
-    nn::linear_backward(
-        nn::LinearParams{u.c_x, u.c_max, 0}, *u.input, w, u.d_y, u.dwq.data(),
-        u.bias.size() ? (weight_grads ? u.dbias.data() : dbias_scratch.data()) : nullptr, dx);
+    if (conv_accumulate) throw std::logic_error("supernet: the FC's dx is never accumulated");
+    float* dbias = u.bias.size() ? (weight_grads ? u.dbias.data() : nullptr) : nullptr;
+    if (u.bias.size() && !weight_grads) {
+      u.bn_sink.resize(1, u.c_max);
+      dbias = u.bn_sink.data();
+    }
+    nn::linear_backward(nn::LinearParams{u.c_x, u.c_max, weight_ld}, *u.input, w, *dy, dw, dbias,
+                        conv_dx);
   } else {
     nn::ConvParams p;
     p.c_in = u.c_x;
@@ -527,121 +525,108 @@ nn::Tensor* Supernet::Impl::unit_backward(Unit& u, const nn::Tensor& d_out, bool
     p.k = u.desc.k;
     p.stride = u.desc.stride;
     p.pad = u.desc.pad;
-    nn::conv2d_backward(p, *u.input, w, u.d_y, weight_grads ? u.dwq.data() : nullptr, dx, false,
-                        u.ws);
+    p.weight_ld = weight_ld;
+    nn::conv2d_backward(p, *u.input, w, *dy, dw, conv_dx, conv_accumulate, u.ws);
   }
-  if (weight_grads) {
-    // Straight-through into the float weights, then scattered into the allocation.
-    const float* g = u.dwq.data();
-    if (weight_quantized(u)) {
-      u.dwpack.resize_like(u.dwq);
-      u.dwpack.set_zero();
-      switch (options.quantizer) {
-        case nn::QuantizerKind::kSawb:
-          nn::sawb_backward(u.wpack.data(), u.wpack.size(), options.weight_bits, u.quant_aux,
-                            u.dwq.data(), u.dwpack.data());
-          break;
-        case nn::QuantizerKind::kDorefa:
-          nn::dorefa_backward(u.wpack.data(), u.wpack.size(), options.weight_bits, u.quant_aux,
-                              u.dwq.data(), u.dwpack.data());
-          break;
-        case nn::QuantizerKind::kLsq:
-          nn::lsq_backward(u.wpack.data(), u.wpack.size(), options.weight_bits, u.step[0],
-                           u.dwq.data(), u.dwpack.data(), u.dstep.data());
-          break;
-      }
-      g = u.dwpack.data();
-    }
-    const int ld = u.c_in_alloc * u.kk;
-    const int cols = u.c_x * u.kk;
+  if (weight_grads && wq) {
+    // Straight-through into the float weights, then added into the allocation.
+    u.dwpack.resize_like(u.dwq);
+    u.dwpack.set_zero();
+    nn::quantize_weights_backward(options.quantizer, options.weight_bits, u.wpack.data(),
+                                  u.wpack.size(), u.quant_aux, u.step.size() ? u.step[0] : 0.0f,
+                                  u.dwq.data(), u.dwpack.data(),
+                                  u.dstep.size() ? u.dstep.data() : nullptr);
     for (int o = 0; o < u.c_max; ++o) {
       float* dst = u.dweight.data() + static_cast<std::size_t>(o) * ld;
-      const float* src = g + static_cast<std::size_t>(o) * cols;
+      const float* src = u.dwpack.data() + static_cast<std::size_t>(o) * cols;
       for (int j = 0; j < cols; ++j) dst[j] += src[j];
     }
   }
-  if (!need_dx) return nullptr;
-  if (u.in_pool.kind == models::PoolKind::kAvg) {
-    // The pool's input only gives the shape (its values are not read): a persistent tensor of
-    // that shape, so no step allocates and zeroes a full-resolution buffer.
-    u.pool_src_shape.resize(u.d_in.n(), u.d_in.c(), u.desc.h_src(), u.desc.w_src());
-    nn::avg_pool_backward(nn::PoolParams{u.in_pool.k, u.in_pool.stride, u.in_pool.pad},
-                          u.pool_src_shape, u.d_in, u.d_pooled_in);
-    return &u.d_pooled_in;
+  if (!dx || !in_pooled) return;
+  // The pool's input only gives the shape (its values are not read).
+  u.pool_src_shape.resize(u.d_in.n(), u.d_in.c(), u.desc.h_src(), u.desc.w_src());
+  if (!accumulate) {
+    nn::avg_pool_backward(pool_params(u.in_pool), u.pool_src_shape, u.d_in, *dx);
+    return;
   }
-  return &u.d_in;
+  nn::avg_pool_backward(pool_params(u.in_pool), u.pool_src_shape, u.d_in, u.d_pooled_in);
+  assert(dx->same_shape(u.d_pooled_in));
+  dx->array() += u.d_pooled_in.array();
 }
 
 const nn::Tensor& Supernet::forward(const nn::Tensor& images, nn::Mode mode) {
   Impl& m = *impl_;
+  m.reserve(images.n());
   const nn::Tensor* x = &images;
-  size_t next_unit = 0;
   if (m.base.family == models::Family::kCifarResNet) {
     x = &m.unit_forward(m.units[0], *x, mode);  // stem
     for (auto& b : m.blocks) {
       const nn::Tensor& block_in = *x;
-      const nn::Tensor& a = m.unit_forward(m.units[b.conv_a], block_in, mode);
-      const nn::Tensor& bo = m.unit_forward(m.units[b.conv_b], a, mode);
+      const nn::Tensor& a =
+          m.unit_forward(m.units[static_cast<std::size_t>(b.conv_a)], block_in, mode);
+      const nn::Tensor& bo = m.unit_forward(m.units[static_cast<std::size_t>(b.conv_b)], a, mode);
       const nn::Tensor& s =
-          b.shortcut >= 0 ? m.unit_forward(m.units[b.shortcut], block_in, mode) : block_in;
-      nn::residual_add(bo, s, b.sum);
-      if (b.act == Act::kPact) {
-        nn::pact_forward(b.sum, b.clip[0], m.options.activation_bits, b.out);
-      } else {
-        nn::relu_forward(b.sum, b.out);
-      }
+          b.shortcut >= 0
+              ? m.unit_forward(m.units[static_cast<std::size_t>(b.shortcut)], block_in, mode)
+              : block_in;
+      nn::residual_add_act_forward(m.act_params(b.act, b.clip), bo, s, b.out);
       x = &b.out;
     }
   } else {
-    for (; next_unit < m.units.size() && !m.units[next_unit].is_fc; ++next_unit) {
-      x = &m.unit_forward(m.units[next_unit], *x, mode);
+    for (std::size_t ui = 0; ui < m.units.size() && !m.units[ui].is_fc; ++ui) {
+      x = &m.unit_forward(m.units[ui], *x, mode);
     }
   }
   m.features = x;
   nn::global_avg_pool_forward(*x, m.pooled);
-  return m.unit_forward(m.units[m.fc], m.pooled, mode);
+  return m.unit_forward(m.units[static_cast<std::size_t>(m.fc)], m.pooled, mode);
 }
 
 void Supernet::backward(const nn::Tensor& grad_logits, bool weight_grads) {
   Impl& m = *impl_;
   for (auto& g : m.mix_grads) g = {0.0, 0.0};
-  nn::Tensor* d = m.unit_backward(m.units[m.fc], grad_logits, weight_grads, true);
-  nn::global_avg_pool_backward(*d, m.features->h(), m.features->w(), m.d_features);
-  d = &m.d_features;
+  m.d_logits.resize_like(grad_logits);
+  std::copy_n(grad_logits.data(), grad_logits.size(), m.d_logits.data());
+  m.unit_backward(m.units[static_cast<std::size_t>(m.fc)], m.d_logits, weight_grads, &m.d_pooled,
+                  false);
+  nn::global_avg_pool_backward(m.d_pooled, m.features->h(), m.features->w(), m.d_features);
+  nn::Tensor* d = &m.d_features;
   if (m.base.family == models::Family::kCifarResNet) {
     for (int bi = static_cast<int>(m.blocks.size()) - 1; bi >= 0; --bi) {
-      auto& b = m.blocks[bi];
-      if (b.act == Act::kPact) {
-        float dclip = 0;
-        nn::pact_backward(b.sum, b.clip[0], *d, b.d_sum, &dclip);
-        if (weight_grads) b.dclip[0] += dclip;
-      } else {
-        nn::relu_backward(b.sum, *d, b.d_sum);
-      }
-      Unit& ua = m.units[b.conv_a];
-      Unit& ub = m.units[b.conv_b];
+      auto& b = m.blocks[static_cast<std::size_t>(bi)];
+      Unit& ua = m.units[static_cast<std::size_t>(b.conv_a)];
+      Unit& ub = m.units[static_cast<std::size_t>(b.conv_b)];
+      Unit* us = b.shortcut >= 0 ? &m.units[static_cast<std::size_t>(b.shortcut)] : nullptr;
+      const nn::Tensor& block_in = *ua.input;
+      const nn::Tensor& s = us ? us->output() : block_in;
+      // d: dL/d(block output) -> dL/d(sum), in place.
+      nn::residual_add_act_backward(
+          m.act_params(b.act, b.clip), ub.output(), s, *d,
+          b.act == Act::kPact ? (weight_grads ? b.dclip.data() : &b.clip_sink) : nullptr);
       const int c_b = ub.output().c();
-      nn::residual_add_backward(b.d_sum, c_b, b.d_b);
-      const int c_in = ua.input->c();  // the block input's width
-      nn::residual_add_backward(b.d_sum, b.shortcut >= 0 ? m.units[b.shortcut].output().c() : c_in,
-                                b.d_s);
-      nn::Tensor* d_a = m.unit_backward(ub, b.d_b, weight_grads, true);
-      nn::Tensor* d_x = m.unit_backward(ua, *d_a, weight_grads, true);
-      b.d_x.resize_like(*d_x);
-      b.d_x.array() = d_x->array();
-      if (b.shortcut >= 0) {
-        nn::Tensor* d_sc = m.unit_backward(m.units[b.shortcut], b.d_s, weight_grads, true);
-        b.d_x.array() += d_sc->array();
+      // The shortcut's part first (it reads d before conv_b's backward consumes it).
+      if (us) {
+        nn::residual_add_backward(*d, us->output().c(), b.d_s);
+        m.unit_backward(*us, b.d_s, weight_grads, &b.d_x, false);
       } else {
-        b.d_x.array() += b.d_s.array();
+        nn::residual_add_backward(*d, block_in.c(), b.d_x);
       }
+      nn::Tensor* d_b = d;
+      if (c_b != d->c()) {
+        nn::residual_add_backward(*d, c_b, b.d_b);
+        d_b = &b.d_b;
+      }
+      m.unit_backward(ub, *d_b, weight_grads, &b.d_a, false);
+      m.unit_backward(ua, b.d_a, weight_grads, &b.d_x, true);
       d = &b.d_x;
     }
-    m.unit_backward(m.units[0], *d, weight_grads, false);
+    m.unit_backward(m.units[0], *d, weight_grads, nullptr, false);
   } else {
+    m.chain_grads.resize(m.units.size());
     for (int ui = m.fc - 1; ui >= 0; --ui) {
-      nn::Tensor* next = m.unit_backward(m.units[ui], *d, weight_grads, ui > 0);
-      if (ui > 0) d = next;
+      nn::Tensor* next = ui > 0 ? &m.chain_grads[static_cast<std::size_t>(ui)] : nullptr;
+      m.unit_backward(m.units[static_cast<std::size_t>(ui)], *d, weight_grads, next, false);
+      if (next) d = next;
     }
   }
 }

@@ -8,15 +8,39 @@
 // (PyTorch's convention). Eval: running statistics.
 #pragma once
 
+#include <vector>
+
 #include "nce/nn/activation.h"
 #include "nce/nn/tensor.h"
 
 namespace nce::nn {
 
+// One BatchNorm's learnable parameters (1 x C tensors), their gradients, its running statistics
+// and the batch statistics its last train-mode forward saved for the backward.
+struct BatchNormState {
+  Tensor gamma, beta, dgamma, dbeta, running_mean, running_var;
+  std::vector<float> save_mean, save_inv_std;
+  // C channels: gamma 1, beta 0, running mean 0, running variance 1, gradients 0.
+  void init(int channels);
+};
+
 struct BatchNormParams {
   float momentum = 0.1f;
   float eps = 1e-5f;
 };
+
+// Batch statistics of channel ch of x over N, H, W, exactly as the train-mode forwards compute
+// them (a shifted one-pass sum, float per plane, double across planes): the mean, 1/sqrt(var + eps)
+// of the biased variance, and the unbiased variance the running statistics take.
+struct ChannelStatistics {
+  float mean = 0.0f;
+  float inv_std = 0.0f;
+  float unbiased_var = 0.0f;
+};
+ChannelStatistics batch_norm_channel_statistics(const BatchNormParams& p, const Tensor& x, int ch);
+// running = (1 - momentum) * running + momentum * batch, for the mean and the unbiased variance.
+void batch_norm_update_running(const BatchNormParams& p, const ChannelStatistics& batch,
+                               float* running_mean, float* running_var);
 
 // y = gamma*(x - mean)*inv_std + beta. Writes save_mean/save_inv_std (per channel) for backward
 // and updates running_mean/running_var. y may alias x.

@@ -18,7 +18,7 @@ struct LinearParams {
 
 void linear_forward(const LinearParams& p, const Tensor& x, const float* weight, const float* bias,
                     Tensor& y);
-// dweight (+=), dbias (+=, if not null), dx = dL/dx with x's shape (if not null).
+// dweight (+=, if not null), dbias (+=, if not null), dx = dL/dx with x's shape (if not null).
 void linear_backward(const LinearParams& p, const Tensor& x, const float* weight, const Tensor& dy,
                      float* dweight, float* dbias, Tensor* dx);
 

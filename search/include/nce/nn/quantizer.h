@@ -48,4 +48,15 @@ void lsq_quantize(const float* w, std::size_t n, int bits, float step, float* wq
 void lsq_backward(const float* w, std::size_t n, int bits, float step, const float* dwq, float* dw,
                   float* dstep);
 
+// A layer's weight quantizer, as nn::Network and the search's supernet apply it: writes wq (n
+// weights) and returns what the backward needs besides the weights (SAWB's clip, DoReFa's
+// max|tanh w|; LSQ: 0, its step is lsq_step).
+float quantize_weights(QuantizerKind kind, int bits, const float* w, std::size_t n, float lsq_step,
+                       float* wq);
+// dw += the straight-through gradient of dwq (dL/dwq); LSQ also *dstep += dL/dstep. `aux` is what
+// quantize_weights returned.
+void quantize_weights_backward(QuantizerKind kind, int bits, const float* w, std::size_t n,
+                               float aux, float lsq_step, const float* dwq, float* dw,
+                               float* dstep);
+
 }  // namespace nce::nn

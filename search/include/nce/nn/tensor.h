@@ -57,6 +57,10 @@ class Tensor {
     size_ = static_cast<std::size_t>(n) * c * h * w;
     if (storage_.size() < size_) storage_.resize(size_);
   }
+  // Makes room for n elements, so that later resizes up to n never allocate.
+  void reserve(std::size_t n) {
+    if (storage_.size() < n) storage_.resize(n);
+  }
   // Same shape as `other`.
   void resize_like(const Tensor& other) { resize(other.n_, other.c_, other.h_, other.w_); }
   void set_zero() { std::fill(storage_.begin(), storage_.begin() + size_, 0.0f); }

@@ -13,6 +13,14 @@
 // nn::Network (weights of models::Layer::quantized layers at weight_bits; PACT at
 // activation_bits on every activation that feeds a quantized layer, ReLU elsewhere).
 //
+// Execution: the same kernels as nn::Network (register-tiled convs reading the active prefix of the
+// allocation in place, the fused BN + activation and residual add + activation kernels, the shared
+// weight quantizers). A layer with one drawn candidate runs exactly nn::Network's BN + activation;
+// with two, BN, CWI, mixing and activation are one fused op (mixed_bn.h). Every buffer is reserved
+// at its widest shape on the first forward of a batch size, so steps do not allocate. The
+// architecture step (backward with weight_grads = false) computes dx and the mixing-weight
+// gradients only.
+//
 // Tensors are NCHW float32 (nn/tensor.h). Not thread safe; uses OpenMP inside the kernels.
 #pragma once
 
@@ -64,7 +72,8 @@ class Supernet {
   // Backward of the last train-mode forward. weight_grads = false (the architecture step) skips
   // accumulating parameter gradients; mixing-weight gradients are always computed.
   void backward(const nn::Tensor& grad_logits, bool weight_grads = true);
-  // dL/d(mixing weight) of the last backward, per width index - 1 (two entries per draw).
+  // dL/d(mixing weight) of the last backward, per width index - 1 (two entries per draw; 0 for a
+  // layer with a single drawn candidate, whose weight is the constant 1).
   const std::vector<std::array<double, 2>>& mixing_grads() const;
   // dL/dalpha from the last backward, through the draws (gumbel_backward); per width index - 1.
   std::vector<std::vector<double>> alpha_grads() const;
