@@ -542,6 +542,21 @@ std::vector<ScaleSimLayer> load_scalesim_topology(const std::string& path,
   return read_scalesim_topology(in, path, kind);
 }
 
+ScaleSimTopologyKind detect_scalesim_topology_kind(const std::string& path) {
+  std::istringstream in(read_file(path, "SCALE-Sim topology"));
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty()) continue;
+    std::stringstream ss(line);
+    std::string first, second;
+    std::getline(ss, first, ',');
+    std::getline(ss, second, ',');
+    return lower(trim(second)) == "m" ? ScaleSimTopologyKind::kGemm : ScaleSimTopologyKind::kConv;
+  }
+  return ScaleSimTopologyKind::kConv;
+}
+
 double ScaleSimLayerReport::avg_sram_bw(int operand) const {
   return static_cast<double>(sram[operand].accesses) / static_cast<double>(compute_cycles);
 }

@@ -89,6 +89,9 @@ std::vector<ScaleSimLayer> read_scalesim_topology(
 std::vector<ScaleSimLayer> load_scalesim_topology(
     const std::string& path, ScaleSimTopologyKind kind = ScaleSimTopologyKind::kConv);
 
+// GEMM when the header's second column is "M" (SCALE-Sim's "Layer, M, N, K,"), else conv.
+ScaleSimTopologyKind detect_scalesim_topology_kind(const std::string& path);
+
 // Every figure of one layer's rows in SCALE-Sim's three reports. Cycles are SCALE-Sim's cycle
 // numbers (the DRAM prefetch of the first fold starts before cycle 0: negative start cycles).
 struct ScaleSimLayerReport {
