@@ -75,6 +75,17 @@ class OfmapWriteBuffer {
         free_(total_words) {}
 
   std::int64_t drain_size() const { return drain_size_; }
+  std::int64_t free() const { return free_; }
+  std::int64_t active() const { return active_; }
+  std::int64_t drain_end() const { return drain_end_; }
+
+  // Stores `k` words that cause no event (the caller checked): bookkeeping only.
+  void store(std::int64_t k) {
+    free_ -= k;
+    line_fill_ += k;
+    lines_ += line_fill_ / width_;
+    line_fill_ %= width_;
+  }
 
   // Serves one demand line of `valid` ofmap words arriving at `cycle`; returns its service cycle
   // (cycle + the stall the line caused).
@@ -115,12 +126,6 @@ class OfmapWriteBuffer {
   std::int64_t dram_stop() const { return dram_stop_; }
 
  private:
-  void store(std::int64_t k) {
-    free_ -= k;
-    line_fill_ += k;
-    lines_ += line_fill_ / width_;
-    line_fill_ %= width_;
-  }
   void flush_partial_line() {
     if (line_fill_ > 0) {
       partial_.emplace_back(lines_, line_fill_);
@@ -565,7 +570,8 @@ double ScaleSimLayerReport::avg_dram_bw(int operand) const {
   return static_cast<double>(d.accesses) / static_cast<double>(d.stop_cycle - d.start_cycle + 1);
 }
 
-ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const ScaleSimLayer& layer) {
+ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const ScaleSimLayer& layer,
+                                          bool with_dram_reads) {
   Mapping m;
   m.df = cfg.dataflow;
   m.R = cfg.array_rows;
@@ -628,15 +634,50 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
       for (std::int64_t fr = 0; fr < m.row_folds; ++fr, line0 += m.fold_lines) {
         std::int64_t lo = 0, hi = 0;
         m.ofmap_rows(fr, lo, hi);
-        for (std::int64_t l = lo; l <= hi + cu - 1; ++l) {
+        // Lines [lo, hi + cu) hold ofmap words: column c is valid in lines [lo + c, hi + c].
+        const std::int64_t len = hi - lo + 1, end = hi + cu;
+        auto words_before = [&](std::int64_t l) {  // words in the fold's lines [lo, l)
+          std::int64_t w = 0;
+          for (std::int64_t c = 0; c < cu; ++c) w += std::clamp<std::int64_t>(l - lo - c, 0, len);
+          return w;
+        };
+        // Lines pass in bulk while no word can stall or start a drain; the line where one can
+        // is served word by word.
+        std::int64_t l = lo;
+        while (l < end) {
+          const std::int64_t cycle = line0 + l + stalls;
+          std::int64_t budget = 0, limit = end;
+          if (cycle < wbuf.drain_end()) {
+            budget = wbuf.free() - 1;  // free stays > 0: no stall
+            limit = std::min(end, l + (wbuf.drain_end() - cycle));
+          } else {
+            budget = wbuf.free() - wbuf.active();  // free stays >= active: no drain
+          }
+          if (budget > 0) {
+            const std::int64_t base = words_before(l);
+            std::int64_t a = l, b = limit;  // largest j in [l, limit] with words(l, j) <= budget
+            while (a < b) {
+              const std::int64_t mid = a + (b - a + 1) / 2;
+              if (words_before(mid) - base <= budget) {
+                a = mid;
+              } else {
+                b = mid - 1;
+              }
+            }
+            if (a > l) {
+              wbuf.store(words_before(a) - base);
+              l = a;
+              continue;
+            }
+          }
           const std::int64_t c_lo = std::max<std::int64_t>(0, l - hi);
           const std::int64_t c_hi = std::min<std::int64_t>(cu - 1, l - lo);
-          const std::int64_t cycle = line0 + l + stalls;
           const std::int64_t served = wbuf.serve(cycle, c_hi - c_lo + 1);
           if (served > cycle) {
             stalls += served - cycle;
             timeline.points.emplace_back(line0 + l, stalls);
           }
+          ++l;
         }
       }
     }
@@ -704,6 +745,9 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
     out.sram[2].stop_cycle = timeline.service_cycle(last_fold0 + hi + m.c_used(last_fc) - 1);
   }
 
+  out.dram[2] = {wbuf.dram_start(), wbuf.dram_stop(), wbuf.dram_writes()};
+  if (!with_dram_reads) return out;
+
   // DRAM reads through the CALC read buffers.
   const std::int64_t Ho = layer.ofmap_h();
   const std::int64_t ifmap_distinct =
@@ -714,7 +758,6 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
       calc_read_buffer(m, 1, cfg.filter_sram_kb, K * M, K * M, first_request[1], timeline);
   out.dram[0] = {ifmap.start, ifmap.stop, ifmap.reads};
   out.dram[1] = {filter.start, filter.stop, filter.reads};
-  out.dram[2] = {wbuf.dram_start(), wbuf.dram_stop(), wbuf.dram_writes()};
   return out;
 }
 

@@ -121,7 +121,11 @@ struct ScaleSimLayerReport {
 
 // Throws std::invalid_argument where SCALE-Sim v2 itself fails on the input (an ofmap SRAM that
 // drains an empty buffer, a read buffer whose epochs fill twice in one cycle).
-ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const ScaleSimLayer& layer);
+// with_dram_reads = false leaves dram[0] and dram[1] (ifmap and filter DRAM reads, the only
+// figures that may need the address stream walked) at zero: in CALC mode reads never stall, so
+// COMPUTE_REPORT and the SRAM figures do not depend on them.
+ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const ScaleSimLayer& layer,
+                                          bool with_dram_reads = true);
 
 // Kept for callers of the cycle-only interface: the same figures.
 using ScaleSimLayerCycles = ScaleSimLayerReport;
