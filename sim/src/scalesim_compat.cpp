@@ -1,5 +1,7 @@
 #include "nce/sim/scalesim_compat.h"
 
+#include "nce/models/topology.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -450,93 +452,21 @@ int ScaleSimLayer::ofmap_w() const {
 
 std::vector<ScaleSimLayer> read_scalesim_topology(std::istream& in, const std::string& source,
                                                   ScaleSimTopologyKind kind) {
-  const bool gemm = kind == ScaleSimTopologyKind::kGemm;
-  static const char* kConvColumns[] = {"Layer name",    "IFMAP Height", "IFMAP Width",
-                                       "Filter Height", "Filter Width", "Channels",
-                                       "Num Filter",    "Strides",      "Stride width"};
-  static const char* kGemmColumns[] = {"Layer", "M", "N", "K"};
-  const std::size_t min_cells = gemm ? 4 : 8;
+  const auto format = kind == ScaleSimTopologyKind::kGemm ? models::TopologyFormat::kGemm
+                                                          : models::TopologyFormat::kConv;
   std::vector<ScaleSimLayer> layers;
-  std::string line;
-  int line_no = 0;
-  bool header = false;
-  auto split = [](const std::string& text) {
-    std::vector<std::string> cells;
-    std::stringstream ss(text);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) cells.push_back(trim(cell));
-    while (!cells.empty() && cells.back().empty()) cells.pop_back();
-    return cells;
-  };
-  while (std::getline(in, line)) {
-    ++line_no;
-    line = trim(line);
-    if (line.empty()) continue;
-    const std::vector<std::string> cells = split(line);
-    const std::string where = source + ":" + std::to_string(line_no);
-    if (!header) {
-      header = true;
-      long v = 0;
-      if (cells.size() >= min_cells && parse_long(cells[1], v)) {
-        throw std::invalid_argument(where + ": the first line '" + line +
-                                    "' is a layer row, not the header SCALE-Sim expects (it "
-                                    "would silently skip this layer); add the header line");
-      }
-      continue;
-    }
-    if (cells.size() < min_cells) {
-      throw std::invalid_argument(where + ": expected at least " + std::to_string(min_cells) +
-                                  " columns, got " + std::to_string(cells.size()) + " in '" + line +
-                                  "'");
-    }
-    auto value = [&](std::size_t i) {
-      return to_int(where, gemm ? kGemmColumns[i] : kConvColumns[i], cells[i], 1);
-    };
+  for (const models::TopologyRow& r : models::read_topology_rows(in, source, format)) {
     ScaleSimLayer l;
-    l.name = cells[0];
-    if (gemm) {
-      // topology_utils.load_arrays_gemm: [name, M, K, 1, K, 1, N, 1, 1].
-      const int M = value(1), N = value(2), K = value(3);
-      l.ifmap_h = M;
-      l.ifmap_w = K;
-      l.filter_h = 1;
-      l.filter_w = K;
-      l.channels = 1;
-      l.num_filters = N;
-      l.stride_h = l.stride_w = 1;
-    } else {
-      l.ifmap_h = value(1);
-      l.ifmap_w = value(2);
-      l.filter_h = value(3);
-      l.filter_w = value(4);
-      l.channels = value(5);
-      l.num_filters = value(6);
-      l.stride_h = value(7);
-      l.stride_w = cells.size() >= 9 ? value(8) : l.stride_h;
-    }
-    if (l.filter_h > l.ifmap_h) {
-      throw std::invalid_argument(where + ": Filter Height " + std::to_string(l.filter_h) +
-                                  " > IFMAP Height " + std::to_string(l.ifmap_h));
-    }
-    if (l.filter_w > l.ifmap_w) {
-      throw std::invalid_argument(where + ": Filter Width " + std::to_string(l.filter_w) +
-                                  " > IFMAP Width " + std::to_string(l.ifmap_w));
-    }
-    if (!gemm && l.name.find("DP") != std::string::npos) {
-      const int channels = l.channels;
-      for (int ch = 0; ch < channels; ++ch) {
-        ScaleSimLayer d = l;
-        d.name = l.name + "Channel_" + std::to_string(ch);
-        d.channels = 1;
-        layers.push_back(d);
-      }
-    } else {
-      layers.push_back(l);
-    }
-  }
-  if (!header) throw std::invalid_argument(source + ": the topology file is empty");
-  if (layers.empty()) {
-    throw std::invalid_argument(source + ": the topology has a header but no layer rows");
+    l.name = r.name;
+    l.ifmap_h = r.ifmap_h;
+    l.ifmap_w = r.ifmap_w;
+    l.filter_h = r.filter_h;
+    l.filter_w = r.filter_w;
+    l.channels = r.channels;
+    l.num_filters = r.num_filters;
+    l.stride_h = r.stride_h;
+    l.stride_w = r.stride_w;
+    layers.push_back(l);
   }
   return layers;
 }
@@ -549,17 +479,9 @@ std::vector<ScaleSimLayer> load_scalesim_topology(const std::string& path,
 
 ScaleSimTopologyKind detect_scalesim_topology_kind(const std::string& path) {
   std::istringstream in(read_file(path, "SCALE-Sim topology"));
-  std::string line;
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty()) continue;
-    std::stringstream ss(line);
-    std::string first, second;
-    std::getline(ss, first, ',');
-    std::getline(ss, second, ',');
-    return lower(trim(second)) == "m" ? ScaleSimTopologyKind::kGemm : ScaleSimTopologyKind::kConv;
-  }
-  return ScaleSimTopologyKind::kConv;
+  return models::detect_topology_format(in) == models::TopologyFormat::kGemm
+             ? ScaleSimTopologyKind::kGemm
+             : ScaleSimTopologyKind::kConv;
 }
 
 double ScaleSimLayerReport::avg_sram_bw(int operand) const {

@@ -26,12 +26,10 @@
 //  * Floats are computed in SCALE-Sim's order of operations (per-fold sums left to right, as
 //    Python <= 3.11's sum() does) and printed as Python's repr.
 //
-// Topology rows (conv mode): "name, IFMAP Height, IFMAP Width, Filter Height, Filter Width,
-// Channels, Num Filter, Strides[, Stride width][, extra columns SCALE-Sim ignores]," with a header
-// row first. SCALE-Sim drops the last cell of every row (it expects the trailing comma); nce reads
-// rows without it too. A layer whose name contains "DP" is depthwise: it expands into one layer
-// per channel ("<name>Channel_<i>"), each with Channels = 1, as SCALE-Sim does. GEMM mode
-// ("Layer, M, N, K,"): a layer is an M x K ifmap, a 1 x K filter, 1 channel, N filters, stride 1.
+// Topology files are read by nce's one topology reader (models/topology.h, read_topology_rows):
+// SCALE-Sim's conv rows (the 9th column, Stride width, honoured; further columns ignored as
+// SCALE-Sim ignores them), "DP" layers expanded per channel and GEMM-mode rows mapped as SCALE-Sim
+// does.
 #pragma once
 
 #include <cstdint>
@@ -79,10 +77,10 @@ struct ScaleSimLayer {
 
 enum class ScaleSimTopologyKind { kConv, kGemm };
 
-// Throws std::invalid_argument naming the source, the line and the value: an empty file, a header
-// without rows, a row with too few columns, a value that is not a positive integer, a filter larger
-// than its ifmap. The first non-blank line is the header; a first line that parses as a layer row
-// (no header) is refused rather than silently dropped as SCALE-Sim does.
+// Throws std::invalid_argument naming the source, the line and the value (read_topology_rows'
+// errors: an empty file, a header without rows, a first line that is a layer row - SCALE-Sim
+// would silently skip it -, a short row, a value that is not a positive integer, a filter larger
+// than its ifmap).
 std::vector<ScaleSimLayer> read_scalesim_topology(
     std::istream& in, const std::string& source,
     ScaleSimTopologyKind kind = ScaleSimTopologyKind::kConv);
