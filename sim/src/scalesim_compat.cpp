@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -383,6 +384,152 @@ ReadBufferResult calc_read_buffer(const Mapping& m, int operand, std::int64_t sr
   return r;
 }
 
+// SCALE-Sim's USER-bandwidth read buffer (memory/read_buffer.py) for one operand. Its timing
+// depends on the addresses only through the "hashed buffer": the operand's prefetch matrix
+// (in SCALE-Sim's order, skewed operands rolled out along anti-diagonals) cut into sets of
+// ceil(SRAM words / 100) requests; a demand hits if its address lies in a set of the active
+// window. A miss rotates the window by the prefetch sets and costs a prefetch of
+// ceil(prefetch half / bandwidth) lines (one a cycle, +1 port latency); the line stalls until the
+// last prefetch has arrived. DRAM reads count every prefetched line as full.
+class UserReadBuffer {
+ public:
+  UserReadBuffer(const Mapping& m, int operand, std::int64_t sram_kb, std::int64_t bandwidth,
+                 std::int64_t address_space)
+      : bw_(bandwidth) {
+    const std::int64_t total = sram_kb * 1024;
+    const std::int64_t active = (total + 1) / 2, prefetch = total - active;
+    const std::int64_t set_words = ceil_div(total, 100);
+    prefetch_lines_per_miss_ = ceil_div(prefetch, bw_);
+    // The prefetch matrix: rows x cols, element (row, col) -> address or -1.
+    std::int64_t rows = 0, cols = 0;
+    bool rolled = true;
+    std::function<std::int64_t(std::int64_t, std::int64_t)> elem;
+    const auto df = m.df;
+    if (df == Dataflow::kOS && operand == 0) {
+      rows = m.row_folds * m.T, cols = m.R;
+      elem = [&m](std::int64_t r, std::int64_t c) {
+        const std::int64_t fr = r / m.T, t = r % m.T;
+        return c < m.r_used(fr) ? m.ifmap_addr(fr * m.R + c, t) : -1;
+      };
+    } else if (df == Dataflow::kOS) {
+      rows = m.col_folds * m.T, cols = m.C;
+      elem = [&m](std::int64_t r, std::int64_t c) {
+        const std::int64_t fc = r / m.T, t = r % m.T;
+        return c < m.c_used(fc) ? m.filter_addr(t, fc * m.C + c) : -1;
+      };
+    } else if (df == Dataflow::kWS && operand == 0) {
+      rows = m.row_folds * m.T, cols = m.R;
+      elem = [&m](std::int64_t r, std::int64_t c) {
+        const std::int64_t fr = r / m.T, t = r % m.T;
+        return c < m.r_used(fr) ? m.ifmap_addr(t, fr * m.R + c) : -1;
+      };
+    } else if (df == Dataflow::kWS) {
+      rows = m.col_folds * m.Sr, cols = m.C, rolled = false;
+      elem = [&m](std::int64_t r, std::int64_t c) {
+        const std::int64_t fc = r / m.Sr, k = r % m.Sr;
+        return c < m.c_used(fc) ? m.filter_addr(k, fc * m.C + c) : -1;
+      };
+    } else if (operand == 0) {  // IS ifmap
+      rows = m.col_folds * m.Sr, cols = m.C, rolled = false;
+      elem = [&m](std::int64_t r, std::int64_t c) {
+        const std::int64_t fc = r / m.Sr, k = r % m.Sr;
+        return c < m.c_used(fc) ? m.ifmap_addr(fc * m.C + c, k) : -1;
+      };
+    } else {  // IS filter
+      rows = m.row_folds * m.T, cols = m.R;
+      elem = [&m](std::int64_t r, std::int64_t c) {
+        const std::int64_t fr = r / m.T, t = r % m.T;
+        return c < m.r_used(fr) ? m.filter_addr(fr * m.R + c, t) : -1;
+      };
+    }
+    // Sets in fetch order; (address, set) pairs collected, then grouped per address (CSR).
+    std::vector<std::pair<std::int64_t, std::int32_t>> members;
+    std::int64_t set = 0, in_set = 0;
+    auto take = [&](std::int64_t addr) {
+      if (addr < 0) return;
+      members.emplace_back(addr, static_cast<std::int32_t>(set));
+      if (++in_set >= set_words) {
+        ++set;
+        in_set = 0;
+      }
+    };
+    if (rolled) {
+      for (std::int64_t d = 0; d < rows + cols; ++d) {
+        const std::int64_t max_row = std::min(d, rows - 1),
+                           min_row = std::max<std::int64_t>(0, d - cols + 1);
+        for (std::int64_t r = max_row; r >= min_row; --r) take(elem(r, d - r));
+      }
+    } else {
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < cols; ++c) take(elem(r, c));
+    }
+    num_sets_ = set + 1;  // the last (possibly empty) set counts
+    active_sets_ = std::min(ceil_div(active, set_words), num_sets_);
+    prefetch_sets_ = std::min(ceil_div(prefetch, set_words), num_sets_ - active_sets_);
+    std::sort(members.begin(), members.end());
+    members.erase(std::unique(members.begin(), members.end()), members.end());
+    first_.assign(static_cast<std::size_t>(address_space) + 1, 0);
+    for (const auto& am : members) ++first_[static_cast<std::size_t>(am.first) + 1];
+    for (std::size_t i = 1; i < first_.size(); ++i) first_[i] += first_[i - 1];
+    sets_.reserve(members.size());
+    for (const auto& am : members) sets_.push_back(am.second);
+    // prefetch_active_buffer at cycle 0: the active half, ending at cycle -1.
+    const std::int64_t fetch_lines = ceil_div(rows * cols, bw_);
+    const std::int64_t n = std::min(ceil_div(active, bw_), fetch_lines);
+    reads_ = n * bw_;
+    start_ = -n;
+    last_prefetch_ = -1;
+    window_start_ = 0;
+  }
+
+  // Serves one demand line's addresses issued at `cycle`; returns the line's stall cycles.
+  template <typename ForEachAddr>
+  std::int64_t serve(std::int64_t cycle, ForEachAddr&& for_each_addr) {
+    std::int64_t offset = 1;  // hit latency
+    for_each_addr([&](std::int64_t addr) {
+      if (addr < 0) return;
+      std::int64_t rotations = 0;
+      while (!hit(addr)) {
+        if (++rotations > num_sets_ + 1) {
+          throw std::invalid_argument(
+              "the USER-mode read buffer never finds an address (SCALE-Sim v2 loops forever on "
+              "this configuration)");
+        }
+        window_start_ = (window_start_ + prefetch_sets_) % num_sets_;
+        reads_ += prefetch_lines_per_miss_ * bw_;
+        last_prefetch_ += prefetch_lines_per_miss_ + 1;
+        const std::int64_t stall = last_prefetch_ - (cycle + offset);
+        if (stall > 0) offset += stall;
+      }
+    });
+    return offset - 1;
+  }
+
+  std::int64_t reads() const { return reads_; }
+  std::int64_t start() const { return start_; }
+  std::int64_t stop() const { return last_prefetch_; }
+
+ private:
+  bool hit(std::int64_t addr) const {
+    const auto b = sets_.begin() + first_[static_cast<std::size_t>(addr)];
+    const auto e = sets_.begin() + first_[static_cast<std::size_t>(addr) + 1];
+    if (b == e) return false;
+    const std::int64_t s = window_start_, t = (window_start_ + active_sets_) % num_sets_;
+    if (s < t) {
+      auto it = std::lower_bound(b, e, static_cast<std::int32_t>(s));
+      return it != e && *it < t;
+    }
+    return *(e - 1) >= s || *b < t;
+  }
+
+  std::int64_t bw_;
+  std::int64_t prefetch_lines_per_miss_ = 0;
+  std::int64_t num_sets_ = 1, active_sets_ = 1, prefetch_sets_ = 0;
+  std::vector<std::int64_t> first_;  // CSR offsets per address into sets_
+  std::vector<std::int32_t> sets_;   // ascending set ids per address
+  std::int64_t reads_ = 0, start_ = 0, last_prefetch_ = -1, window_start_ = 0;
+};
+
 }  // namespace
 
 ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string& source) {
@@ -430,12 +577,28 @@ ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string&
                                 "': unknown dataflow (expected os, ws or is, lower case)");
   }
   const std::string bw = get("run_presets", "InterfaceBandwidth");
-  if (bw != "CALC") {
+  if (bw == "CALC") {
+    c.calc_bandwidth = true;
+  } else if (bw == "USER") {
+    c.calc_bandwidth = false;
+    auto it = values.find(arch + ".bandwidth");
+    if (it == values.end()) {
+      throw std::invalid_argument(source +
+                                  ": key 'run_presets.InterfaceBandwidth' = 'USER' needs "
+                                  "key 'architecture_presets.Bandwidth' (words/cycle), missing");
+    }
+    std::stringstream list(it->second);
+    std::string item;
+    while (std::getline(list, item, ',')) {
+      c.bandwidths.push_back(to_int(source, arch + ".Bandwidth", trim(item), 1));
+    }
+    if (c.bandwidths.empty()) {
+      to_int(source, arch + ".Bandwidth", it->second, 1);  // throws: names the empty value
+    }
+  } else {
     throw std::invalid_argument(source + ": key 'run_presets.InterfaceBandwidth' = '" + bw +
-                                "': only CALC is reproduced (USER bandwidth runs are not; see "
-                                "sim/README.md)");
+                                "': expected CALC or USER");
   }
-  c.calc_bandwidth = true;
   return c;
 }
 
@@ -545,66 +708,131 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
   out.mapping_efficiency = eff_sum / static_cast<double>(m.folds) * 100;
   out.compute_util = util_sum / static_cast<double>(m.folds) * 100;
 
-  // Ofmap write buffer: stalls and DRAM writes.
-  OfmapWriteBuffer wbuf(static_cast<std::int64_t>(cfg.ofmap_sram_kb) * 1024, m.C);
+  // The lines whose service cycles the reports give: the first and last line holding a valid
+  // address of each operand (the last fold's tail may hold only -1 entries of windows running
+  // past the ifmap; even whole folds may), the first and last ofmap lines.
+  std::int64_t first_line[3] = {0, 0, 0}, last_line_of[3] = {0, 0, 0};
+  for (int op = 0; op < 2; ++op) {
+    std::int64_t first = 0, last = 0;
+    operand_line_range(m, op, 0, 0, first, last);
+    first_line[op] = first;  // element (0, 0) is always valid
+    bool found = false;
+    for (std::int64_t f = m.folds - 1; f >= 0 && !found; --f) {
+      const std::int64_t fc = f / m.row_folds, fr = f % m.row_folds;
+      operand_line_range(m, op, fc, fr, first, last);
+      for (std::int64_t l = last; l >= first && !found; --l) {
+        visit_line(m, op, fc, fr, l, [&](std::int64_t addr) { found |= addr >= 0; });
+        if (found) last_line_of[op] = f * m.fold_lines + l;
+      }
+    }
+  }
+  {
+    std::int64_t lo = 0, hi = 0;
+    m.ofmap_rows(0, lo, hi);
+    first_line[2] = lo;
+    m.ofmap_rows(m.row_folds - 1, lo, hi);
+    last_line_of[2] = (m.folds - 1) * m.fold_lines + hi + m.c_used(m.col_folds - 1) - 1;
+  }
+
+  // Ofmap write buffer: drained `width` words a cycle (CALC: ArrayWidth; USER: the bandwidth).
+  const std::int64_t width = cfg.calc_bandwidth ? m.C : cfg.user_bandwidth();
+  OfmapWriteBuffer wbuf(static_cast<std::int64_t>(cfg.ofmap_sram_kb) * 1024, width);
   StallTimeline timeline;
   std::int64_t stalls = 0;
-  if (ofmap_words > wbuf.drain_size()) {
-    std::int64_t line0 = 0;
-    for (std::int64_t fc = 0; fc < m.col_folds; ++fc) {
-      const std::int64_t cu = m.c_used(fc);
-      for (std::int64_t fr = 0; fr < m.row_folds; ++fr, line0 += m.fold_lines) {
-        std::int64_t lo = 0, hi = 0;
-        m.ofmap_rows(fr, lo, hi);
-        // Lines [lo, hi + cu) hold ofmap words: column c is valid in lines [lo + c, hi + c].
-        const std::int64_t len = hi - lo + 1, end = hi + cu;
-        auto words_before = [&](std::int64_t l) {  // words in the fold's lines [lo, l)
-          std::int64_t w = 0;
-          for (std::int64_t c = 0; c < cu; ++c) w += std::clamp<std::int64_t>(l - lo - c, 0, len);
-          return w;
-        };
-        // Lines pass in bulk while no word can stall or start a drain; the line where one can
-        // is served word by word.
-        std::int64_t l = lo;
-        while (l < end) {
-          const std::int64_t cycle = line0 + l + stalls;
-          std::int64_t budget = 0, limit = end;
-          if (cycle < wbuf.drain_end()) {
-            budget = wbuf.free() - 1;  // free stays > 0: no stall
-            limit = std::min(end, l + (wbuf.drain_end() - cycle));
-          } else {
-            budget = wbuf.free() - wbuf.active();  // free stays >= active: no drain
-          }
-          if (budget > 0) {
-            const std::int64_t base = words_before(l);
-            std::int64_t a = l, b = limit;  // largest j in [l, limit] with words(l, j) <= budget
-            while (a < b) {
-              const std::int64_t mid = a + (b - a + 1) / 2;
-              if (words_before(mid) - base <= budget) {
-                a = mid;
-              } else {
-                b = mid - 1;
+  if (cfg.calc_bandwidth) {
+    if (ofmap_words > wbuf.drain_size()) {
+      std::int64_t line0 = 0;
+      for (std::int64_t fc = 0; fc < m.col_folds; ++fc) {
+        const std::int64_t cu = m.c_used(fc);
+        for (std::int64_t fr = 0; fr < m.row_folds; ++fr, line0 += m.fold_lines) {
+          std::int64_t lo = 0, hi = 0;
+          m.ofmap_rows(fr, lo, hi);
+          // Lines [lo, hi + cu) hold ofmap words: column c is valid in lines [lo + c, hi + c].
+          const std::int64_t len = hi - lo + 1, end = hi + cu;
+          auto words_before = [&](std::int64_t l) {  // words in the fold's lines [lo, l)
+            std::int64_t w = 0;
+            for (std::int64_t c = 0; c < cu; ++c) w += std::clamp<std::int64_t>(l - lo - c, 0, len);
+            return w;
+          };
+          // Lines pass in bulk while no word can stall or start a drain; the line where one can
+          // is served word by word.
+          std::int64_t l = lo;
+          while (l < end) {
+            const std::int64_t cycle = line0 + l + stalls;
+            std::int64_t budget = 0, limit = end;
+            if (cycle < wbuf.drain_end()) {
+              budget = wbuf.free() - 1;  // free stays > 0: no stall
+              limit = std::min(end, l + (wbuf.drain_end() - cycle));
+            } else {
+              budget = wbuf.free() - wbuf.active();  // free stays >= active: no drain
+            }
+            if (budget > 0) {
+              const std::int64_t base = words_before(l);
+              std::int64_t a = l, b = limit;  // largest j in [l, limit] with words(l, j) <= budget
+              while (a < b) {
+                const std::int64_t mid = a + (b - a + 1) / 2;
+                if (words_before(mid) - base <= budget) {
+                  a = mid;
+                } else {
+                  b = mid - 1;
+                }
+              }
+              if (a > l) {
+                wbuf.store(words_before(a) - base);
+                l = a;
+                continue;
               }
             }
-            if (a > l) {
-              wbuf.store(words_before(a) - base);
-              l = a;
-              continue;
+            const std::int64_t c_lo = std::max<std::int64_t>(0, l - hi);
+            const std::int64_t c_hi = std::min<std::int64_t>(cu - 1, l - lo);
+            const std::int64_t served = wbuf.serve(cycle, c_hi - c_lo + 1);
+            if (served > cycle) {
+              stalls += served - cycle;
+              timeline.points.emplace_back(line0 + l, stalls);
             }
+            ++l;
+          }
+        }
+      }
+    } else {
+      wbuf.serve(0, ofmap_words);  // never reaches a drain: only the word count matters
+    }
+  } else {
+    // USER: reads stall too; every line is served by the three buffers at the same issue cycle,
+    // the array stalls for the longest of the three (double_buffered_scratchpad_mem.py).
+    const std::int64_t bw = cfg.user_bandwidth();
+    UserReadBuffer rbuf[2] = {UserReadBuffer(m, 0, cfg.ifmap_sram_kb, bw, m.H * m.W * m.Ch),
+                              UserReadBuffer(m, 1, cfg.filter_sram_kb, bw, K * M)};
+    std::int64_t line = 0;
+    for (std::int64_t fc = 0; fc < m.col_folds; ++fc) {
+      const std::int64_t cu = m.c_used(fc);
+      for (std::int64_t fr = 0; fr < m.row_folds; ++fr) {
+        std::int64_t lo = 0, hi = 0;
+        m.ofmap_rows(fr, lo, hi);
+        for (std::int64_t l = 0; l < m.fold_lines; ++l, ++line) {
+          const std::int64_t cycle = line + stalls;
+          std::int64_t worst = 0, served[3] = {0, 0, 0};
+          for (int op = 0; op < 2; ++op) {
+            const std::int64_t stall =
+                rbuf[op].serve(cycle, [&](auto&& visit) { visit_line(m, op, fc, fr, l, visit); });
+            served[op] = cycle + 1 + stall;
+            worst = std::max(worst, stall);
           }
           const std::int64_t c_lo = std::max<std::int64_t>(0, l - hi);
           const std::int64_t c_hi = std::min<std::int64_t>(cu - 1, l - lo);
-          const std::int64_t served = wbuf.serve(cycle, c_hi - c_lo + 1);
-          if (served > cycle) {
-            stalls += served - cycle;
-            timeline.points.emplace_back(line0 + l, stalls);
+          served[2] = wbuf.serve(cycle, std::max<std::int64_t>(0, c_hi - c_lo + 1));
+          worst = std::max(worst, served[2] - cycle);
+          for (int op = 0; op < 3; ++op) {
+            if (line == first_line[op]) out.sram[op].start_cycle = served[op];
+            if (line == last_line_of[op]) out.sram[op].stop_cycle = served[op];
           }
-          ++l;
+          stalls += worst;
         }
       }
     }
-  } else {
-    wbuf.serve(0, ofmap_words);  // never reaches a drain: only the word count matters
+    for (int op = 0; op < 2; ++op) {
+      out.dram[op] = {rbuf[op].start(), rbuf[op].stop(), rbuf[op].reads()};
+    }
   }
   const std::int64_t last_line = out.demand_lines - 1;
   out.stall_cycles = stalls;
@@ -635,39 +863,16 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
       break;
   }
 
-  // SRAM start/stop: the first and last line holding a valid address of the operand (read at
-  // issue + 1), the ofmap at its service cycle.
-  const std::int64_t last_fc = m.col_folds - 1, last_fr = m.row_folds - 1;
-  const std::int64_t last_fold0 = (m.folds - 1) * m.fold_lines;
-  std::int64_t first_request[2] = {0, 0};
-  for (int op = 0; op < 2; ++op) {
-    std::int64_t first = 0, last = 0;
-    operand_line_range(m, op, 0, 0, first, last);
-    first_request[op] = timeline.issue_cycle(first);  // element (0, 0) is always valid
-    out.sram[op].start_cycle = first_request[op] + 1;
-    // The last line with a valid address: the last fold's tail may hold only -1 entries (a
-    // window running past the ifmap), even whole folds may.
-    std::int64_t last_line_with_address = 0;
-    bool found = false;
-    for (std::int64_t f = m.folds - 1; f >= 0 && !found; --f) {
-      const std::int64_t fc = f / m.row_folds, fr = f % m.row_folds;
-      operand_line_range(m, op, fc, fr, first, last);
-      for (std::int64_t l = last; l >= first && !found; --l) {
-        visit_line(m, op, fc, fr, l, [&](std::int64_t addr) { found |= addr >= 0; });
-        if (found) last_line_with_address = f * m.fold_lines + l;
-      }
-    }
-    out.sram[op].stop_cycle = timeline.issue_cycle(last_line_with_address) + 1;
-  }
-  {
-    std::int64_t lo = 0, hi = 0;
-    m.ofmap_rows(0, lo, hi);
-    out.sram[2].start_cycle = timeline.service_cycle(lo);
-    m.ofmap_rows(last_fr, lo, hi);
-    out.sram[2].stop_cycle = timeline.service_cycle(last_fold0 + hi + m.c_used(last_fc) - 1);
-  }
-
   out.dram[2] = {wbuf.dram_start(), wbuf.dram_stop(), wbuf.dram_writes()};
+  if (!cfg.calc_bandwidth) return out;
+
+  // CALC: SRAM reads at issue + 1, the ofmap at its service cycle (only ofmap lines stall).
+  for (int op = 0; op < 2; ++op) {
+    out.sram[op].start_cycle = timeline.issue_cycle(first_line[op]) + 1;
+    out.sram[op].stop_cycle = timeline.issue_cycle(last_line_of[op]) + 1;
+  }
+  out.sram[2].start_cycle = timeline.service_cycle(first_line[2]);
+  out.sram[2].stop_cycle = timeline.service_cycle(last_line_of[2]);
   if (!with_dram_reads) return out;
 
   // DRAM reads through the CALC read buffers.
@@ -675,9 +880,9 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
   const std::int64_t ifmap_distinct =
       covered_extent(m.H, layer.filter_h, m.sh, Ho) * covered_extent(m.W, m.Fw, m.sw, m.Wo) * m.Ch;
   const auto ifmap = calc_read_buffer(m, 0, cfg.ifmap_sram_kb, ifmap_distinct, m.H * m.W * m.Ch,
-                                      first_request[0], timeline);
-  const auto filter =
-      calc_read_buffer(m, 1, cfg.filter_sram_kb, K * M, K * M, first_request[1], timeline);
+                                      timeline.issue_cycle(first_line[0]), timeline);
+  const auto filter = calc_read_buffer(m, 1, cfg.filter_sram_kb, K * M, K * M,
+                                       timeline.issue_cycle(first_line[1]), timeline);
   out.dram[0] = {ifmap.start, ifmap.stop, ifmap.reads};
   out.dram[1] = {filter.start, filter.stop, filter.reads};
   return out;

@@ -50,13 +50,17 @@ struct ScaleSimConfig {
   int filter_sram_kb = 0;
   int ofmap_sram_kb = 0;
   Dataflow dataflow = Dataflow::kWS;
-  bool calc_bandwidth = true;  // InterfaceBandwidth: CALC (USER is rejected by the compat mode)
+  bool calc_bandwidth = true;  // InterfaceBandwidth: CALC; false: USER
+  // USER: Bandwidth (words/cycle, comma-separated; SCALE-Sim uses the first for every operand).
+  std::vector<int> bandwidths;
+  int user_bandwidth() const { return bandwidths.empty() ? 0 : bandwidths.front(); }
 };
 
 // Throws std::invalid_argument naming the file, the key and the value: a missing key (run_name,
 // ArrayHeight, ArrayWidth, IfmapSramSzkB, FilterSramSzkB, OfmapSramSzkB, Dataflow,
 // InterfaceBandwidth), a value that is not a positive integer (zero included), an unknown dataflow,
-// InterfaceBandwidth other than CALC. Keys are case-insensitive (Python's configparser); the
+// InterfaceBandwidth other than CALC or USER, USER without a Bandwidth of positive integers. Keys
+// are case-insensitive (Python's configparser); the
 // offsets, Bandwidth and MemoryBanks are read by SCALE-Sim but change no reported figure here.
 ScaleSimConfig load_scalesim_config(const std::string& path);
 ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string& source_name);
