@@ -102,8 +102,12 @@ int run_scalesim(const po::variables_map& vm) {
     sim::write_scalesim_compute_report(results, std::cout);
     return 0;
   }
-  std::printf("SCALE-Sim v2 COMPUTE_REPORT (InterfaceBandwidth CALC), run %s, %dx%d %s\n",
-              cfg.run_name.c_str(), cfg.array_rows, cfg.array_cols, sim::to_string(cfg.dataflow));
+  const std::string bandwidth =
+      cfg.calc_bandwidth ? "CALC"
+                         : "USER, " + std::to_string(cfg.user_bandwidth()) + " words/cycle";
+  std::printf("SCALE-Sim v2 COMPUTE_REPORT (InterfaceBandwidth %s), run %s, %dx%d %s\n",
+              bandwidth.c_str(), cfg.run_name.c_str(), cfg.array_rows, cfg.array_cols,
+              sim::to_string(cfg.dataflow));
   std::printf("%7s %-24s %12s %12s %16s %20s %16s\n", "LayerID", "layer", "Total Cycles",
               "Stall Cycles", "Overall Util %", "Mapping Efficiency %", "Compute Util %");
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -130,7 +134,7 @@ int run_sim(const std::vector<std::string>& args) {
       "systemc (cycle-accurate, real data) or fast (same numbers, no data)")(
       "seed", po::value<std::uint64_t>()->default_value(1), "seed of the random layer data")(
       "scalesim-cfg", po::value<std::string>(),
-      "SCALE-Sim v2 .cfg: report SCALE-Sim's figures for --topology (CALC bandwidth)")(
+      "SCALE-Sim v2 .cfg: report SCALE-Sim's figures for --topology (CALC or USER bandwidth)")(
       "scalesim-input", po::value<std::string>()->default_value("auto"),
       "with --scalesim-cfg: conv or gemm topology (SCALE-Sim's -i); auto reads the header")(
       "scalesim-out", po::value<std::string>(),
