@@ -1,5 +1,5 @@
 // SCALE-Sim v2 compatibility: read SCALE-Sim's own .cfg and topology CSV and report, layer by
-// layer, every figure SCALE-Sim v2 writes for them with `InterfaceBandwidth: CALC`: its
+// layer, every figure SCALE-Sim v2 writes for them with `InterfaceBandwidth: CALC` or `USER`: its
 // COMPUTE_REPORT.csv (total and stall cycles, overall util, mapping efficiency, compute util),
 // BANDWIDTH_REPORT.csv (average SRAM and DRAM words/cycle per operand) and
 // DETAILED_ACCESS_REPORT.csv (start/stop cycles and access counts of every SRAM and DRAM stream).
@@ -23,6 +23,9 @@
 //    filled ("epoch"). With fewer distinct addresses than one epoch (the common case) the reads
 //    are the distinct addresses (closed form); otherwise the address stream is walked in
 //    SCALE-Sim's demand order.
+//  * USER: the read buffers stall too (read_buffer.py: sets of the prefetch matrix, a miss rotates
+//    the active window and costs a prefetch at the given bandwidth); every line is served by the
+//    three buffers at one issue cycle, the array stalls for the longest. See sim/README.md.
 //  * Floats are computed in SCALE-Sim's order of operations (per-fold sums left to right, as
 //    Python <= 3.11's sum() does) and printed as Python's repr.
 //
