@@ -347,7 +347,7 @@ ReadBufferResult calc_read_buffer(const Mapping& m, int operand, std::int64_t sr
   std::vector<std::uint32_t> stamp(static_cast<std::size_t>(address_space), 0);
   std::uint32_t epoch = 1;
   std::int64_t in_epoch = 0, reads = 0;
-  std::int64_t last_trigger = -1, prev_trigger = -1, triggers = 0;
+  std::int64_t last_trigger = -1, triggers = 0;
   std::int64_t line0 = 0;
   for (std::int64_t fc = 0; fc < m.col_folds; ++fc) {
     for (std::int64_t fr = 0; fr < m.row_folds; ++fr, line0 += m.fold_lines) {
@@ -367,7 +367,6 @@ ReadBufferResult calc_read_buffer(const Mapping& m, int operand, std::int64_t sr
                   "the read buffer fills two prefetch epochs in one cycle (SCALE-Sim v2 fails on "
                   "this configuration: ZeroDivisionError); use a larger SRAM");
             }
-            prev_trigger = last_trigger;
             last_trigger = line;
             ++triggers;
             ++epoch;
@@ -377,7 +376,6 @@ ReadBufferResult calc_read_buffer(const Mapping& m, int operand, std::int64_t sr
       }
     }
   }
-  (void)prev_trigger;
   r.reads = reads;
   r.start = first_request_cycle - ceil_div(kPrefetchSets * set_words, kCalcPrefetchWordsPerCycle);
   r.stop = stalls.issue_cycle(last_trigger) + 1;
