@@ -10,6 +10,7 @@
 #include "nce/sim/report.h"
 
 #include <sstream>
+#include <utility>
 #include <vector>
 
 namespace nce::sim {
@@ -258,6 +259,28 @@ TEST(ScaleSim, ExportedTopologyCostsWhatTheNetworkCosts) {
   EXPECT_EQ(
       fast_network_report(edge, gemm_layers(models::build_canonical("resnet20"))).total_cycles,
       265688);
+}
+
+// SCALE-Sim's reports print Python floats; these are Python 3.11's repr() of the same doubles.
+TEST(ScaleSim, FloatsPrintAsPythonRepr) {
+  const std::pair<double, const char*> cases[] = {
+      {1e-05, "1e-05"},
+      {0.0001, "0.0001"},
+      {1e16, "1e+16"},
+      {123456789012345.0, "123456789012345.0"},
+      {1234567890123456.0, "1234567890123456.0"},
+      {0.1, "0.1"},
+      {2.0 / 3.0, "0.6666666666666666"},
+      {-393.0, "-393.0"},
+      {1.5e-07, "1.5e-07"},
+      {12345678901234567.0, "1.2345678901234568e+16"},
+      {100.0, "100.0"},
+      {33.33333333333322, "33.33333333333322"},
+      {5e-324, "5e-324"},
+      {1.7976931348623157e308, "1.7976931348623157e+308"},
+      {0.0, "0.0"},
+  };
+  for (const auto& [v, text] : cases) EXPECT_EQ(python_float_repr(v), text) << text;
 }
 
 }  // namespace
