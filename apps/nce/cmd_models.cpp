@@ -176,10 +176,13 @@ int models_export(const std::vector<std::string>& args) {
     opts.add_options()("out", po::value<std::string>()->default_value("-"),
                        "topology CSV to write (- = stdout)");
     po::variables_map vm;
-    if (!parse_or_help(args, "models export",
-                       "--model NAME [--widths W,...] [--dataset D] [--out FILE.csv]\n\n"
-                       "Writes the network as a SCALE-Sim topology CSV (inputs already padded).",
-                       opts, vm)) {
+    if (!parse_or_help(
+            args, "models export",
+            "--model NAME [--widths W,...] [--dataset D] [--out FILE.csv]\n\n"
+            "Writes the network as a SCALE-Sim topology CSV (inputs already padded). After "
+            "SCALE-Sim's 9 columns (the 9th: stride width) come Quantized (1/0) and Pad, "
+            "which SCALE-Sim ignores and --topology reads back.",
+            opts, vm)) {
       return 0;
     }
     const models::Network net = network_from(vm);

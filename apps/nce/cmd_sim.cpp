@@ -1,7 +1,9 @@
 // nce sim: per-layer cycles, stalls, utilization and energy of a network on a hardware config
 // (SystemC cycle-accurate engine or the fast path, equal by test), or SCALE-Sim v2's compute cycles
 // for SCALE-Sim's own config and topology files.
+#include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "cli_util.h"
@@ -23,16 +25,45 @@ int run_scalesim(const po::variables_map& vm) {
   if (vm.count("hw") || vm.count("model")) {
     throw std::invalid_argument("--scalesim-cfg runs SCALE-Sim's inputs: no --hw or --model");
   }
+  const std::string topology = vm["topology"].as<std::string>();
+  const std::string input = vm["scalesim-input"].as<std::string>();
+  sim::ScaleSimTopologyKind kind;
+  if (input == "auto") {
+    kind = sim::detect_scalesim_topology_kind(topology);
+  } else if (input == "conv") {
+    kind = sim::ScaleSimTopologyKind::kConv;
+  } else if (input == "gemm") {
+    kind = sim::ScaleSimTopologyKind::kGemm;
+  } else {
+    throw std::invalid_argument("--scalesim-input '" + input + "': expected auto, conv or gemm");
+  }
   const auto cfg = sim::load_scalesim_config(vm["scalesim-cfg"].as<std::string>());
-  const auto layers = sim::load_scalesim_topology(vm["topology"].as<std::string>());
-  std::vector<sim::ScaleSimLayerCycles> results;
+  const auto layers = sim::load_scalesim_topology(topology, kind);
+  std::vector<sim::ScaleSimLayerReport> results;
   std::int64_t total = 0, stalls = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  // The table and --csv (COMPUTE_REPORT) need no DRAM read counts: skip their address walk.
+  const bool dram_reads = vm.count("json") || vm.count("scalesim-out");
   for (const auto& l : layers) {
-    results.push_back(sim::scalesim_layer_cycles(cfg, l));
+    results.push_back(sim::scalesim_layer_report(cfg, l, dram_reads));
     total += results.back().compute_cycles;
     stalls += results.back().stall_cycles;
   }
-  const double pes = static_cast<double>(cfg.array_rows) * cfg.array_cols;
+  const double elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (vm.count("scalesim-out")) {
+    const std::string dir = vm["scalesim-out"].as<std::string>();
+    auto write = [&](const char* file, auto&& writer) {
+      const std::string path = dir + "/" + file;
+      std::ofstream out(path);
+      if (!out) throw std::invalid_argument("cannot write '" + path + "'");
+      writer(results, out);
+      if (!out.flush()) throw std::invalid_argument("cannot write '" + path + "'");
+    };
+    write("COMPUTE_REPORT.csv", sim::write_scalesim_compute_report);
+    write("BANDWIDTH_REPORT.csv", sim::write_scalesim_bandwidth_report);
+    write("DETAILED_ACCESS_REPORT.csv", sim::write_scalesim_detailed_access_report);
+  }
   if (vm.count("json")) {
     JsonWriter j(std::cout);
     j.begin_object();
@@ -42,18 +73,23 @@ int run_scalesim(const po::variables_map& vm) {
     j.key("stall_cycles").value(stalls);
     j.key("energy_pj").null();  // SCALE-Sim v2 reports no energy
     j.key("layers").begin_array();
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-      const auto& r = results[i];
-      const double macs = static_cast<double>(layers[i].window()) * layers[i].ofmap_pixels() *
-                          layers[i].num_filters;
+    for (const auto& r : results) {
       j.begin_object();
       j.key("name").value(r.name);
       j.key("cycles").value(r.compute_cycles);
       j.key("stall_cycles").value(r.stall_cycles);
-      j.key("utilization").value(macs / (pes * static_cast<double>(r.compute_cycles)));
+      j.key("utilization").value(r.overall_util / 100.0);
       j.key("energy_pj").null();
       j.key("folds").value(r.folds);
       j.key("mapping_efficiency").value(r.mapping_efficiency / 100.0);
+      j.key("compute_utilization").value(r.compute_util / 100.0);
+      static const char* kOperands[] = {"ifmap", "filter", "ofmap"};
+      for (int op = 0; op < 3; ++op) {
+        j.key(std::string("sram_") + kOperands[op] + (op == 2 ? "_writes" : "_reads"))
+            .value(r.sram[op].accesses);
+        j.key(std::string("dram_") + kOperands[op] + (op == 2 ? "_writes" : "_reads"))
+            .value(r.dram[op].accesses);
+      }
       j.end_object();
     }
     j.end_array();
@@ -61,17 +97,28 @@ int run_scalesim(const po::variables_map& vm) {
     std::cout << "\n";
     return 0;
   }
-  std::printf("SCALE-Sim v2 compute cycles (InterfaceBandwidth CALC), run %s, %dx%d %s\n",
-              cfg.run_name.c_str(), cfg.array_rows, cfg.array_cols, sim::to_string(cfg.dataflow));
-  std::printf("%-20s %8s %14s %10s %10s\n", "layer", "folds", "compute_cycles", "stalls",
-              "map_eff%");
-  for (const auto& r : results) {
-    std::printf("%-20s %8lld %14lld %10lld %10.2f\n", r.name.c_str(),
-                static_cast<long long>(r.folds), static_cast<long long>(r.compute_cycles),
-                static_cast<long long>(r.stall_cycles), r.mapping_efficiency);
+  if (vm.count("csv")) {
+    // Byte for byte SCALE-Sim's COMPUTE_REPORT.csv: diff it against SCALE-Sim's own.
+    sim::write_scalesim_compute_report(results, std::cout);
+    return 0;
   }
-  std::printf("%-20s %8s %14lld %10lld\n", "total", "", static_cast<long long>(total),
+  const std::string bandwidth =
+      cfg.calc_bandwidth ? "CALC"
+                         : "USER, " + std::to_string(cfg.user_bandwidth()) + " words/cycle";
+  std::printf("SCALE-Sim v2 COMPUTE_REPORT (InterfaceBandwidth %s), run %s, %dx%d %s\n",
+              bandwidth.c_str(), cfg.run_name.c_str(), cfg.array_rows, cfg.array_cols,
+              sim::to_string(cfg.dataflow));
+  std::printf("%7s %-24s %12s %12s %16s %20s %16s\n", "LayerID", "layer", "Total Cycles",
+              "Stall Cycles", "Overall Util %", "Mapping Efficiency %", "Compute Util %");
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    std::printf("%7zu %-24s %12lld %12lld %16.4f %20.4f %16.4f\n", i, r.name.c_str(),
+                static_cast<long long>(r.compute_cycles), static_cast<long long>(r.stall_cycles),
+                r.overall_util, r.mapping_efficiency, r.compute_util);
+  }
+  std::printf("%7s %-24s %12lld %12lld\n", "", "total", static_cast<long long>(total),
               static_cast<long long>(stalls));
+  std::printf("(%zu layers computed in %.1f ms)\n", results.size(), elapsed_ms);
   return 0;
 }
 
@@ -87,13 +134,20 @@ int run_sim(const std::vector<std::string>& args) {
       "systemc (cycle-accurate, real data) or fast (same numbers, no data)")(
       "seed", po::value<std::uint64_t>()->default_value(1), "seed of the random layer data")(
       "scalesim-cfg", po::value<std::string>(),
-      "SCALE-Sim v2 .cfg: report SCALE-Sim's compute cycles for --topology (CALC bandwidth)")(
+      "SCALE-Sim v2 .cfg: report SCALE-Sim's figures for --topology (CALC or USER bandwidth)")(
+      "scalesim-input", po::value<std::string>()->default_value("auto"),
+      "with --scalesim-cfg: conv or gemm topology (SCALE-Sim's -i); auto reads the header")(
+      "scalesim-out", po::value<std::string>(),
+      "with --scalesim-cfg: write SCALE-Sim's COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and "
+      "DETAILED_ACCESS_REPORT.csv into this directory")(
+      "csv", "with --scalesim-cfg: print SCALE-Sim's COMPUTE_REPORT.csv, byte for byte")(
       "json", "JSON output (keys: hw, engine, total_cycles, stall_cycles, energy_pj, layers)");
   po::variables_map vm;
   if (!parse_or_help(args, "sim",
                      "--hw FILE (--model NAME [--widths ...] | --topology FILE.csv) "
                      "[--engine systemc|fast] [--json]\n       nce sim --scalesim-cfg FILE.cfg "
-                     "--topology FILE.csv [--json]",
+                     "--topology FILE.csv [--scalesim-input auto|conv|gemm] [--scalesim-out DIR] "
+                     "[--csv|--json]",
                      opts, vm)) {
     return 0;
   }

@@ -1,5 +1,6 @@
 #include "nce/models/topology.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -13,7 +14,7 @@ namespace {
 
 const char* const kHeader =
     "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-    "Strides,";
+    "Strides, Stride width, Quantized, Pad,";
 
 std::string trim(const std::string& s) {
   size_t b = 0, e = s.size();
@@ -27,10 +28,20 @@ std::vector<std::string> split_csv(const std::string& line) {
   std::stringstream in(line);
   std::string cell;
   while (std::getline(in, cell, ',')) out.push_back(trim(cell));
-  // A trailing comma leaves an empty last cell in some writers; getline drops it. Drop any
-  // remaining empty tail cells too.
+  // SCALE-Sim's rows end with a comma (it drops the last cell of every row); nce reads rows with
+  // or without it: drop the empty tail cells only.
   while (!out.empty() && out.back().empty()) out.pop_back();
   return out;
+}
+
+bool parse_int(const std::string& cell, int& v) {
+  size_t used = 0;
+  try {
+    v = std::stoi(cell, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !cell.empty() && used == cell.size();
 }
 
 std::string file_stem(const std::string& path) {
@@ -46,7 +57,8 @@ void write_topology_csv(const Network& net, std::ostream& out) {
   out << kHeader << "\n";
   for (const auto& l : net.layers) {
     out << l.name << ", " << l.h_in + 2 * l.pad << ", " << l.w_in + 2 * l.pad << ", " << l.k << ", "
-        << l.k << ", " << l.c_in << ", " << l.c_out << ", " << l.stride << ",\n";
+        << l.k << ", " << l.c_in << ", " << l.c_out << ", " << l.stride << ", " << l.stride << ", "
+        << (l.quantized ? 1 : 0) << ", " << l.pad << ",\n";
   }
 }
 
@@ -63,81 +75,155 @@ void write_topology_csv(const Network& net, const std::string& path) {
   }
 }
 
-Network read_topology_csv(std::istream& in, const std::string& source_name) {
-  static const char* const kColumns[] = {"Layer name",    "IFMAP Height", "IFMAP Width",
-                                         "Filter Height", "Filter Width", "Channels",
-                                         "Num Filter",    "Strides"};
-  Network net;
-  net.model = file_stem(source_name);
-  net.family = Family::kTopology;
+TopologyFormat detect_topology_format(std::istream& in) {
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> cells = split_csv(line);
+    if (cells.empty()) continue;
+    std::string second = cells.size() > 1 ? cells[1] : "";
+    for (auto& ch : second) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return second == "m" ? TopologyFormat::kGemm : TopologyFormat::kConv;
+  }
+  return TopologyFormat::kConv;
+}
+
+std::vector<TopologyRow> read_topology_rows(std::istream& in, const std::string& source_name,
+                                            TopologyFormat format) {
+  static const char* const kConvColumns[] = {"Layer name",    "IFMAP Height", "IFMAP Width",
+                                             "Filter Height", "Filter Width", "Channels",
+                                             "Num Filter",    "Strides",      "Stride width"};
+  static const char* const kGemmColumns[] = {"Layer", "M", "N", "K"};
+  const bool gemm = format == TopologyFormat::kGemm;
+  const size_t min_cells = gemm ? 4 : 8;
+  std::vector<TopologyRow> rows;
   std::string line;
   int line_no = 0;
   bool header_seen = false;
   auto fail = [&](const std::string& why) {
-    throw std::invalid_argument("topology CSV '" + source_name + "', line " +
-                                std::to_string(line_no) + ": " + why);
+    throw std::invalid_argument("topology CSV '" + source_name + "' (" + source_name + ":" +
+                                std::to_string(line_no) + "), line " + std::to_string(line_no) +
+                                ": " + why);
   };
   while (std::getline(in, line)) {
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
     if (trim(line).empty()) continue;
-    std::vector<std::string> cells = split_csv(line);
+    const std::vector<std::string> cells = split_csv(line);
     if (!header_seen) {
       header_seen = true;
-      if (cells.empty() || cells[0] != kColumns[0]) {
-        fail("expected the header row starting with 'Layer name', got '" + trim(line) + "'");
+      int v = 0;
+      if (cells.size() >= min_cells && parse_int(cells[1], v)) {
+        fail("expected the header row, got the layer row '" + trim(line) +
+             "' (SCALE-Sim would silently skip it as the header): add the header line");
       }
-      if (cells.size() < 8)
-        fail("the header has " + std::to_string(cells.size()) +
-             " columns; a topology needs 8 (Layer name ... Strides)");
       continue;
     }
-    if (cells.size() < 8) {
-      fail(
-          "expected 8 columns (Layer name, IFMAP Height, IFMAP Width, Filter Height, "
-          "Filter Width, Channels, Num Filter, Strides), got " +
-          std::to_string(cells.size()));
-    }
-    int v[8] = {0};
-    for (int c = 1; c < 8; ++c) {
-      size_t used = 0;
-      try {
-        v[c] = std::stoi(cells[c], &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (cells[c].empty() || used != cells[c].size()) {
-        fail(std::string("column '") + kColumns[c] + "' is '" + cells[c] + "', not an integer");
-      }
-      if (v[c] < 1) {
-        fail(std::string("column '") + kColumns[c] + "' is " + cells[c] + "; it must be >= 1");
-      }
+    if (cells.size() < min_cells) {
+      fail(gemm ? "expected 4 columns (Layer, M, N, K), got " + std::to_string(cells.size())
+                : "expected 8 columns (Layer name, IFMAP Height, IFMAP Width, Filter Height, "
+                  "Filter Width, Channels, Num Filter, Strides), got " +
+                      std::to_string(cells.size()));
     }
     if (cells[0].empty()) fail("empty layer name");
-    if (v[3] != v[4]) {
-      fail("filter " + cells[3] + "x" + cells[4] + " is not square; nce models square kernels");
+    std::vector<int> v(cells.size(), 0);
+    const size_t named = gemm ? 4 : 9;
+    for (size_t c = 1; c < cells.size(); ++c) {
+      const std::string column = c < named ? std::string(gemm ? kGemmColumns[c] : kConvColumns[c])
+                                           : "column " + std::to_string(c + 1);
+      if (!parse_int(cells[c], v[c])) {
+        fail("column '" + column + "' is '" + cells[c] + "', not an integer");
+      }
+      const int lo = c < named ? 1 : 0;  // extra columns (Quantized, Pad) may be 0
+      if (v[c] < lo) {
+        fail("column '" + column + "' is " + cells[c] + "; it must be >= " + std::to_string(lo));
+      }
     }
-    if (v[3] > v[1] || v[4] > v[2]) {
-      fail("filter " + cells[3] + "x" + cells[4] + " is larger than the IFMAP " + cells[1] + "x" +
-           cells[2]);
+    TopologyRow r;
+    r.name = cells[0];
+    r.line = line_no;
+    if (gemm) {
+      // SCALE-Sim's topology_utils.load_arrays_gemm: [name, M, K, 1, K, 1, N, 1, 1].
+      r.ifmap_h = v[1];
+      r.ifmap_w = v[3];
+      r.filter_h = 1;
+      r.filter_w = v[3];
+      r.channels = 1;
+      r.num_filters = v[2];
+    } else {
+      r.ifmap_h = v[1];
+      r.ifmap_w = v[2];
+      r.filter_h = v[3];
+      r.filter_w = v[4];
+      r.channels = v[5];
+      r.num_filters = v[6];
+      r.stride_h = v[7];
+      r.stride_w = cells.size() >= 9 ? v[8] : v[7];
+      r.extra.assign(v.begin() + std::min<size_t>(9, v.size()), v.end());
     }
-    Layer l;
-    l.name = cells[0];
-    l.kind = LayerKind::kConv;
-    l.h_in = v[1];
-    l.w_in = v[2];
-    l.k = v[3];
-    l.c_in = v[5];
-    l.c_out = v[6];
-    l.stride = v[7];
-    l.pad = 0;
-    l.h_out = (l.h_in - l.k) / l.stride + 1;
-    l.w_out = (l.w_in - l.k) / l.stride + 1;
-    l.quantized = true;
-    net.layers.push_back(l);
+    if (r.filter_h > r.ifmap_h || r.filter_w > r.ifmap_w) {
+      fail("filter " + std::to_string(r.filter_h) + "x" + std::to_string(r.filter_w) +
+           " is larger than the IFMAP " + std::to_string(r.ifmap_h) + "x" +
+           std::to_string(r.ifmap_w));
+    }
+    if (!gemm && r.name.find("DP") != std::string::npos) {
+      // Depthwise, as SCALE-Sim reads it: one layer per channel, each on one channel.
+      const int channels = r.channels;
+      for (int ch = 0; ch < channels; ++ch) {
+        TopologyRow d = r;
+        d.name = r.name + "Channel_" + std::to_string(ch);
+        d.channels = 1;
+        rows.push_back(d);
+      }
+    } else {
+      rows.push_back(r);
+    }
   }
   if (!header_seen) fail("the file is empty (no header row)");
-  if (net.layers.empty()) fail("no layer rows after the header");
+  if (rows.empty()) fail("no layer rows after the header");
+  return rows;
+}
+
+Network read_topology_csv(std::istream& in, const std::string& source_name) {
+  Network net;
+  net.model = file_stem(source_name);
+  net.family = Family::kTopology;
+  for (const TopologyRow& r : read_topology_rows(in, source_name, TopologyFormat::kConv)) {
+    auto fail = [&](const std::string& why) {
+      throw std::invalid_argument("topology CSV '" + source_name + "' (" + source_name + ":" +
+                                  std::to_string(r.line) + "), line " + std::to_string(r.line) +
+                                  ": " + why);
+    };
+    if (r.filter_h != r.filter_w) {
+      fail("filter " + std::to_string(r.filter_h) + "x" + std::to_string(r.filter_w) +
+           " is not square; nce models square kernels");
+    }
+    if (r.stride_h != r.stride_w) {
+      fail("stride " + std::to_string(r.stride_h) + "x" + std::to_string(r.stride_w) +
+           " is not square; nce models one stride");
+    }
+    const int quantized = r.extra.size() >= 1 ? r.extra[0] : 1;
+    const int pad = r.extra.size() >= 2 ? r.extra[1] : 0;
+    if (quantized != 0 && quantized != 1) {
+      fail("column 'Quantized' is " + std::to_string(quantized) + "; it must be 0 or 1");
+    }
+    if (2 * pad >= r.ifmap_h || 2 * pad >= r.ifmap_w) {
+      fail("column 'Pad' is " + std::to_string(pad) + ": the padded IFMAP " +
+           std::to_string(r.ifmap_h) + "x" + std::to_string(r.ifmap_w) + " is not larger");
+    }
+    Layer l;
+    l.name = r.name;
+    l.kind = LayerKind::kConv;
+    l.h_in = r.ifmap_h - 2 * pad;
+    l.w_in = r.ifmap_w - 2 * pad;
+    l.k = r.filter_h;
+    l.c_in = r.channels;
+    l.c_out = r.num_filters;
+    l.stride = r.stride_h;
+    l.pad = pad;
+    l.h_out = (r.ifmap_h - l.k) / l.stride + 1;
+    l.w_out = (r.ifmap_w - l.k) / l.stride + 1;
+    l.quantized = quantized == 1;
+    net.layers.push_back(l);
+  }
   return net;
 }
 

@@ -84,5 +84,65 @@ TEST(Topology, MalformedFilesNameTheLineAndColumn) {
   EXPECT_THROW(read_topology_csv("/nonexistent/x.csv"), std::invalid_argument);
 }
 
+TEST(Topology, ExportCarriesPrecisionAndPaddingInColumnsScaleSimIgnores) {
+  Network net = build_canonical("resnet20");
+  std::stringstream csv;
+  write_topology_csv(net, csv);
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find("Stride width, Quantized, Pad,"), std::string::npos) << header;
+  std::string stem;
+  std::getline(csv, stem);
+  EXPECT_EQ(stem, "stem, 34, 34, 3, 3, 3, 16, 1, 1, 0, 1,");  // full precision, padded 1
+  csv.seekg(0);
+  Network back = read_topology_csv(csv, "r20.csv");
+  int full_precision = 0;
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    EXPECT_EQ(back.layers[i].quantized, net.layers[i].quantized) << net.layers[i].name;
+    EXPECT_EQ(back.layers[i].pad, net.layers[i].pad) << net.layers[i].name;
+    EXPECT_EQ(back.layers[i].h_in, net.layers[i].h_in) << net.layers[i].name;
+    full_precision += !net.layers[i].quantized;
+  }
+  EXPECT_GE(full_precision, 4);  // stem, two 1x1 shortcuts, fc
+  // Without the extra columns (a plain SCALE-Sim file) every layer is quantized, unpadded.
+  std::stringstream plain(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\nconv1, 34, 34, 3, 3, 3, 16, 1,\n");
+  Network p = read_topology_csv(plain, "plain.csv");
+  EXPECT_TRUE(p.layers[0].quantized);
+  EXPECT_EQ(p.layers[0].pad, 0);
+  EXPECT_EQ(p.layers[0].h_in, 34);
+}
+
+TEST(Topology, RowsAsScaleSimReadsThem) {
+  std::stringstream dp("h\nconv_DP1, 10, 10, 3, 3, 4, 1, 1,\npw, 8, 8, 1, 1, 4, 8, 1, 1,\n");
+  const auto rows = read_topology_rows(dp, "dp.csv");
+  ASSERT_EQ(rows.size(), 5u);  // 4 channels of the depthwise layer, then pw
+  EXPECT_EQ(rows[2].name, "conv_DP1Channel_2");
+  EXPECT_EQ(rows[2].channels, 1);
+  EXPECT_EQ(rows[2].line, 2);
+  EXPECT_EQ(rows[4].name, "pw");
+  std::stringstream gemm("Layer, M, N, K,\nfc, 64, 100, 128,\n");
+  EXPECT_EQ(detect_topology_format(gemm), TopologyFormat::kGemm);
+  gemm.clear();
+  gemm.seekg(0);
+  const auto g = read_topology_rows(gemm, "g.csv", TopologyFormat::kGemm);
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].ifmap_h, 64);
+  EXPECT_EQ(g[0].ifmap_w, 128);
+  EXPECT_EQ(g[0].filter_w, 128);
+  EXPECT_EQ(g[0].num_filters, 100);
+  std::stringstream conv("Layer name, IFMAP Height\nx, 3, 3, 1, 1, 1, 1, 1,\n");
+  EXPECT_EQ(detect_topology_format(conv), TopologyFormat::kConv);
+  // nce's networks have one stride and 0/1 precision flags.
+  const std::string header =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+      "Channels, Num Filter, Strides,\n";
+  expect_csv_error(header + "c, 16, 16, 3, 3, 4, 8, 1, 2,\n", "stride 1x2 is not square");
+  expect_csv_error(header + "c, 16, 16, 3, 3, 4, 8, 1, 1, 2,\n", "'Quantized' is 2");
+  expect_csv_error(header + "c, 16, 16, 3, 3, 4, 8, 1, 1, 1, 8,\n", "'Pad' is 8");
+  expect_csv_error(header + "c, 16, 16, 3, 3, 4, 8, 1, 1, x,\n", "'column 10' is 'x'");
+}
+
 }  // namespace
 }  // namespace nce::models
