@@ -131,26 +131,13 @@ Adam::Adam(std::vector<Parameter> params, const AdamOptions& options)
 
 void Adam::step(float lr) {
   ++steps_;
-  const float b1 = options_.beta1, b2 = options_.beta2;
-  const double t = static_cast<double>(steps_);
-  const float correction1 = static_cast<float>(1.0 - std::pow(double{b1}, t));
-  const float correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(double{b2}, t)));
-  const float step_size = lr / correction1;
+  const AdamRule<float> rule{options_.beta1, options_.beta2, options_.eps, 0.0f};
+  float step_size, correction2_sqrt;
+  rule.at_step(steps_, lr, &step_size, &correction2_sqrt);
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    auto w = as_array(*params_[i].value);
-    auto grad = as_array(*params_[i].grad);
-    auto m = as_array(exp_avg_[i]);
-    auto v = as_array(exp_avg_sq_[i]);
-    const float wd = decay_[i];
-    if (wd != 0.0f) {
-      const Eigen::ArrayXf g = grad + wd * w;
-      m = b1 * m + (1.0f - b1) * g;
-      v = b2 * v + (1.0f - b2) * g.square();
-    } else {
-      m = b1 * m + (1.0f - b1) * grad;
-      v = b2 * v + (1.0f - b2) * grad.square();
-    }
-    w -= step_size * m / (v.sqrt() / correction2_sqrt + options_.eps);
+    rule.apply(params_[i].value->data(), exp_avg_[i].data(), exp_avg_sq_[i].data(),
+               params_[i].grad->data(), params_[i].value->size(), decay_[i], step_size,
+               correction2_sqrt);
   }
 }
 

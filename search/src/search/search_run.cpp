@@ -15,7 +15,8 @@
 #include "nce/nn/loss.h"
 #include "nce/nn/optimizer.h"
 #include "nce/nn/schedule.h"
-#include "nce/search/kendall.h"
+#include "nce/search/methods.h"
+#include "nce/search/supernet_search.h"
 
 namespace nce::search {
 
@@ -40,9 +41,7 @@ std::string num(double v) {
 }  // namespace
 
 void validate(const SearchConfig& c) {
-  static const char* const kMethods[] = {"nce", "tas", "wrpn", "random", "none"};
-  require(std::find(std::begin(kMethods), std::end(kMethods), c.method) != std::end(kMethods),
-          "unknown --method '" + c.method + "' (known: nce, tas, wrpn, random, none)");
+  const std::unique_ptr<Method> method = make_method(c.method);  // throws for an unknown name
   require(c.threshold > 0 && c.threshold < 1,
           "--threshold must be in (0, 1), got " + num(c.threshold));
   for (const auto& [name, term] :
@@ -56,7 +55,7 @@ void validate(const SearchConfig& c) {
   }
   require(c.warmup_epochs >= 0, "--warmup-epochs must be >= 0, got " + num(c.warmup_epochs));
   require(c.search_epochs >= 0, "--search-epochs must be >= 0, got " + num(c.search_epochs));
-  if (c.method == "nce" || c.method == "tas") {
+  if (method->searches_supernet()) {
     require(models::is_cifar_model(c.model),
             "the width search supports the CIFAR ResNets and vgg16; model '" + c.model +
                 "' is not one of them");
@@ -109,198 +108,6 @@ namespace {
 
 models::InputShape input_of(const nn::Dataset& d) {
   return models::InputShape{d.channels, d.height, d.width, d.num_classes};
-}
-
-// Adam on the architecture logits (doubles), with L2 weight decay as torch.optim.Adam.
-struct ArchAdam {
-  double lr, beta1, beta2, eps = 1e-8, weight_decay;
-  std::int64_t steps = 0;
-  std::vector<std::vector<double>> m, v;
-
-  void fit(const ArchParams& arch) {
-    m.resize(arch.num_layers());
-    v.resize(arch.num_layers());
-    for (int w = 1; w <= arch.num_layers(); ++w) {
-      m[w - 1].resize(arch.layer(w).alpha.size(), 0.0);
-      v[w - 1].resize(arch.layer(w).alpha.size(), 0.0);
-    }
-  }
-  void step(ArchParams& arch, const std::vector<std::vector<double>>& grad) {
-    fit(arch);
-    ++steps;
-    const double c1 = 1 - std::pow(beta1, static_cast<double>(steps));
-    const double c2 = 1 - std::pow(beta2, static_cast<double>(steps));
-    for (int w = 1; w <= arch.num_layers(); ++w) {
-      auto& alpha = arch.layer(w).alpha;
-      for (size_t i = 0; i < alpha.size(); ++i) {
-        const double g = grad[w - 1][i] + weight_decay * alpha[i];
-        m[w - 1][i] = beta1 * m[w - 1][i] + (1 - beta1) * g;
-        v[w - 1][i] = beta2 * v[w - 1][i] + (1 - beta2) * g * g;
-        alpha[i] -= lr * (m[w - 1][i] / c1) / (std::sqrt(v[w - 1][i] / c2) + eps);
-      }
-    }
-  }
-};
-
-// --- Checkpoint text blocks (exact: doubles in hexfloat) -------------------------------------
-
-void write_vec(std::ostream& out, const std::vector<double>& v) {
-  out << v.size();
-  for (double x : v) out << ' ' << std::hexfloat << x << std::defaultfloat;
-  out << '\n';
-}
-
-std::vector<double> read_vec(std::istream& in) {
-  size_t n = 0;
-  in >> n;
-  std::vector<double> v(n);
-  for (auto& x : v) {
-    std::string token;
-    in >> token;
-    x = std::strtod(token.c_str(), nullptr);
-  }
-  return v;
-}
-
-std::string save_search_state(const ArchParams& arch, const ArchAdam& adam,
-                              const std::vector<SearchEpoch>& epochs,
-                              const std::vector<Candidate>& candidates) {
-  std::ostringstream out;
-  out << "arch " << arch.num_layers() << '\n';
-  for (const auto& l : arch.layers()) {
-    out << l.base_channels << ' ' << l.expansions << ' ' << l.candidates.size();
-    for (int c : l.candidates) out << ' ' << c;
-    out << '\n';
-    write_vec(out, l.alpha);
-  }
-  out << "adam " << adam.steps << '\n';
-  for (size_t i = 0; i < adam.m.size(); ++i) {
-    write_vec(out, adam.m[i]);
-    write_vec(out, adam.v[i]);
-  }
-  out << "epochs " << epochs.size() << '\n';
-  for (const auto& e : epochs) {
-    out << e.epoch << ' ' << e.phase << '\n';
-    write_vec(out, {e.tau, e.lr, e.loss, e.top1, e.arch_loss, e.seconds});
-    out << e.probabilities.size() << '\n';
-    for (size_t i = 0; i < e.probabilities.size(); ++i) {
-      write_vec(out, e.probabilities[i]);
-      write_vec(out, e.ce_alpha_grad[i]);
-    }
-    write_vec(out, e.kendall);
-    out << e.expanded.size();
-    for (int x : e.expanded) out << ' ' << x;
-    out << '\n';
-  }
-  out << "candidates " << candidates.size() << '\n';
-  for (const auto& c : candidates) {
-    out << c.method << ' ' << c.epoch << ' ' << c.phase << ' ' << c.widths.size();
-    for (int w : c.widths) out << ' ' << w;
-    out << ' ' << c.macs << ' ' << c.params << '\n';
-    write_vec(out, {c.latency_cycles, c.energy_pj, c.top1});
-  }
-  return out.str();
-}
-
-void load_search_state(const std::string& text, const std::string& path, ArchParams& arch,
-                       ArchAdam& adam, std::vector<SearchEpoch>& epochs,
-                       std::vector<Candidate>& candidates) {
-  std::istringstream in(text);
-  std::string tag;
-  auto expect = [&](const char* what) {
-    in >> tag;
-    if (!in || tag != what) {
-      throw std::runtime_error(path + ": malformed search state (expected '" + what + "')");
-    }
-  };
-  int layers = 0;
-  expect("arch");
-  in >> layers;
-  if (layers != arch.num_layers()) {
-    throw std::runtime_error(path + ": the checkpoint's search has " + std::to_string(layers) +
-                             " layers, this model has " + std::to_string(arch.num_layers()));
-  }
-  for (auto& l : arch.layers()) {
-    size_t n = 0;
-    in >> l.base_channels >> l.expansions >> n;
-    l.candidates.resize(n);
-    for (auto& c : l.candidates) in >> c;
-    l.alpha = read_vec(in);
-  }
-  expect("adam");
-  in >> adam.steps;
-  adam.m.assign(layers, {});
-  adam.v.assign(layers, {});
-  for (int i = 0; i < layers; ++i) {
-    adam.m[i] = read_vec(in);
-    adam.v[i] = read_vec(in);
-  }
-  size_t n = 0;
-  expect("epochs");
-  in >> n;
-  epochs.assign(n, {});
-  for (auto& e : epochs) {
-    in >> e.epoch >> e.phase;
-    const std::vector<double> s = read_vec(in);
-    if (s.size() != 6) throw std::runtime_error(path + ": malformed epoch record");
-    e.tau = s[0], e.lr = s[1], e.loss = s[2], e.top1 = s[3], e.arch_loss = s[4], e.seconds = s[5];
-    size_t np = 0;
-    in >> np;
-    e.probabilities.resize(np);
-    e.ce_alpha_grad.resize(np);
-    for (size_t i = 0; i < np; ++i) {
-      e.probabilities[i] = read_vec(in);
-      e.ce_alpha_grad[i] = read_vec(in);
-    }
-    e.kendall = read_vec(in);
-    size_t ne = 0;
-    in >> ne;
-    e.expanded.resize(ne);
-    for (auto& x : e.expanded) in >> x;
-  }
-  expect("candidates");
-  in >> n;
-  candidates.assign(n, {});
-  for (auto& c : candidates) {
-    size_t nw = 0;
-    in >> c.method >> c.epoch >> c.phase >> nw;
-    c.widths.resize(nw);
-    for (auto& w : c.widths) in >> w;
-    in >> c.macs >> c.params;
-    const std::vector<double> s = read_vec(in);
-    if (s.size() != 3) throw std::runtime_error(path + ": malformed candidate record");
-    c.latency_cycles = s[0], c.energy_pj = s[1], c.top1 = s[2];
-  }
-  if (!in) throw std::runtime_error(path + ": malformed search state (truncated)");
-}
-
-std::vector<std::pair<std::string, std::string>> identity(const SearchConfig& c,
-                                                          const nn::Dataset& train) {
-  std::ostringstream s;
-  auto kv = [&](const std::string& k, const std::string& v) {
-    return std::pair<std::string, std::string>{k, v};
-  };
-  return {kv("method", c.method),
-          kv("dataset", c.dataset),
-          kv("train_images", std::to_string(train.size())),
-          kv("bits", std::to_string(c.supernet.weight_bits) + "/" +
-                         std::to_string(c.supernet.activation_bits)),
-          kv("quantizer", nn::to_string(c.supernet.quantizer)),
-          kv("warmup_epochs", std::to_string(c.warmup_epochs)),
-          kv("search_epochs", std::to_string(c.search_epochs)),
-          kv("batch", std::to_string(c.batch_size)),
-          kv("max_batches", std::to_string(c.max_batches)),
-          kv("lr", num(c.lr)),
-          kv("arch_lr", num(c.arch_lr)),
-          kv("threshold", num(c.threshold)),
-          kv("max_candidates", std::to_string(c.max_candidates)),
-          kv("lambdas", num(c.flops.lambda) + "," + num(c.params.lambda) + "," +
-                            num(c.latency.lambda) + "," + num(c.energy.lambda)),
-          kv("targets", num(c.flops.target_ratio) + "," + num(c.params.target_ratio) + "," +
-                            num(c.latency.target_ratio) + "," + num(c.energy.target_ratio)),
-          kv("seed", std::to_string(c.seed)),
-          kv("base_multiplier", num(c.base_multiplier)),
-          kv("count_width_shortcuts", c.count_width_shortcuts ? "1" : "0")};
 }
 
 // Forwards the trainer's epochs to the search observer.
@@ -359,7 +166,7 @@ CostAccounting cost_accounting(const models::Network& base, bool count_width_sho
 
 namespace {
 
-class Search {
+class Search : public MethodRun {
  public:
   Search(const SearchConfig& config, const nn::Dataset& train, const nn::Dataset& test,
          const HardwareCosts& hw, SearchObserver* observer)
@@ -367,19 +174,28 @@ class Search {
 
   SearchResult run();
 
+  // MethodRun.
+  const SearchConfig& config() const override { return c_; }
+  const models::Network& base() const override { return *base_; }
+  std::vector<int> supernet_search() override;
+  Candidate retrain(const std::vector<int>& widths, const std::string& method,
+                    const std::string& tag) override;
+  Candidate costed(const std::vector<int>& widths, int epoch) override {
+    return derive_candidate(widths, epoch);
+  }
+  Candidate original_at(int bits) override { return trained_original(bits).cand; }
+  bool stopped_early() const override { return result_.stopped_early; }
+
  private:
   struct Trained {
     Candidate cand;
     std::shared_ptr<nn::Network> net;
   };
-  void supernet_search(const models::Network& base);
   // Trains `widths` at `bits` (with the distillation teacher when `teacher` is set) and evaluates.
   Trained train_widths(const std::vector<int>& widths, const std::string& method,
                        const std::string& tag, int bits, const Trained* teacher);
-  Candidate retrain(const std::vector<int>& widths, const std::string& method,
-                    const std::string& tag);
   // The original network trained at `bits` (once; cached).
-  const Trained& original_at(int bits);
+  const Trained& trained_original(int bits);
   void profile(const std::string& network, const Trained& t, int bits);
   // Probes the chosen design for the analysis (the run's retrain of `cand`).
   void keep_for_analysis(const Trained& t);
@@ -393,8 +209,8 @@ class Search {
   const nn::Dataset& test_;
   const HardwareCosts& hw_;
   SearchObserver* obs_;
+  const models::Network* base_ = nullptr;
   SearchResult result_;
-  std::vector<int> derived_;
   std::map<int, Trained> originals_;
   std::vector<int> base_widths_;
   double best_top1_ = -1;  // of the designs probed so far (WRPN and random keep their best)
@@ -444,9 +260,9 @@ Search::Trained Search::train_widths(const std::vector<int>& widths, const std::
     t.resume = c_.resume && exists.good();
   }
   note("retrain " + method + " " + models::format_widths(widths) +
-       (bits != c_.supernet.weight_bits ? " at W" + std::to_string(bits) + "A" +
-                                              std::to_string(bits)
-                                        : std::string()) +
+       (bits != c_.supernet.weight_bits
+            ? " at W" + std::to_string(bits) + "A" + std::to_string(bits)
+            : std::string()) +
        (teacher ? ", distilled from the " + t.teacher_label : std::string()));
   RetrainObserver forward(obs_, widths);
   nn::TrainResult r = nn::train(t, train_, test_, &forward);
@@ -464,12 +280,12 @@ Candidate Search::retrain(const std::vector<int>& widths, const std::string& met
                           const std::string& tag) {
   const Trained* teacher = nullptr;
   if (c_.distill) {
-    teacher = &original_at(c_.distill_teacher_bits ? c_.distill_teacher_bits
-                                                   : c_.supernet.weight_bits);
+    teacher = &trained_original(c_.distill_teacher_bits ? c_.distill_teacher_bits
+                                                        : c_.supernet.weight_bits);
   }
   if (c_.activation_analysis) {
-    original_at(32);
-    original_at(c_.supernet.weight_bits);
+    trained_original(32);
+    trained_original(c_.supernet.weight_bits);
   }
   Trained t = train_widths(widths, method, tag, c_.supernet.weight_bits, teacher);
   if (obs_) obs_->on_candidate(t.cand);
@@ -478,12 +294,12 @@ Candidate Search::retrain(const std::vector<int>& widths, const std::string& met
   return t.cand;
 }
 
-const Search::Trained& Search::original_at(int bits) {
+const Search::Trained& Search::trained_original(int bits) {
   auto it = originals_.find(bits);
   if (it != originals_.end()) return it->second;
   const bool run_bits = bits == c_.supernet.weight_bits;
-  Trained t = train_widths(base_widths_, "original", "original-w" + std::to_string(bits), bits,
-                           nullptr);
+  Trained t =
+      train_widths(base_widths_, "original", "original-w" + std::to_string(bits), bits, nullptr);
   if (run_bits) {
     // A design of this run's precision: recorded like the others.
     if (obs_) obs_->on_candidate(t.cand);
@@ -525,233 +341,9 @@ void Search::keep_for_analysis(const Trained& t) {
   profile(t.cand.method, t, c_.supernet.weight_bits);
 }
 
-void Search::supernet_search(const models::Network& base) {
-  const bool nce = c_.method == "nce";
-  std::mt19937_64 rng(c_.seed);
-  ArchParams arch(base.widths, rng);
-  SupernetOptions sopt = c_.supernet;
-  sopt.max_candidates = nce ? c_.max_candidates : 8;
-  Supernet net(base, arch, sopt, c_.seed + 1);
-  nn::SgdOptions so;
-  so.momentum = c_.momentum;
-  so.nesterov = c_.nesterov;
-  so.weight_decay = c_.weight_decay;
-  nn::Sgd sgd(net.parameters(), so);
-  ArchAdam adam{c_.arch_lr, c_.arch_beta1, c_.arch_beta2, 1e-8, c_.arch_weight_decay, 0, {}, {}};
-  adam.fit(arch);
-
-  const nn::DatasetSplit split = nn::split_per_class(train_, c_.seed);
-  const nn::Normalization norm = nn::compute_normalization(train_);
-  nn::BatchOptions bo;
-  bo.batch_size = c_.batch_size;
-  bo.augment = c_.augment;
-  bo.drop_last = true;
-  nn::Batcher weights_batches(split.first, norm, bo);
-  nn::Batcher arch_batches(split.second, norm, bo);
-  int steps = std::min(weights_batches.num_batches(), arch_batches.num_batches());
-  if (c_.max_batches > 0) steps = std::min(steps, c_.max_batches);
-  if (steps < 1) {
-    throw std::invalid_argument("the training set is too small for --batch " +
-                                std::to_string(c_.batch_size) + " after the 50/50 split");
-  }
-  const int total_epochs = c_.warmup_epochs + c_.search_epochs;
-  const nn::CosineSchedule schedule(c_.lr, static_cast<std::int64_t>(total_epochs) * steps);
-
-  // Cost terms. The accounting network is the base network plus, when count_width_shortcuts is
-  // on, the 1x1 conv shortcut a stride-1 identity block gets in the derived network when its input
-  // and output widths differ (models::build's rule); that layer costs nothing when they agree.
-  const CostAccounting acc = cost_accounting(base, c_.count_width_shortcuts);
-  const models::Network& cnet = acc.net;
-  auto gate = [&acc](LayerCostFn f) { return acc.gate(std::move(f)); };
-  struct Term {
-    CostTerm cfg;
-    LayerCostFn fn;
-  };
-  std::vector<Term> terms;
-  if (c_.flops.lambda > 0) terms.push_back({c_.flops, gate(macs_cost(cnet))});
-  if (c_.params.lambda > 0) terms.push_back({c_.params, gate(params_cost(cnet))});
-  auto hw_fn = [&cnet](const HwLayerCostFn& f) -> LayerCostFn {
-    return [&cnet, f](int l, int ci, int co) { return f(cnet.layers[l], ci, co); };
-  };
-  if (c_.latency.lambda > 0) terms.push_back({c_.latency, gate(hw_fn(hw_.latency_cycles))});
-  if (c_.energy.lambda > 0) terms.push_back({c_.energy, gate(hw_fn(hw_.energy_pj))});
-  std::vector<double> targets;
-  for (const auto& t : terms) {
-    targets.push_back(t.cfg.target_ratio * concrete_cost(cnet, base.widths, t.fn));
-  }
-
-  // Resume.
-  int start_epoch = 0;
-  const auto ident = identity(c_, train_);
-  if (c_.resume) {
-    std::ifstream exists(c_.checkpoint_path);
-    if (exists.good()) {
-      const nn::Checkpoint ck = nn::read_checkpoint(c_.checkpoint_path);
-      nn::check_checkpoint_matches(ck, c_.checkpoint_path, c_.model, base.widths, ident);
-      load_search_state(ck.history, c_.checkpoint_path, arch, adam, result_.epochs,
-                        result_.candidates);
-      // The supernet's state: parameters and BN statistics by name.
-      std::map<std::string, const nn::StateBuffer*> saved;
-      for (const auto& b : ck.network) saved[b.name] = &b;
-      for (auto& t : net.state()) {
-        auto it = saved.find(t.name);
-        if (it == saved.end() || it->second->values.size() != t.tensor->size()) {
-          throw std::runtime_error(c_.checkpoint_path + ": supernet tensor '" + t.name +
-                                   "' missing or of another size");
-        }
-        std::copy(it->second->values.begin(), it->second->values.end(), t.tensor->data());
-      }
-      sgd.load_state(ck.optimizer);
-      std::istringstream rs(ck.rng_state);
-      rs >> rng;
-      start_epoch = ck.epochs_done;
-      result_.resumed = true;
-      note("resumed after epoch " + std::to_string(start_epoch));
-    }
-  }
-
-  nn::Tensor images, grad;
-  std::vector<int> labels;
-  for (int epoch = start_epoch; epoch < total_epochs; ++epoch) {
-    if (c_.stop_after_epoch > 0 && epoch >= c_.stop_after_epoch) {
-      result_.stopped_early = true;
-      break;
-    }
-    const auto t0 = Clock::now();
-    const bool warmup = epoch < c_.warmup_epochs;
-    SearchEpoch rec;
-    rec.epoch = epoch + 1;
-    rec.phase = warmup ? "warmup" : "search";
-    rec.tau =
-        warmup ? c_.tau_max
-               : tau_schedule(epoch - c_.warmup_epochs, c_.search_epochs, c_.tau_max, c_.tau_min);
-    std::vector<std::vector<double>> ce_grad_sum(arch.num_layers());
-    for (int w = 1; w <= arch.num_layers(); ++w) {
-      ce_grad_sum[w - 1].assign(arch.layer(w).candidates.size(), 0.0);
-    }
-    weights_batches.start_epoch(rng);
-    arch_batches.start_epoch(rng);
-    double loss_sum = 0, arch_loss_sum = 0;
-    std::int64_t correct = 0, seen = 0;
-    for (int step = 0; step < steps; ++step) {
-      // Weight step on D_w.
-      std::vector<GumbelDraw> draws;
-      for (int w = 1; w <= arch.num_layers(); ++w) {
-        draws.push_back(
-            warmup ? uniform_draw(static_cast<int>(arch.layer(w).candidates.size()), rec.tau, rng)
-                   : gumbel_draw(arch.layer(w).alpha, rec.tau, rng));
-      }
-      weights_batches.next(images, labels);
-      net.set_draws(draws);
-      nn::Tensor probs;
-      const nn::Tensor& logits = net.forward(images, nn::Mode::kTrain);
-      const double loss = nn::softmax_cross_entropy(logits, labels.data(), &grad, &probs);
-      if (!std::isfinite(loss)) {
-        throw std::runtime_error("the search diverged (non-finite loss) in epoch " +
-                                 std::to_string(epoch + 1));
-      }
-      for (int i = 0; i < probs.n(); ++i) {
-        const float* row = probs.data() + static_cast<std::size_t>(i) * probs.c();
-        correct += std::max_element(row, row + probs.c()) - row == labels[i];
-      }
-      seen += probs.n();
-      loss_sum += loss;
-      net.zero_grad();
-      net.backward(grad, true);
-      rec.lr = schedule.at(static_cast<std::int64_t>(epoch) * steps + step);
-      sgd.step(static_cast<float>(rec.lr));
-      if (obs_) obs_->on_batch(epoch + 1, step + 1, steps);
-      if (warmup) continue;
-      // Architecture step on D_a.
-      draws.clear();
-      for (int w = 1; w <= arch.num_layers(); ++w) {
-        draws.push_back(gumbel_draw(arch.layer(w).alpha, rec.tau, rng));
-      }
-      arch_batches.next(images, labels);
-      net.set_draws(draws);
-      const nn::Tensor& alogits = net.forward(images, nn::Mode::kTrain);
-      arch_loss_sum += nn::softmax_cross_entropy(alogits, labels.data(), &grad);
-      net.backward(grad, false);
-      std::vector<std::vector<double>> agrad = net.alpha_grads();
-      for (int w = 0; w < arch.num_layers(); ++w) {
-        for (size_t i = 0; i < agrad[w].size(); ++i) ce_grad_sum[w][i] += agrad[w][i];
-      }
-      if (!terms.empty()) {
-        const std::vector<int> argmax = arch.derive(base.widths[0]);
-        const std::vector<int> widest = arch.max_widths(base.widths[0]);
-        for (size_t t = 0; t < terms.size(); ++t) {
-          const ExpectedCost e = expected_cost(cnet, arch, terms[t].fn);
-          const double f = concrete_cost(cnet, argmax, terms[t].fn);
-          const double rmax = concrete_cost(cnet, widest, terms[t].fn);
-          const CostLoss cl = tas_cost_loss(e.value, f, targets[t], rmax, c_.tolerance);
-          if (cl.direction == 0) continue;
-          const double scale = terms[t].cfg.lambda * cl.grad_expected;
-          for (int w = 0; w < arch.num_layers(); ++w) {
-            for (size_t i = 0; i < agrad[w].size(); ++i) agrad[w][i] += scale * e.grad_alpha[w][i];
-          }
-        }
-      }
-      adam.step(arch, agrad);
-    }
-    rec.loss = loss_sum / steps;
-    rec.top1 =
-        100.0 * static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(seen, 1));
-    rec.arch_loss = warmup ? 0 : arch_loss_sum / steps;
-    for (int w = 1; w <= arch.num_layers(); ++w) {
-      rec.probabilities.push_back(arch.probabilities(w));
-      std::vector<double> mean = ce_grad_sum[w - 1];
-      for (double& g : mean) g /= steps;
-      std::vector<double> widths(arch.layer(w).candidates.begin(), arch.layer(w).candidates.end());
-      std::vector<double> pull(mean.size());
-      for (size_t i = 0; i < mean.size(); ++i) pull[i] = -mean[i];
-      rec.kendall.push_back(warmup ? 0.0 : kendall_tau(widths, pull));
-      rec.ce_alpha_grad.push_back(std::move(mean));
-    }
-    if (!warmup) {
-      derived_ = arch.derive(base.widths[0]);
-      result_.candidates.push_back(derive_candidate(derived_, epoch + 1));
-      if (nce) {
-        nn::OptimizerState state = sgd.state();
-        bool grown = false;
-        for (int w = 1; w <= arch.num_layers(); ++w) {
-          const int old_max = arch.layer(w).candidates.back();
-          if (arch.maybe_expand(w, c_.threshold, sopt.max_candidates)) {
-            net.on_expanded(w, old_max, rng, &state);
-            rec.expanded.push_back(w);
-            grown = true;
-          }
-        }
-        if (grown) {
-          sgd.load_state(state);
-          adam.fit(arch);
-        }
-      }
-    }
-    rec.seconds = seconds_since(t0);
-    result_.epochs.push_back(rec);
-    if (obs_) {
-      obs_->on_epoch(rec, total_epochs);
-      if (!warmup) obs_->on_candidate(result_.candidates.back());
-    }
-    if (!c_.checkpoint_path.empty()) {
-      nn::Checkpoint ck;
-      ck.model = c_.model;
-      ck.widths = base.widths;
-      ck.options = ident;
-      ck.epochs_done = epoch + 1;
-      std::ostringstream rs;
-      rs << rng;
-      ck.rng_state = rs.str();
-      ck.history = save_search_state(arch, adam, result_.epochs, result_.candidates);
-      for (auto& t : net.state()) {
-        ck.network.push_back(
-            {t.name, std::vector<float>(t.tensor->data(), t.tensor->data() + t.tensor->size())});
-      }
-      ck.optimizer = sgd.state();
-      nn::write_checkpoint(c_.checkpoint_path, ck);
-    }
-  }
-  if (derived_.empty()) derived_ = arch.derive(base.widths[0]);
+std::vector<int> Search::supernet_search() {
+  SupernetSearch search(c_, *base_, train_, hw_, obs_);
+  return search.run(result_);
 }
 
 SearchResult Search::run() {
@@ -774,44 +366,14 @@ SearchResult Search::run() {
   result_.original.method = "original";
   result_.original.phase = "final";
 
-  if (c_.method == "nce" || c_.method == "tas") {
+  const std::unique_ptr<Method> method = make_method(c_.method);
+  if (method->searches_supernet()) {
     note(c_.method + " search: " + std::to_string(c_.warmup_epochs) + " warm-up + " +
          std::to_string(c_.search_epochs) + " search epochs");
-    supernet_search(base);
-    result_.final = derive_candidate(derived_, c_.warmup_epochs + c_.search_epochs);
-    result_.final.phase = "final";
-    if (c_.retrain && !result_.stopped_early) result_.final = retrain(derived_, c_.method, "final");
-  } else if (c_.method == "none" && c_.activation_analysis) {
-    original_at(32);
-    result_.final = original_at(c_.supernet.weight_bits).cand;
-  } else if (c_.method == "none") {
-    result_.final = c_.retrain ? retrain(base.widths, "original", "original") : result_.original;
-  } else if (c_.method == "wrpn") {
-    for (double m : c_.wrpn_multipliers) {
-      const std::vector<int> widths = models::scale_widths(base.widths, m);
-      Candidate cand =
-          c_.retrain ? retrain(widths, "wrpn", "wrpn-" + num(m)) : derive_candidate(widths, 0);
-      if (result_.final.widths.empty() || cand.top1 > result_.final.top1) result_.final = cand;
-    }
-  } else {  // random
-    std::mt19937_64 rng(c_.seed);
-    std::mt19937_64 arch_rng(c_.seed);
-    const ArchParams arch(base.widths, arch_rng);
-    const double budget = static_cast<double>(base.macs()) * c_.flops.target_ratio;
-    for (int k = 0; k < c_.random_samples; ++k) {
-      std::vector<int> widths;
-      for (int attempt = 0; attempt < 1000; ++attempt) {
-        widths = {base.widths[0]};
-        for (const auto& l : arch.layers()) {
-          widths.push_back(l.candidates[nn::uniform_below(rng, l.candidates.size())]);
-        }
-        if (models::build(c_.model, widths, input).macs() <= budget) break;
-      }
-      Candidate cand = c_.retrain ? retrain(widths, "random", "random-" + std::to_string(k + 1))
-                                  : derive_candidate(widths, 0);
-      if (result_.final.widths.empty() || cand.top1 > result_.final.top1) result_.final = cand;
-    }
   }
+  base_ = &base;
+  result_.final = method->run(*this);
+  base_ = nullptr;
   for (auto& p : final_profile_) result_.activations.push_back(std::move(p));
   std::sort(result_.activations.begin(), result_.activations.end(),
             [](const ActivationProfile& a, const ActivationProfile& b) {

@@ -11,6 +11,7 @@
 // Not thread safe; the update itself is vectorized with Eigen.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -76,6 +77,31 @@ class Sgd : public Optimizer {
  private:
   SgdOptions options_;
   std::vector<std::vector<float>> momentum_;  // per parameter, size of its value
+};
+
+// Adam's rule (torch.optim.Adam with L2 weight decay), for any element type: at step t (1-based)
+// g' = g + wd*w, m = b1*m + (1-b1)*g', v = b2*v + (1-b2)*g'^2,
+// w -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). nn::Adam applies it to the
+// network's float parameters, the width search to its double architecture logits.
+template <class T>
+struct AdamRule {
+  T beta1, beta2, eps, weight_decay;
+  // The step size and sqrt(1 - b2^t) of step t (both in double, then as T).
+  void at_step(std::int64_t t, T lr, T* step_size, T* correction2_sqrt) const {
+    const double td = static_cast<double>(t);
+    *step_size = lr / static_cast<T>(1.0 - std::pow(static_cast<double>(beta1), td));
+    *correction2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(static_cast<double>(beta2), td)));
+  }
+  // n elements of one tensor; wd: this tensor's weight decay.
+  void apply(T* w, T* m, T* v, const T* grad, std::size_t n, T wd, T step_size,
+             T correction2_sqrt) const {
+    for (std::size_t i = 0; i < n; ++i) {
+      const T g = wd != T(0) ? grad[i] + wd * w[i] : grad[i];
+      m[i] = beta1 * m[i] + (T(1) - beta1) * g;
+      v[i] = beta2 * v[i] + (T(1) - beta2) * (g * g);
+      w[i] -= step_size * m[i] / (std::sqrt(v[i]) / correction2_sqrt + eps);
+    }
+  }
 };
 
 struct AdamOptions {

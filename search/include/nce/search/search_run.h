@@ -76,7 +76,7 @@ struct SearchConfig {
   CostTerm energy{0.0, 1.0};
   std::vector<double> wrpn_multipliers = {1.0, 1.25, 1.5, 2.0};
   int random_samples = 3;
-  bool augment = true;   // CIFAR-style augmentation (off for Fashion-MNIST by the CLI)
+  bool augment = true;  // CIFAR-style augmentation (off for Fashion-MNIST by the CLI)
   // Distillation in the retrain (TAS): the original (unpruned) network at distill_teacher_bits
   // (0: the search's bits) is trained first with the retrain budget, then every retrained design
   // learns from it: (1 - weight) * CE + weight * T^2 * KL at temperature T (nn::distillation_loss).
