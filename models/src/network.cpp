@@ -219,6 +219,19 @@ void build_cifar_resnet(Network& net, int depth) {
         // TAS shortcut B: 2x2 average pool, then a 1x1 conv without BN.
         Layer& sc = b.conv(prefix + ".shortcut", in_index, b_index, 1, 1, 0, ho, wo);
         sc.in_pool = Pool{PoolKind::kAvg, 2, 2, 0};
+        if (pooled(h, sc.in_pool) != ho || pooled(w, sc.in_pool) != wo) {
+          // A 1-pixel map has no 2x2 window to average (and an odd one loses a row): the
+          // shortcut cannot produce the block's output shape, so the input does not fit.
+          std::ostringstream msg;
+          msg << "model '" << net.model << "': input " << net.input.channels << "x"
+              << net.input.height << "x" << net.input.width
+              << " does not fit it (too small, or odd where a stride-2 block halves it): block '"
+              << prefix << "' gets a " << h << "x" << w
+              << " map, and its 2x2 stride-2 average-pool "
+              << "shortcut gives " << pooled(h, sc.in_pool) << "x" << pooled(w, sc.in_pool)
+              << " where the block gives " << ho << "x" << wo;
+          throw std::invalid_argument(msg.str());
+        }
         sc.batch_norm = false;
         sc.relu = false;
         sc.quantized = false;

@@ -180,6 +180,18 @@ TEST(Network, BadInputSaysWhatAndWhere) {
   expect_error_mentions([&] { build_canonical("resnet20", w); }, "width 0");
 }
 
+TEST(Network, InputTooSmallForTheModelIsRefusedAtBuildTime) {
+  // Fashion-MNIST-format files with 2x2, 1x1 or 1x28 images: a 1-pixel map reaches the 2x2
+  // average-pool shortcut of a stride-2 block (a heap overflow in the trainer on main).
+  for (const InputShape& in : {InputShape{1, 2, 2, 10}, InputShape{1, 1, 1, 10},
+                               InputShape{1, 1, 28, 10}, InputShape{1, 28, 1, 10}}) {
+    expect_error_mentions([&] { build("resnet8", {}, in); }, "too small");
+    expect_error_mentions([&] { build("resnet20", {}, in); }, "too small");
+  }
+  EXPECT_NO_THROW(build("resnet8", {}, InputShape{1, 4, 4, 10}));
+  EXPECT_NO_THROW(build("resnet8", {}, fashion_mnist_input()));
+}
+
 TEST(Network, ParseWidths) {
   EXPECT_EQ(parse_widths("3,16,8"), (std::vector<int>{3, 16, 8}));
   EXPECT_EQ(parse_widths("[3, 16, 8]"), (std::vector<int>{3, 16, 8}));
