@@ -409,17 +409,10 @@ int search_main(const std::vector<std::string>& args) {
     c.retrain_epochs = vm["retrain-epochs"].as<int>();
     c.threshold = vm["threshold"].as<double>();
     c.max_candidates = vm["max-candidates"].as<int>();
-    c.wrpn_multipliers.clear();
-    {
-      std::stringstream in(vm["wrpn-multipliers"].as<std::string>());
-      std::string item;
-      while (std::getline(in, item, ',')) {
-        try {
-          c.wrpn_multipliers.push_back(std::stod(item));
-        } catch (const std::exception&) {
-          throw std::invalid_argument("--wrpn-multipliers: '" + item + "' is not a number");
-        }
-      }
+    try {
+      c.wrpn_multipliers = models::parse_multipliers(vm["wrpn-multipliers"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("--wrpn-multipliers: ") + e.what());
     }
     c.random_samples = vm["random-samples"].as<int>();
     c.batch_size = vm["batch"].as<int>();
