@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -361,6 +362,11 @@ HwConfig parse_hw_config(const std::string& text, const std::string& source_name
 }
 
 HwConfig load_hw_config(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error("cannot read hardware config '" + path +
+                             "': it is a directory (name a .cfg file)");
+  }
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read hardware config '" + path + "'");
   std::stringstream buf;

@@ -182,6 +182,15 @@ TEST(HwConfig, ValuesBeyondWhatIsPhysicallySensibleAreRefused) {
   }
 }
 
+TEST(HwConfig, ADirectoryIsNotAConfig) {
+  try {
+    load_hw_config(std::string(NCE_SOURCE_DIR) + "/hw_configs");
+    FAIL() << "a directory parsed as a hw config";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HwConfig, MissingFileIsAnError) {
   EXPECT_THROW(load_hw_config("/nonexistent/x.cfg"), std::runtime_error);
 }
