@@ -134,6 +134,20 @@ Network read_topology_csv(std::istream& in, const std::string& source_name) {
     l.h_out = (l.h_in - l.k) / l.stride + 1;
     l.w_out = (l.w_in - l.k) / l.stride + 1;
     l.quantized = true;
+    // Bounds that keep every count of the layer (MACs, GEMM sizes) inside 64 bits.
+    if (l.c_in > kMaxWidth || l.c_out > kMaxWidth) {
+      fail("'" + l.name + "' has " + cells[5] + " channels and " + cells[6] +
+           " filters; a layer may have at most " + std::to_string(kMaxWidth) + " of each");
+    }
+    if (l.h_in > kMaxMapSize || l.w_in > kMaxMapSize) {
+      fail("IFMAP " + cells[1] + "x" + cells[2] + " of '" + l.name + "' is larger than " +
+           std::to_string(kMaxMapSize) + " pixels a side");
+    }
+    const double macs = static_cast<double>(l.k) * l.k * l.c_in * l.c_out * l.h_out * l.w_out;
+    if (macs > kMaxLayerMacs) {
+      fail("'" + l.name + "' has " + std::to_string(macs) + " MACs, more than the " +
+           std::to_string(kMaxLayerMacs) + " nce counts for one layer");
+    }
     net.layers.push_back(l);
   }
   if (!header_seen) fail("the file is empty (no header row)");

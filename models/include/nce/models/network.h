@@ -147,6 +147,10 @@ Network build_canonical(const std::string& model, const std::vector<int>& widths
 // (0, kMaxWidthMultiplier].
 constexpr int kMaxWidth = 16384;
 constexpr double kMaxWidthMultiplier = 64.0;
+// Layers read from a topology CSV: at most kMaxMapSize pixels a side and kMaxLayerMacs MACs
+// (ResNet-50 has 4.1e9 in all), so that every count stays well inside 64 bits.
+constexpr int kMaxMapSize = 16384;
+constexpr double kMaxLayerMacs = 1e15;
 
 // The one checked width scaling: round(width * multiplier), at least 1. Throws
 // std::invalid_argument naming the value when multiplier is not finite or outside
