@@ -46,6 +46,8 @@ constexpr NumericBound kNumericBounds[] = {
     {"params-target", 0.0, 1e6, true, false},
     {"latency-target", 0.0, 1e6, true, false},
     {"energy-target", 0.0, 1e6, true, false},
+    {"wrpn", 0.0, models::kMaxWidthMultiplier, true, false},
+    {"base-multiplier", 0.0, models::kMaxWidthMultiplier, true, false},
     {"threads", 0.0, kMaxThreads, false, false},
     {"jobs", 1.0, kMaxThreads, false, false},
     {"batch", 1.0, 1 << 16, false, false},

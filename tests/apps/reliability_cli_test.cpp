@@ -125,6 +125,8 @@ TEST(Reliability, NonFiniteAndAbsurdNumericOptionsAreRefusedNamingThem) {
       {"search --model resnet8 --dataset fashion-mnist --lambda-flops nan", "--lambda-flops",
        "nan"},
       {"models show --model resnet8 --wrpn nan", "--wrpn", "nan"},
+      {"search --model resnet8 --dataset fashion-mnist --base-multiplier 100", "--base-multiplier",
+       "(0, 64]"},
       {"train --model resnet8 --dataset fashion-mnist --threads 100000", "--threads", "100000"},
       {"train --model resnet8 --dataset fashion-mnist --seed -1", "--seed", ""},
       {"search --model resnet8 --dataset fashion-mnist --seed=-1", "--seed", "-1"},
