@@ -7,18 +7,37 @@
 #include <vector>
 
 #include "nce/models/network.h"
+#include "nce/nn/trainer.h"
+#include "nce/results/result_sink.h"
 
 namespace nce::app {
 
 namespace po = boost::program_options;
 
-// Parses `args` against `options`. Unknown options and stray positionals are errors. When --help
-// is among the args, prints "Usage: nce <command> <usage>" + the options to stdout and returns
-// false. Throws po::error (caught by run_guarded) on bad input.
+// Parses `args` against `options`. Unknown options, abbreviated option names (no prefix guessing:
+// `--mod` is not `--model`) and stray positionals are errors. When --help is among the args,
+// prints "Usage: nce <command> <usage>" + the options to stdout and returns false. Then checks
+// every option with check_numeric_options and check_output_paths. Throws po::error or
+// std::invalid_argument (caught by run_guarded) on bad input.
 bool parse_or_help(const std::vector<std::string>& args, const std::string& command,
                    const std::string& usage, const po::options_description& options,
                    po::variables_map& vm,
                    const po::positional_options_description* positional = nullptr);
+
+// The one numeric-option validator of the CLI (parse_or_help calls it for every command): every
+// float/double option must be finite, an unsigned one must not be negative (no wrap-around), and
+// an option named in the shared bounds table (cli_util.cpp: lr, momentum, weight-decay, threads,
+// pact-init, ...) must lie in its range. Throws std::invalid_argument naming the option, the value
+// and the allowed range.
+void check_numeric_options(const po::parsed_options& parsed, const po::variables_map& vm);
+
+// The one output-path check of the CLI (parse_or_help calls it for every command), before any work
+// starts: an output option (--out, --json FILE, --md, --checkpoint, --analysis DIR) must not name
+// the same file as any other path option (--db, --hw, --checkpoint, ..., the positional inputs;
+// compared by device and inode, or by canonical path when it does not exist yet), its directory
+// must exist and be writable, and a file output must not be an existing directory. "-" (stdout)
+// and "" are not paths. Throws std::invalid_argument naming both options and the path.
+void check_output_paths(const po::variables_map& vm);
 
 // Runs `body`, turning exceptions into "nce <command>: error: <what>" on stderr and exit code 2.
 template <typename Body>
@@ -35,6 +54,19 @@ int run_guarded(const std::string& command, Body&& body) {
   }
 }
 
+// Runs `body` (a training or a search) and returns what it returns. When the network diverges
+// (nn::DivergedError: a NaN/inf loss or logits), marks `run` (if any) "diverged", which keeps it
+// off every front and chart, and rethrows (run_guarded reports it, exit code 2).
+template <typename Body>
+auto record_divergence(results::RunScope* run, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const nn::DivergedError&) {
+    if (run != nullptr) run->finish(results::RunStatus::kDiverged);
+    throw;
+  }
+}
+
 // The input shape a --dataset names (cifar10, fashion-mnist, imagenet); "" = the model's
 // canonical input. Throws std::invalid_argument naming the value.
 models::InputShape input_for_dataset(const std::string& model, const std::string& dataset);
@@ -42,7 +74,8 @@ models::InputShape input_for_dataset(const std::string& model, const std::string
 // "45s", "3m07s", "1h02m"; "?" for a negative or non-finite value.
 std::string format_duration(double seconds);
 
-// Writes `text` to `path` ("-" = stdout); throws std::runtime_error naming the path on failure.
+// Writes `text` to `path` ("-" = stdout) through `path`.tmp and a rename; throws
+// std::runtime_error naming the path on failure and leaves no `path`.tmp behind.
 void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace nce::app

@@ -227,7 +227,9 @@ int db_merge(const std::vector<std::string>& args) {
             "--db OUT IN1 [IN2 ...]\n\n"
             "Copies every run (with its epochs and candidates), hw config and cost-cache\n"
             "entry of the inputs into OUT. Runs already in OUT (same uuid) are skipped,\n"
-            "so merging again is harmless. Joins the shards of `nce sweep --shard i/N`.",
+            "so merging again is harmless; a run OUT holds as still running is updated\n"
+            "from a newer copy. Inputs are only read (an old schema is migrated in a\n"
+            "temporary copy). Joins the shards of `nce sweep --shard i/N`.",
             options, vm, &positional)) {
       return 0;
     }
@@ -235,9 +237,9 @@ int db_merge(const std::vector<std::string>& args) {
     for (const auto& input : vm["inputs"].as<std::vector<std::string>>()) {
       MergeStats s = merge_database(out, input);
       std::cout << input << ": " << s.runs_added << " runs (" << s.runs_skipped
-                << " already present), " << s.candidates_added << " candidates, " << s.epochs_added
-                << " epochs, " << s.hw_configs_added << " hw configs, " << s.cost_entries_added
-                << " cost-cache entries\n";
+                << " already present, " << s.runs_updated << " updated), " << s.candidates_added
+                << " candidates, " << s.epochs_added << " epochs, " << s.hw_configs_added
+                << " hw configs, " << s.cost_entries_added << " cost-cache entries\n";
     }
     std::cout << out.path() << ": " << out.query_int("SELECT count(*) FROM runs").value_or(0)
               << " runs, " << out.query_int("SELECT count(*) FROM candidates").value_or(0)

@@ -409,17 +409,10 @@ int search_main(const std::vector<std::string>& args) {
     c.retrain_epochs = vm["retrain-epochs"].as<int>();
     c.threshold = vm["threshold"].as<double>();
     c.max_candidates = vm["max-candidates"].as<int>();
-    c.wrpn_multipliers.clear();
-    {
-      std::stringstream in(vm["wrpn-multipliers"].as<std::string>());
-      std::string item;
-      while (std::getline(in, item, ',')) {
-        try {
-          c.wrpn_multipliers.push_back(std::stod(item));
-        } catch (const std::exception&) {
-          throw std::invalid_argument("--wrpn-multipliers: '" + item + "' is not a number");
-        }
-      }
+    try {
+      c.wrpn_multipliers = models::parse_multipliers(vm["wrpn-multipliers"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("--wrpn-multipliers: ") + e.what());
     }
     c.random_samples = vm["random-samples"].as<int>();
     c.batch_size = vm["batch"].as<int>();
@@ -521,7 +514,8 @@ int search_main(const std::vector<std::string>& args) {
     };
     std::unique_ptr<results::RunScope> run = open_run(c.method);
     Progress progress(std::cout, run.get(), quiet);
-    search::SearchResult result = search::run_search(c, data.train, data.test, hw, &progress);
+    search::SearchResult result = record_divergence(
+        run.get(), [&] { return search::run_search(c, data.train, data.test, hw, &progress); });
 
     std::optional<search::Candidate> original_trained;
     if (result.original_retrained.top1 >= 0 && c.method != "none") {
@@ -532,7 +526,8 @@ int search_main(const std::vector<std::string>& args) {
       b.checkpoint_path = c.checkpoint_path.empty() ? "" : c.checkpoint_path + ".baseline";
       std::unique_ptr<results::RunScope> brun = open_run("none");
       Progress bprogress(std::cout, brun.get(), quiet);
-      const search::SearchResult br = search::run_search(b, data.train, data.test, hw, &bprogress);
+      const search::SearchResult br = record_divergence(
+          brun.get(), [&] { return search::run_search(b, data.train, data.test, hw, &bprogress); });
       original_trained = br.final;
       if (brun) brun->finish(results::RunStatus::kFinished, br.final.top1);
     }

@@ -173,6 +173,7 @@ int run_sim(const std::vector<std::string>& args) {
         model, widths,
         input_for_dataset(model, vm.count("dataset") ? vm["dataset"].as<std::string>() : ""));
   }
+  if (engine == "systemc") sim::check_systemc_memory(net);  // before any allocation or work
   const auto layers = sim::gemm_layers(net);
   // Check every layer fits before simulating any.
   const sim::NetworkReport fast = sim::fast_network_report(hw, layers);

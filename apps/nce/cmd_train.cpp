@@ -308,7 +308,8 @@ int run_train(const std::vector<std::string>& args) {
     }
 
     ConsoleObserver observer(progress, run ? &*run : nullptr, vm["quiet"].as<bool>());
-    const nn::TrainResult result = nn::train(c, data.train, data.test, &observer);
+    const nn::TrainResult result = record_divergence(
+        run ? &*run : nullptr, [&] { return nn::train(c, data.train, data.test, &observer); });
 
     if (!vm["quiet"].as<bool>()) {
       if (result.stopped_early) {

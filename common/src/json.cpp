@@ -6,9 +6,12 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "nce/common/utf8.h"
+
 namespace nce {
 
-std::string json_escape(const std::string& text) {
+std::string json_escape(const std::string& raw) {
+  const std::string text = to_valid_utf8(raw);  // JSON is UTF-8: invalid bytes become U+FFFD
   std::string out = "\"";
   for (unsigned char ch : text) {
     switch (ch) {

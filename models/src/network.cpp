@@ -219,6 +219,19 @@ void build_cifar_resnet(Network& net, int depth) {
         // TAS shortcut B: 2x2 average pool, then a 1x1 conv without BN.
         Layer& sc = b.conv(prefix + ".shortcut", in_index, b_index, 1, 1, 0, ho, wo);
         sc.in_pool = Pool{PoolKind::kAvg, 2, 2, 0};
+        if (pooled(h, sc.in_pool) != ho || pooled(w, sc.in_pool) != wo) {
+          // A 1-pixel map has no 2x2 window to average (and an odd one loses a row): the
+          // shortcut cannot produce the block's output shape, so the input does not fit.
+          std::ostringstream msg;
+          msg << "model '" << net.model << "': input " << net.input.channels << "x"
+              << net.input.height << "x" << net.input.width
+              << " does not fit it (too small, or odd where a stride-2 block halves it): block '"
+              << prefix << "' gets a " << h << "x" << w
+              << " map, and its 2x2 stride-2 average-pool "
+              << "shortcut gives " << pooled(h, sc.in_pool) << "x" << pooled(w, sc.in_pool)
+              << " where the block gives " << ho << "x" << wo;
+          throw std::invalid_argument(msg.str());
+        }
         sc.batch_norm = false;
         sc.relu = false;
         sc.quantized = false;
@@ -410,6 +423,12 @@ Network build(const std::string& model, const std::vector<int>& widths, const In
             << "; every width must be >= 1";
         throw std::invalid_argument(msg.str());
       }
+      if (widths[i] > kMaxWidth) {
+        std::ostringstream msg;
+        msg << "model '" << model << "': width " << i << " is " << widths[i]
+            << "; a layer may have at most " << kMaxWidth << " channels";
+        throw std::invalid_argument(msg.str());
+      }
     }
     if (widths[0] != input.channels) {
       std::ostringstream msg;
@@ -439,13 +458,70 @@ Network build_canonical(const std::string& model, const std::vector<int>& widths
   return build(model, widths, canonical_input(model));
 }
 
-std::vector<int> scale_widths(const std::vector<int>& widths, double multiplier) {
-  if (!(multiplier > 0.0)) {
-    throw std::invalid_argument("width multiplier must be > 0, got " + std::to_string(multiplier));
+namespace {
+
+std::string multiplier_text(double m) {
+  std::ostringstream out;
+  out << m;
+  return out.str();
+}
+
+void check_multiplier(double multiplier) {
+  if (!std::isfinite(multiplier) || !(multiplier > 0.0) || multiplier > kMaxWidthMultiplier) {
+    throw std::invalid_argument("width multiplier " + multiplier_text(multiplier) +
+                                ": must be a finite number in (0, " +
+                                multiplier_text(kMaxWidthMultiplier) + "]");
   }
+}
+
+}  // namespace
+
+int scale_width(int width, double multiplier) {
+  check_multiplier(multiplier);
+  const double scaled = std::round(static_cast<double>(width) * multiplier);
+  if (!(scaled <= kMaxWidth)) {
+    throw std::invalid_argument("width " + std::to_string(width) + " x " +
+                                multiplier_text(multiplier) + " = " + multiplier_text(scaled) +
+                                " channels: more than the " + std::to_string(kMaxWidth) +
+                                " a layer may have");
+  }
+  return std::max(1, static_cast<int>(scaled));
+}
+
+std::vector<int> scale_widths(const std::vector<int>& widths, double multiplier) {
+  check_multiplier(multiplier);
   std::vector<int> out = widths;
-  for (size_t i = 1; i < out.size(); ++i) {
-    out[i] = std::max(1, static_cast<int>(std::lround(widths[i] * multiplier)));
+  for (size_t i = 1; i < out.size(); ++i) out[i] = scale_width(widths[i], multiplier);
+  return out;
+}
+
+std::vector<double> parse_multipliers(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    const std::string trimmed = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    std::size_t used = 0;
+    double m = 0.0;
+    try {
+      m = std::stod(trimmed, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (trimmed.empty() || used != trimmed.size()) {
+      throw std::invalid_argument("multiplier list '" + text + "': '" + item + "' is not a number");
+    }
+    try {
+      check_multiplier(m);
+    } catch (const std::invalid_argument& ex) {
+      throw std::invalid_argument("multiplier list '" + text + "': " + ex.what());
+    }
+    out.push_back(m);
+  }
+  if (out.empty() || text.back() == ',') {
+    throw std::invalid_argument("multiplier list '" + text + "': empty item");
   }
   return out;
 }

@@ -164,6 +164,23 @@ std::vector<TopologyRow> read_topology_rows(std::istream& in, const std::string&
            " is larger than the IFMAP " + std::to_string(r.ifmap_h) + "x" +
            std::to_string(r.ifmap_w));
     }
+    // Bounds that keep every count of the layer (MACs, GEMM sizes) inside 64 bits.
+    if (r.channels > kMaxWidth || r.num_filters > kMaxWidth) {
+      fail("'" + r.name + "' has " + std::to_string(r.channels) + " channels and " +
+           std::to_string(r.num_filters) + " filters; a layer may have at most " +
+           std::to_string(kMaxWidth) + " of each");
+    }
+    if (r.ifmap_h > kMaxMapSize || r.ifmap_w > kMaxMapSize) {
+      fail("IFMAP " + std::to_string(r.ifmap_h) + "x" + std::to_string(r.ifmap_w) + " of '" +
+           r.name + "' is larger than " + std::to_string(kMaxMapSize) + " pixels a side");
+    }
+    const double layer_macs = static_cast<double>(r.filter_h) * r.filter_w * r.channels *
+                              r.num_filters * ((r.ifmap_h - r.filter_h) / r.stride_h + 1) *
+                              ((r.ifmap_w - r.filter_w) / r.stride_w + 1);
+    if (layer_macs > kMaxLayerMacs) {
+      fail("'" + r.name + "' has " + std::to_string(layer_macs) + " MACs, more than the " +
+           std::to_string(kMaxLayerMacs) + " nce counts for one layer");
+    }
     if (!gemm && r.name.find("DP") != std::string::npos) {
       // Depthwise, as SCALE-Sim reads it: one layer per channel, each on one channel.
       const int channels = r.channels;

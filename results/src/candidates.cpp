@@ -78,7 +78,8 @@ std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFil
       "COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model, "
       "COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits, "
       "COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params, "
-      "c.latency_cycles, c.energy_pj, c.top1 FROM candidates c JOIN runs r ON r.id = c.run_id) "
+      "c.latency_cycles, c.energy_pj, c.top1 FROM candidates c JOIN runs r ON r.id = c.run_id "
+      "WHERE r.status <> 'diverged') "
       "WHERE 1";
   std::vector<std::string> text_args;
   auto add_text = [&](const std::string& column, const std::string& value) {

@@ -1,8 +1,10 @@
 #include "nce/results/database.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <random>
 #include <thread>
@@ -31,6 +33,27 @@ bool file_exists(const std::string& path, std::int64_t* size) {
   if (::stat(path.c_str(), &st) != 0) return false;
   if (size) *size = static_cast<std::int64_t>(st.st_size);
   return true;
+}
+
+bool directory_writable(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  return ::access(dir.c_str(), W_OK) == 0;
+}
+
+// "file:" URI of a path, percent-encoding what a URI gives a meaning ('%', '?', '#').
+std::string sqlite_uri(const std::string& path) {
+  std::string out = "file:";
+  for (char ch : path) {
+    if (ch == '%' || ch == '?' || ch == '#') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(ch));
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -161,8 +184,16 @@ void Database::open() {
     throw DatabaseError(path_ + ": no such database file");
   }
   int flags = read_only() ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  std::string target = path_;
+  if (read_only() && !directory_writable(path_) && !file_exists(path_ + "-wal", nullptr)) {
+    // A WAL database needs its -shm file beside it even to be read; in a directory nobody can
+    // write, no writer can be active either (it could not create its -wal), so the file cannot
+    // change while we read it: open it immutable (no locks, no -shm).
+    target = sqlite_uri(path_) + "?mode=ro&immutable=1";
+    flags |= SQLITE_OPEN_URI;
+  }
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(target.c_str(), &raw, flags, nullptr);
   db_.reset(raw);
   if (rc != SQLITE_OK) {
     std::string detail = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);

@@ -1,7 +1,12 @@
 #include "nce/results/merge.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "nce/results/schema.h"
@@ -36,23 +41,140 @@ std::int64_t changes(const Database& db) {
   return sqlite3_changes(db.handle());
 }
 
+// A snapshot of the input in a private temporary file, removed (with its -wal/-shm/-journal) on
+// destruction. The input itself is only ever read, through a read-only connection.
+class TempCopy {
+ public:
+  explicit TempCopy(const Database& input) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "nce-merge-XXXXXX").string();
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    const int fd = ::mkstemp(name.data());
+    if (fd < 0) throw DatabaseError(input.path() + ": cannot create a temporary copy to merge");
+    ::close(fd);
+    path_ = name.data();
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
+    std::unique_ptr<sqlite3, int (*)(sqlite3*)> dest(raw, sqlite3_close);
+    if (rc == SQLITE_OK) {
+      // One backup step copies every page from one read snapshot of the input.
+      sqlite3_backup* backup = sqlite3_backup_init(dest.get(), "main", input.handle(), "main");
+      if (backup == nullptr) {
+        rc = sqlite3_errcode(dest.get());
+      } else {
+        rc = sqlite3_backup_step(backup, -1);
+        const int finish = sqlite3_backup_finish(backup);
+        if (rc == SQLITE_DONE) rc = finish;
+      }
+    }
+    if (rc != SQLITE_OK) {
+      const std::string detail = sqlite3_errstr(rc);
+      dest.reset();
+      remove_files();
+      throw DatabaseError(input.path() + ": cannot copy it to merge: " + detail, rc);
+    }
+  }
+  TempCopy(const TempCopy&) = delete;
+  TempCopy& operator=(const TempCopy&) = delete;
+  ~TempCopy() { remove_files(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  void remove_files() {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::remove((path_ + suffix).c_str());
+    }
+  }
+  std::string path_;
+};
+
+// 64-bit FNV-1a over `text`, continuing from `h`.
+std::uint64_t fnv1a(const std::string& text, std::uint64_t h) {
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// Every value of the rows `sql` returns, as one text (NULL distinct from '').
+std::string rows_text(const Database& db, const std::string& sql, std::int64_t run_id) {
+  auto stmt = db.prepare(sql);
+  stmt.bind(1, run_id);
+  std::string text;
+  while (stmt.step()) {
+    for (int i = 0; i < stmt.column_count(); ++i) {
+      text += stmt.is_null(i) ? std::string("\x01N") : "\x01" + stmt.column_text(i);
+    }
+    text += '\x02';
+  }
+  return text;
+}
+
+// Schema v1 had no run uuid; migrating a copy gives each of its runs a random one, so two copies
+// of one old database would merge twice. Runs of a v1 input get a uuid derived from their content
+// instead (id, every column, candidates and epochs): copies of one run agree, other runs differ.
+void give_v1_runs_content_keys(Database& copy) {
+  std::vector<std::int64_t> ids;
+  {
+    auto list = copy.prepare("SELECT id FROM runs ORDER BY id");
+    while (list.step()) ids.push_back(list.column_int(0));
+  }
+  copy.write_transaction([&] {
+    auto update = copy.prepare("UPDATE runs SET uuid = ? WHERE id = ?");
+    for (std::int64_t id : ids) {
+      const std::string content =
+          rows_text(copy,
+                    "SELECT id, method, model, dataset, bits, hw, status, started_at, finished_at, "
+                    "final_top1, config, git_commit, seed FROM runs WHERE id = ?",
+                    id) +
+          rows_text(copy,
+                    "SELECT epoch, phase, widths, macs, params, latency_cycles, energy_pj, top1 "
+                    "FROM candidates WHERE run_id = ? ORDER BY id",
+                    id) +
+          rows_text(copy,
+                    "SELECT epoch, phase, loss, top1, seconds FROM epochs WHERE run_id = ? "
+                    "ORDER BY epoch, phase",
+                    id);
+      char key[40];
+      std::snprintf(key, sizeof key, "%016llx%016llx",
+                    static_cast<unsigned long long>(fnv1a(content, 14695981039346656037ull)),
+                    static_cast<unsigned long long>(fnv1a(content, 0x9e3779b97f4a7c15ull)));
+      update.reset();
+      update.bind(1, std::string(key)).bind(2, id);
+      update.run();
+    }
+  });
+}
+
 }  // namespace
 
 MergeStats merge_database(Database& out, const std::string& input_path) {
   if (same_file(out.path(), input_path)) {
     throw DatabaseError(input_path + ": cannot merge a database into itself");
   }
+  // The input is opened read-only (checked like any open: a newer, corrupt or non-SQLite file is
+  // refused) and copied; an older schema is migrated in the copy, never in the input.
+  std::unique_ptr<TempCopy> copy;
+  int input_version = 0;
   {
-    // Check (and if older, migrate) the input with the same rules as any open.
     OpenOptions ro;
     ro.mode = OpenMode::kReadOnly;
-    Database probe(input_path, ro);
-    if (probe.schema_version() < current_schema_version()) {
-      Database upgrade(input_path);
-    }
+    Database input(input_path, ro);
+    input_version = input.schema_version();
+    copy = std::make_unique<TempCopy>(input);
   }
+  {
+    OpenOptions quiet;
+    quiet.quick_check_max_bytes = 0;  // the input passed its check
+    Database migrated(copy->path(), quiet);
+    if (input_version < 2) give_v1_runs_content_keys(migrated);
+    // Leave one self-contained file for ATTACH (no -wal to consult).
+    migrated.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
   auto attach = out.prepare("ATTACH DATABASE ? AS merge_src");
-  attach.bind(1, input_path);
+  attach.bind(1, copy->path());
   attach.run();
   MergeStats stats;
   try {
@@ -62,30 +184,77 @@ MergeStats merge_database(Database& out, const std::string& input_path) {
           "CREATE TEMP TABLE IF NOT EXISTS merge_run_map (old_id INTEGER PRIMARY KEY, new_id "
           "INTEGER NOT NULL); DELETE FROM merge_run_map;");
       const std::string run_columns = column_list(out, "runs", "id");
-      std::vector<std::pair<std::int64_t, std::string>> src_runs;
+      struct SourceRun {
+        std::int64_t id;
+        std::string uuid, status;
+        std::int64_t rows;
+      };
+      std::vector<SourceRun> src_runs;
       {
-        auto list = out.prepare("SELECT id, uuid FROM merge_src.runs ORDER BY id");
-        while (list.step()) src_runs.emplace_back(list.column_int(0), list.column_text(0 + 1));
-      }
-      auto exists = out.prepare("SELECT count(*) FROM main.runs WHERE uuid = ?");
-      auto copy = out.prepare("INSERT INTO main.runs (" + run_columns + ") SELECT " + run_columns +
-                              " FROM merge_src.runs WHERE id = ?");
-      auto map = out.prepare("INSERT INTO merge_run_map (old_id, new_id) VALUES (?, ?)");
-      for (const auto& [old_id, uuid] : src_runs) {
-        exists.reset();
-        exists.bind(1, uuid);
-        exists.step();
-        if (exists.column_int(0) > 0) {
-          ++stats.runs_skipped;
-          continue;
+        auto list = out.prepare(
+            "SELECT r.id, r.uuid, r.status, (SELECT count(*) FROM merge_src.candidates c WHERE "
+            "c.run_id = r.id) + (SELECT count(*) FROM merge_src.epochs e WHERE e.run_id = r.id) "
+            "FROM merge_src.runs r ORDER BY r.id");
+        while (list.step()) {
+          src_runs.push_back(
+              {list.column_int(0), list.column_text(1), list.column_text(2), list.column_int(3)});
         }
-        copy.reset();
-        copy.bind(1, old_id);
-        copy.run();
+      }
+      auto existing = out.prepare(
+          "SELECT r.id, r.status, (SELECT count(*) FROM main.candidates c WHERE c.run_id = r.id) "
+          "+ (SELECT count(*) FROM main.epochs e WHERE e.run_id = r.id) FROM main.runs r WHERE "
+          "r.uuid = ?");
+      auto copy_run = out.prepare("INSERT INTO main.runs (" + run_columns + ") SELECT " +
+                                  run_columns + " FROM merge_src.runs WHERE id = ?");
+      std::string assignments;
+      {
+        auto info = out.prepare("SELECT name FROM pragma_table_info('runs') WHERE name <> 'id'");
+        while (info.step()) {
+          const std::string name = info.column_text(0);
+          if (!assignments.empty()) assignments += ", ";
+          assignments += name + " = (SELECT " + name + " FROM merge_src.runs WHERE id = ?1)";
+        }
+      }
+      auto update_run = out.prepare("UPDATE main.runs SET " + assignments + " WHERE id = ?2");
+      auto drop_candidates = out.prepare("DELETE FROM main.candidates WHERE run_id = ?");
+      auto drop_epochs = out.prepare("DELETE FROM main.epochs WHERE run_id = ?");
+      auto map = out.prepare("INSERT INTO merge_run_map (old_id, new_id) VALUES (?, ?)");
+      for (const SourceRun& src : src_runs) {
+        existing.reset();
+        existing.bind(1, src.uuid);
+        std::int64_t target = 0;
+        if (existing.step()) {
+          const std::int64_t id = existing.column_int(0);
+          const std::string status = existing.column_text(1);
+          const std::int64_t rows = existing.column_int(2);
+          // The output holds a snapshot of a run that was still being written: the input's is
+          // newer when the run has ended there, or when it has more rows so far.
+          const bool newer = status == "running" && (src.status != "running" || src.rows > rows);
+          if (!newer) {
+            ++stats.runs_skipped;
+            continue;
+          }
+          update_run.reset();
+          update_run.bind(1, src.id).bind(2, id);
+          update_run.run();
+          drop_candidates.reset();
+          drop_candidates.bind(1, id);
+          drop_candidates.run();
+          drop_epochs.reset();
+          drop_epochs.bind(1, id);
+          drop_epochs.run();
+          target = id;
+          ++stats.runs_updated;
+        } else {
+          copy_run.reset();
+          copy_run.bind(1, src.id);
+          copy_run.run();
+          target = out.last_insert_rowid();
+          ++stats.runs_added;
+        }
         map.reset();
-        map.bind(1, old_id).bind(2, out.last_insert_rowid());
+        map.bind(1, src.id).bind(2, target);
         map.run();
-        ++stats.runs_added;
       }
       const std::string candidate_columns = column_list(out, "candidates", "id");
       const std::string candidate_values = column_list(out, "candidates", "id", "c.");

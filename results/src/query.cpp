@@ -37,6 +37,32 @@ bool only_space_or_semicolons(const char* tail) {
   return true;
 }
 
+// "PRAGMA name" or "PRAGMA schema.name" without "= value" or "(value)": reads a setting. SQLite
+// flags some of these (journal_mode) as writes because the same pragma with a value writes. The
+// connection of a read-only Database is SQLITE_OPEN_READONLY and query_only, so a pragma let
+// through here still cannot change the file.
+bool is_pragma_read(const std::string& text) {
+  std::string t;
+  for (char ch : text) {
+    if (ch == ';') break;
+    if (!std::isspace(static_cast<unsigned char>(ch))) {
+      t += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+  }
+  static const char* const kQueries[] = {
+      "journal_mode", "user_version",   "schema_version", "application_id", "page_size",
+      "page_count",   "freelist_count", "encoding",       "foreign_keys",   "auto_vacuum",
+      "synchronous",  "cache_size",     "busy_timeout",   "query_only",     "locking_mode"};
+  if (t.rfind("pragma", 0) != 0) return false;
+  std::string name = t.substr(6);
+  const auto dot = name.find('.');
+  if (dot != std::string::npos) name = name.substr(dot + 1);
+  for (const char* q : kQueries) {
+    if (name == q) return true;
+  }
+  return false;
+}
+
 QueryResult collect(Statement& stmt) {
   QueryResult result;
   for (int i = 0; i < stmt.column_count(); ++i) result.columns.push_back(stmt.column_name(i));
@@ -85,6 +111,8 @@ bool is_numeric(const Value& v) {
 
 QueryResult run_query(const Database& db, const std::string& sql, bool read_only_statements) {
   QueryResult last;
+  std::string last_text;
+  bool have_rows = false;
   const char* cursor = sql.c_str();
   bool any = false;
   while (*cursor && !only_space_or_semicolons(cursor)) {
@@ -99,8 +127,16 @@ QueryResult run_query(const Database& db, const std::string& sql, bool read_only
     cursor = tail;
     if (!raw) continue;  // a comment
     Statement stmt(db, raw, text);
-    if (read_only_statements && !stmt.read_only()) {
+    if (read_only_statements && !stmt.read_only() && !is_pragma_read(text)) {
       throw DatabaseError(db.path() + ": refusing a statement that writes: '" + text + "'");
+    }
+    if (stmt.column_count() > 0) {
+      if (have_rows) {
+        throw DatabaseError(db.path() + ": more than one statement returns rows ('" + last_text +
+                            "' and '" + text + "'); run them one at a time");
+      }
+      have_rows = true;
+      last_text = text;
     }
     any = true;
     QueryResult result = collect(stmt);

@@ -1,6 +1,9 @@
 #include "nce/results/result_sink.h"
 
+#include <cmath>
 #include <ostream>
+#include <sstream>
+#include <stdexcept>
 
 #include "nce/models/network.h"
 
@@ -16,8 +19,53 @@ const char* to_string(RunStatus status) {
       return "failed";
     case RunStatus::kInterrupted:
       return "interrupted";
+    case RunStatus::kDiverged:
+      return "diverged";
   }
   return "unknown";
+}
+
+namespace {
+
+std::string number_text(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+[[noreturn]] void bad_record(const char* field, const std::string& value, const char* why) {
+  throw std::invalid_argument(std::string("result record: ") + field + " = " + value + ": " + why);
+}
+
+void check_count(const char* field, const std::optional<std::int64_t>& v) {
+  if (v && *v < 0) bad_record(field, std::to_string(*v), "must be >= 0 (an overflow upstream?)");
+}
+
+void check_percent(const char* field, const std::optional<double>& v) {
+  if (v && !(*v >= 0.0 && *v <= 100.0)) {
+    bad_record(field, number_text(*v), "an accuracy must be a percentage in [0, 100]");
+  }
+}
+
+}  // namespace
+
+void validate(const CandidateRecord& r) {
+  check_count("macs", r.macs);
+  check_count("params", r.params);
+  check_count("latency_cycles", r.latency_cycles);
+  check_count("stall_cycles", r.stall_cycles);
+  if (r.energy_pj && !(std::isfinite(*r.energy_pj) && *r.energy_pj >= 0.0)) {
+    bad_record("energy_pj", number_text(*r.energy_pj), "must be finite and >= 0");
+  }
+  check_percent("top1", r.top1);
+}
+
+void validate(const EpochRecord& r) {
+  if (r.loss && !std::isfinite(*r.loss)) {
+    bad_record("loss", number_text(*r.loss), "must be finite (a diverged run?)");
+  }
+  check_percent("top1", r.top1);
+  check_percent("test_top1", r.test_top1);
 }
 
 RunId NullSink::begin_run(const RunInfo&) {

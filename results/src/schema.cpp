@@ -179,6 +179,19 @@ INSERT INTO cost_cache
 DROP TABLE cost_cache_v2;
 )sql";
 
+// v4: a run whose network diverged (status 'diverged') measured nothing: its candidates stay in
+// the table for the record but leave v_candidates (and so every front and chart).
+const char* const kV4 = R"sql(
+DROP VIEW v_candidates;
+CREATE VIEW v_candidates AS
+  SELECT c.run_id, COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model,
+         COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits,
+         COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params,
+         c.latency_cycles, c.energy_pj, c.top1
+  FROM candidates c JOIN runs r ON r.id = c.run_id
+  WHERE r.status <> 'diverged';
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -186,6 +199,7 @@ const std::vector<Migration>& migrations() {
       {1, "runs, epochs, candidates; views v_candidates and v_runs", kV1},
       {2, "run uuid/wall time/host, candidate overrides and stalls, hw_configs, cost_cache", kV2},
       {3, "cost_cache keyed on the whole layer key (geometry included)", kV3},
+      {4, "v_candidates leaves out the candidates of diverged runs", kV4},
   };
   return steps;
 }

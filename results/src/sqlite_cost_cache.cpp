@@ -15,7 +15,21 @@ const char* kColumns =
     "ofmap_sram_writes, dram_ifmap_read_bits, dram_filter_read_bits, dram_ofmap_write_bits";
 
 const char* status_text(sim::CostStatus s) {
-  return s == sim::CostStatus::kOk ? "ok" : "sram_too_small";
+  switch (s) {
+    case sim::CostStatus::kOk:
+      return "ok";
+    case sim::CostStatus::kSramTooSmall:
+      return "sram_too_small";
+    case sim::CostStatus::kOverflow:
+      return "overflow";
+  }
+  return "sram_too_small";
+}
+
+sim::CostStatus status_from_text(const std::string& text) {
+  if (text == "ok") return sim::CostStatus::kOk;
+  if (text == "overflow") return sim::CostStatus::kOverflow;
+  return sim::CostStatus::kSramTooSmall;
 }
 
 // NULL stands for +inf (an infeasible layer's energy).
@@ -62,7 +76,7 @@ void SqliteCostCache::load_locked(const std::string& hw_fingerprint) {
     const int bits = static_cast<int>(st.column_int(1));
     const int o = 2;  // first LayerCost column
     sim::LayerCost c;
-    c.status = st.column_text(o) == "ok" ? sim::CostStatus::kOk : sim::CostStatus::kSramTooSmall;
+    c.status = status_from_text(st.column_text(o));
     c.status_detail = st.column_text(o + 1);
     c.passes = static_cast<int>(st.column_int(o + 2));
     c.folds = st.column_int(o + 3);

@@ -75,6 +75,7 @@ RunId SqliteSink::begin_run(const RunInfo& info) {
 }
 
 void SqliteSink::record_epoch(RunId run, const EpochRecord& e) {
+  validate(e);
   std::lock_guard<std::mutex> lock(mutex_);
   db_.write_transaction([&] {
     auto insert = db_.prepare(
@@ -94,6 +95,7 @@ void SqliteSink::record_epoch(RunId run, const EpochRecord& e) {
 
 void SqliteSink::record_candidates(RunId run, const std::vector<CandidateRecord>& candidates) {
   if (candidates.empty()) return;
+  for (const auto& c : candidates) validate(c);  // all or none, before the transaction
   std::lock_guard<std::mutex> lock(mutex_);
   db_.write_transaction([&] {
     auto insert = db_.prepare(

@@ -6,6 +6,8 @@
 #include <functional>
 #include <sstream>
 
+#include "nce/common/utf8.h"
+
 namespace nce::results {
 
 namespace {
@@ -125,7 +127,8 @@ void axes(std::ostringstream& o, const Axis& x, const Axis& y, const std::vector
 
 }  // namespace
 
-std::string xml_escape(const std::string& text) {
+std::string xml_escape(const std::string& raw) {
+  const std::string text = to_valid_utf8(raw);  // XML is UTF-8 here: invalid bytes become U+FFFD
   std::string out;
   for (char ch : text) {
     switch (ch) {

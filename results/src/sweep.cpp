@@ -280,15 +280,10 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
       for (const auto& item : items) {
         double m = 0;
         try {
-          size_t used = 0;
-          m = std::stod(item, &used);
-          if (used != item.size()) throw std::invalid_argument(item);
-        } catch (const std::exception&) {
-          throw std::invalid_argument(where + "[networks] wrpn: bad multiplier '" + item + "'");
-        }
-        if (!(m > 0)) {
-          throw std::invalid_argument(where + "[networks] wrpn: multiplier '" + item +
-                                      "' must be > 0");
+          m = models::parse_multipliers(item).front();
+        } catch (const std::invalid_argument& ex) {
+          throw std::invalid_argument(where + "[networks] wrpn: bad multiplier '" + item +
+                                      "': " + ex.what());
         }
         SweepNetwork n;
         n.model = model;

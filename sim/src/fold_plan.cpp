@@ -1,5 +1,7 @@
 #include "nce/sim/fold_plan.h"
 
+#include "nce/sim/layer_cost.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -221,8 +223,10 @@ std::string describe_shortfall(const HwConfig& hw, const std::string& layer_name
 
 std::int64_t dram_transfer_cycles(const HwConfig& hw, std::int64_t bits) {
   if (bits <= 0) return 0;
-  return static_cast<std::int64_t>(
-      std::ceil(static_cast<double>(bits) / (8.0 * hw.dram_bytes_per_cycle)));
+  const double cycles = std::ceil(static_cast<double>(bits) / (8.0 * hw.dram_bytes_per_cycle));
+  // Casting a double beyond int64 is undefined: saturate where the cost model stops counting.
+  if (!(cycles < static_cast<double>(kInfeasibleCycles))) return kInfeasibleCycles;
+  return static_cast<std::int64_t>(cycles);
 }
 
 }  // namespace nce::sim

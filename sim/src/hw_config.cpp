@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -52,8 +53,24 @@ int parse_int(const std::string& source, const std::string& key, const std::stri
   return static_cast<int>(v);
 }
 
+// What is physically sensible for a value (and keeps every count of the cost model inside 64
+// bits): a range with an open or closed lower end.
+struct Bounds {
+  double lo, hi;
+  bool lo_open;
+  const char* why;
+};
+// SRAMs: up to 1 GiB each (on-chip buffers are KiB to a few MiB).
+constexpr Bounds kSramKb{0.0, 1024.0 * 1024.0, true, "KiB of on-chip SRAM, at most 1 GiB"};
+// DRAM: from one byte per 1000 cycles to 1 MB per cycle (an ideal memory in tests).
+constexpr Bounds kDramBytes{1e-3, 1e6, false, "bytes per cycle, from 0.001 to 1e6"};
+// Clock: from 1 kHz up (it only turns cycles into seconds, so no count depends on its top).
+constexpr Bounds kClockMhz{1e-3, HUGE_VAL, false, "MHz, at least 0.001"};
+// Energy per event: 0 to 1 uJ (a DRAM bit costs tens of pJ, a 2-bit MAC a fraction of one).
+constexpr Bounds kEventPj{0.0, 1e6, false, "pJ per event, from 0 to 1e6"};
+
 double parse_double(const std::string& source, const std::string& key, const std::string& value,
-                    bool allow_zero) {
+                    const Bounds& b) {
   std::size_t used = 0;
   double v = 0;
   try {
@@ -62,8 +79,16 @@ double parse_double(const std::string& source, const std::string& key, const std
     fail(source, key, value, "not a number");
   }
   if (used != value.size() || !std::isfinite(v)) fail(source, key, value, "not a number");
-  if (allow_zero ? v < 0 : v <= 0) {
-    fail(source, key, value, allow_zero ? "must be >= 0" : "must be > 0");
+  const bool low = b.lo_open ? !(v > b.lo) : !(v >= b.lo);
+  if (low || v > b.hi) {
+    const std::string range =
+        std::isfinite(b.hi)
+            ? std::string("must be in ") + (b.lo_open ? "(" : "[") + format_double(b.lo) + ", " +
+                  format_double(b.hi) + "]"
+            : std::string("must be ") + (b.lo_open ? "> " : ">= ") + format_double(b.lo);
+    fail(source, key, value,
+         range + " (" + b.why + ")" +
+             (b.lo == 0 ? (b.lo_open ? "; must be > 0" : "; must be >= 0") : ""));
   }
   return v;
 }
@@ -118,17 +143,17 @@ const std::vector<KeySpec>& key_specs() {
        [](const HwConfig& c) { return std::string(to_string(c.dataflow)); }},
       {"memory.ifmap_sram_kb",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ifmap_sram_kb = parse_double(s, "memory.ifmap_sram_kb", v, false);
+         c.ifmap_sram_kb = parse_double(s, "memory.ifmap_sram_kb", v, kSramKb);
        },
        [](const HwConfig& c) { return format_double(c.ifmap_sram_kb); }},
       {"memory.filter_sram_kb",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.filter_sram_kb = parse_double(s, "memory.filter_sram_kb", v, false);
+         c.filter_sram_kb = parse_double(s, "memory.filter_sram_kb", v, kSramKb);
        },
        [](const HwConfig& c) { return format_double(c.filter_sram_kb); }},
       {"memory.ofmap_sram_kb",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ofmap_sram_kb = parse_double(s, "memory.ofmap_sram_kb", v, false);
+         c.ofmap_sram_kb = parse_double(s, "memory.ofmap_sram_kb", v, kSramKb);
        },
        [](const HwConfig& c) { return format_double(c.ofmap_sram_kb); }},
       {"memory.double_buffered",
@@ -138,42 +163,42 @@ const std::vector<KeySpec>& key_specs() {
        [](const HwConfig& c) { return std::string(c.double_buffered ? "true" : "false"); }},
       {"memory.dram_bytes_per_cycle",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.dram_bytes_per_cycle = parse_double(s, "memory.dram_bytes_per_cycle", v, false);
+         c.dram_bytes_per_cycle = parse_double(s, "memory.dram_bytes_per_cycle", v, kDramBytes);
        },
        [](const HwConfig& c) { return format_double(c.dram_bytes_per_cycle); }},
       {"clock.mhz",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.clock_mhz = parse_double(s, "clock.mhz", v, false);
+         c.clock_mhz = parse_double(s, "clock.mhz", v, kClockMhz);
        },
        [](const HwConfig& c) { return format_double(c.clock_mhz); }},
       {"energy.mac_pj",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.mac_pj = parse_double(s, "energy.mac_pj", v, true);
+         c.mac_pj = parse_double(s, "energy.mac_pj", v, kEventPj);
        },
        [](const HwConfig& c) { return format_double(c.mac_pj); }},
       {"energy.idle_pe_pj",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.idle_pe_pj = parse_double(s, "energy.idle_pe_pj", v, true);
+         c.idle_pe_pj = parse_double(s, "energy.idle_pe_pj", v, kEventPj);
        },
        [](const HwConfig& c) { return format_double(c.idle_pe_pj); }},
       {"energy.ifmap_sram_pj_per_bit",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ifmap_sram_pj_per_bit = parse_double(s, "energy.ifmap_sram_pj_per_bit", v, true);
+         c.ifmap_sram_pj_per_bit = parse_double(s, "energy.ifmap_sram_pj_per_bit", v, kEventPj);
        },
        [](const HwConfig& c) { return format_double(c.ifmap_sram_pj_per_bit); }},
       {"energy.filter_sram_pj_per_bit",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.filter_sram_pj_per_bit = parse_double(s, "energy.filter_sram_pj_per_bit", v, true);
+         c.filter_sram_pj_per_bit = parse_double(s, "energy.filter_sram_pj_per_bit", v, kEventPj);
        },
        [](const HwConfig& c) { return format_double(c.filter_sram_pj_per_bit); }},
       {"energy.ofmap_sram_pj_per_bit",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ofmap_sram_pj_per_bit = parse_double(s, "energy.ofmap_sram_pj_per_bit", v, true);
+         c.ofmap_sram_pj_per_bit = parse_double(s, "energy.ofmap_sram_pj_per_bit", v, kEventPj);
        },
        [](const HwConfig& c) { return format_double(c.ofmap_sram_pj_per_bit); }},
       {"energy.dram_pj_per_bit",
        [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.dram_pj_per_bit = parse_double(s, "energy.dram_pj_per_bit", v, true);
+         c.dram_pj_per_bit = parse_double(s, "energy.dram_pj_per_bit", v, kEventPj);
        },
        [](const HwConfig& c) { return format_double(c.dram_pj_per_bit); }},
   };
@@ -337,6 +362,11 @@ HwConfig parse_hw_config(const std::string& text, const std::string& source_name
 }
 
 HwConfig load_hw_config(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error("cannot read hardware config '" + path +
+                             "': it is a directory (name a .cfg file)");
+  }
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read hardware config '" + path + "'");
   std::stringstream buf;

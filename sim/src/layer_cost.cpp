@@ -1,6 +1,7 @@
 #include "nce/sim/layer_cost.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -42,22 +43,85 @@ GemmLayer to_gemm_layer(const models::Layer& layer) {
   return g;
 }
 
+namespace {
+
+// a + b into *sum, saturating at kInfeasibleCycles; false when it saturated or a term is negative.
+bool add_counted(std::int64_t a, std::int64_t b, std::int64_t* sum) {
+  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, sum) || *sum >= kInfeasibleCycles) {
+    *sum = kInfeasibleCycles;
+    return false;
+  }
+  return true;
+}
+
+// Checked event sums: false when one leaves int64 or is negative.
+bool add_events(EventCounts& acc, const EventCounts& e) {
+  std::int64_t* a[] = {&acc.macs,
+                       &acc.idle_pe_cycles,
+                       &acc.ifmap_sram_reads,
+                       &acc.ifmap_sram_writes,
+                       &acc.filter_sram_reads,
+                       &acc.filter_sram_writes,
+                       &acc.ofmap_sram_reads,
+                       &acc.ofmap_sram_writes,
+                       &acc.dram_ifmap_read_bits,
+                       &acc.dram_filter_read_bits,
+                       &acc.dram_ofmap_write_bits};
+  const std::int64_t b[] = {e.macs,
+                            e.idle_pe_cycles,
+                            e.ifmap_sram_reads,
+                            e.ifmap_sram_writes,
+                            e.filter_sram_reads,
+                            e.filter_sram_writes,
+                            e.ofmap_sram_reads,
+                            e.ofmap_sram_writes,
+                            e.dram_ifmap_read_bits,
+                            e.dram_filter_read_bits,
+                            e.dram_ofmap_write_bits};
+  bool ok = true;
+  for (std::size_t i = 0; i < sizeof b / sizeof b[0]; ++i) {
+    ok = ok && b[i] >= 0 && !__builtin_add_overflow(*a[i], b[i], a[i]);
+  }
+  return ok;
+}
+
+LayerCost overflow_cost(const HwConfig& hw, const std::string& what, int passes) {
+  LayerCost c = infeasible_cost(hw.source + ": " + what +
+                                    " leaves the range the cost model counts in (the config's "
+                                    "sizes, bandwidth or energies are beyond what it models)",
+                                passes);
+  c.status = CostStatus::kOverflow;
+  return c;
+}
+
+}  // namespace
+
 LayerCost finalize_cost(const HwConfig& hw, const std::vector<PassResult>& passes,
                         std::int64_t folds) {
   LayerCost c;
   c.passes = static_cast<int>(passes.size());
   c.folds = folds;
   for (const auto& p : passes) {
-    c.compute_cycles += p.compute_cycles;
-    c.stall_cycles += p.stall_cycles;
-    c.events += p.events;
+    if (!add_counted(c.compute_cycles, p.compute_cycles, &c.compute_cycles) ||
+        !add_counted(c.stall_cycles, p.stall_cycles, &c.stall_cycles)) {
+      return overflow_cost(hw, "the layer's cycle count", c.passes);
+    }
+    if (!add_events(c.events, p.events)) return overflow_cost(hw, "an event count", c.passes);
   }
-  c.cycles = c.compute_cycles + c.stall_cycles;
-  const std::int64_t pe_cycles = static_cast<std::int64_t>(hw.rows) * hw.cols * c.cycles;
+  if (!add_counted(c.compute_cycles, c.stall_cycles, &c.cycles)) {
+    return overflow_cost(hw, "the layer's cycle count", c.passes);
+  }
+  std::int64_t pe_cycles = 0;
+  if (__builtin_mul_overflow(static_cast<std::int64_t>(hw.rows) * hw.cols, c.cycles, &pe_cycles)) {
+    return overflow_cost(hw, "the layer's PE-cycle count", c.passes);
+  }
   c.events.idle_pe_cycles = pe_cycles - c.events.macs;
   c.utilization = pe_cycles > 0 ? static_cast<double>(c.events.macs) / pe_cycles : 0.0;
   c.energy = energy_of(hw, c.events);
   c.energy_pj = c.energy.total_pj();
+  if (!std::isfinite(c.energy_pj) || c.energy_pj < 0) {
+    return overflow_cost(hw, "the layer's energy", c.passes);
+  }
   return c;
 }
 
@@ -87,16 +151,16 @@ PassResult fast_pass(const HwConfig& hw, const ConvGeometry& geo) {
     std::int64_t load_end = 0;
     if (i > 0 && load_bits > 0) {
       const std::int64_t buffer_free = i >= lag ? end[static_cast<std::size_t>(i - lag)] : 0;
-      load_end = std::max(read_free, buffer_free) + dram_transfer_cycles(hw, load_bits);
+      add_counted(std::max(read_free, buffer_free), dram_transfer_cycles(hw, load_bits), &load_end);
       read_free = load_end;
     }
     const std::int64_t ofmap_free =
         f.group >= lag ? write_end[static_cast<std::size_t>(f.group - lag)] : 0;
     const std::int64_t start = std::max({prev_end, load_end, ofmap_free});
-    r.stall_cycles += start - prev_end;
-    end[static_cast<std::size_t>(i)] = start + f.cycles;
+    add_counted(r.stall_cycles, start - prev_end, &r.stall_cycles);
+    add_counted(start, f.cycles, &end[static_cast<std::size_t>(i)]);
     prev_end = end[static_cast<std::size_t>(i)];
-    r.compute_cycles += f.cycles;
+    add_counted(r.compute_cycles, f.cycles, &r.compute_cycles);
 
     auto& e = r.events;
     e.macs += f.macs;
@@ -113,7 +177,8 @@ PassResult fast_pass(const HwConfig& hw, const ConvGeometry& geo) {
       e.ofmap_sram_reads += f.group_output_words;
       e.dram_ofmap_write_bits += out_bits;
       const std::int64_t ws = std::max(write_free, end[static_cast<std::size_t>(i)]);
-      write_end[static_cast<std::size_t>(f.group)] = ws + dram_transfer_cycles(hw, out_bits);
+      add_counted(ws, dram_transfer_cycles(hw, out_bits),
+                  &write_end[static_cast<std::size_t>(f.group)]);
       write_free = write_end[static_cast<std::size_t>(f.group)];
     }
   }

@@ -1,6 +1,8 @@
 #include "nce/sim/systemc_engine.h"
 
+#include <algorithm>
 #include <cassert>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <systemc>
@@ -239,6 +241,35 @@ class ArrayTop : public sc_core::sc_module {
 
 }  // namespace
 
+double systemc_layer_bytes(const ConvGeometry& g) {
+  const double K = static_cast<double>(g.k) * g.k * g.c_in,
+               N = static_cast<double>(g.h_out) * g.w_out, M = g.c_out;
+  const double input = static_cast<double>(g.c_in) * g.h_in * g.w_in;
+  return 4.0 * (input + K * M)    // ConvLayerData: input map and weights
+         + 4.0 * (K * N + K * M)  // im2col and lowered weights
+         + 8.0 * 2.0 * N * M;     // output and partial sums
+}
+
+void check_systemc_memory(const models::Network& net) {
+  // Every job's data is held for the whole run; the working buffers of one layer at a time.
+  double held = 0.0, peak = 0.0;
+  for (const auto& l : net.layers) {
+    const ConvGeometry g = geometry_of(l);
+    const double data =
+        4.0 * (static_cast<double>(g.c_in) * g.h_in * g.w_in + static_cast<double>(g.K()) * g.M());
+    held += data;
+    peak = std::max(peak, systemc_layer_bytes(g) - data);
+    if (held + peak > kSystemcMemoryLimitBytes) {
+      char size[64];
+      std::snprintf(size, sizeof size, "%.1f GiB", (held + peak) / (1024.0 * 1024 * 1024));
+      throw std::invalid_argument("model '" + net.model + "' " + models::format_widths(net.widths) +
+                                  ": the SystemC engine would need " + size +
+                                  " for the real operands up to layer " + l.name +
+                                  " (limit 4 GiB); use --engine fast, which gives the same cycles");
+    }
+  }
+}
+
 bool systemc_used() {
   return g_systemc_used;
 }
@@ -265,6 +296,7 @@ std::vector<SimJobResult> run_systemc(const std::vector<SimJob>& jobs) {
 NetworkReport systemc_network_report(const HwConfig& hw, const models::Network& net,
                                      std::uint64_t seed,
                                      std::vector<std::vector<std::int64_t>>* outputs) {
+  check_systemc_memory(net);
   std::vector<SimJob> jobs;
   jobs.reserve(net.layers.size());
   for (std::size_t i = 0; i < net.layers.size(); ++i) {

@@ -180,6 +180,46 @@ TEST(Network, BadInputSaysWhatAndWhere) {
   expect_error_mentions([&] { build_canonical("resnet20", w); }, "width 0");
 }
 
+TEST(Network, InputTooSmallForTheModelIsRefusedAtBuildTime) {
+  // Fashion-MNIST-format files with 2x2, 1x1 or 1x28 images: a 1-pixel map reaches the 2x2
+  // average-pool shortcut of a stride-2 block (a heap overflow in the trainer on main).
+  for (const InputShape& in : {InputShape{1, 2, 2, 10}, InputShape{1, 1, 1, 10},
+                               InputShape{1, 1, 28, 10}, InputShape{1, 28, 1, 10}}) {
+    expect_error_mentions([&] { build("resnet8", {}, in); }, "too small");
+    expect_error_mentions([&] { build("resnet20", {}, in); }, "too small");
+  }
+  EXPECT_NO_THROW(build("resnet8", {}, InputShape{1, 4, 4, 10}));
+  EXPECT_NO_THROW(build("resnet8", {}, fashion_mnist_input()));
+}
+
+TEST(Network, WidthScalingIsCheckedAndBounded) {
+  const std::vector<int> base = default_widths("resnet8");
+  // On main: 1e9 wrapped to [3,1,1,1,1935228928,...]; inf and huge values became all-1 networks.
+  for (double m : {1e9, 1e300, HUGE_VAL, -HUGE_VAL, std::nan(""), 0.0, -1.0, 65.0}) {
+    EXPECT_THROW(scale_widths(base, m), std::invalid_argument) << m;
+  }
+  expect_error_mentions([&] { scale_widths(base, 1e9); }, "1e+09");
+  expect_error_mentions([&] { scale_width(16384, 2.0); }, "more than the 16384");
+  EXPECT_EQ(scale_width(16, 0.01), 1);
+  EXPECT_EQ(scale_widths(base, 64.0)[1], 16 * 64);
+  // Widths beyond kMaxWidth are refused by build() (the SystemC engine allocated > 5 GB on main).
+  std::vector<int> w = default_widths("resnet20");
+  w[2] = 100000;
+  expect_error_mentions([&] { build_canonical("resnet20", w); }, "width 2 is 100000");
+}
+
+TEST(Network, ParseMultipliersRejectsTrailingJunk) {
+  EXPECT_EQ(parse_multipliers("1,1.5,2"), (std::vector<double>{1.0, 1.5, 2.0}));
+  EXPECT_EQ(parse_multipliers(" 1 , 2 "), (std::vector<double>{1.0, 2.0}));
+  expect_error_mentions([] { parse_multipliers("1,2abc"); }, "'2abc' is not a number");
+  expect_error_mentions([] { parse_multipliers("inf"); }, "finite");
+  expect_error_mentions([] { parse_multipliers("nan"); }, "finite");
+  expect_error_mentions([] { parse_multipliers("1,,2"); }, "not a number");
+  expect_error_mentions([] { parse_multipliers("1,"); }, "empty");
+  expect_error_mentions([] { parse_multipliers(""); }, "empty");
+  expect_error_mentions([] { parse_multipliers("1e9"); }, "(0, 64]");
+}
+
 TEST(Network, ParseWidths) {
   EXPECT_EQ(parse_widths("3,16,8"), (std::vector<int>{3, 16, 8}));
   EXPECT_EQ(parse_widths("[3, 16, 8]"), (std::vector<int>{3, 16, 8}));

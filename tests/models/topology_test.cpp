@@ -144,5 +144,20 @@ TEST(Topology, RowsAsScaleSimReadsThem) {
   expect_csv_error(header + "c, 16, 16, 3, 3, 4, 8, 1, 1, x,\n", "'column 10' is 'x'");
 }
 
+TEST(Topology, LayersWhoseCountsWouldOverflowAreRefused) {
+  // Layer::macs() overflowed int64 for such rows (fuzz/topology_csv_fuzz.cpp checks the counts).
+  const std::string header =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\n";
+  expect_csv_error(header + "Big, 34, 34, 3, 3, 2000000000, 16, 1,\n", "at most 16384");
+  expect_csv_error(header + "Big, 34, 34, 3, 3, 3, 2147483647, 1,\n", "at most 16384");
+  expect_csv_error(header + "Wide, 3, 2000000000, 3, 3, 3, 16, 1,\n", "pixels a side");
+  expect_csv_error(header + "Many, 16384, 16384, 5, 5, 16384, 16384, 1,\n", "MACs");
+  EXPECT_NO_THROW({
+    std::istringstream ok(header + "Conv, 224, 224, 7, 7, 3, 64, 2,\n");
+    read_topology_csv(ok, "ok.csv");
+  });
+}
+
 }  // namespace
 }  // namespace nce::models

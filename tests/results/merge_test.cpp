@@ -2,6 +2,9 @@
 // merging again adds nothing, and a bad input leaves the output unchanged.
 #include "nce/results/merge.h"
 
+#include <sqlite3.h>
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include "nce/results/query.h"
@@ -71,6 +74,83 @@ TEST(Merge, BadInputLeavesOutputUnchanged) {
   EXPECT_THROW(merge_database(db, out.path()), DatabaseError);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 3);
   EXPECT_EQ(db.integrity_check(), "ok");
+}
+
+void build_v1(const std::string& path) {
+  const std::string sql =
+      testing::read_file(std::string(NCE_TEST_DATA_DIR) + "/results/schema_v1.sql");
+  ASSERT_FALSE(sql.empty());
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &message);
+  sqlite3_free(message);
+  sqlite3_close(raw);
+  ASSERT_EQ(rc, SQLITE_OK);
+}
+
+TEST(Merge, OldInputIsReadNeverMigratedInPlace) {
+  ScratchFile old_db(".v1.db"), out(".out.db");
+  build_v1(old_db.path());
+  ::chmod(old_db.path().c_str(), 0444);  // a read-only old input merges too
+  const std::string before = testing::read_file(old_db.path());
+  Database db(out.path());
+  const MergeStats s = merge_database(db, old_db.path());
+  EXPECT_EQ(s.runs_added, 2);
+  EXPECT_EQ(s.candidates_added, 4);
+  // On main the input was migrated in place: its bytes (and checksum) changed.
+  EXPECT_EQ(testing::read_file(old_db.path()), before);
+  EXPECT_FALSE(testing::file_exists(old_db.path() + "-wal"));
+  OpenOptions ro;
+  ro.mode = OpenMode::kReadOnly;
+  EXPECT_EQ(Database(old_db.path(), ro).schema_version(), 1);
+  ::chmod(old_db.path().c_str(), 0644);
+}
+
+TEST(Merge, TwoCopiesOfOneOldDatabaseMergeOnce) {
+  ScratchFile a(".v1a.db"), b(".v1b.db"), out(".out.db");
+  build_v1(a.path());
+  testing::write_file(b.path(), testing::read_file(a.path()));
+  Database db(out.path());
+  EXPECT_EQ(merge_database(db, a.path()).runs_added, 2);
+  const MergeStats second = merge_database(db, b.path());
+  EXPECT_EQ(second.runs_added, 0);
+  EXPECT_EQ(second.runs_skipped, 2);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs"), 2);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates"), 4);
+  EXPECT_EQ(merge_database(db, a.path()).runs_added, 0);
+}
+
+TEST(Merge, AShardMergedWhileRunningIsCompletedByTheNextMerge) {
+  ScratchFile shard(".shard.db"), out(".out.db");
+  SqliteSink sink(shard.path());
+  RunInfo info;
+  info.method = "sweep";
+  const RunId run = sink.begin_run(info);
+  CandidateRecord c;
+  c.widths = {3, 8};
+  c.macs = 1;
+  sink.record_candidate(run, c);
+  Database db(out.path());
+  const MergeStats partial = merge_database(db, shard.path());
+  EXPECT_EQ(partial.runs_added, 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs WHERE status = 'running'"), 1);
+  // The shard goes on and finishes.
+  sink.record_candidate(run, c);
+  sink.record_candidate(run, c);
+  sink.finish_run(run, RunStatus::kFinished, std::nullopt);
+  const MergeStats done = merge_database(db, shard.path());
+  EXPECT_EQ(done.runs_added, 0);
+  EXPECT_EQ(done.runs_updated, 1);
+  EXPECT_EQ(done.candidates_added, 3);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates"), 3);
+  // And once finished, merging again changes nothing.
+  const MergeStats again = merge_database(db, shard.path());
+  EXPECT_EQ(again.runs_updated, 0);
+  EXPECT_EQ(again.runs_skipped, 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates"), 3);
 }
 
 }  // namespace

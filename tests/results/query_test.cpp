@@ -80,6 +80,32 @@ TEST_F(QueryTest, WritingStatementsAreRefusedAndNothingChanges) {
   EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates"), 2);
 }
 
+TEST_F(QueryTest, SeveralResultTablesAreRefusedNotDropped) {
+  // On main "SELECT 1; SELECT 2" showed only the 2.
+  Database db(file_.path());
+  try {
+    run_query(db, "SELECT 1; SELECT 2");
+    FAIL() << "two result tables, one shown";
+  } catch (const DatabaseError& e) {
+    EXPECT_NE(std::string(e.what()).find("more than one statement returns rows"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(run_query(db, "SELECT 7;").rows.at(0).at(0).integer, 7);
+  EXPECT_EQ(run_query(db, "SELECT 7; -- a comment").rows.at(0).at(0).integer, 7);
+}
+
+TEST_F(QueryTest, PragmasThatOnlyReadAreReads) {
+  OpenOptions ro;
+  ro.mode = OpenMode::kReadOnly;
+  Database db(file_.path(), ro);
+  // On main "PRAGMA journal_mode" was refused as a write.
+  EXPECT_EQ(run_query(db, "PRAGMA journal_mode").rows.at(0).at(0).text, "wal");
+  EXPECT_EQ(run_query(db, "pragma main.user_version;").rows.size(), 1u);
+  EXPECT_THROW(run_query(db, "PRAGMA journal_mode = DELETE"), DatabaseError);
+  EXPECT_THROW(run_query(db, "PRAGMA user_version = 99"), DatabaseError);
+  EXPECT_EQ(run_query(db, "PRAGMA journal_mode").rows.at(0).at(0).text, "wal");
+}
+
 TEST_F(QueryTest, SqlErrorNamesFileAndStatement) {
   Database db(file_.path());
   try {

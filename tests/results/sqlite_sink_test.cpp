@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -122,6 +123,64 @@ TEST(SqliteSink, RunScopeMarksAnAbandonedRunFailed) {
   ASSERT_EQ(status.rows.size(), 2u);
   EXPECT_EQ(status.rows[0][0].text, "failed");
   EXPECT_EQ(status.rows[1][0].text, "finished");
+}
+
+TEST(SqliteSink, NumbersThatCannotBeMeasurementsAreRefused) {
+  ScratchFile file;
+  SqliteSink sink(file.path());
+  RunId run = sink.begin_run(search_run());
+  CandidateRecord good;
+  good.widths = {3, 16};
+  good.macs = 10;
+  good.latency_cycles = 100;
+  good.energy_pj = 5.0;
+  good.top1 = 50.0;
+  std::vector<CandidateRecord> bad(7, good);
+  bad[0].latency_cycles = -5;  // an overflowed cost model (issue 13)
+  bad[1].macs = -1;
+  bad[2].energy_pj = std::nan("");
+  bad[3].energy_pj = HUGE_VAL;
+  bad[4].top1 = 100.5;
+  bad[5].top1 = std::nan("");
+  bad[6].stall_cycles = -1;
+  for (const auto& b : bad) {
+    EXPECT_THROW(sink.record_candidates(run, {good, b}), std::invalid_argument);
+  }
+  EpochRecord e;
+  e.epoch = 1;
+  e.phase = "train";
+  e.loss = std::nan("");
+  EXPECT_THROW(sink.record_epoch(run, e), std::invalid_argument);
+  sink.record_candidates(run, {good});
+  Database db(file.path());
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates"), 1);  // all or none per call
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM epochs"), 0);
+}
+
+TEST(SqliteSink, DivergedRunsAreOffTheViewsAndEveryFront) {
+  ScratchFile file;
+  {
+    SqliteSink sink(file.path());
+    CandidateRecord c;
+    c.widths = {3, 16};
+    c.macs = 10;
+    c.top1 = 99.0;
+    RunId good = sink.begin_run(search_run());
+    sink.record_candidate(good, c);
+    sink.finish_run(good, RunStatus::kFinished, 99.0);
+    RunId diverged = sink.begin_run(search_run());
+    c.macs = 5;  // would dominate the good one
+    c.top1 = 100.0;
+    sink.record_candidate(diverged, c);
+    sink.finish_run(diverged, RunStatus::kDiverged, std::nullopt);
+  }
+  Database db(file.path());
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates"), 2);  // kept for the record
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM v_runs WHERE status = 'diverged'"), 1);
+  const auto rows = load_candidates(db, CandidateFilter{});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(*rows[0].top1, 99.0);
 }
 
 TEST(SqliteSink, FinishingAnUnknownRunIsAnError) {

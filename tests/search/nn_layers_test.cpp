@@ -364,5 +364,24 @@ TEST(NnResidual, MixedWidthAddAndGradients) {
   for (std::size_t i = 0; i < db.size(); ++i) ASSERT_FLOAT_EQ(db2[i], 2 * db[i]);
 }
 
+TEST(Pooling, RefusesAMapSmallerThanTheWindow) {
+  // A 1x1 map under the TAS shortcut's 2x2 stride-2 pool: the fast path read 4 values of 1.
+  Tensor x(2, 3, 1, 1), y, dx;
+  x.set_zero();
+  const PoolParams two{2, 2, 0};
+  EXPECT_THROW(avg_pool_forward(two, x, y), std::invalid_argument);
+  std::vector<std::int32_t> argmax;
+  EXPECT_THROW(max_pool_forward(two, x, y, argmax), std::invalid_argument);
+  Tensor wide(1, 1, 1, 28);
+  wide.set_zero();
+  EXPECT_THROW(avg_pool_forward(two, wide, y), std::invalid_argument);
+  // Odd maps are fine: the window that would run off the edge is not produced.
+  Tensor odd(1, 1, 3, 3);
+  for (std::size_t i = 0; i < odd.size(); ++i) odd.data()[i] = static_cast<float>(i);
+  avg_pool_forward(two, odd, y);
+  ASSERT_EQ(y.h(), 1);
+  EXPECT_FLOAT_EQ(y.data()[0], (0 + 1 + 3 + 4) / 4.0f);
+}
+
 }  // namespace
 }  // namespace nce::nn

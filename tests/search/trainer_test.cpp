@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 
 #include "nce/nn/checkpoint.h"
@@ -177,6 +178,32 @@ TEST(TrainerTest, EvaluateCountsTopOneAndTopFive) {
   }
   EXPECT_DOUBLE_EQ(s.top1, top1);
   EXPECT_DOUBLE_EQ(s.top5, top5);
+}
+
+TEST(TrainerTest, NonFiniteLogitsAreNoHitsButDivergence) {
+  // A network whose weights are NaN gives NaN logits: on main they all ranked first (100%).
+  const models::Network d =
+      models::build("resnet8", {1, 4, 4, 4, 4, 4, 4, 4}, models::InputShape{1, 28, 28, 10});
+  Network net(d, NetworkOptions{}, 1);
+  for (const auto& p : net.parameters()) {
+    std::fill(p.value->data(), p.value->data() + p.value->size(),
+              std::numeric_limits<float>::quiet_NaN());
+  }
+  EXPECT_THROW(evaluate(net, sample(), compute_normalization(sample()), 30), DivergedError);
+}
+
+TEST(TrainerTest, DivergingTrainingThrowsDivergedError) {
+  TrainConfig c = tiny_config();
+  c.epochs = 1;
+  c.warmup_epochs = 0;
+  c.lr = 1e6;
+  c.network = NetworkOptions{};  // full precision: nothing bounds the weights
+  try {
+    const TrainResult r = train(c, sample(), sample());
+    FAIL() << "a run at lr 1e6 finished with top-1 " << r.test.top1;
+  } catch (const DivergedError& e) {
+    EXPECT_NE(std::string(e.what()).find("diverged"), std::string::npos) << e.what();
+  }
 }
 
 TEST(TrainerTest, RejectsBadConfig) {

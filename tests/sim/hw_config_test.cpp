@@ -151,6 +151,46 @@ TEST(HwConfig, SramTooSmallForOneFold) {
   EXPECT_EQ(single.ofmap_working_bits(), 819);
 }
 
+TEST(HwConfig, ValuesBeyondWhatIsPhysicallySensibleAreRefused) {
+  const std::string t = kValid;
+  struct Case {
+    const char* from;
+    const char* to;
+    const char* key;
+    const char* value;
+  } cases[] = {
+      {"dram_bytes_per_cycle = 2.5", "dram_bytes_per_cycle = 1e-15", "memory.dram_bytes_per_cycle",
+       "1e-15"},
+      {"dram_bytes_per_cycle = 2.5", "dram_bytes_per_cycle = 1e-20", "memory.dram_bytes_per_cycle",
+       "1e-20"},
+      {"dram_bytes_per_cycle = 2.5", "dram_bytes_per_cycle = 1e9", "memory.dram_bytes_per_cycle",
+       "1e9"},
+      {"ifmap_sram_kb = 1", "ifmap_sram_kb = 1e16", "memory.ifmap_sram_kb", "1e16"},
+      {"mac_pj = 0.06", "mac_pj = 1e308", "energy.mac_pj", "1e308"},
+      {"dram_pj_per_bit = 8", "dram_pj_per_bit = 1e300", "energy.dram_pj_per_bit", "1e300"},
+      {"mhz = 100", "mhz = 1e-9", "clock.mhz", "1e-9"},
+  };
+  for (const Case& c : cases) {
+    expect_error(replace_line(t, c.from, c.to), c.key, c.value);
+    try {
+      parse_hw_config(replace_line(t, c.from, c.to), "bad.cfg");
+    } catch (const std::invalid_argument& e) {
+      // Not "too small" for a huge SRAM: the message gives the sensible range.
+      EXPECT_EQ(std::string(e.what()).find("too small"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("must be"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(HwConfig, ADirectoryIsNotAConfig) {
+  try {
+    load_hw_config(std::string(NCE_SOURCE_DIR) + "/hw_configs");
+    FAIL() << "a directory parsed as a hw config";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HwConfig, MissingFileIsAnError) {
   EXPECT_THROW(load_hw_config("/nonexistent/x.cfg"), std::runtime_error);
 }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "nce/sim/fold_plan.h"
 #include "nce/sim/report.h"
 #include "sim_test_util.h"
@@ -293,6 +295,39 @@ TEST(FastPath, ImageNetModelsMapOnEveryPreset) {
   EXPECT_GT(plan.t_chunks, 1);
   EXPECT_LE(plan.t_chunk * 16 * edge.bits, edge.ifmap_working_bits());
   EXPECT_FALSE(check_sram_fit(edge, plan).has_value());
+}
+
+// A config beyond the parser's bounds (set directly on the struct) must not wrap: the cost
+// saturates with status kOverflow instead of negative cycles, 0 stalls or inf/NaN energy.
+TEST(FastPath, CountsThatLeaveTheRangeAreAnOverflowStatusNotANumber) {
+  const models::Network net = models::build_canonical("resnet20");
+  for (double bytes_per_cycle : {1e-15, 1e-20}) {
+    HwConfig hw = make_hw(16, 16, "ws");
+    hw.dram_bytes_per_cycle = bytes_per_cycle;
+    bool any_overflow = false;
+    for (const auto& layer : net.layers) {
+      const LayerCost c = fast_layer_cost(hw, layer);
+      EXPECT_GE(c.cycles, 0) << layer.name;
+      EXPECT_GE(c.stall_cycles, 0) << layer.name;
+      EXPECT_FALSE(std::isnan(c.energy_pj)) << layer.name;
+      if (c.ok()) {
+        EXPECT_GT(c.stall_cycles, 0) << layer.name << " at " << bytes_per_cycle;
+        EXPECT_LT(c.cycles, kInfeasibleCycles);
+      } else {
+        EXPECT_EQ(c.status, CostStatus::kOverflow) << layer.name;
+        EXPECT_NE(c.status_detail.find("range"), std::string::npos) << c.status_detail;
+        any_overflow = true;
+      }
+    }
+    EXPECT_TRUE(any_overflow) << bytes_per_cycle;
+    EXPECT_THROW(fast_network_report(hw, gemm_layers(net)), std::invalid_argument);
+  }
+  HwConfig hw = make_hw(16, 16, "ws");
+  hw.mac_pj = 1e308;
+  const LayerCost c = fast_layer_cost(hw, net.layer("s1b1.conv_a"));
+  EXPECT_EQ(c.status, CostStatus::kOverflow);
+  EXPECT_EQ(dram_transfer_cycles(make_hw(4, 4, "os", 2, 16, 1e-3), std::int64_t{1} << 62),
+            kInfeasibleCycles);
 }
 
 }  // namespace

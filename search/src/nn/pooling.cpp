@@ -3,11 +3,32 @@
 #include "parallel.h"
 
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace nce::nn {
 
+namespace {
+
+// Every output window must overlap the input; a map smaller than its window (a 1-pixel map under
+// a 2x2 pool) has no valid output. models::build refuses such networks, so this is a broken
+// invariant, reported rather than read out of bounds.
+void check_pool_shape(const char* what, const PoolParams& p, const Tensor& x) {
+  const bool ok = p.k >= 1 && p.stride >= 1 && p.pad >= 0 && p.pad < p.k &&
+                  x.h() + 2 * p.pad >= p.k && x.w() + 2 * p.pad >= p.k;
+  if (!ok) {
+    throw std::invalid_argument(
+        std::string(what) + ": a " + std::to_string(x.h()) + "x" + std::to_string(x.w()) +
+        " map is too small for a " + std::to_string(p.k) + "x" + std::to_string(p.k) + " stride-" +
+        std::to_string(p.stride) + " pad-" + std::to_string(p.pad) + " window");
+  }
+}
+
+}  // namespace
+
 void max_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y,
                       std::vector<std::int32_t>& argmax) {
+  check_pool_shape("max_pool_forward", p, x);
   const int n = x.n(), c = x.c(), h = x.h(), w = x.w();
   const int ho = p.out_size(h), wo = p.out_size(w);
   y.resize(n, c, ho, wo);
@@ -59,10 +80,11 @@ void max_pool_backward(const PoolParams& p, const Tensor& x, const Tensor& dy,
 }
 
 void avg_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y) {
+  check_pool_shape("avg_pool_forward", p, x);
   const int n = x.n(), c = x.c(), h = x.h(), w = x.w();
   const int ho = p.out_size(h), wo = p.out_size(w);
   y.resize(n, c, ho, wo);
-  if (p.k == 2 && p.stride == 2 && p.pad == 0) {
+  if (p.k == 2 && p.stride == 2 && p.pad == 0 && 2 * ho <= h && 2 * wo <= w) {
     // The TAS shortcut's 2x2 pool: every output reads one 2x2 window, no bounds checks.
     const int planes = n * c;
 #pragma omp parallel for schedule(static) if (x.size() >= detail::kMinParallelElements)
@@ -104,6 +126,11 @@ void avg_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y) {
 }
 
 void avg_pool_backward(const PoolParams& p, const Tensor& x, const Tensor& dy, Tensor& dx) {
+  check_pool_shape("avg_pool_backward", p, x);
+  if (dy.h() != p.out_size(x.h()) || dy.w() != p.out_size(x.w())) {
+    throw std::invalid_argument("avg_pool_backward: gradient " + std::to_string(dy.h()) + "x" +
+                                std::to_string(dy.w()) + " does not match the pooled input");
+  }
   const int h = x.h(), w = x.w(), ho = dy.h(), wo = dy.w();
   dx.resize_like(x);
   if (p.k == 2 && p.stride == 2 && p.pad == 0 && h == 2 * ho && w == 2 * wo) {

@@ -123,12 +123,18 @@ void load_network(Network& net, const std::vector<StateBuffer>& saved, const std
 }
 
 // Top-1 and top-5 hits of one row of logits: the label's rank = number of strictly larger logits.
-void count_hits(const float* logits, int classes, int label, int* top1, int* top5) {
+// A row with a NaN or infinite logit is no hit (every comparison with NaN is false, so it would
+// otherwise rank first). Returns whether the row was finite.
+bool count_hits(const float* logits, int classes, int label, int* top1, int* top5) {
+  for (int k = 0; k < classes; ++k) {
+    if (!std::isfinite(logits[k])) return false;
+  }
   const float target = logits[label];
   int larger = 0;
   for (int k = 0; k < classes; ++k) larger += logits[k] > target;
   *top1 += larger == 0;
   *top5 += larger < 5;
+  return true;
 }
 
 }  // namespace
@@ -214,9 +220,14 @@ EvalStats evaluate(Network& net, const Dataset& data, const Normalization& norm,
     const Tensor& logits = net.forward(images, Mode::kEval);
     const float loss = softmax_cross_entropy(logits, labels.data(), nullptr);
     loss_sum += static_cast<double>(loss) * images.n();
+    bool finite = std::isfinite(loss);
     for (int i = 0; i < images.n(); ++i) {
-      count_hits(logits.data() + static_cast<std::size_t>(i) * logits.c(), logits.c(), labels[i],
-                 &top1, &top5);
+      finite &= count_hits(logits.data() + static_cast<std::size_t>(i) * logits.c(), logits.c(),
+                           labels[i], &top1, &top5);
+    }
+    if (!finite) {
+      throw DivergedError(data.source + ": evaluation loss is " + num(loss) +
+                          " (non-finite logits: the network diverged; try a lower --lr)");
     }
     count += images.n();
   }
@@ -338,9 +349,9 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
         loss = softmax_cross_entropy(logits, labels.data(), &grad_logits);
       }
       if (!std::isfinite(loss)) {
-        throw std::runtime_error("train: loss is " + num(loss) + " at epoch " +
-                                 std::to_string(epoch + 1) + " batch " + std::to_string(b + 1) +
-                                 " (diverged; try a lower --lr)");
+        throw DivergedError("train: loss is " + num(loss) + " at epoch " +
+                            std::to_string(epoch + 1) + " batch " + std::to_string(b + 1) +
+                            " (diverged; try a lower --lr)");
       }
       for (int i = 0; i < images.n(); ++i) {
         count_hits(logits.data() + static_cast<std::size_t>(i) * logits.c(), logits.c(), labels[i],

@@ -11,6 +11,7 @@
 
 #include "nce/nn/checkpoint.h"
 #include "nce/nn/loss.h"
+#include "nce/nn/trainer.h"
 #include "nce/search/kendall.h"
 #include "nce/search/search_checkpoint.h"
 
@@ -113,7 +114,7 @@ void SupernetSearch::weight_step(const nn::Tensor& images, const std::vector<int
   const nn::Tensor& logits = net_->forward(images, nn::Mode::kTrain);
   loss = nn::softmax_cross_entropy(logits, labels.data(), &grad_, &probs_);
   if (!std::isfinite(loss)) {
-    throw std::runtime_error("the search diverged (non-finite loss)");
+    throw nn::DivergedError("the search diverged (non-finite loss)");
   }
   for (int i = 0; i < probs_.n(); ++i) {
     const float* row = probs_.data() + static_cast<std::size_t>(i) * probs_.c();
@@ -249,8 +250,8 @@ std::vector<int> SupernetSearch::run(SearchResult& result) {
       double loss = 0;
       try {
         weight_step(images, labels, rec.tau, warmup, static_cast<float>(rec.lr), loss, correct);
-      } catch (const std::runtime_error& e) {
-        throw std::runtime_error(std::string(e.what()) + " in epoch " + std::to_string(epoch + 1));
+      } catch (const nn::DivergedError& e) {
+        throw nn::DivergedError(std::string(e.what()) + " in epoch " + std::to_string(epoch + 1));
       }
       seen += static_cast<std::int64_t>(labels.size());
       loss_sum += loss;

@@ -137,14 +137,35 @@ std::vector<int> default_widths(const std::string& model, int in_channels = 3);
 // Throws std::invalid_argument with a message naming the model, the index and the value.
 Network build(const std::string& model, const std::vector<int>& widths = {},
               const InputShape& input = InputShape{});
+// (build() refuses widths above kMaxWidth, and inputs too small for the model, naming them.)
 // Same, with the model's canonical input.
 Network build_canonical(const std::string& model, const std::vector<int>& widths = {});
 
-// WRPN: every searchable width times `multiplier` (rounded to nearest, at least 1); widths[0] kept.
+// Bounds on channel counts that keep every count (MACs, PARAMs, GEMM sizes, cycles) of every model
+// inside 64 bits and every tensor allocatable: a layer has at most kMaxWidth channels (8x the
+// widest layer of ResNet-50), and a width multiplier (WRPN, TAS's base multiplier) lies in
+// (0, kMaxWidthMultiplier].
+constexpr int kMaxWidth = 16384;
+constexpr double kMaxWidthMultiplier = 64.0;
+// Layers read from a topology CSV: at most kMaxMapSize pixels a side and kMaxLayerMacs MACs
+// (ResNet-50 has 4.1e9 in all), so that every count stays well inside 64 bits.
+constexpr int kMaxMapSize = 16384;
+constexpr double kMaxLayerMacs = 1e15;
+
+// The one checked width scaling: round(width * multiplier), at least 1. Throws
+// std::invalid_argument naming the value when multiplier is not finite or outside
+// (0, kMaxWidthMultiplier], or when the result exceeds kMaxWidth.
+int scale_width(int width, double multiplier);
+
+// WRPN: every searchable width times `multiplier` (scale_width); widths[0] (the input) kept.
 std::vector<int> scale_widths(const std::vector<int>& widths, double multiplier);
 
 // Parses "3,16,16,..." into integers; throws std::invalid_argument naming the bad item.
 std::vector<int> parse_widths(const std::string& text);
+
+// Parses a list of width multipliers "1,1.5,2": every item a whole finite number (no trailing
+// junk such as "2abc") in (0, kMaxWidthMultiplier]. Throws std::invalid_argument naming the item.
+std::vector<double> parse_multipliers(const std::string& text);
 std::string format_widths(const std::vector<int>& widths);  // "[3,16,...]" (JSON array)
 
 }  // namespace nce::models

@@ -24,9 +24,12 @@ struct QueryResult {
   std::vector<std::vector<Value>> rows;
 };
 
-// Runs every statement in `sql` in order and returns the rows of the last one that has columns.
-// With `read_only_statements`, a statement that would write is refused before it runs. Errors
-// throw DatabaseError naming the file and the SQL.
+// Runs every statement in `sql` in order and returns the rows of the one that has columns. At most
+// one statement may return rows ("SELECT 1; SELECT 2" is refused before the second runs: one
+// result table, never a silently dropped one). With `read_only_statements`, a statement that
+// would write is refused before it runs; a PRAGMA that only reads a setting ("PRAGMA
+// journal_mode", no "= value") counts as a read. Errors throw DatabaseError naming the file and
+// the SQL.
 QueryResult run_query(const Database& db, const std::string& sql, bool read_only_statements = true);
 
 // SELECT * of a table or view, after checking the name exists (no SQL injected through it).

@@ -36,8 +36,11 @@ namespace nce::results {
 
 using RunId = std::int64_t;
 
-enum class RunStatus { kRunning, kFinished, kFailed, kInterrupted };
-const char* to_string(RunStatus status);  // "running", "finished", "failed", "interrupted"
+// kDiverged: the network's loss or logits became non-finite; its candidates are kept in the
+// tables for the record but off v_candidates, every Pareto front and every chart.
+enum class RunStatus { kRunning, kFinished, kFailed, kInterrupted, kDiverged };
+// "running", "finished", "failed", "interrupted", "diverged"
+const char* to_string(RunStatus status);
 
 struct RunInfo {
   std::string method;              // "nce", "tas", "wrpn", "random", "original", "train", "sweep"
@@ -77,6 +80,13 @@ struct CandidateRecord {
   std::string method, model, dataset, hw, hw_fingerprint;
   int bits = 0;
 };
+
+// Throws std::invalid_argument naming the field and value when a record holds a number that
+// cannot be a measurement: a negative or overflowing count (MACs, PARAMs, cycles, stalls), a
+// NaN/infinite/negative energy, an accuracy outside [0, 100] or NaN. Every sink stores only
+// records that pass (no wrong number reaches the database).
+void validate(const CandidateRecord& record);
+void validate(const EpochRecord& record);
 
 class ResultSink {
  public:

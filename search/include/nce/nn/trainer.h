@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -99,6 +100,13 @@ struct TrainResult {
   std::shared_ptr<Network> network;  // the trained network (eval mode: probes, a teacher)
 };
 
+// The network diverged: a training loss, a test loss or a logit became NaN or infinite. Its
+// accuracy means nothing; callers record the run as "diverged" (never as a result).
+class DivergedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Progress callbacks (the CLI prints them; the results sink records them). Default: nothing.
 class TrainObserver {
  public:
@@ -111,13 +119,14 @@ class TrainObserver {
   virtual void on_epoch(const EpochStats& stats, int epochs, double eta_seconds) {}
 };
 
-// Mean loss, top-1 and top-5 of `net` on `data` in eval mode, in file order.
+// Mean loss, top-1 and top-5 of `net` on `data` in eval mode, in file order. Throws DivergedError
+// when a logit or the loss is not finite (NaN logits are never counted as hits).
 EvalStats evaluate(Network& net, const Dataset& data, const Normalization& norm, int batch_size);
 
 // Trains config.model on train_set and evaluates on test_set (both must have the same image
 // shape and class count). Throws std::invalid_argument for a bad config, std::runtime_error for a
-// checkpoint that is unreadable, of another model/configuration (naming the file and the
-// difference), or a loss that becomes non-finite.
+// checkpoint that is unreadable or of another model/configuration (naming the file and the
+// difference), and DivergedError when a training or test loss becomes non-finite.
 TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dataset& test_set,
                   TrainObserver* observer = nullptr);
 

@@ -109,7 +109,8 @@ std::string describe_shortfall(const HwConfig& hw, const std::string& layer_name
                                const SramShortfall& shortfall);
 
 // Cycles the DRAM channel needs for `bits` at hw.dram_bytes_per_cycle: ceil(bits / (8 * B)),
-// 0 for 0 bits.
+// 0 for 0 bits; saturates at kInfeasibleCycles (layer_cost.h), which finalize_cost reports as
+// CostStatus::kOverflow.
 std::int64_t dram_transfer_cycles(const HwConfig& hw, std::int64_t bits);
 
 }  // namespace nce::sim

@@ -66,7 +66,11 @@ struct GemmLayer {
 
 GemmLayer to_gemm_layer(const models::Layer& layer);
 
-enum class CostStatus { kOk, kSramTooSmall };
+// kOverflow: a count of the cost model (cycles, PE-cycles, events) would leave the range it counts
+// in (kInfeasibleCycles cycles, int64 events) or the energy is not finite: the config is outside
+// what the model represents. Such a layer is reported like an infeasible one (cycles
+// kInfeasibleCycles, energy +inf, status_detail says which count) and never as a number.
+enum class CostStatus { kOk, kSramTooSmall, kOverflow };
 
 struct LayerCost {
   CostStatus status = CostStatus::kOk;

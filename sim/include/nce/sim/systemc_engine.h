@@ -38,6 +38,16 @@ struct SimJobResult {
   std::vector<std::int64_t> output;  // C_out x H_out x W_out (empty when not simulated)
 };
 
+// Host memory the SystemC engine needs for one layer's real operands and results (bytes; a
+// double so that it cannot overflow): the layer data (input map, weights), im2col and lowered
+// weights (int32), the output and the partial sums (int64).
+double systemc_layer_bytes(const ConvGeometry& geo);
+// The most the engine allocates for one network before it refuses (std::invalid_argument naming
+// the layer and the size; the fast engine needs no operands).
+constexpr double kSystemcMemoryLimitBytes = 4.0 * 1024 * 1024 * 1024;
+// Throws that std::invalid_argument when simulating `net` would need more (allocates nothing).
+void check_systemc_memory(const models::Network& net);
+
 // Whether run_systemc() has been called in this process.
 bool systemc_used();
 
@@ -46,7 +56,8 @@ bool systemc_used();
 std::vector<SimJobResult> run_systemc(const std::vector<SimJob>& jobs);
 
 // Every layer of `net` with random real operands (seeded per layer), as one run_systemc() call.
-// Throws std::invalid_argument naming the config, the key and the layer when a layer does not fit.
+// Throws std::invalid_argument naming the config, the key and the layer when a layer does not fit,
+// and before allocating anything when the operands need more than kSystemcMemoryLimitBytes.
 // `outputs` (optional) receives each layer's output.
 NetworkReport systemc_network_report(const HwConfig& hw, const models::Network& net,
                                      std::uint64_t seed,

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan) into build-fuzz/ and runs each for a bounded
+# time on the committed corpus. New inputs go to a scratch directory, not into fuzz/corpus/; a
+# crash leaves its input as build-fuzz/crash-* and makes this script fail.
+# Usage: fuzz/run.sh [SECONDS per target, default 60]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+cxx=${CXX_FUZZ:-clang++-14}
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
+  -DNCE_FUZZ=ON -DNCE_BUILD_TESTS=OFF -DNCE_BUILD_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j"$(nproc 2>/dev/null || echo 2)" --target hw_config_fuzz topology_csv_fuzz
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+for target in hw_config topology_csv; do
+  scratch=build-fuzz/corpus-$target
+  mkdir -p "$scratch"
+  echo "== fuzzing $target for ${seconds}s"
+  (cd build-fuzz && "./fuzz/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+     -rss_limit_mb=2048 -print_final_stats=1 "../$scratch" "../fuzz/corpus/$target")
+done

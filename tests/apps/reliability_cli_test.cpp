@@ -1,0 +1,383 @@
+// Issue 13, end to end through the command line: no wrong number reaches the result database and
+// no input crashes nce. Each test drives the `nce` binary the way the issue's reports did.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../results/test_util.h"
+#include "cli_test.h"
+#include "nce/common/utf8.h"
+#include "nce/results/database.h"
+#include "nce/results/sqlite_sink.h"
+
+namespace nce {
+namespace {
+
+namespace fs = std::filesystem;
+using results::Database;
+using results::testing::read_file;
+using results::testing::ScratchFile;
+using results::testing::write_file;
+using testing::run_nce;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A scratch directory, removed with everything in it.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& tag) {
+    path_ =
+        fs::temp_directory_path() / ("nce_reliability_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+const std::string kSample = std::string(NCE_SOURCE_DIR) + "/tests/data/search/fashion-mnist-sample";
+const std::string kHw = std::string(NCE_SOURCE_DIR) + "/hw_configs/edge-16x16-ws-2b.cfg";
+
+// The 100-image Fashion-MNIST sample as both the training and the test set.
+std::string sample_data_dir(const ScratchDir& dir) {
+  for (const char* kind : {"images-idx3", "labels-idx1"}) {
+    const std::string src = kSample + "/train-" + kind + "-ubyte.gz";
+    fs::create_symlink(src, dir.file(std::string("train-") + kind + "-ubyte.gz"));
+    fs::create_symlink(src, dir.file(std::string("t10k-") + kind + "-ubyte.gz"));
+  }
+  return dir.path();
+}
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out += static_cast<char>((v >> s) & 0xff);
+}
+
+// Fashion-MNIST-format (uncompressed IDX, which the reader also takes) files of rows x cols images.
+std::string tiny_image_dir(const ScratchDir& dir, int rows, int cols) {
+  const int n = 20;
+  std::string images, labels;
+  put_u32(images, 0x803);
+  put_u32(images, n);
+  put_u32(images, rows);
+  put_u32(images, cols);
+  for (int i = 0; i < n * rows * cols; ++i) images += static_cast<char>(i * 37);
+  put_u32(labels, 0x801);
+  put_u32(labels, n);
+  for (int i = 0; i < n; ++i) labels += static_cast<char>(i % 10);
+  for (const char* set : {"train", "t10k"}) {
+    write_file(dir.file(std::string(set) + "-images-idx3-ubyte.gz"), images);
+    write_file(dir.file(std::string(set) + "-labels-idx1-ubyte.gz"), labels);
+  }
+  return dir.path();
+}
+
+const char* kTinyTrain =
+    "train --model resnet8 --dataset fashion-mnist --widths 1,4,4,4,8,8,8,8 --epochs 1 "
+    "--subset 5 --test-subset 5 --batch 50 --quiet";
+
+// Finding 1: a diverged network scored 100% and was "finished" on the Pareto front.
+TEST(Reliability, DivergedTrainingIsADivergedRunOffEveryFront) {
+  ScratchDir dir("diverged");
+  ScratchFile db(".db");
+  const std::string data = sample_data_dir(dir);
+  const auto r =
+      run_nce(std::string(kTinyTrain) + " --data " + data + " --lr 1e6 --db " + db.path());
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "diverged")) << r.output;
+  EXPECT_FALSE(contains(r.output, "100.00%")) << r.output;
+  Database check(db.path());
+  EXPECT_EQ(check.query_int("SELECT count(*) FROM v_runs WHERE status = 'diverged'"), 1);
+  EXPECT_EQ(check.query_int("SELECT count(*) FROM v_runs WHERE final_top1 IS NOT NULL"), 0);
+  EXPECT_EQ(check.query_int("SELECT count(*) FROM v_candidates"), 0);
+  const auto pareto = run_nce("db pareto --db " + db.path() + " --x macs --format csv");
+  EXPECT_FALSE(contains(pareto.output, "train,resnet8")) << pareto.output;
+}
+
+// Finding 1: non-finite or absurd numeric options, one validator for every command.
+TEST(Reliability, NonFiniteAndAbsurdNumericOptionsAreRefusedNamingThem) {
+  struct Case {
+    std::string args, option, value;
+  } cases[] = {
+      {"train --model resnet8 --dataset fashion-mnist --momentum nan", "--momentum", "nan"},
+      {"train --model resnet8 --dataset fashion-mnist --weight-decay nan", "--weight-decay", "nan"},
+      {"train --model resnet8 --dataset fashion-mnist --lr 1e300", "--lr", "1e+300"},
+      {"train --model resnet8 --dataset fashion-mnist --pact-init inf", "--pact-init", "inf"},
+      {"search --model resnet8 --dataset fashion-mnist --arch-lr inf", "--arch-lr", "inf"},
+      {"search --model resnet8 --dataset fashion-mnist --base-multiplier inf", "--base-multiplier",
+       "inf"},
+      {"search --model resnet8 --dataset fashion-mnist --lambda-flops nan", "--lambda-flops",
+       "nan"},
+      {"models show --model resnet8 --wrpn nan", "--wrpn", "nan"},
+      {"search --model resnet8 --dataset fashion-mnist --base-multiplier 100", "--base-multiplier",
+       "(0, 64]"},
+      {"train --model resnet8 --dataset fashion-mnist --threads 100000", "--threads", "100000"},
+      {"train --model resnet8 --dataset fashion-mnist --seed -1", "--seed", ""},
+      {"search --model resnet8 --dataset fashion-mnist --seed=-1", "--seed", "-1"},
+      {"sim --hw " + kHw + " --model resnet8 --seed=-5", "--seed", "-5"},
+  };
+  for (const Case& c : cases) {
+    const auto r = run_nce(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, c.option)) << c.args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, c.value)) << c.args << "\n" << r.output;
+    EXPECT_FALSE(contains(r.output, "epoch")) << "refused before any work: " << c.args;
+  }
+}
+
+// Finding 9: option prefixes were guessed (`--mod` = `--model`).
+TEST(Reliability, AbbreviatedOptionNamesAreUnknownOptions) {
+  for (const std::string& args :
+       std::vector<std::string>{"models show --mod resnet8", "models show --model resnet8 --wid 3",
+                                "sim --hw " + kHw + " --mod resnet8 --engine fast"}) {
+    const auto r = run_nce(args);
+    EXPECT_NE(r.exit_code, 0) << args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "unrecognised option") ||
+                contains(r.output, "unrecognized option"))
+        << args << "\n"
+        << r.output;
+  }
+  EXPECT_EQ(run_nce("models show --model resnet8").exit_code, 0);
+}
+
+// Finding 2: 2x2, 1x1 and 1x28 images overflowed the heap in avg_pool_forward.
+TEST(Reliability, ImagesTooSmallForTheModelAreRefusedAtBuildTime) {
+  for (auto [rows, cols] : {std::pair<int, int>{2, 2}, {1, 1}, {1, 28}}) {
+    ScratchDir dir("tiny" + std::to_string(rows) + "x" + std::to_string(cols));
+    const std::string data = tiny_image_dir(dir, rows, cols);
+    const auto r =
+        run_nce("train --model resnet8 --dataset fashion-mnist --epochs 1 --quiet --data " + data);
+    EXPECT_EQ(r.exit_code, 2) << rows << "x" << cols << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "too small")) << r.output;
+    EXPECT_TRUE(contains(r.output, "resnet8")) << r.output;
+  }
+}
+
+std::string hw_with(const ScratchDir& dir, const std::string& from, const std::string& to) {
+  std::string text = read_file(kHw);
+  const auto pos = text.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  text.replace(pos, from.size(), to);
+  const std::string path = dir.file("hw.cfg");
+  write_file(path, text);
+  return path;
+}
+
+// Finding 3: an absurd DRAM bandwidth gave negative cycles and energy (and a sweep stored them).
+TEST(Reliability, AbsurdHwValuesAreRefusedByBothEngines) {
+  ScratchDir dir("hw");
+  struct Case {
+    std::string from, to, key;
+  } cases[] = {
+      {"dram_bytes_per_cycle = 4", "dram_bytes_per_cycle = 1e-15", "memory.dram_bytes_per_cycle"},
+      {"dram_bytes_per_cycle = 4", "dram_bytes_per_cycle = 1e-20", "memory.dram_bytes_per_cycle"},
+      {"ifmap_sram_kb = 32", "ifmap_sram_kb = 1e16", "memory.ifmap_sram_kb"},
+      {"mac_pj = 0.06", "mac_pj = 1e308", "energy.mac_pj"},
+  };
+  for (const Case& c : cases) {
+    const std::string hw = hw_with(dir, c.from, c.to);
+    for (const char* engine : {"fast", "systemc"}) {
+      const auto r = run_nce("sim --hw " + hw + " --model resnet20 --engine " + engine);
+      EXPECT_EQ(r.exit_code, 2) << c.to << "\n" << r.output;
+      EXPECT_TRUE(contains(r.output, c.key)) << r.output;
+      EXPECT_FALSE(contains(r.output, "total")) << r.output;
+      EXPECT_FALSE(contains(r.output, "nan")) << r.output;
+    }
+  }
+}
+
+// Finding 4: width overflow and multiplier lists with junk.
+TEST(Reliability, WidthsAndMultipliersAreBounded) {
+  for (const std::string& args : std::vector<std::string>{
+           "models show --model resnet8 --wrpn 1e9", "models show --model resnet8 --wrpn inf",
+           "models show --model resnet8 --wrpn 1e300",
+           "models show --model resnet8 --widths 3,16,100000,16,32,32,64,64"}) {
+    const auto r = run_nce(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_FALSE(contains(r.output, "1935228928")) << r.output;
+  }
+  for (const std::string& list : std::vector<std::string>{"1,2abc", "inf", "1,1e9", "nan"}) {
+    const auto r = run_nce(
+        "search --method wrpn --model resnet8 --dataset fashion-mnist "
+        "--wrpn-multipliers " +
+        list);
+    EXPECT_EQ(r.exit_code, 2) << list << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "--wrpn-multipliers")) << r.output;
+  }
+}
+
+TEST(Reliability, ASweepWithAnOverflowingWrpnFailsBeforeItStartsARun) {
+  ScratchFile db(".db"), sweep(".cfg");
+  write_file(sweep.path(), "[sweep]\nbase = " + kHw +
+                               "\ndataset = cifar10\n[grid]\narray.rows = 16\n[networks]\n"
+                               "wrpn = resnet8: 1e9\n");
+  const auto r = run_nce("sweep --sweep " + sweep.path() + " --db " + db.path() + " --quiet");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "1e9")) << r.output;
+  if (fs::exists(db.path())) {
+    Database check(db.path());
+    EXPECT_EQ(check.query_int("SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+  }
+}
+
+TEST(Reliability, TheSystemCEngineRefusesOperandsItCannotHoldBeforeAllocating) {
+  const auto r = run_nce("sim --hw " + kHw +
+                         " --model resnet20 --engine systemc --widths "
+                         "3,16,16000,16000,16,16,16,16,32,32,32,32,32,32,64,64,64,64,64,64");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "SystemC engine would need")) << r.output;
+  EXPECT_TRUE(contains(r.output, "--engine fast")) << r.output;
+}
+
+std::string existing_db(const ScratchFile& file) {
+  {
+    results::SqliteSink sink(file.path());
+    results::RunInfo info;
+    info.method = "nce";
+    const results::RunId run = sink.begin_run(info);
+    results::CandidateRecord c;
+    c.widths = {3, 16};
+    c.macs = 100;
+    c.top1 = 50;
+    sink.record_candidate(run, c);
+    sink.finish_run(run, results::RunStatus::kFinished, 50.0);
+  }
+  return read_file(file.path());
+}
+
+// Finding 8: an output naming the --db file overwrote the database with exit 0.
+TEST(Reliability, AnOutputPathThatIsTheDatabaseIsRefusedBeforeAnyWork) {
+  ScratchDir dir("collide");
+  ScratchFile db(".db");
+  const std::string before = existing_db(db);
+  const std::string data = sample_data_dir(dir);
+  const std::string train = std::string(kTinyTrain) + " --data " + data + " --db " + db.path();
+  // The same file under another name, too (compared by inode).
+  const std::string alias = dir.file("alias.db");
+  fs::create_symlink(db.path(), alias);
+  for (const std::string& args : std::vector<std::string>{
+           train + " --json " + db.path(), train + " --checkpoint " + db.path(),
+           train + " --checkpoint " + alias, "db export --db " + db.path() + " --out " + db.path(),
+           "db export --db " + db.path() + " --out " + alias,
+           "compare --db " + db.path() + " --out " + db.path(),
+           "compare --db " + db.path() + " --md " + db.path()}) {
+    const auto r = run_nce(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "same file")) << args << "\n" << r.output;
+    EXPECT_FALSE(contains(r.output, "epoch")) << args;
+    EXPECT_EQ(read_file(db.path()), before) << args;
+  }
+}
+
+TEST(Reliability, OutputsAreCheckedUpFrontAndLeaveNoTemporaryFiles) {
+  ScratchDir dir("outputs");
+  ScratchFile db(".db");
+  existing_db(db);
+  const std::string data = sample_data_dir(dir);
+  const std::string train = std::string(kTinyTrain) + " --data " + data;
+  // --out naming a directory left DIR.tmp behind.
+  const std::string out_dir = dir.file("chart");
+  fs::create_directories(out_dir);
+  auto r = run_nce("compare --db " + db.path() + " --out " + out_dir);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "is a directory")) << r.output;
+  EXPECT_FALSE(fs::exists(out_dir + ".tmp"));
+  r = run_nce("db export --db " + db.path() + " --out " + out_dir);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_FALSE(fs::exists(out_dir + ".tmp"));
+  // A checkpoint or a JSON summary in a missing directory failed only after training.
+  for (const std::string& args :
+       std::vector<std::string>{train + " --checkpoint " + dir.file("missing/run.ckpt"),
+                                train + " --json " + dir.file("missing/summary.json")}) {
+    r = run_nce(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "does not exist")) << r.output;
+    EXPECT_FALSE(contains(r.output, "test:")) << "no training before the error: " << r.output;
+  }
+  // Outputs that are fine still work.
+  r = run_nce("db export --db " + db.path() + " --out " + dir.file("export.csv"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(dir.file("export.csv.tmp")));
+}
+
+// Finding 9: a directory as --hw said "missing key array.rows".
+TEST(Reliability, ADirectoryGivenAsHwSaysItIsADirectory) {
+  const auto r = run_nce("sim --hw " + std::string(NCE_SOURCE_DIR) +
+                         "/hw_configs --model resnet8 --engine fast");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "is a directory")) << r.output;
+  EXPECT_FALSE(contains(r.output, "missing key")) << r.output;
+}
+
+// Finding 9: SQL statements and read-only files.
+TEST(Reliability, DbQueryShowsOneResultPerCallAndReadsPragmas) {
+  ScratchFile db(".db");
+  existing_db(db);
+  auto r = run_nce("db query --db " + db.path() + " \"SELECT 1; SELECT 2\"");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "more than one statement returns rows")) << r.output;
+  r = run_nce("db query --db " + db.path() + " \"PRAGMA journal_mode\"");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "wal")) << r.output;
+}
+
+TEST(Reliability, AReadOnlyDatabaseInAReadOnlyDirectoryCanBeRead) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root writes to any directory: cannot make one read-only";
+  ScratchDir dir("rodir");
+  ScratchFile db(".db");
+  existing_db(db);
+  const std::string path = dir.file("results.db");
+  fs::copy_file(db.path(), path);
+  ::chmod(path.c_str(), 0444);
+  ::chmod(dir.path().c_str(), 0555);
+  const auto r = run_nce("db query --db " + path + " \"SELECT count(*) FROM v_candidates\"");
+  ::chmod(dir.path().c_str(), 0755);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "1")) << r.output;
+}
+
+// Finding 9: invalid UTF-8 from names and titles went into JSON and SVG as it was.
+TEST(Reliability, JsonAndSvgOutputsAreValidUtf8) {
+  ScratchDir dir("utf8");
+  ScratchFile db(".db");
+  {
+    results::SqliteSink sink(db.path());
+    results::RunInfo info;
+    info.method = "nce\xff\xfe";
+    info.model = "resnet\xc3";
+    const results::RunId run = sink.begin_run(info);
+    results::CandidateRecord c;
+    c.widths = {3, 16};
+    c.macs = 100;
+    c.top1 = 50;
+    sink.record_candidate(run, c);
+    sink.finish_run(run, results::RunStatus::kFinished, 50.0);
+  }
+  const std::string svg = dir.file("chart.svg"), json = dir.file("runs.json");
+  auto r = run_nce("compare --db " + db.path() + " --out " + svg + " --title $'t\\xff\\xc0'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(is_valid_utf8(read_file(svg)));
+  r = run_nce("db export --db " + db.path() + " --format json --table v_runs --out " + json);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(is_valid_utf8(read_file(json)));
+  EXPECT_TRUE(contains(read_file(json), "\xEF\xBF\xBD"));
+}
+
+}  // namespace
+}  // namespace nce
