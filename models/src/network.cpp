@@ -195,6 +195,31 @@ class Builder {
   const std::vector<int>& widths_;
 };
 
+}  // namespace
+
+Layer width_shortcut(const Layer& conv_a, const Layer& last) {
+  Layer sc;
+  sc.name = conv_a.name.substr(0, conv_a.name.find('.')) + ".shortcut";
+  sc.kind = LayerKind::kConv;
+  sc.in_width_index = conv_a.in_width_index;
+  sc.out_width_index = last.out_width_index;
+  sc.c_in = conv_a.c_in;
+  sc.c_out = last.c_out;
+  sc.k = 1;
+  sc.stride = 1;
+  sc.pad = 0;
+  sc.h_in = last.h_out;
+  sc.w_in = last.w_out;
+  sc.h_out = last.h_out;
+  sc.w_out = last.w_out;
+  sc.batch_norm = true;
+  sc.relu = false;
+  sc.quantized = false;
+  return sc;
+}
+
+namespace {
+
 void build_cifar_resnet(Network& net, int depth) {
   Builder b(net, net.widths);
   const int n = cifar_blocks_per_stage(depth);
@@ -238,9 +263,9 @@ void build_cifar_resnet(Network& net, int depth) {
         block.shortcut = b.last_index();
       } else if (net.widths[in_index] != net.widths[b_index]) {
         // Stride-1 block whose widths differ (searched networks): 1x1 conv + BN (TAS).
-        Layer& sc = b.conv(prefix + ".shortcut", in_index, b_index, 1, 1, 0, ho, wo);
-        sc.relu = false;
-        sc.quantized = false;
+        const Layer sc = width_shortcut(net.layers[static_cast<std::size_t>(block.conv_a)],
+                                        net.layers[static_cast<std::size_t>(block.conv_b)]);
+        net.layers.push_back(sc);
         block.shortcut = b.last_index();
       }
       net.blocks.push_back(block);

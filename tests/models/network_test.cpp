@@ -231,3 +231,33 @@ TEST(Network, ParseWidths) {
 
 }  // namespace
 }  // namespace nce::models
+
+namespace nce::models {
+namespace {
+
+TEST(Network, WidthShortcutIsTheLayerBuildAddsToAStride1BlockOfTwoWidths) {
+  // TAS's searched ResNet-20: s1b1 reads 16 and writes 4 channels, so build() adds a shortcut.
+  const Network net =
+      build("resnet20", {3, 16, 6, 4, 4, 4, 4, 4, 32, 32, 12, 19, 32, 28, 64, 64, 64, 64, 64, 44});
+  const Block& b = net.blocks[0];
+  ASSERT_GE(b.shortcut, 0);
+  const Layer& built = net.layers[static_cast<std::size_t>(b.shortcut)];
+  const Layer sc = width_shortcut(net.layers[static_cast<std::size_t>(b.conv_a)],
+                                  net.layers[static_cast<std::size_t>(b.last())]);
+  EXPECT_EQ(sc.name, built.name);
+  EXPECT_EQ(sc.name, "s1b1.shortcut");
+  EXPECT_EQ(sc.c_in, 16);
+  EXPECT_EQ(sc.c_out, 4);
+  EXPECT_EQ(sc.macs(), built.macs());
+  EXPECT_EQ(sc.params(), built.params());
+  EXPECT_EQ(sc.in_width_index, built.in_width_index);
+  EXPECT_EQ(sc.out_width_index, built.out_width_index);
+  EXPECT_EQ(sc.quantized, built.quantized);
+  EXPECT_FALSE(sc.quantized);
+  EXPECT_TRUE(sc.batch_norm);
+  EXPECT_EQ(sc.h_in, built.h_in);
+  EXPECT_EQ(sc.h_out, built.h_out);
+}
+
+}  // namespace
+}  // namespace nce::models

@@ -142,22 +142,7 @@ CostAccounting cost_accounting(const models::Network& base, bool count_width_sho
     const models::Layer& a = base.layers[b.conv_a];
     const models::Layer& last = base.layers[b.last()];
     if (a.stride != 1) continue;
-    models::Layer sc = last;
-    sc.name = a.name.substr(0, a.name.find('.')) + ".shortcut";
-    sc.k = 1;
-    sc.stride = 1;
-    sc.pad = 0;
-    sc.h_in = a.h_in;
-    sc.w_in = a.w_in;
-    sc.h_out = last.h_out;
-    sc.w_out = last.w_out;
-    sc.in_width_index = a.in_width_index;
-    sc.c_in = a.c_in;
-    sc.batch_norm = true;
-    sc.relu = false;
-    sc.quantized = false;
-    sc.in_pool = models::Pool{};
-    sc.out_pool = models::Pool{};
+    const models::Layer sc = models::width_shortcut(a, last);
     acc.net.layers.push_back(sc);
     acc.width_shortcut.push_back(true);
   }

@@ -135,6 +135,12 @@ std::vector<int> default_widths(const std::string& model, int in_channels = 3);
 // Builds a network. `widths` empty = the model's default widths; otherwise it must have
 // num_searchable()+1 entries, widths[0] equal to input.channels, every entry >= 1.
 // Throws std::invalid_argument with a message naming the model, the index and the value.
+// The 1x1 conv + BN shortcut (full precision, no ReLU) that a stride-1 residual block gets when
+// its input and output widths differ (TAS; searched networks): named "<block>.shortcut", it reads
+// conv_a's input width index and writes that of the block's last conv, on its output map. build()
+// adds it to such blocks; the search's cost accounting to every stride-1 identity block.
+Layer width_shortcut(const Layer& conv_a, const Layer& last);
+
 Network build(const std::string& model, const std::vector<int>& widths = {},
               const InputShape& input = InputShape{});
 // (build() refuses widths above kMaxWidth, and inputs too small for the model, naming them.)
