@@ -55,8 +55,8 @@ struct Unit {
   MixedBatchNormAct mixer;
   nn::ConvWorkspace ws;
   // Backward scratch.
-  nn::Tensor g_pool, d_y, d_in, d_pooled_in, pool_src_shape, dwq, dwpack;
-  nn::Tensor grad_in;  // a copy of the incoming gradient where the caller keeps its own
+  const nn::Tensor* source = nullptr;  // the unit's input before in_pool (its shape)
+  nn::Tensor dwq, dwpack;
   nn::Tensor bn_sink;  // dgamma/dbeta of an architecture step (discarded)
   float clip_sink = 0.0f;
 
@@ -95,8 +95,7 @@ struct Supernet::Impl {
     int conv_a = -1, conv_b = -1, shortcut = -1;
     Act act = Act::kRelu;
     nn::Tensor clip, dclip;
-    nn::Tensor out;                 // act(conv_b (+) shortcut)
-    nn::Tensor d_x, d_a, d_b, d_s;  // gradients of the block input, conv_a's output, ...
+    nn::Tensor out;  // act(conv_b (+) shortcut)
     float clip_sink = 0.0f;
     std::string name;
   };
@@ -105,7 +104,10 @@ struct Supernet::Impl {
   std::vector<GumbelDraw> draws;
   std::vector<std::array<double, 2>> mix_grads;
   nn::Tensor pooled, d_logits, d_pooled, d_features;
-  std::vector<nn::Tensor> chain_grads;  // VGG: the gradient of each unit's input
+  // Backward scratch, shared by all units and blocks (a gradient lives only until the layer
+  // before has consumed it): inside one unit's backward, and between layers (ping-pong).
+  nn::Tensor g_pool, d_y, d_in, d_pooled_in;
+  nn::Tensor grad_a, grad_b, grad_s, grad_x[2];
   const nn::Tensor* features = nullptr;
   int reserved_batch = 0;
 
@@ -326,14 +328,15 @@ void Supernet::Impl::reserve(int batch) {
   // change every step; without this, each new widest draw would reallocate and zero a buffer).
   if (batch <= reserved_batch) return;
   const std::size_t nb = static_cast<std::size_t>(batch);
+  std::size_t widest = 0;  // elements of the largest tensor a backward scratch may hold
   for (Unit& u : units) {
     const models::Layer& l = u.desc;
     const std::size_t in = nb * u.c_in_alloc * l.h_in * l.w_in;
     const std::size_t src = nb * u.c_in_alloc * l.h_src() * l.w_src();
     const std::size_t outs = nb * u.c_out_alloc * l.h_out * l.w_out;
-    for (nn::Tensor* t : {&u.pooled_in, &u.d_in}) t->reserve(in);
-    for (nn::Tensor* t : {&u.d_pooled_in, &u.pool_src_shape}) t->reserve(src);
-    for (nn::Tensor* t : {&u.y, &u.activated, &u.g_pool, &u.d_y, &u.grad_in}) t->reserve(outs);
+    if (u.in_pool.kind != models::PoolKind::kNone) u.pooled_in.reserve(in);
+    for (nn::Tensor* t : {&u.y, &u.activated}) t->reserve(outs);
+    widest = std::max({widest, in, src, outs});
     if (u.out_pool.kind != models::PoolKind::kNone) {
       const nn::PoolParams pp = pool_params(u.out_pool);
       const std::size_t pooled_out =
@@ -342,22 +345,24 @@ void Supernet::Impl::reserve(int batch) {
       u.pool_argmax.reserve(pooled_out);
     }
     const std::size_t w = u.weight.size();
-    for (nn::Tensor* t : {&u.wpack, &u.wq, &u.dwq, &u.dwpack}) t->reserve(w);
+    if (weight_quantized(u)) {
+      for (nn::Tensor* t : {&u.wpack, &u.wq, &u.dwq, &u.dwpack}) t->reserve(w);
+    }
   }
   for (BlockUnits& b : blocks) {
     const Unit& a = units[static_cast<std::size_t>(b.conv_a)];
     const Unit& bo = units[static_cast<std::size_t>(b.conv_b)];
-    const std::size_t in = nb * a.c_in_alloc * a.desc.h_src() * a.desc.w_src();
-    const std::size_t mid = nb * a.c_out_alloc * a.desc.h_out * a.desc.w_out;
-    int c_sum = bo.c_out_alloc;
-    if (b.shortcut >= 0)
+    int c_sum = std::max(bo.c_out_alloc, a.c_in_alloc);
+    if (b.shortcut >= 0) {
       c_sum = std::max(c_sum, units[static_cast<std::size_t>(b.shortcut)].c_out_alloc);
-    else
-      c_sum = std::max(c_sum, a.c_in_alloc);
+    }
     const std::size_t outs = nb * c_sum * bo.desc.h_out * bo.desc.w_out;
-    b.d_x.reserve(in);
-    b.d_a.reserve(mid);
-    for (nn::Tensor* t : {&b.out, &b.d_b, &b.d_s}) t->reserve(outs);
+    b.out.reserve(outs);
+    widest = std::max(widest, outs);
+  }
+  for (nn::Tensor* t : {&g_pool, &d_y, &d_in, &d_pooled_in, &grad_a, &grad_b, &grad_s, &grad_x[0],
+                        &grad_x[1], &d_features}) {
+    t->reserve(widest);
   }
   reserved_batch = batch;
 }
@@ -368,6 +373,7 @@ const nn::Tensor& Supernet::Impl::unit_forward(Unit& u, const nn::Tensor& x, nn:
     nn::avg_pool_forward(pool_params(u.in_pool), x, u.pooled_in);
     in = &u.pooled_in;
   }
+  u.source = &x;
   u.input = in;
   u.c_x = in->c();
   if (u.c_x > u.c_in_alloc) {
@@ -458,8 +464,8 @@ void Supernet::Impl::unit_backward(Unit& u, nn::Tensor& d, bool weight_grads, nn
                                    bool accumulate) {
   nn::Tensor* g = &d;
   if (u.out_pool.kind == models::PoolKind::kMax) {
-    nn::max_pool_backward(pool_params(u.out_pool), u.activated, d, u.pool_argmax, u.g_pool);
-    g = &u.g_pool;
+    nn::max_pool_backward(pool_params(u.out_pool), u.activated, d, u.pool_argmax, g_pool);
+    g = &g_pool;
   }
   const nn::ActParams act = act_params(u.act, u.clip);
   float* dclip = u.act == Act::kPact ? (weight_grads ? u.dclip.data() : &u.clip_sink) : nullptr;
@@ -481,12 +487,12 @@ void Supernet::Impl::unit_backward(Unit& u, nn::Tensor& d, bool weight_grads, nn
                                 bn.save_inv_std.data(), *g, dgamma, dbeta, dclip);
   } else {
     double dmix[2];
-    u.mixer.backward(act, u.y, u.candidates(weight_grads), *g, u.d_y, dmix, dclip);
+    u.mixer.backward(act, u.y, u.candidates(weight_grads), *g, d_y, dmix, dclip);
     // A shortcut shares its block's draw: both layers add to the width index's gradient.
     std::array<double, 2>& mg = mix_grads[static_cast<std::size_t>(u.out_index - 1)];
     mg[0] += dmix[0];
     mg[1] += dmix[1];
-    dy = &u.d_y;
+    dy = &d_y;
   }
   // Through the conv / FC. The architecture step needs only dx (no weight gradient), and the
   // stem's step nothing at all.
@@ -507,7 +513,7 @@ void Supernet::Impl::unit_backward(Unit& u, nn::Tensor& d, bool weight_grads, nn
     }
   }
   const bool in_pooled = u.in_pool.kind == models::PoolKind::kAvg;
-  nn::Tensor* conv_dx = dx ? (in_pooled ? &u.d_in : dx) : nullptr;
+  nn::Tensor* conv_dx = dx ? (in_pooled ? &d_in : dx) : nullptr;
   const bool conv_accumulate = accumulate && !in_pooled;
   if (u.is_fc) {
     if (conv_accumulate) throw std::logic_error("supernet: the FC's dx is never accumulated");
@@ -544,14 +550,13 @@ void Supernet::Impl::unit_backward(Unit& u, nn::Tensor& d, bool weight_grads, nn
   }
   if (!dx || !in_pooled) return;
   // The pool's input only gives the shape (its values are not read).
-  u.pool_src_shape.resize(u.d_in.n(), u.d_in.c(), u.desc.h_src(), u.desc.w_src());
   if (!accumulate) {
-    nn::avg_pool_backward(pool_params(u.in_pool), u.pool_src_shape, u.d_in, *dx);
+    nn::avg_pool_backward(pool_params(u.in_pool), *u.source, d_in, *dx);
     return;
   }
-  nn::avg_pool_backward(pool_params(u.in_pool), u.pool_src_shape, u.d_in, u.d_pooled_in);
-  assert(dx->same_shape(u.d_pooled_in));
-  dx->array() += u.d_pooled_in.array();
+  nn::avg_pool_backward(pool_params(u.in_pool), *u.source, d_in, d_pooled_in);
+  assert(dx->same_shape(d_pooled_in));
+  dx->array() += d_pooled_in.array();
 }
 
 const nn::Tensor& Supernet::forward(const nn::Tensor& images, nn::Mode mode) {
@@ -594,6 +599,7 @@ void Supernet::backward(const nn::Tensor& grad_logits, bool weight_grads) {
   if (m.base.family == models::Family::kCifarResNet) {
     for (int bi = static_cast<int>(m.blocks.size()) - 1; bi >= 0; --bi) {
       auto& b = m.blocks[static_cast<std::size_t>(bi)];
+      nn::Tensor& d_x = m.grad_x[bi % 2];  // d is the other one (or d_features)
       Unit& ua = m.units[static_cast<std::size_t>(b.conv_a)];
       Unit& ub = m.units[static_cast<std::size_t>(b.conv_b)];
       Unit* us = b.shortcut >= 0 ? &m.units[static_cast<std::size_t>(b.shortcut)] : nullptr;
@@ -606,25 +612,24 @@ void Supernet::backward(const nn::Tensor& grad_logits, bool weight_grads) {
       const int c_b = ub.output().c();
       // The shortcut's part first (it reads d before conv_b's backward consumes it).
       if (us) {
-        nn::residual_add_backward(*d, us->output().c(), b.d_s);
-        m.unit_backward(*us, b.d_s, weight_grads, &b.d_x, false);
+        nn::residual_add_backward(*d, us->output().c(), m.grad_s);
+        m.unit_backward(*us, m.grad_s, weight_grads, &d_x, false);
       } else {
-        nn::residual_add_backward(*d, block_in.c(), b.d_x);
+        nn::residual_add_backward(*d, block_in.c(), d_x);
       }
       nn::Tensor* d_b = d;
       if (c_b != d->c()) {
-        nn::residual_add_backward(*d, c_b, b.d_b);
-        d_b = &b.d_b;
+        nn::residual_add_backward(*d, c_b, m.grad_b);
+        d_b = &m.grad_b;
       }
-      m.unit_backward(ub, *d_b, weight_grads, &b.d_a, false);
-      m.unit_backward(ua, b.d_a, weight_grads, &b.d_x, true);
-      d = &b.d_x;
+      m.unit_backward(ub, *d_b, weight_grads, &m.grad_a, false);
+      m.unit_backward(ua, m.grad_a, weight_grads, &d_x, true);
+      d = &d_x;
     }
     m.unit_backward(m.units[0], *d, weight_grads, nullptr, false);
   } else {
-    m.chain_grads.resize(m.units.size());
     for (int ui = m.fc - 1; ui >= 0; --ui) {
-      nn::Tensor* next = ui > 0 ? &m.chain_grads[static_cast<std::size_t>(ui)] : nullptr;
+      nn::Tensor* next = ui > 0 ? &m.grad_x[ui % 2] : nullptr;
       m.unit_backward(m.units[static_cast<std::size_t>(ui)], *d, weight_grads, next, false);
       if (next) d = next;
     }
