@@ -52,6 +52,19 @@ void MixedBatchNormAct::build_terms(const std::array<MixedCandidate, 2>& cands, 
   }
 }
 
+void MixedBatchNormAct::preactivation(const nn::Tensor& y, int i, int o, std::size_t p0,
+                                      std::size_t len, float* buf) const {
+  const int channels = y.c();
+  const std::size_t hw = y.plane();
+  const float b0 = shift_[static_cast<std::size_t>(o)];
+  for (std::size_t k = 0; k < len; ++k) buf[k] = b0;
+  for (int t = row_begin_[o]; t < row_begin_[o + 1]; ++t) {
+    const float a = coef_[static_cast<std::size_t>(t)];
+    const float* src = y.data() + (static_cast<std::size_t>(i) * channels + terms_[t].c) * hw + p0;
+    for (std::size_t k = 0; k < len; ++k) buf[k] += a * src[k];
+  }
+}
+
 // out[n, o] = act(shift_[o] + sum over row o of coef_[t] * y[n, c_t]), given per-(j, c) BN
 // scale/shift in `scale`/`shift` (index j * C + c).
 void MixedBatchNormAct::apply(const nn::ActParams& act, const nn::Tensor& y,
@@ -72,19 +85,11 @@ void MixedBatchNormAct::apply(const nn::ActParams& act, const nn::Tensor& y,
 #pragma omp parallel for schedule(static) collapse(2) if (y.size() >= kMinParallelElements)
   for (int i = 0; i < n; ++i) {
     for (int o = 0; o < channels; ++o) {
-      const int t0 = row_begin_[o], t1 = row_begin_[o + 1];
       float* dst = out.data() + (static_cast<std::size_t>(i) * channels + o) * hw;
       for (std::size_t p0 = 0; p0 < hw; p0 += kChunk) {
         const std::size_t len = std::min(kChunk, hw - p0);
         float buf[kChunk];
-        const float b0 = shift_[static_cast<std::size_t>(o)];
-        for (std::size_t k = 0; k < len; ++k) buf[k] = b0;
-        for (int t = t0; t < t1; ++t) {
-          const float a = coef_[static_cast<std::size_t>(t)];
-          const float* src =
-              y.data() + (static_cast<std::size_t>(i) * channels + terms_[t].c) * hw + p0;
-          for (std::size_t k = 0; k < len; ++k) buf[k] += a * src[k];
-        }
+        preactivation(y, i, o, p0, len, buf);
         nn::ActParams::apply(f, buf, 1.0f, 0.0f, dst + p0, len);
       }
     }
@@ -180,14 +185,7 @@ void MixedBatchNormAct::backward(const nn::ActParams& act, const nn::Tensor& y,
       for (std::size_t p0 = 0; p0 < hw; p0 += kChunk) {
         const std::size_t len = std::min(kChunk, hw - p0);
         float buf[kChunk];
-        const float b0 = shift_[static_cast<std::size_t>(o)];
-        for (std::size_t k = 0; k < len; ++k) buf[k] = b0;
-        for (int t = t0; t < t1; ++t) {
-          const float a = coef_[static_cast<std::size_t>(t)];
-          const float* src =
-              y.data() + (static_cast<std::size_t>(i) * channels + terms_[t].c) * hw + p0;
-          for (std::size_t k = 0; k < len; ++k) buf[k] += a * src[k];
-        }
+        preactivation(y, i, o, p0, len, buf);
         s_clip += act.backward(buf, 1.0f, 0.0f, gp + p0, len);
         float pg = 0.0f;
         for (std::size_t k = 0; k < len; ++k) pg += gp[p0 + k];

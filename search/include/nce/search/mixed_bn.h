@@ -68,6 +68,9 @@ class MixedBatchNormAct {
   void build_terms(const std::array<MixedCandidate, 2>& cands, int channels);
   void identity_scales(const std::array<MixedCandidate, 2>& cands, int channels,
                        std::vector<float>& scale, std::vector<float>& shift);
+  // buf[0, len) = the mix of image i, channel o, pixels [p0, p0 + len), before the activation.
+  void preactivation(const nn::Tensor& y, int i, int o, std::size_t p0, std::size_t len,
+                     float* buf) const;
   void apply(const nn::ActParams& act, const nn::Tensor& y, const std::vector<float>& scale,
              const std::vector<float>& shift, nn::Tensor& out);
 
