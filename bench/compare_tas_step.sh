@@ -8,9 +8,11 @@
 # iteration with TAS's select2withP / ChannelWiseInter / get_flop / get_flop_loss (issue #65's
 # block-output ReLU fixed at run time) in float32 and float64, and prints the largest relative
 # differences per quantity against named tolerances, for TAS as is and for TAS without the
-# search-mode BN on its stride-2 shortcut (see tas_step_check.py). W32A32: TAS has no quantizer.
+# search-mode BN on its stride-2 shortcut (see tas_step_check.py). W32A32 by default; TAS has no
+# quantizer, so --bits "32 2" also runs W2A2 with nce's SAWB + PACT added to TAS's supernet at run
+# time (tas_step_check.add_quantizers).
 #
-# Usage: bench/compare_tas_step.sh --autodl DIR [--seeds "1 2"] [--batch 64] [--tau 2]
+# Usage: bench/compare_tas_step.sh --autodl DIR [--seeds "1 2"] [--bits "32 2"] [--batch 64] [--tau 2]
 #                                  [--dump PATH/TO/nce_search_dump] [--all]
 #   e.g. git clone https://github.com/D-X-Y/AutoDL-Projects /tmp/AutoDL-Projects
 #        cmake --build build -j2 --target nce_search_dump
@@ -19,12 +21,13 @@
 # Exit status 0 only if every seed and variant passes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-dump_bin="$here/../build/bench/nce_search_dump" autodl="" seeds="1" batch=64 tau=2 all=()
+dump_bin="$here/../build/bench/nce_search_dump" autodl="" seeds="1" bits_list="32" batch=64 tau=2 all=()
 PYTHON="${PYTHON:-/usr/bin/python3}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --autodl) autodl="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
+    --bits) bits_list="$2"; shift 2 ;;
     --batch) batch="$2"; shift 2 ;;
     --tau) tau="$2"; shift 2 ;;
     --dump) dump_bin="$2"; shift 2 ;;
@@ -40,10 +43,12 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 status=0
-for seed in $seeds; do
-  echo "==== seed $seed"
-  "$dump_bin" --out "$tmp/seed$seed" --seed "$seed" --bits 32 --batch "$batch" --tau "$tau"
-  "$PYTHON" "$here/tas_step_check.py" --autodl "$autodl" --dump "$tmp/seed$seed" "${all[@]}" || status=1
-  rm -rf "$tmp/seed$seed"
+for bits in $bits_list; do
+  for seed in $seeds; do
+    echo "==== W${bits}A${bits} seed $seed"
+    "$dump_bin" --out "$tmp/seed$seed" --seed "$seed" --bits "$bits" --batch "$batch" --tau "$tau"
+    "$PYTHON" "$here/tas_step_check.py" --autodl "$autodl" --dump "$tmp/seed$seed" "${all[@]}" || status=1
+    rm -rf "$tmp/seed$seed"
+  done
 done
 exit $status

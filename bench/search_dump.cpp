@@ -217,7 +217,9 @@ int run(const Options& o) {
   scalars << "seed " << o.seed << "\nbits " << o.bits << "\nbatch " << o.batch << "\ntau " << o.tau
           << "\nalpha_std " << o.alpha_std << "\nflop_ratio " << o.flop_ratio << "\nflop_lambda "
           << o.flop_lambda << "\ntolerance " << o.tolerance << "\nlr " << o.lr << "\nbn_momentum "
-          << sopt.bn_momentum << "\nbn_eps " << sopt.bn_eps << "\n";
+          << sopt.bn_momentum << "\nbn_eps " << sopt.bn_eps << "\npact_init_clip " << sopt.pact_init_clip
+          << "\npact_clip_l2 " << sopt.pact_clip_l2 << "\nquantizer_sawb "
+          << (sopt.quantizer == nn::QuantizerKind::kSawb ? 1 : 0) << "\n";
 
   // Inputs.
   std::mt19937 data_rng(static_cast<std::uint32_t>(o.seed) * 7919u + 13u);
