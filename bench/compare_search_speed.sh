@@ -79,7 +79,7 @@ for k in sorted(med, key=lambda k: (k[0], -k[1], k[2])):
     extra = ""
     if k in spread:
         extra = "   every iteration %.0f..%.0f ms (%.2fx)" % (min(spread[k]), max(spread[k]), max(spread[k]) / min(spread[k]))
-    print("%-6s W%dA%-4d %-18s %10.1f %10.3f %10.1f  %.0f..%.0f%s" % (k[0], k[1], k[1], k[2], med[k], 1000 / med[k],
+    print("%-6s %-7s %-18s %10.1f %10.3f %10.1f  %.0f..%.0f%s" % (k[0], "W%dA%d" % (k[1], k[1]), k[2], med[k], 1000 / med[k],
           batch * 1000 / med[k], min(v), max(v), extra))
 tas = med.get(("tas", 32, "search"))
 tas_plain = med.get(("tas", 32, "plain"))

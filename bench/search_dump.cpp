@@ -26,7 +26,10 @@
 //
 //   build/bench/nce_search_dump --out DIR [--seed 1] [--bits 32] [--batch 64] [--tau 2]
 //       [--alpha-std 1] [--flop-ratio 0.5] [--flop-lambda 2] [--tolerance 0.05] [--lr 0.1]
-//       [--rule-draws 4000] [--quantizer sawb]
+//       [--rule-draws 4000] [--quantizer sawb] [--full-width]
+// --full-width (a diagnostic) fixes every draw to the widest candidate with weight 1 (the plain
+// network); TAS, given the same index twice, mixes it with itself at 0.5 + 0.5, so its forward and
+// weight gradients are the same while its mixing weights (and alpha gradients) are not.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -160,6 +163,7 @@ struct Options {
   double lr = 0.1;
   int rule_draws = 4000;
   std::string quantizer = "sawb";
+  bool full_width = false;  // diagnostic: every draw is the widest candidate twice, weight 1
   bool help = false;
 };
 
@@ -170,6 +174,10 @@ Options parse(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       o.help = true;
       return o;
+    }
+    if (a == "--full-width") {
+      o.full_width = true;
+      continue;
     }
     if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
     const std::string v = argv[++i];
@@ -188,6 +196,7 @@ Options parse(int argc, char** argv) {
     else throw std::invalid_argument("unknown option " + a + " (see --help)");
   }
   if (o.out.empty()) throw std::invalid_argument("--out DIR is required");
+  if (o.full_width) o.rule_draws = 0;
   if (o.batch < 2) throw std::invalid_argument("--batch must be >= 2, got " + std::to_string(o.batch));
   if (!(o.tau > 0)) throw std::invalid_argument("--tau must be > 0");
   return o;
@@ -251,6 +260,17 @@ int run(const Options& o) {
     std::vector<search::GumbelDraw> d;
     for (int w = 1; w <= arch.num_layers(); ++w)
       d.push_back(search::gumbel_draw(arch.layer(w).alpha, o.tau, rng));
+    if (o.full_width) {  // the plain network at its full widths (Gumbel noise 0)
+      for (int w = 1; w <= arch.num_layers(); ++w) {
+        search::GumbelDraw& g = d[w - 1];
+        const int last = static_cast<int>(g.z.size()) - 1;
+        g.index[0] = g.index[1] = last;
+        g.weight[0] = 1;
+        g.weight[1] = 0;
+        const std::vector<double> p = arch.probabilities(w);
+        for (size_t j = 0; j < p.size(); ++j) g.z[j] = std::log(p[j]) / o.tau;
+      }
+    }
     return d;
   };
   std::vector<int> labels_int(labels_w.begin(), labels_w.end());
@@ -345,7 +365,7 @@ int run(const Options& o) {
     write_rows(dir / "rule_z.npy", rule_z);
     write_rows(dir / "rule_index.npy", rule_index);
   }
-  scalars << "rule_draws " << o.rule_draws << "\n";
+  scalars << "rule_draws " << o.rule_draws << "\nfull_width " << (o.full_width ? 1 : 0) << "\n";
   std::printf("nce_search_dump: resnet20 W%dA%d batch %d tau %g: weight-step CE %.6f, arch-step CE "
               "%.6f -> %s\n",
               o.bits, o.bits, o.batch, o.tau, loss_w, loss_a, dir.c_str());
@@ -360,7 +380,7 @@ int main(int argc, char** argv) {
     if (o.help) {
       std::cout << "nce_search_dump --out DIR [--seed N] [--bits 32] [--batch 64] [--tau 2]\n"
                    "  [--alpha-std 1] [--flop-ratio 0.5] [--flop-lambda 2] [--tolerance 0.05]\n"
-                   "  [--lr 0.1] [--rule-draws 4000] [--quantizer sawb|dorefa|lsq]\n";
+                   "  [--lr 0.1] [--rule-draws 4000] [--quantizer sawb|dorefa|lsq] [--full-width]\n";
       return 0;
     }
     return run(o);
