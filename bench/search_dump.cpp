@@ -2,27 +2,30 @@
 // (bench/compare_tas_step.sh), which replays it in AutoDL-Projects' SearchWidthCifarResNet (TAS).
 //
 // Uses only the public search:: interfaces (Supernet, ArchParams, gumbel_draw, expected_cost,
-// cost_accounting, tas_cost_loss). ResNet-20 at 8 candidates per layer (TAS: no expansion), so every
-// allocation is the base width and the weights have TAS's shapes.
+// cost_accounting, tas_cost_loss). ResNet-20 at 8 candidates per layer (TAS: no expansion), so
+// every allocation is the base width and the weights have TAS's shapes.
 //
 //   1. initial state: every Supernet::state() tensor, alpha (S x 8), the candidates, two batches
-//      (images N x 3 x 32 x 32 uniform in [-1, 1], labels) for the weight and the architecture step;
+//      (images N x 3 x 32 x 32 uniform in [-1, 1], labels) for the weight and the architecture
+//      step;
 //   2. weight step: Gumbel draws (index, mixing weights, z and the Gumbel noise g = tau*z -
 //      log_softmax(alpha), from which TAS's select2withP recomputes the draw), forward (train-mode
 //      BN), CE, backward with weight gradients; writes the loss, every parameter gradient, the CE
 //      alpha gradient of this step, and the state after it (BN running statistics);
-//   3. SGD step (nn::Sgd, lr --lr, momentum 0.9, Nesterov, wd 5e-4 as the search uses it); writes the
+//   3. SGD step (nn::Sgd, lr --lr, momentum 0.9, Nesterov, wd 5e-4 as the search uses it); writes
+//   the
 //      parameters after it;
 //   4. architecture step on the other batch with fresh draws: forward, CE, backward without weight
 //      gradients, the CE alpha gradient; expected MACs of softmax(alpha) with dE/dalpha on the base
 //      network (TAS's expected FLOPs: no width shortcuts) and on nce's default accounting
-//      (count_width_shortcuts), the argmax MACs F, target R = --flop-ratio * base MACs, the TAS cost
-//      loss and lambda * dL/dalpha;
+//      (count_width_shortcuts), the argmax MACs F, target R = --flop-ratio * base MACs, the TAS
+//      cost loss and lambda * dL/dalpha;
 //   5. --rule-draws K more draws per layer (z and indices) to test the sampling rule statistically.
 //
 // Files (DIR): scalars.txt ("name value" per line), *.npy (float32 tensors flattened as nce holds
-// them, row-major; float64 for alpha, draws, costs; int32 for indices and labels), and one folder per
-// state snapshot (state0/, grad_w/, state1/, state2/) with one NAME.npy per Supernet tensor name.
+// them, row-major; float64 for alpha, draws, costs; int32 for indices and labels), and one folder
+// per state snapshot (state0/, grad_w/, state1/, state2/) with one NAME.npy per Supernet tensor
+// name.
 //
 //   build/bench/nce_search_dump --out DIR [--seed 1] [--bits 32] [--batch 64] [--tau 2]
 //       [--alpha-std 1] [--flop-ratio 0.5] [--flop-lambda 2] [--tolerance 0.05] [--lr 0.1]
@@ -181,23 +184,37 @@ Options parse(int argc, char** argv) {
     }
     if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
     const std::string v = argv[++i];
-    if (a == "--out") o.out = v;
-    else if (a == "--seed") o.seed = std::stoull(v);
-    else if (a == "--bits") o.bits = std::stoi(v);
-    else if (a == "--batch") o.batch = std::stoi(v);
-    else if (a == "--tau") o.tau = std::stod(v);
-    else if (a == "--alpha-std") o.alpha_std = std::stod(v);
-    else if (a == "--flop-ratio") o.flop_ratio = std::stod(v);
-    else if (a == "--flop-lambda") o.flop_lambda = std::stod(v);
-    else if (a == "--tolerance") o.tolerance = std::stod(v);
-    else if (a == "--lr") o.lr = std::stod(v);
-    else if (a == "--rule-draws") o.rule_draws = std::stoi(v);
-    else if (a == "--quantizer") o.quantizer = v;
-    else throw std::invalid_argument("unknown option " + a + " (see --help)");
+    if (a == "--out")
+      o.out = v;
+    else if (a == "--seed")
+      o.seed = std::stoull(v);
+    else if (a == "--bits")
+      o.bits = std::stoi(v);
+    else if (a == "--batch")
+      o.batch = std::stoi(v);
+    else if (a == "--tau")
+      o.tau = std::stod(v);
+    else if (a == "--alpha-std")
+      o.alpha_std = std::stod(v);
+    else if (a == "--flop-ratio")
+      o.flop_ratio = std::stod(v);
+    else if (a == "--flop-lambda")
+      o.flop_lambda = std::stod(v);
+    else if (a == "--tolerance")
+      o.tolerance = std::stod(v);
+    else if (a == "--lr")
+      o.lr = std::stod(v);
+    else if (a == "--rule-draws")
+      o.rule_draws = std::stoi(v);
+    else if (a == "--quantizer")
+      o.quantizer = v;
+    else
+      throw std::invalid_argument("unknown option " + a + " (see --help)");
   }
   if (o.out.empty()) throw std::invalid_argument("--out DIR is required");
   if (o.full_width) o.rule_draws = 0;
-  if (o.batch < 2) throw std::invalid_argument("--batch must be >= 2, got " + std::to_string(o.batch));
+  if (o.batch < 2)
+    throw std::invalid_argument("--batch must be >= 2, got " + std::to_string(o.batch));
   if (!(o.tau > 0)) throw std::invalid_argument("--tau must be > 0");
   return o;
 }
@@ -226,8 +243,8 @@ int run(const Options& o) {
   scalars << "seed " << o.seed << "\nbits " << o.bits << "\nbatch " << o.batch << "\ntau " << o.tau
           << "\nalpha_std " << o.alpha_std << "\nflop_ratio " << o.flop_ratio << "\nflop_lambda "
           << o.flop_lambda << "\ntolerance " << o.tolerance << "\nlr " << o.lr << "\nbn_momentum "
-          << sopt.bn_momentum << "\nbn_eps " << sopt.bn_eps << "\npact_init_clip " << sopt.pact_init_clip
-          << "\npact_clip_l2 " << sopt.pact_clip_l2 << "\nquantizer_sawb "
+          << sopt.bn_momentum << "\nbn_eps " << sopt.bn_eps << "\npact_init_clip "
+          << sopt.pact_init_clip << "\npact_clip_l2 " << sopt.pact_clip_l2 << "\nquantizer_sawb "
           << (sopt.quantizer == nn::QuantizerKind::kSawb ? 1 : 0) << "\n";
 
   // Inputs.
@@ -366,9 +383,10 @@ int run(const Options& o) {
     write_rows(dir / "rule_index.npy", rule_index);
   }
   scalars << "rule_draws " << o.rule_draws << "\nfull_width " << (o.full_width ? 1 : 0) << "\n";
-  std::printf("nce_search_dump: resnet20 W%dA%d batch %d tau %g: weight-step CE %.6f, arch-step CE "
-              "%.6f -> %s\n",
-              o.bits, o.bits, o.batch, o.tau, loss_w, loss_a, dir.c_str());
+  std::printf(
+      "nce_search_dump: resnet20 W%dA%d batch %d tau %g: weight-step CE %.6f, arch-step CE "
+      "%.6f -> %s\n",
+      o.bits, o.bits, o.batch, o.tau, loss_w, loss_a, dir.c_str());
   return 0;
 }
 
@@ -378,9 +396,10 @@ int main(int argc, char** argv) {
   try {
     const Options o = parse(argc, argv);
     if (o.help) {
-      std::cout << "nce_search_dump --out DIR [--seed N] [--bits 32] [--batch 64] [--tau 2]\n"
-                   "  [--alpha-std 1] [--flop-ratio 0.5] [--flop-lambda 2] [--tolerance 0.05]\n"
-                   "  [--lr 0.1] [--rule-draws 4000] [--quantizer sawb|dorefa|lsq] [--full-width]\n";
+      std::cout
+          << "nce_search_dump --out DIR [--seed N] [--bits 32] [--batch 64] [--tau 2]\n"
+             "  [--alpha-std 1] [--flop-ratio 0.5] [--flop-lambda 2] [--tolerance 0.05]\n"
+             "  [--lr 0.1] [--rule-draws 4000] [--quantizer sawb|dorefa|lsq] [--full-width]\n";
       return 0;
     }
     return run(o);
