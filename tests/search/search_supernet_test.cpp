@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "nce/nn/loss.h"
@@ -17,6 +18,7 @@ namespace {
 // Float32 forward passes through BN and CWI; central differences in double on the loss.
 constexpr double kAlphaGradTolerance = 2e-3;
 constexpr double kWeightGradTolerance = 2e-3;
+constexpr int kMaxKinkOutliers = 1;  // of the > 30 weight entries checked
 
 struct Fixture {
   models::Network base = models::build("resnet8", {}, models::InputShape{3, 8, 8, 10});
@@ -132,7 +134,8 @@ TEST(Supernet, WeightGradientsMatchFiniteDifferences) {
   net.zero_grad();
   net.backward(grad, true);
   std::mt19937 pick(5);
-  int checked = 0;
+  int checked = 0, outside = 0;
+  std::ostringstream outliers;
   for (nn::Parameter& p : net.parameters()) {
     // A few entries of every weight tensor (some active, some not: those must have zero grad).
     for (int t = 0; t < 3; ++t) {
@@ -145,12 +148,18 @@ TEST(Supernet, WeightGradientsMatchFiniteDifferences) {
       const double ld = loss_of(net, f.images, f.labels);
       (*p.value)[i] = saved;
       const double fd = (lu - ld) / (2 * h);
-      EXPECT_NEAR((*p.grad)[i], fd, kWeightGradTolerance + 2e-2 * std::abs(fd))
-          << p.name << "[" << i << "]";
+      if (std::abs((*p.grad)[i] - fd) > kWeightGradTolerance + 2e-2 * std::abs(fd)) {
+        ++outside;
+        outliers << " " << p.name << "[" << i << "]: analytic " << (*p.grad)[i]
+                 << ", finite difference " << fd << ";";
+      }
       ++checked;
     }
   }
   EXPECT_GT(checked, 30);
+  // A step of h may cross a ReLU/PACT kink of the whole network in a few entries; a wiring error
+  // shows in most entries of a tensor.
+  EXPECT_LE(outside, kMaxKinkOutliers) << "entries off:" << outliers.str();
 }
 
 TEST(Supernet, ExpandedLayersRunForwardAndBackward) {

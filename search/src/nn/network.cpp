@@ -13,6 +13,7 @@
 #include "nce/nn/conv.h"
 #include "nce/nn/linear.h"
 #include "nce/nn/pooling.h"
+#include "nce/nn/random.h"
 #include "nce/nn/residual.h"
 
 namespace nce::nn {
@@ -47,17 +48,12 @@ struct Value {
   bool needs_grad = true;
 };
 
-// Seeded generator with portable normal and uniform draws.
+// Seeded generator with portable normal and uniform draws (random.h).
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) : gen_(seed) {}
-  double uniform() {
-    return (static_cast<double>(gen_() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-  }
-  double normal() {
-    const double u1 = uniform(), u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  }
+  double uniform() { return uniform_open01(gen_); }
+  double normal() { return standard_normal(gen_); }
 
  private:
   std::mt19937_64 gen_;
@@ -99,8 +95,7 @@ struct ConvNode {
   float qscale = 0.0f;
   Tensor step, step_grad;  // LSQ
   bool bn = false;
-  Tensor gamma, beta, gamma_grad, beta_grad, run_mean, run_var;
-  std::vector<float> save_mean, save_inv_std;
+  BatchNormState norm;
   Act act = Act::kNone;
   Tensor clip, clip_grad;
   Tensor pooled_in, z, a, g1, g2;
@@ -195,14 +190,12 @@ void Network::Impl::forward_conv(ConvNode& nd, Mode mode) {
   const BatchNormParams bp{opt.bn_momentum, opt.bn_eps};
   if (nd.bn) {
     if (train) {
-      nd.save_mean.resize(nd.conv.c_out);
-      nd.save_inv_std.resize(nd.conv.c_out);
-      batch_norm_act_forward_train(bp, act, *cur, nd.gamma.data(), nd.beta.data(),
-                                   nd.run_mean.data(), nd.run_var.data(), nd.save_mean.data(),
-                                   nd.save_inv_std.data(), *post);
+      batch_norm_act_forward_train(bp, act, *cur, nd.norm.gamma.data(), nd.norm.beta.data(),
+                                   nd.norm.running_mean.data(), nd.norm.running_var.data(),
+                                   nd.norm.save_mean.data(), nd.norm.save_inv_std.data(), *post);
     } else {
-      batch_norm_act_forward_eval(bp, act, *cur, nd.gamma.data(), nd.beta.data(),
-                                  nd.run_mean.data(), nd.run_var.data(), *post);
+      batch_norm_act_forward_eval(bp, act, *cur, nd.norm.gamma.data(), nd.norm.beta.data(),
+                                  nd.norm.running_mean.data(), nd.norm.running_var.data(), *post);
     }
     cur = post;
   } else if (has_act) {
@@ -241,9 +234,9 @@ void Network::Impl::backward_conv(ConvNode& nd) {
   const ActParams act = act_params(nd);
   float* dclip = nd.act == Act::kPact ? nd.clip_grad.data() : nullptr;
   if (nd.bn) {
-    batch_norm_act_backward(act, *z, nd.gamma.data(), nd.beta.data(), nd.save_mean.data(),
-                            nd.save_inv_std.data(), *g, nd.gamma_grad.data(), nd.beta_grad.data(),
-                            dclip);
+    batch_norm_act_backward(act, *z, nd.norm.gamma.data(), nd.norm.beta.data(),
+                            nd.norm.save_mean.data(), nd.norm.save_inv_std.data(), *g,
+                            nd.norm.dgamma.data(), nd.norm.dbeta.data(), dclip);
   } else if (has_act) {
     apply_act_backward(act, *z, *g, dclip);
   }
@@ -490,16 +483,7 @@ Network::Network(const models::Network& description, const NetworkOptions& optio
     }
     nd.bn = l.batch_norm;
     if (nd.bn) {
-      nd.gamma.resize(1, l.c_out);
-      nd.gamma.fill(1.0f);
-      nd.beta.resize(1, l.c_out);
-      nd.beta.set_zero();
-      nd.run_mean.resize(1, l.c_out);
-      nd.run_mean.set_zero();
-      nd.run_var.resize(1, l.c_out);
-      nd.run_var.fill(1.0f);
-      zeros_like(nd.gamma_grad, nd.gamma);
-      zeros_like(nd.beta_grad, nd.beta);
+      nd.norm.init(l.c_out);
     }
     nd.act = l.relu ? act_for(li) : Act::kNone;
     if (nd.act == Act::kPact) {
@@ -675,8 +659,8 @@ std::vector<ActivationStats> Network::probe_activations(const Tensor& images, in
         for (int c = 0; c < z.c(); ++c) {
           float scale = 1.0f, shift = 0.0f;
           if (nd.bn) {
-            scale = nd.gamma[c] / std::sqrt(nd.run_var[c] + m.opt.bn_eps);
-            shift = nd.beta[c] - nd.run_mean[c] * scale;
+            scale = nd.norm.gamma[c] / std::sqrt(nd.norm.running_var[c] + m.opt.bn_eps);
+            shift = nd.norm.beta[c] - nd.norm.running_mean[c] * scale;
           }
           const std::size_t off = (static_cast<std::size_t>(i) * z.c() + c) * plane;
           for (std::size_t p = 0; p < plane; ++p) x[off + p] = z[off + p] * scale + shift;
@@ -714,8 +698,8 @@ std::vector<Parameter> Network::parameters() {
       if (nd.step.size() > 0)
         ps.push_back({n + ".weight_step", &nd.step, &nd.step_grad, false, 0.0f});
       if (nd.bn) {
-        ps.push_back({n + ".bn.gamma", &nd.gamma, &nd.gamma_grad, false, 0.0f});
-        ps.push_back({n + ".bn.beta", &nd.beta, &nd.beta_grad, false, 0.0f});
+        ps.push_back({n + ".bn.gamma", &nd.norm.gamma, &nd.norm.dgamma, false, 0.0f});
+        ps.push_back({n + ".bn.beta", &nd.norm.beta, &nd.norm.dbeta, false, 0.0f});
       }
       if (nd.act == Act::kPact)
         ps.push_back({n + ".act_clip", &nd.clip, &nd.clip_grad, false, m.opt.pact_clip_l2});
@@ -737,8 +721,8 @@ std::vector<NamedTensor> Network::state() {
   for (Parameter& p : parameters()) st.push_back({p.name, p.value});
   for (ConvNode& nd : impl_->convs) {
     if (!nd.bn) continue;
-    st.push_back({nd.layer.name + ".bn.running_mean", &nd.run_mean});
-    st.push_back({nd.layer.name + ".bn.running_var", &nd.run_var});
+    st.push_back({nd.layer.name + ".bn.running_mean", &nd.norm.running_mean});
+    st.push_back({nd.layer.name + ".bn.running_var", &nd.norm.running_var});
   }
   return st;
 }

@@ -12,6 +12,7 @@
 #include "nce/nn/conv.h"
 #include "nce/nn/linear.h"
 #include "nce/nn/pooling.h"
+#include "nce/nn/random.h"
 #include "nce/nn/residual.h"
 #include "nce/search/mixed_bn.h"
 
@@ -129,6 +130,11 @@ struct Supernet::Impl {
 
 namespace {
 
+// U(-bound, bound), as nn::Network draws the FC (random.h: the same on every standard library).
+float uniform_weight(std::mt19937_64& rng, double bound) {
+  return static_cast<float>((2.0 * nn::uniform_open01(rng) - 1.0) * bound);
+}
+
 int allocation_for(int base_channels, int max_candidates) {
   const int initial = static_cast<int>(channel_candidates(base_channels).size());
   int width = base_channels;
@@ -142,10 +148,9 @@ int allocation_for(int base_channels, int max_candidates) {
 
 void Supernet::Impl::init_weights(Unit& u, std::mt19937_64& rng) {
   if (u.is_fc) {
-    const float bound = 1.0f / std::sqrt(static_cast<float>(u.desc.c_in));
-    std::uniform_real_distribution<float> uni(-bound, bound);
-    for (std::size_t i = 0; i < u.weight.size(); ++i) u.weight[i] = uni(rng);
-    for (std::size_t i = 0; i < u.bias.size(); ++i) u.bias[i] = uni(rng);
+    const double bound = 1.0 / std::sqrt(static_cast<double>(u.desc.c_in));
+    for (std::size_t i = 0; i < u.weight.size(); ++i) u.weight[i] = uniform_weight(rng, bound);
+    for (std::size_t i = 0; i < u.bias.size(); ++i) u.bias[i] = uniform_weight(rng, bound);
     return;
   }
   reinit_rows(u, 0, u.c_out_alloc, rng);
@@ -153,30 +158,31 @@ void Supernet::Impl::init_weights(Unit& u, std::mt19937_64& rng) {
 
 void Supernet::Impl::reinit_rows(Unit& u, int row_begin, int row_end, std::mt19937_64& rng) {
   // Kaiming normal with the base layer's fan-in: N(0, 2 / (c_in * k * k)).
-  const float stdev = std::sqrt(2.0f / static_cast<float>(u.desc.c_in * u.kk));
-  std::normal_distribution<float> normal(0.0f, stdev);
+  const double stdev = std::sqrt(2.0 / static_cast<double>(u.desc.c_in * u.kk));
   const int ld = u.c_in_alloc * u.kk;
   for (int o = row_begin; o < row_end; ++o) {
-    for (int j = 0; j < ld; ++j) u.weight[static_cast<std::size_t>(o) * ld + j] = normal(rng);
+    for (int j = 0; j < ld; ++j) {
+      u.weight[static_cast<std::size_t>(o) * ld + j] =
+          static_cast<float>(nn::standard_normal(rng) * stdev);
+    }
   }
 }
 
 void Supernet::Impl::reinit_cols(Unit& u, int col_begin, int col_end, std::mt19937_64& rng) {
   const int ld = u.c_in_alloc * u.kk;
   if (u.is_fc) {
-    const float bound = 1.0f / std::sqrt(static_cast<float>(u.desc.c_in));
-    std::uniform_real_distribution<float> uni(-bound, bound);
+    const double bound = 1.0 / std::sqrt(static_cast<double>(u.desc.c_in));
     for (int o = 0; o < u.c_out_alloc; ++o) {
       for (int c = col_begin; c < col_end; ++c)
-        u.weight[static_cast<std::size_t>(o) * ld + c] = uni(rng);
+        u.weight[static_cast<std::size_t>(o) * ld + c] = uniform_weight(rng, bound);
     }
     return;
   }
-  const float stdev = std::sqrt(2.0f / static_cast<float>(u.desc.c_in * u.kk));
-  std::normal_distribution<float> normal(0.0f, stdev);
+  const double stdev = std::sqrt(2.0 / static_cast<double>(u.desc.c_in * u.kk));
   for (int o = 0; o < u.c_out_alloc; ++o) {
     for (int j = col_begin * u.kk; j < col_end * u.kk; ++j) {
-      u.weight[static_cast<std::size_t>(o) * ld + j] = normal(rng);
+      u.weight[static_cast<std::size_t>(o) * ld + j] =
+          static_cast<float>(nn::standard_normal(rng) * stdev);
     }
   }
 }
