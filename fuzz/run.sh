@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 cxx=${CXX_FUZZ:-clang++-14}
+scripts/install-deps.sh
+if [ -z "${CXX_FUZZ:-}" ]; then
+  source scripts/apt-install.sh
+  apt_install fuzz clang-14 libclang-rt-14-dev  # clang++-14 and its libFuzzer runtime
+fi
+start=$(date +%s)
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
   -DNCE_FUZZ=ON -DNCE_BUILD_TESTS=OFF -DNCE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc 2>/dev/null || echo 2)" --target hw_config_fuzz topology_csv_fuzz
@@ -19,3 +25,4 @@ for target in hw_config topology_csv; do
   (cd build-fuzz && "./fuzz/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
      -rss_limit_mb=2048 -print_final_stats=1 "../$scratch" "../fuzz/corpus/$target")
 done
+echo "fuzzing: build and ${seconds} s per target took $(($(date +%s) - start)) s"

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "interrupt.h"
 #include "nce/models/network.h"
 #include "nce/nn/trainer.h"
 #include "nce/results/result_sink.h"
@@ -39,30 +40,39 @@ void check_numeric_options(const po::parsed_options& parsed, const po::variables
 // and "" are not paths. Throws std::invalid_argument naming both options and the path.
 void check_output_paths(const po::variables_map& vm);
 
-// Runs `body`, turning exceptions into "nce <command>: error: <what>" on stderr and exit code 2.
+// Runs `body`, turning exceptions into "nce <command>: error: <what>" on stderr and exit code 2;
+// an Interrupted (interrupt.h) into "nce <command>: interrupted by SIGINT" and 128 + the signal.
 template <typename Body>
 int run_guarded(const std::string& command, Body&& body);
 
 int report_error(const std::string& command, const std::string& what);
+int report_interrupted(const std::string& command, const Interrupted& interrupted);
 
 template <typename Body>
 int run_guarded(const std::string& command, Body&& body) {
   try {
     return body();
+  } catch (const Interrupted& e) {
+    return report_interrupted(command, e);
   } catch (const std::exception& e) {
     return report_error(command, e.what());
   }
 }
 
-// Runs `body` (a training or a search) and returns what it returns. When the network diverges
-// (nn::DivergedError: a NaN/inf loss or logits), marks `run` (if any) "diverged", which keeps it
-// off every front and chart, and rethrows (run_guarded reports it, exit code 2).
+// Runs `body` (a training or a search) and returns what it returns; ends `run` (if any) by how
+// `body` ended abnormally, and rethrows (run_guarded reports it): the network diverged
+// (nn::DivergedError: a NaN/inf loss or logits) -> "diverged", which keeps it off every front and
+// chart; a signal (Interrupted) -> "interrupted" (--resume continues it). Any other exception
+// leaves the run to RunScope ("failed").
 template <typename Body>
-auto record_divergence(results::RunScope* run, Body&& body) -> decltype(body()) {
+auto record_run_end(results::RunScope* run, Body&& body) -> decltype(body()) {
   try {
     return body();
   } catch (const nn::DivergedError&) {
     if (run != nullptr) run->finish(results::RunStatus::kDiverged);
+    throw;
+  } catch (const Interrupted&) {
+    if (run != nullptr) run->finish(results::RunStatus::kInterrupted);
     throw;
   }
 }
@@ -70,6 +80,10 @@ auto record_divergence(results::RunScope* run, Body&& body) -> decltype(body()) 
 // The input shape a --dataset names (cifar10, fashion-mnist, imagenet); "" = the model's
 // canonical input. Throws std::invalid_argument naming the value.
 models::InputShape input_for_dataset(const std::string& model, const std::string& dataset);
+
+// The absolute, normalized form of a checkpoint path, as runs.resume_key holds it (so a resume
+// from another working directory finds the run).
+std::string resume_key_path(const std::string& path);
 
 // "45s", "3m07s", "1h02m"; "?" for a negative or non-finite value.
 std::string format_duration(double seconds);

@@ -93,15 +93,24 @@ std::string si(double v) {
   return buf;
 }
 
+// Prints and records the search's events; a SIGINT/SIGTERM ends the search at the next batch or
+// phase (throw_if_interrupted), where the last epoch's checkpoint is complete.
 class Progress : public search::SearchObserver {
  public:
-  Progress(std::ostream& out, results::RunScope* run, bool quiet)
-      : out_(out), run_(run), quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1) {}
+  Progress(std::ostream& out, results::RunScope* run, bool quiet, std::string hw_fingerprint)
+      : out_(out),
+        run_(run),
+        quiet_(quiet),
+        tty_(::isatty(STDERR_FILENO) == 1),
+        hw_fingerprint_(std::move(hw_fingerprint)) {}
 
   void on_phase(const std::string& what) override {
+    throw_if_interrupted();
     if (!quiet_) out_ << "== " << what << std::endl;
   }
+  void on_retrain_batch(int, int, int) override { throw_if_interrupted(); }
   void on_batch(int epoch, int batch, int num_batches) override {
+    throw_if_interrupted();
     if (quiet_ || !tty_) return;
     if (batch % 5 == 0 || batch == num_batches) {
       std::fprintf(stderr, "\r  epoch %d: batch %d/%d ", epoch, batch, num_batches);
@@ -159,6 +168,7 @@ class Progress : public search::SearchObserver {
       if (c.latency_cycles >= 0) r.latency_cycles = static_cast<std::int64_t>(c.latency_cycles);
       if (c.energy_pj >= 0) r.energy_pj = c.energy_pj;
       if (c.top1 >= 0) r.top1 = c.top1;
+      r.hw_fingerprint = hw_fingerprint_;
       run_->candidate(r);
     }
   }
@@ -177,6 +187,7 @@ class Progress : public search::SearchObserver {
   results::RunScope* run_;
   bool quiet_;
   bool tty_;
+  std::string hw_fingerprint_;  // of the --hw config the costs come from; "" = none
   double elapsed_ = 0;
 };
 
@@ -369,9 +380,9 @@ int search_main(const std::vector<std::string>& args) {
                                                 "result database (SQLite) to record the run in")(
         "distill",
         "retrain with distillation from the original network (TAS: 0.1*CE + 0.9*T^2*KL, T = 4); "
-        "trains the original first")(
-        "distill-temperature", po::value<float>()->default_value(d.distill_temperature),
-        "distillation temperature T")(
+        "trains the original first")("distill-temperature",
+                                     po::value<float>()->default_value(d.distill_temperature),
+                                     "distillation temperature T")(
         "distill-weight", po::value<float>()->default_value(d.distill_weight),
         "weight of the T^2*KL term (the CE gets 1 - weight)")(
         "distill-teacher-bits", po::value<int>()->default_value(0),
@@ -386,6 +397,7 @@ int search_main(const std::vector<std::string>& args) {
         "quiet", "no progress output");
     po::variables_map vm;
     if (!parse_or_help(args, "search", kUsage, opts, vm)) return 0;
+    const InterruptHandler interrupts;
 
     search::SearchConfig c;
     c.method = vm["method"].as<std::string>();
@@ -455,6 +467,8 @@ int search_main(const std::vector<std::string>& args) {
                                                cache.get());
       HwCostModel* m = hw_model.get();
       hw.name = m->hw().name;
+      c.hw_fingerprint = m->hw().fingerprint();
+      if (sink) sink->record_hw_config(c.hw_fingerprint, m->hw().name, m->hw().to_cfg_text());
       hw.latency_cycles = [m](const models::Layer& l, int ci, int co) {
         return static_cast<double>(m->cost(l, ci, co).cycles);
       };
@@ -467,6 +481,7 @@ int search_main(const std::vector<std::string>& args) {
     nn::DatasetPair data = nn::load_dataset(c.dataset, data_dir);
     if (subset > 0) data.train = nn::subset_per_class(data.train, subset);
     if (test_subset > 0) data.test = nn::subset_per_class(data.test, test_subset);
+    search::check_resume(c, data.train);  // before the run is continued in the database
     if (!quiet) {
       std::cout << "nce search --method " << c.method << " on " << c.model << ", " << c.dataset
                 << " (" << data.train.size() << " train / " << data.test.size()
@@ -499,7 +514,9 @@ int search_main(const std::vector<std::string>& args) {
       j.end_object();
     }
     // One database run per method run (the --baseline retrain is a run of its own).
-    auto open_run = [&](const std::string& method) -> std::unique_ptr<results::RunScope> {
+    // A run that writes a checkpoint is found again by it: --resume continues the same run.
+    auto open_run = [&](const std::string& method, const std::string& checkpoint,
+                        bool resume) -> std::unique_ptr<results::RunScope> {
       if (!sink) return nullptr;
       results::RunInfo info;
       info.method = method == "none" ? "original" : method;
@@ -510,11 +527,12 @@ int search_main(const std::vector<std::string>& args) {
       info.config_json = config_json.str();
       info.git_commit = NCE_GIT_COMMIT;
       info.seed = c.seed;
-      return std::make_unique<results::RunScope>(*sink, info);
+      if (!checkpoint.empty()) info.resume_key = "search " + resume_key_path(checkpoint);
+      return std::make_unique<results::RunScope>(*sink, info, resume);
     };
-    std::unique_ptr<results::RunScope> run = open_run(c.method);
-    Progress progress(std::cout, run.get(), quiet);
-    search::SearchResult result = record_divergence(
+    std::unique_ptr<results::RunScope> run = open_run(c.method, c.checkpoint_path, c.resume);
+    Progress progress(std::cout, run.get(), quiet, c.hw_fingerprint);
+    search::SearchResult result = record_run_end(
         run.get(), [&] { return search::run_search(c, data.train, data.test, hw, &progress); });
 
     std::optional<search::Candidate> original_trained;
@@ -524,9 +542,10 @@ int search_main(const std::vector<std::string>& args) {
       search::SearchConfig b = c;
       b.method = "none";
       b.checkpoint_path = c.checkpoint_path.empty() ? "" : c.checkpoint_path + ".baseline";
-      std::unique_ptr<results::RunScope> brun = open_run("none");
-      Progress bprogress(std::cout, brun.get(), quiet);
-      const search::SearchResult br = record_divergence(
+      b.resume = c.resume && search::has_resume_state(b);  // the search may have ended first
+      std::unique_ptr<results::RunScope> brun = open_run("none", b.checkpoint_path, b.resume);
+      Progress bprogress(std::cout, brun.get(), quiet, c.hw_fingerprint);
+      const search::SearchResult br = record_run_end(
           brun.get(), [&] { return search::run_search(b, data.train, data.test, hw, &bprogress); });
       original_trained = br.final;
       if (brun) brun->finish(results::RunStatus::kFinished, br.final.top1);

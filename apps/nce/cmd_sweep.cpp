@@ -46,6 +46,8 @@ int sweep(const std::vector<std::string>& args) {
     o.jobs = vm["jobs"].as<int>();
     if (o.jobs < 1 || o.jobs > 256) throw std::invalid_argument("--jobs must be in 1..256");
     o.git_commit = NCE_GIT_COMMIT;
+    const InterruptHandler interrupts;  // a signal ends the sweep between batches, "interrupted"
+    o.stop_requested = [] { return interrupt_signal() != 0; };
     // Everything is validated before the database is opened for writing.
     SweepSpec spec = load_sweep(vm["sweep"].as<std::string>(), db_path);
     if (vm.count("dry-run")) {
@@ -62,6 +64,7 @@ int sweep(const std::vector<std::string>& args) {
     if (!vm.count("no-cache")) cache = std::make_unique<SqliteCostCache>(db_path);
     SweepSummary s = run_sweep(spec, sink, cache.get(), o);
     if (cache) cache->flush();
+    if (s.interrupted) throw Interrupted(interrupt_signal());
     if (!vm.count("quiet")) {
       QueryResult table = run_query(
           sink.database(),

@@ -15,6 +15,7 @@
 #include "command.h"
 #include "nce/common/json.h"
 #include "nce/models/network.h"
+#include "nce/nn/checkpoint.h"
 #include "nce/nn/dataset.h"
 #include "nce/nn/trainer.h"
 #include "nce/results/result_sink.h"
@@ -45,7 +46,10 @@ class ConsoleObserver : public nn::TrainObserver {
     out_ << "\n";
   }
 
+  // A SIGINT/SIGTERM ends the training here, between batches (the last epoch's checkpoint is
+  // complete).
   void on_batch(int epoch, int batch, int num_batches, double running_loss) override {
+    throw_if_interrupted();
     if (quiet_ || !tty_) return;
     if (batch % 10 == 0 || batch == num_batches) {
       std::fprintf(stderr, "\r  epoch %d: batch %d/%d  loss %.4f ", epoch, batch, num_batches,
@@ -60,7 +64,8 @@ class ConsoleObserver : public nn::TrainObserver {
       char line[256];
       std::snprintf(line, sizeof line,
                     "epoch %3d/%d  loss %.4f  train %6.2f%%  lr %.5f  %7.1f img/s  %s", e.epoch,
-                    epochs, e.loss, e.top1, e.lr, e.images_per_s, format_duration(e.seconds).c_str());
+                    epochs, e.loss, e.top1, e.lr, e.images_per_s,
+                    format_duration(e.seconds).c_str());
       out_ << line;
       if (!std::isnan(e.test_top1)) {
         std::snprintf(line, sizeof line, "  test %6.2f%% (top-5 %6.2f%%)", e.test_top1,
@@ -227,6 +232,7 @@ int run_train(const std::vector<std::string>& args) {
         "quiet", po::bool_switch(), "no progress output");
     po::variables_map vm;
     if (!parse_or_help(args, "train", kUsage, opts, vm)) return 0;
+    const InterruptHandler interrupts;
     if (!vm.count("model")) throw std::invalid_argument("--model is required");
     if (!vm.count("dataset"))
       throw std::invalid_argument("--dataset is required (fashion-mnist or cifar10)");
@@ -283,6 +289,10 @@ int run_train(const std::vector<std::string>& args) {
     nn::DatasetPair data = nn::load_dataset(c.dataset, data_dir);
     if (subset > 0) data.train = nn::subset_per_class(data.train, subset);
     if (test_subset > 0) data.test = nn::subset_per_class(data.test, test_subset);
+    if (c.resume) {  // a checkpoint of another run is refused before its run is continued
+      nn::check_checkpoint_matches(nn::read_checkpoint(c.checkpoint_path), c.checkpoint_path,
+                                   c.model, c.widths, nn::checkpoint_identity(c, data.train));
+    }
 
     std::ostringstream config_text;
     {
@@ -304,11 +314,14 @@ int run_train(const std::vector<std::string>& args) {
       info.config_json = config_text.str();
       info.git_commit = NCE_GIT_COMMIT;
       info.seed = c.seed;
-      run.emplace(*sink, info);
+      if (!c.checkpoint_path.empty()) {
+        info.resume_key = "train " + resume_key_path(c.checkpoint_path);
+      }
+      run.emplace(*sink, info, c.resume);
     }
 
     ConsoleObserver observer(progress, run ? &*run : nullptr, vm["quiet"].as<bool>());
-    const nn::TrainResult result = record_divergence(
+    const nn::TrainResult result = record_run_end(
         run ? &*run : nullptr, [&] { return nn::train(c, data.train, data.test, &observer); });
 
     if (!vm["quiet"].as<bool>()) {

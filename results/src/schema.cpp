@@ -192,6 +192,25 @@ CREATE VIEW v_candidates AS
   WHERE r.status <> 'diverged';
 )sql";
 
+// v5: runs get the key a resume finds them by (run_resume_keys) (the checkpoint a train or search
+// run writes), so a resumed run continues under its id; a sweep's rows count once the sweep
+// finished (a killed or interrupted sweep's partial rows stay in the table, off v_candidates).
+const char* const kV5 = R"sql(
+CREATE TABLE IF NOT EXISTS run_resume_keys (
+  resume_key TEXT NOT NULL,
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  PRIMARY KEY (resume_key, run_id)
+) WITHOUT ROWID;
+DROP VIEW v_candidates;
+CREATE VIEW v_candidates AS
+  SELECT c.run_id, COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model,
+         COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits,
+         COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params,
+         c.latency_cycles, c.energy_pj, c.top1
+  FROM candidates c JOIN runs r ON r.id = c.run_id
+  WHERE r.status <> 'diverged' AND NOT (r.method = 'sweep' AND r.status <> 'finished');
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -200,6 +219,7 @@ const std::vector<Migration>& migrations() {
       {2, "run uuid/wall time/host, candidate overrides and stalls, hw_configs, cost_cache", kV2},
       {3, "cost_cache keyed on the whole layer key (geometry included)", kV3},
       {4, "v_candidates leaves out the candidates of diverged runs", kV4},
+      {5, "run_resume_keys; v_candidates leaves out unfinished sweeps", kV5},
   };
   return steps;
 }

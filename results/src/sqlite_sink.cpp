@@ -70,8 +70,40 @@ RunId SqliteSink::begin_run(const RunInfo& info) {
     insert.bind(11, non_empty(host_name()));
     insert.run();
     id = db_.last_insert_rowid();
+    if (!info.resume_key.empty()) {
+      auto key = db_.prepare("INSERT INTO run_resume_keys (resume_key, run_id) VALUES (?, ?)");
+      key.bind(1, info.resume_key).bind(2, id);
+      key.run();
+    }
   });
   return id;
+}
+
+RunId SqliteSink::resume_run(const RunInfo& info) {
+  if (info.resume_key.empty()) return begin_run(info);
+  RunId id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    db_.write_transaction([&] {
+      id = 0;
+      auto find = db_.prepare(
+          "SELECT k.run_id FROM run_resume_keys k JOIN runs r ON r.id = k.run_id WHERE "
+          "k.resume_key = ? ORDER BY k.run_id DESC LIMIT 1");
+      find.bind(1, info.resume_key);
+      if (!find.step()) return;
+      id = find.column_int(0);
+      auto reopen = db_.prepare(
+          "UPDATE runs SET status = 'running', finished_at = NULL, git_commit = "
+          "COALESCE(?2, git_commit) WHERE id = ?1");
+      reopen.bind(1, id).bind(2, non_empty(info.git_commit));
+      reopen.run();
+    });
+    if (id != 0) {
+      resumed_.insert(id);
+      return id;
+    }
+  }
+  return begin_run(info);
 }
 
 void SqliteSink::record_epoch(RunId run, const EpochRecord& e) {
@@ -97,12 +129,28 @@ void SqliteSink::record_candidates(RunId run, const std::vector<CandidateRecord>
   if (candidates.empty()) return;
   for (const auto& c : candidates) validate(c);  // all or none, before the transaction
   std::lock_guard<std::mutex> lock(mutex_);
+  const bool resumed = resumed_.count(run) > 0;
   db_.write_transaction([&] {
     auto insert = db_.prepare(
         "INSERT INTO candidates (run_id, epoch, phase, widths, macs, params, latency_cycles, "
         "stall_cycles, energy_pj, top1, method, model, dataset, bits, hw, hw_fingerprint) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    // A resumed run may report a design its first part recorded (the retrain of an interrupted
+    // run is finished again): one row per (epoch, phase, widths, method, hw) of the run.
+    auto recorded = db_.prepare(
+        "SELECT 1 FROM candidates WHERE run_id = ? AND epoch IS ? AND phase IS ? AND widths = ? "
+        "AND method IS ? AND hw IS ?");
     for (const auto& c : candidates) {
+      if (resumed) {
+        recorded.reset();
+        recorded.bind(1, run)
+            .bind(2, c.epoch)
+            .bind(3, non_empty(c.phase))
+            .bind(4, models::format_widths(c.widths))
+            .bind(5, non_empty(c.method))
+            .bind(6, non_empty(c.hw));
+        if (recorded.step()) continue;
+      }
       insert.reset();
       insert.bind(1, run)
           .bind(2, c.epoch)

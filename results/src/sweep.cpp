@@ -472,6 +472,10 @@ SweepSummary run_sweep(const SweepSpec& spec, ResultSink& sink, sim::CostCache* 
   const int jobs = std::max(1, options.jobs);
   const std::size_t batch = static_cast<std::size_t>(std::max(1, options.batch));
   for (std::size_t begin = 0; begin < pairs.size(); begin += batch) {
+    if (options.stop_requested && options.stop_requested()) {
+      summary.interrupted = true;
+      break;
+    }
     std::size_t end = std::min(pairs.size(), begin + batch);
     std::vector<SweepEvaluation> evals(end - begin);
     std::atomic<std::size_t> next{begin};
@@ -532,7 +536,7 @@ SweepSummary run_sweep(const SweepSpec& spec, ResultSink& sink, sim::CostCache* 
     run.candidates(records);
     summary.evaluations += records.size();
   }
-  run.finish(RunStatus::kFinished);
+  run.finish(summary.interrupted ? RunStatus::kInterrupted : RunStatus::kFinished);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

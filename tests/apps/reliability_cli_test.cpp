@@ -1,8 +1,10 @@
 // Issue 13, end to end through the command line: no wrong number reaches the result database and
 // no input crashes nce. Each test drives the `nce` binary the way the issue's reports did.
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -377,6 +379,137 @@ TEST(Reliability, JsonAndSvgOutputsAreValidUtf8) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(is_valid_utf8(read_file(json)));
   EXPECT_TRUE(contains(read_file(json), "\xEF\xBF\xBD"));
+}
+
+// Runs `nce args` in a child process with its output in `log`, sends `signal` once the output
+// holds `marker`, and returns the child's exit code (-1: it did not exit normally, -2: the marker
+// never came within 120 s).
+int run_nce_and_signal(const std::string& args, const std::string& log, const std::string& marker,
+                       int signal) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const std::string command =
+        "exec " + std::string(NCE_BINARY) + " " + args + " > " + log + " 2>&1";
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool seen = false;
+  for (int i = 0; i < 12000 && !seen; ++i) {
+    seen = contains(read_file(log), marker);
+    if (!seen) ::usleep(10000);
+  }
+  if (!seen) ::kill(child, SIGKILL);
+  if (seen) ::kill(child, signal);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!seen) return -2;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string query_one(const std::string& db, const std::string& sql) {
+  const auto r = run_nce("db query --db " + db + " --csv \"" + sql + "\"");
+  const std::string& out = r.output;
+  const size_t header_end = out.find('\n');
+  if (header_end == std::string::npos) return out;
+  std::string value = out.substr(header_end + 1);
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  return value;
+}
+
+// A search slow enough to be interrupted after its second epoch (41 short epochs).
+std::string tiny_search(const std::string& data, const std::string& hw, const std::string& ckpt,
+                        const std::string& db) {
+  return "search --method nce --model resnet8 --widths 1,4,4,4,8,8,8,8 --data " + data +
+         " --batch 10 --warmup-epochs 1 --search-epochs 40 --retrain-epochs 1 --max-batches 3 "
+         "--pact-init 3 --lambda-latency 1 --hw " +
+         hw + " --checkpoint " + ckpt + " --db " + db;
+}
+
+// Findings 6 and 10: SIGINT ends a search as an "interrupted" run (exit 130) with a valid
+// checkpoint; --resume continues the same run id, so the database holds one run, its whole
+// history and its final design once (compare --phase final counts it once); the run records the
+// hw config it was costed on (a hw_configs row, every candidate's hw_fingerprint).
+TEST(Reliability, AnInterruptedSearchResumesAsTheSameRun) {
+  ScratchDir dir("sigint");
+  const std::string data = sample_data_dir(dir);
+  const std::string db = dir.file("r.db"), ckpt = dir.file("s.ckpt");
+  const std::string args = tiny_search(data, kHw, ckpt, db);
+  ASSERT_EQ(run_nce_and_signal(args, dir.file("log"), "epoch   2/41", SIGINT), 130)
+      << read_file(dir.file("log"));
+  EXPECT_TRUE(contains(read_file(dir.file("log")), "interrupted by SIGINT"));
+  EXPECT_EQ(query_one(db, "SELECT group_concat(status) FROM runs"), "interrupted");
+  EXPECT_EQ(query_one(db, "SELECT finished_at IS NOT NULL FROM runs"), "1");
+  const int epochs_before = std::stoi(query_one(db, "SELECT count(*) FROM epochs"));
+  EXPECT_GE(epochs_before, 2);
+  EXPECT_LT(epochs_before, 41);
+
+  const auto r = run_nce(args + " --resume --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(query_one(db, "SELECT count(*) || ' ' || group_concat(status) FROM runs"),
+            "1 finished");
+  EXPECT_EQ(query_one(db, "SELECT count(*) FROM epochs"), "41");
+  EXPECT_EQ(query_one(db, "SELECT count(*) FROM v_candidates WHERE phase = 'final'"), "1");
+  EXPECT_EQ(query_one(db, "SELECT count(*) FROM v_candidates WHERE phase = 'search'"), "40");
+  const auto md = run_nce("compare --db " + db + " --x macs --phase final --md " +
+                          dir.file("final.md") + " --out " + dir.file("final.svg"));
+  ASSERT_EQ(md.exit_code, 0) << md.output;
+  EXPECT_TRUE(contains(read_file(dir.file("final.md")), "1 candidates with both macs and top1"))
+      << read_file(dir.file("final.md"));
+  EXPECT_EQ(query_one(db, "SELECT count(*) FROM hw_configs WHERE name = 'edge-16x16-ws-2b'"), "1");
+  EXPECT_EQ(query_one(db,
+                      "SELECT count(*) FROM candidates c JOIN hw_configs h ON "
+                      "h.fingerprint = c.hw_fingerprint"),
+            "41");
+}
+
+// Finding 7: a resume against another array, or from a checkpoint that is not there, is refused
+// with an error naming the checkpoint (and the key), and the run it would continue is untouched.
+TEST(Reliability, AResumeOfAnotherProblemOrOfNothingIsRefused) {
+  ScratchDir dir("resume");
+  const std::string data = sample_data_dir(dir);
+  const std::string db = dir.file("r.db"), ckpt = dir.file("s.ckpt");
+  auto r = run_nce(tiny_search(data, kHw, ckpt, db) + " --resume --quiet");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, ckpt + ": no checkpoint to resume from")) << r.output;
+  r = run_nce(std::string(kTinyTrain) + " --data " + data + " --checkpoint " + ckpt + " --resume");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, ckpt)) << r.output;
+
+  ASSERT_EQ(run_nce_and_signal(tiny_search(data, kHw, ckpt, db), dir.file("log"), "epoch   2/41",
+                               SIGTERM),
+            143)
+      << read_file(dir.file("log"));
+  std::string other = read_file(kHw);
+  const size_t rows = other.find("rows = 16");
+  ASSERT_NE(rows, std::string::npos);
+  other.replace(rows, 9, "rows = 8");
+  write_file(dir.file("other.cfg"), other);
+  r = run_nce(tiny_search(data, dir.file("other.cfg"), ckpt, db) + " --resume --quiet");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, ckpt + ": checkpoint has hw=")) << r.output;
+  EXPECT_TRUE(contains(r.output, "array.rows=8")) << r.output;
+  EXPECT_EQ(query_one(db, "SELECT count(*) || ' ' || group_concat(status) FROM runs"),
+            "1 interrupted");
+}
+
+// Finding 6: SIGTERM ends a training as "interrupted" (exit 143); --resume continues that run.
+TEST(Reliability, AnInterruptedTrainingResumesAsTheSameRun) {
+  ScratchDir dir("sigterm");
+  const std::string data = sample_data_dir(dir);
+  const std::string db = dir.file("r.db"), ckpt = dir.file("t.ckpt");
+  const std::string args =
+      "train --model resnet8 --dataset fashion-mnist --widths 1,4,4,4,8,8,8,8 --epochs 60 "
+      "--max-batches 3 --batch 10 --no-epoch-test --data " +
+      data + " --checkpoint " + ckpt + " --db " + db;
+  ASSERT_EQ(run_nce_and_signal(args, dir.file("log"), "epoch   2/60", SIGTERM), 143)
+      << read_file(dir.file("log"));
+  EXPECT_EQ(query_one(db, "SELECT group_concat(status) FROM runs"), "interrupted");
+  const auto r = run_nce(args + " --resume --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(query_one(db, "SELECT count(*) || ' ' || group_concat(status) FROM runs"),
+            "1 finished");
+  EXPECT_EQ(query_one(db, "SELECT count(*) FROM epochs"), "60");
+  EXPECT_EQ(query_one(db, "SELECT count(*) FROM v_candidates WHERE phase = 'final'"), "1");
 }
 
 }  // namespace

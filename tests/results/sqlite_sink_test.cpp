@@ -20,6 +20,12 @@ namespace {
 
 using testing::ScratchFile;
 
+// The first column of the first row of `sql`, as text ("" when there is no row).
+std::string first_text(const Database& db, const std::string& sql) {
+  const QueryResult r = run_query(db, sql);
+  return r.rows.empty() ? std::string() : r.rows[0][0].text;
+}
+
 RunInfo search_run() {
   RunInfo info;
   info.method = "nce";
@@ -181,6 +187,53 @@ TEST(SqliteSink, DivergedRunsAreOffTheViewsAndEveryFront) {
   const auto rows = load_candidates(db, CandidateFilter{});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(*rows[0].top1, 99.0);
+}
+
+// Issue 13, finding 6: a resume continues the run of its key (one run, its history whole), and a
+// design the run already recorded is not recorded twice.
+TEST(SqliteSink, ResumeRunContinuesTheRunOfItsKeyAndRecordsEachDesignOnce) {
+  ScratchFile file;
+  SqliteSink sink(file.path());
+  RunInfo info = search_run();
+  info.resume_key = "search /runs/a.ckpt";
+  CandidateRecord c;
+  c.epoch = 1;
+  c.phase = "search";
+  c.widths = {3, 16};
+  c.macs = 10;
+  const RunId first = sink.begin_run(info);
+  sink.record_candidate(first, c);
+  sink.finish_run(first, RunStatus::kInterrupted, std::nullopt);
+  RunInfo other = search_run();
+  other.resume_key = "search /runs/b.ckpt";
+  const RunId unrelated = sink.begin_run(other);
+  sink.finish_run(unrelated, RunStatus::kInterrupted, std::nullopt);
+
+  const RunId resumed = sink.resume_run(info);
+  EXPECT_EQ(resumed, first);
+  Database& db = sink.database();
+  EXPECT_EQ(first_text(db, "SELECT status FROM runs WHERE id = " + std::to_string(first)),
+            "running");
+  EXPECT_EQ(
+      db.query_int("SELECT finished_at IS NULL FROM runs WHERE id = " + std::to_string(first)), 1);
+  sink.record_candidate(resumed, c);  // reported again: stays one row
+  c.epoch = 2;
+  sink.record_candidate(resumed, c);
+  c.phase = "final";
+  c.top1 = 50;
+  sink.record_candidate(resumed, c);
+  sink.finish_run(resumed, RunStatus::kFinished, 50.0);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs"), 2);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates WHERE run_id = " + std::to_string(first)),
+            3);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates WHERE phase = 'final'"), 1);
+  EXPECT_EQ(first_text(db, "SELECT status FROM v_runs WHERE run_id = " + std::to_string(first)),
+            "finished");
+  // A key this database has never seen (or none) starts a run.
+  RunInfo fresh = search_run();
+  fresh.resume_key = "search /runs/c.ckpt";
+  EXPECT_GT(sink.resume_run(fresh), unrelated);
+  EXPECT_GT(sink.resume_run(search_run()), unrelated + 1);
 }
 
 TEST(SqliteSink, FinishingAnUnknownRunIsAnError) {

@@ -25,6 +25,12 @@ namespace {
 
 using testing::ScratchFile;
 
+// The first column of the first row of `sql`, as text ("" when there is no row).
+std::string first_text(const Database& db, const std::string& sql) {
+  const QueryResult r = run_query(db, sql);
+  return r.rows.empty() ? std::string() : r.rows[0][0].text;
+}
+
 const std::string kHwDir = std::string(NCE_SOURCE_DIR) + "/hw_configs";
 
 // 2 hw configs x 3 networks.
@@ -247,6 +253,33 @@ TEST(Sweep, InfeasiblePairsAreRecordedWithoutCosts) {
   EXPECT_EQ(sink.database().query_int(
                 "SELECT count(*) FROM v_candidates WHERE phase = 'sweep' AND latency_cycles > 0"),
             3);
+}
+
+// Issue 13, finding 6: a sweep stopped part-way (a signal) is an "interrupted" run whose partial
+// rows stay in the table but are not in v_candidates as if the sweep were complete.
+TEST(Sweep, AStoppedSweepIsInterruptedAndItsPartialRowsAreOffTheView) {
+  SweepSpec spec = unit_spec();
+  ScratchFile file;
+  SqliteSink sink(file.path());
+  SweepOptions options;
+  options.batch = 2;
+  int polls = 0;
+  options.stop_requested = [&] { return ++polls > 1; };  // stop after the first batch
+  SweepSummary summary = run_sweep(spec, sink, nullptr, options);
+  EXPECT_TRUE(summary.interrupted);
+  EXPECT_EQ(summary.evaluations, 2u);
+  Database& db = sink.database();
+  EXPECT_EQ(first_text(db, "SELECT status FROM runs WHERE id = " + std::to_string(summary.run)),
+            "interrupted");
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates"), 2);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 0);
+  // A sweep still running (or killed with SIGKILL) is not complete either; a finished one counts.
+  options.stop_requested = nullptr;
+  SweepSummary whole = run_sweep(spec, sink, nullptr, options);
+  EXPECT_FALSE(whole.interrupted);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 6);
+  db.exec("UPDATE runs SET status = 'running' WHERE id = " + std::to_string(whole.run));
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 0);
 }
 
 TEST(Sweep, ShardSyntax) {

@@ -59,7 +59,7 @@ TEST(LayerData, BitSlicesRecombine) {
         if (bits < 8 && i < slices - 1) {
           ASSERT_TRUE(s[n] >= 0 && s[n] < (1 << bits));
         }
-        sum[n] += std::int64_t{s[n]} << (bits * i);
+        sum[n] += std::int64_t{s[n]} * (std::int64_t{1} << (bits * i));  // no shift of a negative
       }
     }
     for (std::size_t n = 0; n < values.size(); ++n) ASSERT_EQ(sum[n], values[n]) << bits;

@@ -173,7 +173,8 @@ std::vector<std::pair<std::string, std::string>> search_identity(const SearchCon
                             num(c.latency.target_ratio) + "," + num(c.energy.target_ratio)),
           kv("seed", std::to_string(c.seed)),
           kv("base_multiplier", num(c.base_multiplier)),
-          kv("count_width_shortcuts", c.count_width_shortcuts ? "1" : "0")};
+          kv("count_width_shortcuts", c.count_width_shortcuts ? "1" : "0"),
+          kv("hw", c.hw_fingerprint.empty() ? "none" : c.hw_fingerprint)};
 }
 
 }  // namespace nce::search

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -16,6 +17,7 @@
 #include "nce/nn/optimizer.h"
 #include "nce/nn/schedule.h"
 #include "nce/search/methods.h"
+#include "nce/search/search_checkpoint.h"
 #include "nce/search/supernet_search.h"
 
 namespace nce::search {
@@ -117,6 +119,9 @@ class RetrainObserver : public nn::TrainObserver {
       : target_(target), widths_(std::move(widths)) {}
   void on_epoch(const nn::EpochStats& stats, int epochs, double) override {
     if (target_) target_->on_retrain_epoch(widths_, stats, epochs);
+  }
+  void on_batch(int epoch, int batch, int num_batches, double) override {
+    if (target_) target_->on_retrain_batch(epoch, batch, num_batches);
   }
 
  private:
@@ -331,15 +336,19 @@ std::vector<int> Search::supernet_search() {
   return search.run(result_);
 }
 
+std::vector<int> base_widths_of(const SearchConfig& c, const models::InputShape& input) {
+  std::vector<int> widths =
+      c.widths.empty() ? models::default_widths(c.model, input.channels) : c.widths;
+  if (c.base_multiplier != 1.0) widths = models::scale_widths(widths, c.base_multiplier);
+  return widths;
+}
+
 SearchResult Search::run() {
   validate(c_);
+  if (c_.resume) check_resume(c_, train_);
   const auto t0 = Clock::now();
   const models::InputShape input = input_of(train_);
-  std::vector<int> base_widths =
-      c_.widths.empty() ? models::default_widths(c_.model, input.channels) : c_.widths;
-  if (c_.base_multiplier != 1.0)
-    base_widths = models::scale_widths(base_widths, c_.base_multiplier);
-  const models::Network base = models::build(c_.model, base_widths, input);
+  const models::Network base = models::build(c_.model, base_widths_of(c_, input), input);
   if (c_.latency.lambda > 0 && !hw_.latency_cycles) {
     throw std::invalid_argument("--lambda-latency > 0 needs a hardware config (--hw)");
   }
@@ -370,6 +379,37 @@ SearchResult Search::run() {
 }
 
 }  // namespace
+
+bool has_resume_state(const SearchConfig& c) {
+  namespace fs = std::filesystem;
+  if (c.checkpoint_path.empty()) return false;
+  std::error_code ec;
+  if (make_method(c.method)->searches_supernet()) return fs::is_regular_file(c.checkpoint_path, ec);
+  const fs::path path(c.checkpoint_path);
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const std::string prefix = path.filename().string() + ".retrain-";
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+void check_resume(const SearchConfig& c, const nn::Dataset& train) {
+  if (!c.resume) return;
+  if (!has_resume_state(c)) {
+    throw std::runtime_error(
+        c.checkpoint_path + ": no checkpoint to resume from (--resume" +
+        (make_method(c.method)->searches_supernet()
+             ? std::string(" needs the search's checkpoint)")
+             : " needs a checkpoint of one of its retrains, " + c.checkpoint_path + ".retrain-*)"));
+  }
+  if (!make_method(c.method)->searches_supernet()) return;  // each retrain checks its own
+  const nn::Checkpoint ck = nn::read_checkpoint(c.checkpoint_path);
+  nn::check_checkpoint_matches(
+      ck, c.checkpoint_path, c.model,
+      models::build(c.model, base_widths_of(c, input_of(train)), input_of(train)).widths,
+      search_identity(c, train));
+}
 
 SearchResult run_search(const SearchConfig& config, const nn::Dataset& train,
                         const nn::Dataset& test, const HardwareCosts& hw,

@@ -51,6 +51,9 @@ struct RunInfo {
   std::string config_json = "{}";  // the run's full configuration, a JSON object
   std::string git_commit;          // the executable's NCE_GIT_COMMIT
   std::optional<std::uint64_t> seed;
+  // What a later resume of this run finds it by, e.g. "search /abs/path/run.ckpt" (the checkpoint
+  // it writes); "" = not resumable.
+  std::string resume_key;
 };
 
 struct EpochRecord {
@@ -93,6 +96,10 @@ class ResultSink {
   virtual ~ResultSink() = default;
   // Starts a run (status "running", started_at = now) and returns its id.
   virtual RunId begin_run(const RunInfo& info) = 0;
+  // Continues the latest run recorded with info.resume_key (status "running" again, finished_at
+  // cleared) and returns its id; candidates already recorded for it are not recorded twice. A
+  // run of that key that does not exist (another database, an empty key): begin_run(info).
+  virtual RunId resume_run(const RunInfo& info) { return begin_run(info); }
   virtual void record_epoch(RunId run, const EpochRecord& epoch) = 0;
   // All rows in one transaction: either all are stored or none.
   virtual void record_candidates(RunId run, const std::vector<CandidateRecord>& candidates) = 0;
@@ -135,11 +142,12 @@ class ConsoleSink : public ResultSink {
   RunId next_ = 1;
 };
 
-// begin_run on construction; finish_run(kFailed) on destruction unless finish() was called
-// (errors while doing so are swallowed: destructors do not throw).
+// begin_run (resume: resume_run) on construction; finish_run(kFailed) on destruction unless
+// finish() was called (errors while doing so are swallowed: destructors do not throw).
 class RunScope {
  public:
-  RunScope(ResultSink& sink, const RunInfo& info) : sink_(sink), id_(sink.begin_run(info)) {}
+  RunScope(ResultSink& sink, const RunInfo& info, bool resume = false)
+      : sink_(sink), id_(resume ? sink.resume_run(info) : sink.begin_run(info)) {}
   RunScope(const RunScope&) = delete;
   RunScope& operator=(const RunScope&) = delete;
   ~RunScope();

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "nce/results/database.h"
@@ -18,6 +19,7 @@ class SqliteSink : public ResultSink {
   explicit SqliteSink(const std::string& path);
 
   RunId begin_run(const RunInfo& info) override;
+  RunId resume_run(const RunInfo& info) override;
   void record_epoch(RunId run, const EpochRecord& epoch) override;
   void record_candidates(RunId run, const std::vector<CandidateRecord>& candidates) override;
   void record_hw_config(const std::string& fingerprint, const std::string& name,
@@ -30,6 +32,7 @@ class SqliteSink : public ResultSink {
  private:
   std::mutex mutex_;
   Database db_;
+  std::set<RunId> resumed_;  // runs continued by resume_run: candidates recorded once
 };
 
 // A SqliteSink for a non-empty path, a NullSink for "".

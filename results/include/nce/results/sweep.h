@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -90,6 +91,9 @@ struct SweepOptions {
   int jobs = 1;            // worker threads for the cost evaluation
   std::string git_commit;  // recorded in the run
   int batch = 64;          // evaluations per write transaction
+  // Polled before each batch; true ends the sweep there, its run "interrupted" (its rows stay in
+  // the candidates table, off v_candidates). Empty: never stops.
+  std::function<bool()> stop_requested;
 };
 
 struct SweepEvaluation {
@@ -111,6 +115,7 @@ struct SweepSummary {
   std::int64_t layers_computed = 0;
   std::int64_t cache_hits = 0;
   double seconds = 0;
+  bool interrupted = false;  // stop_requested ended it before every pair was evaluated
 };
 
 // Evaluates one pair by the fast path, layer by layer through `cache` (may be null).

@@ -91,7 +91,11 @@ struct SearchConfig {
   int probe_images = 256;
   std::uint64_t seed = 1;
   std::string checkpoint_path;
-  bool resume = false;
+  bool resume =
+      false;  // checkpoint_path (or, for a retrain method, one of its retrains) must exist
+  // The identity of the hardware the cost functions model (sim::HwConfig::fingerprint(); "" =
+  // none): part of the checkpoint's identity, so a resume against another array is refused.
+  std::string hw_fingerprint;
   bool retrain = true;       // false: stop after the search (tests, quick looks)
   int stop_after_epoch = 0;  // > 0: stop the search after this many epochs (an interruption)
 };
@@ -160,6 +164,8 @@ class SearchObserver {
   virtual void on_candidate(const Candidate& candidate) {}
   virtual void on_retrain_epoch(const std::vector<int>& widths, const nn::EpochStats& stats,
                                 int epochs) {}
+  // After each batch of a retrain (its last epoch's checkpoint is complete then).
+  virtual void on_retrain_batch(int epoch, int batch, int num_batches) {}
 };
 
 // One trained network's activation statistics (nn::Network::probe_activations).
@@ -189,6 +195,16 @@ struct SearchResult {
 
 // Costs of one width vector (MACs/PARAMs of the network as built; latency/energy through `hw`).
 Candidate cost_candidate(const models::Network& net, const HardwareCosts& hw);
+
+// Whether `config` has state to resume from: its checkpoint (a supernet method) or a checkpoint of
+// one of its retrains (checkpoint_path + ".retrain-*"; wrpn, random, none).
+bool has_resume_state(const SearchConfig& config);
+
+// With config.resume, throws std::runtime_error naming the checkpoint when there is nothing to
+// resume (has_resume_state) or when the search checkpoint is of another model, widths or options
+// (search_identity: method, data, bits, schedule, lambdas, targets, hw, ...). run_search calls it;
+// callers may call it first to refuse before they record anything.
+void check_resume(const SearchConfig& config, const nn::Dataset& train);
 
 // Runs the configured method. `train`/`test` are the full sets (the split happens inside).
 SearchResult run_search(const SearchConfig& config, const nn::Dataset& train,

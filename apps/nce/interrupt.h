@@ -1,0 +1,39 @@
+// SIGINT/SIGTERM for the long-running commands (train, search, sweep): while an InterruptHandler
+// lives, either signal only records its number (an atomic store, nothing else in the handler);
+// the command polls at safe points (between batches and epochs, where the last epoch's checkpoint
+// is complete) and throw_if_interrupted() ends the work there with an Interrupted exception.
+// run_guarded reports it and exits 128 + the signal (130 SIGINT, 143 SIGTERM); record_run_end
+// marks the run "interrupted". A second signal gets the default action (ends the process at once).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace nce::app {
+
+class Interrupted : public std::runtime_error {
+ public:
+  explicit Interrupted(int signal);
+  int signal() const { return signal_; }
+  int exit_code() const { return 128 + signal_; }
+
+ private:
+  int signal_;
+};
+
+// Installs the handlers for SIGINT and SIGTERM; restores the previous ones on destruction.
+// One at a time per process (not thread-safe to construct; the handler itself is).
+class InterruptHandler {
+ public:
+  InterruptHandler();
+  ~InterruptHandler();
+  InterruptHandler(const InterruptHandler&) = delete;
+  InterruptHandler& operator=(const InterruptHandler&) = delete;
+};
+
+// The signal received since the handler was installed; 0 = none.
+int interrupt_signal();
+// Throws Interrupted when a signal was received.
+void throw_if_interrupted();
+
+}  // namespace nce::app
