@@ -116,8 +116,10 @@ void MixedBatchNormAct::forward_train(const nn::BatchNormParams& p, const nn::Ac
   build_terms(cands, channels);
   mean_.resize(static_cast<std::size_t>(channels));
   inv_std_.resize(static_cast<std::size_t>(channels));
-  std::vector<float> scale(2 * static_cast<std::size_t>(channels), 0.0f);
-  std::vector<float> shift(scale.size(), 0.0f);
+  std::vector<float>& scale = bn_scale_;
+  std::vector<float>& shift = bn_shift_;
+  scale.assign(2 * static_cast<std::size_t>(channels), 0.0f);
+  shift.assign(scale.size(), 0.0f);
   if (!cands[0].gamma) {  // no BatchNorm: CWI and mix of the raw conv output
     identity_scales(cands, channels, scale, shift);
     apply(act, y, scale, shift, out);
@@ -145,8 +147,10 @@ void MixedBatchNormAct::forward_eval(const nn::BatchNormParams& p, const nn::Act
                                      const std::array<MixedCandidate, 2>& cands, nn::Tensor& out) {
   const int channels = y.c();
   build_terms(cands, channels);
-  std::vector<float> scale(2 * static_cast<std::size_t>(channels), 0.0f);
-  std::vector<float> shift(scale.size(), 0.0f);
+  std::vector<float>& scale = bn_scale_;
+  std::vector<float>& shift = bn_shift_;
+  scale.assign(2 * static_cast<std::size_t>(channels), 0.0f);
+  shift.assign(scale.size(), 0.0f);
   if (!cands[0].gamma) {
     identity_scales(cands, channels, scale, shift);
     apply(act, y, scale, shift, out);
@@ -172,7 +176,8 @@ void MixedBatchNormAct::backward(const nn::ActParams& act, const nn::Tensor& y,
   const double count = static_cast<double>(n) * static_cast<double>(hw);
   sum_g_.assign(static_cast<std::size_t>(channels), 0.0);
   sum_gx_.assign(terms_.size(), 0.0);
-  std::vector<double> clip_part(static_cast<std::size_t>(channels), 0.0);
+  std::vector<double>& clip_part = clip_part_;
+  clip_part.assign(static_cast<std::size_t>(channels), 0.0);
   // Pass 1, per output channel: recompute the pre-activation, mask g by the activation's
   // gradient, and sum g and g * (y[c] - mean[c]) for every channel c the row reads.
 #pragma omp parallel for schedule(dynamic, 1) if (y.size() >= kMinParallelElements)
@@ -205,8 +210,11 @@ void MixedBatchNormAct::backward(const nn::ActParams& act, const nn::Tensor& y,
     for (int t = t0; t < t1; ++t) sum_gx_[static_cast<std::size_t>(t)] = s_gx[t - t0];
   }
   // The per-channel sums of BN's backward, the BN parameter and mixing-weight gradients.
-  std::vector<double> k1(static_cast<std::size_t>(channels), 0.0), k2(k1.size(), 0.0);
-  std::vector<double> dgamma(2 * k1.size(), 0.0), dbeta(2 * k1.size(), 0.0);
+  std::vector<double>&k1 = k1_, &k2 = k2_, &dgamma = dgamma_, &dbeta = dbeta_;
+  k1.assign(static_cast<std::size_t>(channels), 0.0);
+  k2.assign(k1.size(), 0.0);
+  dgamma.assign(2 * k1.size(), 0.0);
+  dbeta.assign(2 * k1.size(), 0.0);
   dmix[0] = dmix[1] = 0.0;
   const bool has_bn = cands[0].gamma != nullptr;
   for (std::size_t t = 0; t < terms_.size(); ++t) {

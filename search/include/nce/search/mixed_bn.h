@@ -82,6 +82,11 @@ class MixedBatchNormAct {
   std::vector<float> coef_, shift_;  // per term: u * BN scale; per row: sum of u * BN shift
   std::vector<double> sum_g_;        // backward: per row
   std::vector<double> sum_gx_;       // backward: per term, sum g[o] * (y[c] - mean[c])
+  // Scratch kept between calls so that a step does not allocate: per (candidate, channel) BN
+  // scale/shift, the column fill cursor, per-row clip sums, BN backward sums and BN gradients.
+  std::vector<int> fill_;
+  std::vector<float> bn_scale_, bn_shift_;
+  std::vector<double> clip_part_, k1_, k2_, dgamma_, dbeta_;
 };
 
 }  // namespace nce::search
