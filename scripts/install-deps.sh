@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev sqlite3
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev xz-utils
+  openmpi-bin libopenmpi-dev
   dataset-fashion-mnist
 )
 

@@ -18,6 +18,7 @@
 
 #include "cli_util.h"
 #include "command.h"
+#include "nce/campaign/search_job.h"
 #include "nce/common/json.h"
 #include "nce/models/network.h"
 #include "nce/nn/dataset.h"
@@ -29,6 +30,7 @@
 #include "nce/sim/cost_table.h"
 #include "nce/sim/hw_config.h"
 #include "nce/sim/layer_cost.h"
+#include "nce/sim/layer_cost_service.h"
 
 namespace nce::app {
 namespace {
@@ -41,42 +43,6 @@ const char* kUsage =
     "Searches per-layer channel widths of a uniformly quantized network (NCE-SPEC.md), retrains\n"
     "the result from scratch and compares it with the original network: accuracy, MACs, PARAMs\n"
     "and, with --hw, the array's cycles and energy.";
-
-// Layer costs on the array, memoized by GEMM shape (and stored in the database's cost cache).
-class HwCostModel {
- public:
-  HwCostModel(sim::HwConfig hw, sim::CostCache* cache) : hw_(std::move(hw)), cache_(cache) {}
-
-  const sim::LayerCost& cost(const models::Layer& layer, int c_in, int c_out) {
-    const sim::CostKey key = sim::cost_key_for(layer, c_in, c_out);
-    auto it = memo_.find(key);
-    if (it != memo_.end()) return it->second;
-    std::optional<sim::LayerCost> cached;
-    if (cache_) cached = cache_->lookup(hw_.fingerprint(), key, hw_.bits);
-    sim::LayerCost cost;
-    if (cached) {
-      cost = *cached;
-    } else {
-      models::Layer l = layer;
-      l.c_in = c_in;
-      l.c_out = c_out;
-      cost = sim::fast_layer_cost(hw_, l);
-      if (!cost.ok()) {
-        throw std::invalid_argument("hw config '" + hw_.source + "' cannot map layer '" +
-                                    layer.name + "' at " + std::to_string(c_in) + "->" +
-                                    std::to_string(c_out) + " channels: " + cost.status_detail);
-      }
-      if (cache_) cache_->store(hw_.fingerprint(), key, hw_.bits, cost);
-    }
-    return memo_.emplace(key, cost).first->second;
-  }
-  const sim::HwConfig& hw() const { return hw_; }
-
- private:
-  sim::HwConfig hw_;
-  sim::CostCache* cache_;
-  std::map<sim::CostKey, sim::LayerCost> memo_;
-};
 
 std::string si(double v) {
   char buf[32];
@@ -93,16 +59,13 @@ std::string si(double v) {
   return buf;
 }
 
-// Prints and records the search's events; a SIGINT/SIGTERM ends the search at the next batch or
-// phase (throw_if_interrupted), where the last epoch's checkpoint is complete.
+// Prints the search's progress (recording is campaign::RecordingObserver's); a SIGINT/SIGTERM
+// ends the search at the next batch or phase (throw_if_interrupted), where the last epoch's
+// checkpoint is complete.
 class Progress : public search::SearchObserver {
  public:
-  Progress(std::ostream& out, results::RunScope* run, bool quiet, std::string hw_fingerprint)
-      : out_(out),
-        run_(run),
-        quiet_(quiet),
-        tty_(::isatty(STDERR_FILENO) == 1),
-        hw_fingerprint_(std::move(hw_fingerprint)) {}
+  Progress(std::ostream& out, bool quiet)
+      : out_(out), quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1) {}
 
   void on_phase(const std::string& what) override {
     throw_if_interrupted();
@@ -119,58 +82,28 @@ class Progress : public search::SearchObserver {
   }
   void on_epoch(const search::SearchEpoch& e, int epochs) override {
     elapsed_ += e.seconds;
-    if (!quiet_) {
-      if (tty_) std::fprintf(stderr, "\r%40s\r", "");
-      char line[256];
-      std::snprintf(line, sizeof line,
-                    "epoch %3d/%d %-6s tau %.2f  lr %.4f  loss %.4f  train %6.2f%%", e.epoch,
-                    epochs, e.phase.c_str(), e.tau, e.lr, e.loss, e.top1);
+    if (quiet_) return;
+    if (tty_) std::fprintf(stderr, "\r%40s\r", "");
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "epoch %3d/%d %-6s tau %.2f  lr %.4f  loss %.4f  train %6.2f%%", e.epoch, epochs,
+                  e.phase.c_str(), e.tau, e.lr, e.loss, e.top1);
+    out_ << line;
+    if (e.phase == "search") {
+      std::snprintf(line, sizeof line, "  arch-loss %.4f", e.arch_loss);
       out_ << line;
-      if (e.phase == "search") {
-        std::snprintf(line, sizeof line, "  arch-loss %.4f", e.arch_loss);
-        out_ << line;
-      }
-      const double eta = elapsed_ / e.epoch * (epochs - e.epoch);
-      out_ << "  " << format_duration(e.seconds) << "  ETA " << format_duration(eta);
-      if (!e.expanded.empty()) out_ << "  expanded " << e.expanded.size() << " layer(s)";
-      out_ << std::endl;
     }
-    if (run_) {
-      results::EpochRecord r;
-      r.epoch = e.epoch;
-      r.phase = e.phase;
-      r.loss = e.loss;
-      r.top1 = e.top1;
-      r.seconds = e.seconds;
-      std::ostringstream extra;
-      JsonWriter j(extra);
-      j.begin_object().key("tau").value(e.tau).key("lr").value(e.lr);
-      j.key("arch_loss").value(e.arch_loss).key("expanded").value(e.expanded).end_object();
-      r.extra_json = extra.str();
-      run_->epoch(r);
-    }
+    const double eta = elapsed_ / e.epoch * (epochs - e.epoch);
+    out_ << "  " << format_duration(e.seconds) << "  ETA " << format_duration(eta);
+    if (!e.expanded.empty()) out_ << "  expanded " << e.expanded.size() << " layer(s)";
+    out_ << std::endl;
   }
   void on_candidate(const search::Candidate& c) override {
-    if (!quiet_ && c.phase == "search") {
-      out_ << "  derived " << models::format_widths(c.widths) << "  MACs " << si(c.macs)
-           << "  PARAMs " << si(c.params);
-      if (c.latency_cycles >= 0) out_ << "  cycles " << si(c.latency_cycles);
-      out_ << std::endl;
-    }
-    if (run_) {
-      results::CandidateRecord r;
-      if (c.epoch > 0) r.epoch = c.epoch;
-      r.phase = c.phase;
-      r.method = c.method;
-      r.widths = c.widths;
-      r.macs = c.macs;
-      r.params = c.params;
-      if (c.latency_cycles >= 0) r.latency_cycles = static_cast<std::int64_t>(c.latency_cycles);
-      if (c.energy_pj >= 0) r.energy_pj = c.energy_pj;
-      if (c.top1 >= 0) r.top1 = c.top1;
-      r.hw_fingerprint = hw_fingerprint_;
-      run_->candidate(r);
-    }
+    if (quiet_ || c.phase != "search") return;
+    out_ << "  derived " << models::format_widths(c.widths) << "  MACs " << si(c.macs)
+         << "  PARAMs " << si(c.params);
+    if (c.latency_cycles >= 0) out_ << "  cycles " << si(c.latency_cycles);
+    out_ << std::endl;
   }
   void on_retrain_epoch(const std::vector<int>&, const nn::EpochStats& e, int epochs) override {
     if (quiet_) return;
@@ -184,10 +117,8 @@ class Progress : public search::SearchObserver {
 
  private:
   std::ostream& out_;
-  results::RunScope* run_;
   bool quiet_;
   bool tty_;
-  std::string hw_fingerprint_;  // of the --hw config the costs come from; "" = none
   double elapsed_ = 0;
 };
 
@@ -460,21 +391,16 @@ int search_main(const std::vector<std::string>& args) {
       sink = results::make_result_sink(vm["db"].as<std::string>());
       cache = std::make_unique<results::SqliteCostCache>(vm["db"].as<std::string>());
     }
-    std::unique_ptr<HwCostModel> hw_model;
+    std::unique_ptr<sim::LayerCostService> hw_costs;
     search::HardwareCosts hw;
     if (vm.count("hw")) {
-      hw_model = std::make_unique<HwCostModel>(sim::load_hw_config(vm["hw"].as<std::string>()),
-                                               cache.get());
-      HwCostModel* m = hw_model.get();
-      hw.name = m->hw().name;
-      c.hw_fingerprint = m->hw().fingerprint();
-      if (sink) sink->record_hw_config(c.hw_fingerprint, m->hw().name, m->hw().to_cfg_text());
-      hw.latency_cycles = [m](const models::Layer& l, int ci, int co) {
-        return static_cast<double>(m->cost(l, ci, co).cycles);
-      };
-      hw.energy_pj = [m](const models::Layer& l, int ci, int co) {
-        return m->cost(l, ci, co).energy_pj;
-      };
+      hw_costs = std::make_unique<sim::LayerCostService>(
+          sim::load_hw_config(vm["hw"].as<std::string>()), cache.get());
+      hw = campaign::hardware_costs(*hw_costs);
+      c.hw_fingerprint = hw_costs->fingerprint();
+      if (sink) {
+        sink->record_hw_config(c.hw_fingerprint, hw_costs->hw().name, hw_costs->hw().to_cfg_text());
+      }
     }
 
     const std::string data_dir = vm["data"].as<std::string>();
@@ -515,25 +441,11 @@ int search_main(const std::vector<std::string>& args) {
     }
     // One database run per method run (the --baseline retrain is a run of its own).
     // A run that writes a checkpoint is found again by it: --resume continues the same run.
-    auto open_run = [&](const std::string& method, const std::string& checkpoint,
-                        bool resume) -> std::unique_ptr<results::RunScope> {
-      if (!sink) return nullptr;
-      results::RunInfo info;
-      info.method = method == "none" ? "original" : method;
-      info.model = c.model;
-      info.dataset = c.dataset;
-      info.bits = c.supernet.weight_bits;
-      info.hw = hw.name;
-      info.config_json = config_json.str();
-      info.git_commit = NCE_GIT_COMMIT;
-      info.seed = c.seed;
-      if (!checkpoint.empty()) info.resume_key = "search " + resume_key_path(checkpoint);
-      return std::make_unique<results::RunScope>(*sink, info, resume);
-    };
-    std::unique_ptr<results::RunScope> run = open_run(c.method, c.checkpoint_path, c.resume);
-    Progress progress(std::cout, run.get(), quiet, c.hw_fingerprint);
-    search::SearchResult result = record_run_end(
-        run.get(), [&] { return search::run_search(c, data.train, data.test, hw, &progress); });
+    Progress progress(std::cout, quiet);
+    const search::SearchResult result = campaign::run_recorded_search(
+        c, data, hw, sink.get(),
+        campaign::run_info(c, hw.name, config_json.str(), NCE_GIT_COMMIT), c.hw_fingerprint,
+        &progress);
 
     std::optional<search::Candidate> original_trained;
     if (result.original_retrained.top1 >= 0 && c.method != "none") {
@@ -543,23 +455,13 @@ int search_main(const std::vector<std::string>& args) {
       b.method = "none";
       b.checkpoint_path = c.checkpoint_path.empty() ? "" : c.checkpoint_path + ".baseline";
       b.resume = c.resume && search::has_resume_state(b);  // the search may have ended first
-      std::unique_ptr<results::RunScope> brun = open_run("none", b.checkpoint_path, b.resume);
-      Progress bprogress(std::cout, brun.get(), quiet, c.hw_fingerprint);
-      const search::SearchResult br = record_run_end(
-          brun.get(), [&] { return search::run_search(b, data.train, data.test, hw, &bprogress); });
+      const search::SearchResult br = campaign::run_recorded_search(
+          b, data, hw, sink.get(),
+          campaign::run_info(b, hw.name, config_json.str(), NCE_GIT_COMMIT), c.hw_fingerprint,
+          &progress);
       original_trained = br.final;
-      if (brun) brun->finish(results::RunStatus::kFinished, br.final.top1);
     }
     if (vm.count("analysis")) write_analysis(vm["analysis"].as<std::string>(), result);
-    if (run) {
-      if (result.stopped_early) {
-        run->finish(results::RunStatus::kInterrupted);
-      } else {
-        run->finish(results::RunStatus::kFinished, result.final.top1 >= 0
-                                                       ? std::optional<double>(result.final.top1)
-                                                       : std::nullopt);
-      }
-    }
     if (!quiet) {
       print_comparison(std::cout, result, original_trained ? &*original_trained : nullptr,
                        c.supernet.weight_bits, hw.name);

@@ -18,12 +18,6 @@ extern "C" void record_signal(int signal) {
 
 }  // namespace
 
-Interrupted::Interrupted(int signal)
-    : std::runtime_error(std::string("interrupted by ") + (signal == SIGINT    ? "SIGINT"
-                                                           : signal == SIGTERM ? "SIGTERM"
-                                                                               : "a signal")),
-      signal_(signal) {}
-
 InterruptHandler::InterruptHandler() {
   g_signal.store(0);
   struct sigaction action;

@@ -6,20 +6,11 @@
 // marks the run "interrupted". A second signal gets the default action (ends the process at once).
 #pragma once
 
-#include <stdexcept>
-#include <string>
+#include "nce/common/interrupted.h"
 
 namespace nce::app {
 
-class Interrupted : public std::runtime_error {
- public:
-  explicit Interrupted(int signal);
-  int signal() const { return signal_; }
-  int exit_code() const { return 128 + signal_; }
-
- private:
-  int signal_;
-};
+using nce::Interrupted;  // nce/common/interrupted.h
 
 // Installs the handlers for SIGINT and SIGTERM; restores the previous ones on destruction.
 // One at a time per process (not thread-safe to construct; the handler itself is).

@@ -227,9 +227,11 @@ MergeStats merge_database(Database& out, const std::string& input_path) {
           const std::int64_t id = existing.column_int(0);
           const std::string status = existing.column_text(1);
           const std::int64_t rows = existing.column_int(2);
-          // The output holds a snapshot of a run that was still being written: the input's is
-          // newer when the run has ended there, or when it has more rows so far.
-          const bool newer = status == "running" && (src.status != "running" || src.rows > rows);
+          // The output holds a snapshot of a run that had not finished (still being written, or
+          // interrupted and resumed since): the input's is newer when its status differs, or
+          // when it has more rows so far.
+          const bool newer =
+              status != "finished" && (src.status != status || src.rows > rows);
           if (!newer) {
             ++stats.runs_skipped;
             continue;

@@ -211,6 +211,14 @@ CREATE VIEW v_candidates AS
   WHERE r.status <> 'diverged' AND NOT (r.method = 'sweep' AND r.status <> 'finished');
 )sql";
 
+// v6: a run may belong to a campaign (nce campaign): the campaign's name and the arm of its plan
+// the run is one seed of ("tas-2x", "wrpn-1.25", ...; the method alone does not tell 2X TAS
+// from TAS). NULL for runs started outside a campaign.
+const char* const kV6 = R"sql(
+ALTER TABLE runs ADD COLUMN campaign TEXT;
+ALTER TABLE runs ADD COLUMN arm TEXT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -220,6 +228,7 @@ const std::vector<Migration>& migrations() {
       {3, "cost_cache keyed on the whole layer key (geometry included)", kV3},
       {4, "v_candidates leaves out the candidates of diverged runs", kV4},
       {5, "run_resume_keys; v_candidates leaves out unfinished sweeps", kV5},
+      {6, "runs.campaign and runs.arm (nce campaign)", kV6},
   };
   return steps;
 }

@@ -48,7 +48,7 @@ RunId SqliteSink::begin_run(const RunInfo& info) {
   db_.write_transaction([&] {
     auto insert = db_.prepare(
         "INSERT INTO runs (uuid, method, model, dataset, bits, hw, status, started_at, config, "
-        "git_commit, seed, host) VALUES (?,?,?,?,?,?,'running',?,?,?,?,?)");
+        "git_commit, seed, host, campaign, arm) VALUES (?,?,?,?,?,?,'running',?,?,?,?,?,?,?)");
     insert.bind(1, random_uuid())
         .bind(2, info.method)
         .bind(3, non_empty(info.model))
@@ -68,6 +68,7 @@ RunId SqliteSink::begin_run(const RunInfo& info) {
       insert.bind_null(10);
     }
     insert.bind(11, non_empty(host_name()));
+    insert.bind(12, non_empty(info.campaign)).bind(13, non_empty(info.arm));
     insert.run();
     id = db_.last_insert_rowid();
     if (!info.resume_key.empty()) {

@@ -54,6 +54,9 @@ struct RunInfo {
   // What a later resume of this run finds it by, e.g. "search /abs/path/run.ckpt" (the checkpoint
   // it writes); "" = not resumable.
   std::string resume_key;
+  // A campaign's run (nce campaign): the campaign's name and the plan's arm ("" = none).
+  std::string campaign;
+  std::string arm;
 };
 
 struct EpochRecord {

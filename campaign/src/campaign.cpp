@@ -1,0 +1,339 @@
+#include "nce/campaign/campaign.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+
+#include "nce/campaign/search_job.h"
+#include "nce/common/interrupted.h"
+#include "nce/nn/trainer.h"
+#include "nce/results/database.h"
+#include "nce/results/merge.h"
+#include "nce/results/sqlite_cost_cache.h"
+#include "nce/results/sqlite_sink.h"
+#include "nce/sim/hw_config.h"
+
+namespace nce::campaign {
+namespace {
+
+std::string job_path(const CampaignOptions& options, const Job& job, const char* ext) {
+  return (std::filesystem::path(work_dir(options)) / (job.id + ext)).string();
+}
+
+// An exclusive, non-blocking flock on <work>/<id>.lock, released on destruction.
+class JobLock {
+ public:
+  explicit JobLock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error(path + ": cannot create the job's lock file");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~JobLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+  }
+  JobLock(const JobLock&) = delete;
+  JobLock& operator=(const JobLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+bool locked_elsewhere(const std::string& lock_path) {
+  if (!std::filesystem::exists(lock_path)) return false;
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
+  ::close(fd);
+  return busy;
+}
+
+// The job's state from its database (without the lock).
+JobStatus read_state(const Plan& plan, std::size_t index, const CampaignOptions& options) {
+  const Job& job = plan.jobs[index];
+  JobStatus s;
+  s.index = index;
+  const std::string db_path = job_path(options, job, ".db");
+  if (!std::filesystem::exists(db_path)) {
+    const std::string ckpt = job_path(options, job, ".ckpt");
+    search::SearchConfig c = job.config;
+    c.checkpoint_path = ckpt;
+    if (search::has_resume_state(c)) s.state = JobState::kResumable;
+    return s;
+  }
+  results::OpenOptions ro;
+  ro.mode = results::OpenMode::kReadOnly;
+  results::Database db(db_path, ro);
+  auto q = db.prepare(
+      "SELECT status, final_top1, config, wall_seconds FROM runs WHERE campaign = ? AND arm = ? "
+      "ORDER BY id DESC LIMIT 1");
+  q.bind(1, plan.name).bind(2, job.arm);
+  if (!q.step()) return s;  // created, nothing recorded yet
+  const std::string status = q.column_text(0);
+  if (!q.is_null(1)) s.top1 = q.column_double(1);
+  if (!q.is_null(3)) s.seconds = q.column_double(3);
+  if (q.column_text(2) != job.config_json) {
+    s.state = JobState::kStale;
+    s.detail = db_path + " holds a run of other settings (the plan changed since)";
+  } else if (status == "finished") {
+    s.state = JobState::kFinished;
+  } else if (status == "diverged") {
+    s.state = JobState::kDiverged;
+  } else if (status == "failed") {
+    s.state = JobState::kFailed;
+  } else {
+    s.state = JobState::kResumable;  // running (killed) or interrupted
+  }
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(JobState state) {
+  switch (state) {
+    case JobState::kPending: return "pending";
+    case JobState::kResumable: return "resumable";
+    case JobState::kFailed: return "failed";
+    case JobState::kBusy: return "running elsewhere";
+    case JobState::kFinished: return "finished";
+    case JobState::kDiverged: return "diverged";
+    case JobState::kStale: return "stale";
+  }
+  return "?";
+}
+
+bool needs_run(JobState state) {
+  return state == JobState::kPending || state == JobState::kResumable ||
+         state == JobState::kFailed;
+}
+
+Shard parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  Shard s;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    std::size_t a = 0, b = 0;
+    s.index = std::stoi(text.substr(0, slash), &a);
+    s.count = std::stoi(text.substr(slash + 1), &b);
+    if (a != slash || b != text.size() - slash - 1) throw std::invalid_argument("trailing text");
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--shard must be i/N (0 <= i < N), got '" + text + "'");
+  }
+  if (s.count < 1 || s.index < 0 || s.index >= s.count) {
+    throw std::invalid_argument("--shard must be i/N (0 <= i < N), got '" + text + "'");
+  }
+  return s;
+}
+
+std::string work_dir(const CampaignOptions& options) {
+  return options.work_dir.empty() ? options.db_path + ".jobs" : options.work_dir;
+}
+
+JobStatus job_state(const Plan& plan, std::size_t index, const CampaignOptions& options) {
+  JobStatus s = read_state(plan, index, options);
+  if (needs_run(s.state) && locked_elsewhere(job_path(options, plan.jobs.at(index), ".lock"))) {
+    s.state = JobState::kBusy;
+  }
+  return s;
+}
+
+std::vector<JobStatus> job_states(const Plan& plan, const CampaignOptions& options) {
+  std::vector<JobStatus> states;
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i) states.push_back(job_state(plan, i, options));
+  return states;
+}
+
+void check_not_stale(const Plan& plan, const std::vector<JobStatus>& states,
+                     const CampaignOptions& options) {
+  std::string stale;
+  for (const JobStatus& s : states) {
+    if (s.state != JobState::kStale) continue;
+    const Job& job = plan.jobs[s.index];
+    stale += "\n  " + job.id + ": " + s.detail + "; to run it again under this plan delete " +
+             job_path(options, job, ".*");
+  }
+  if (!stale.empty()) {
+    throw std::invalid_argument(plan.source + ": jobs ran with other settings:" + stale);
+  }
+}
+
+nn::DatasetPair load_plan_data(const Plan& plan, const CampaignOptions& options) {
+  nn::DatasetPair data =
+      nn::load_dataset(plan.dataset, options.data_dir.empty() ? plan.data_dir : options.data_dir);
+  if (plan.subset > 0) data.train = nn::subset_per_class(data.train, plan.subset);
+  if (plan.test_subset > 0) data.test = nn::subset_per_class(data.test, plan.test_subset);
+  return data;
+}
+
+namespace {
+
+// Polls the interrupt function at every batch and phase; forwards to `next`.
+class InterruptPoll : public search::SearchObserver {
+ public:
+  InterruptPoll(const std::function<int()>& signal, search::SearchObserver* next)
+      : signal_(signal), next_(next) {}
+  void on_phase(const std::string& what) override {
+    poll();
+    if (next_) next_->on_phase(what);
+  }
+  void on_batch(int epoch, int batch, int num_batches) override {
+    poll();
+    if (next_) next_->on_batch(epoch, batch, num_batches);
+  }
+  void on_retrain_batch(int epoch, int batch, int num_batches) override {
+    poll();
+    if (next_) next_->on_retrain_batch(epoch, batch, num_batches);
+  }
+  void on_epoch(const search::SearchEpoch& e, int epochs) override {
+    if (next_) next_->on_epoch(e, epochs);
+  }
+  void on_candidate(const search::Candidate& c) override {
+    if (next_) next_->on_candidate(c);
+  }
+  void on_retrain_epoch(const std::vector<int>& w, const nn::EpochStats& s, int epochs) override {
+    if (next_) next_->on_retrain_epoch(w, s, epochs);
+  }
+
+ private:
+  void poll() {
+    if (!signal_) return;
+    if (const int sig = signal_()) throw Interrupted(sig);
+  }
+  const std::function<int()>& signal_;
+  search::SearchObserver* next_;
+};
+
+}  // namespace
+
+JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& data,
+                  const CampaignOptions& options) {
+  const Job& job = plan.jobs.at(index);
+  std::filesystem::create_directories(work_dir(options));
+  JobLock lock(job_path(options, job, ".lock"));
+  JobStatus status = read_state(plan, index, options);
+  if (!lock.held()) {
+    status.state = JobState::kBusy;
+    return status;
+  }
+  if (!needs_run(status.state)) return status;  // another process finished it meanwhile
+
+  search::SearchConfig c = job.config;
+  c.checkpoint_path = job_path(options, job, ".ckpt");
+  c.resume = search::has_resume_state(c);
+  const std::string db_path = job_path(options, job, ".db");
+  std::unique_ptr<results::ResultSink> sink = results::make_result_sink(db_path);
+  std::unique_ptr<results::SqliteCostCache> cache;
+  std::unique_ptr<sim::LayerCostService> costs;
+  search::HardwareCosts hw;
+  if (!job.hw_path.empty()) {
+    cache = std::make_unique<results::SqliteCostCache>(db_path);
+    costs = std::make_unique<sim::LayerCostService>(sim::load_hw_config(job.hw_path), cache.get());
+    hw = hardware_costs(*costs);
+    c.hw_fingerprint = costs->fingerprint();
+    sink->record_hw_config(c.hw_fingerprint, costs->hw().name, costs->hw().to_cfg_text());
+  }
+  results::RunInfo info = run_info(c, hw.name, job.config_json, options.git_commit);
+  info.campaign = plan.name;
+  info.arm = job.arm;
+  search::SearchObserver* printer =
+      options.observer ? options.observer->job_observer(job) : nullptr;
+  InterruptPoll poll(options.interrupt_signal, printer);
+  try {
+    if (c.resume) search::check_resume(c, data.train);
+    // The job's run is continued whenever its database has one (a retry after a failure too),
+    // so a job is one run however often it was started.
+    run_recorded_search(c, data, hw, sink.get(), info, c.hw_fingerprint, &poll,
+                        /*continue_run=*/true);
+    if (cache) cache->flush();
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const nn::DivergedError& e) {
+    JobStatus s = read_state(plan, index, options);
+    s.detail = e.what();
+    return s;
+  } catch (const std::exception& e) {
+    JobStatus s = read_state(plan, index, options);
+    s.state = JobState::kFailed;
+    s.detail = e.what();
+    return s;
+  }
+  return read_state(plan, index, options);
+}
+
+MergeSummary merge_jobs(const Plan& plan, const std::vector<std::size_t>& jobs,
+                        const CampaignOptions& options) {
+  MergeSummary summary;
+  std::unique_ptr<results::Database> out;
+  for (std::size_t i : jobs) {
+    const std::string path = job_path(options, plan.jobs.at(i), ".db");
+    if (!std::filesystem::exists(path)) continue;
+    if (!out) out = std::make_unique<results::Database>(options.db_path);
+    const results::MergeStats m = results::merge_database(*out, path);
+    summary.runs_added += m.runs_added;
+    summary.runs_updated += m.runs_updated;
+    summary.runs_unchanged += m.runs_skipped;
+  }
+  return summary;
+}
+
+std::vector<std::size_t> pending_jobs(const Plan& plan, const std::vector<JobStatus>& states,
+                                      const Shard& shard) {
+  std::vector<std::size_t> jobs;
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
+    if (static_cast<int>(i % shard.count) != shard.index) continue;
+    if (needs_run(states[i].state)) jobs.push_back(i);
+  }
+  return jobs;
+}
+
+CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  CampaignSummary summary;
+  std::vector<JobStatus> states = job_states(plan, options);
+  check_not_stale(plan, states, options);
+  const std::vector<std::size_t> todo = pending_jobs(plan, states, options.shard);
+  std::vector<std::size_t> mine;
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
+    if (static_cast<int>(i % options.shard.count) == options.shard.index) mine.push_back(i);
+  }
+  summary.skipped = static_cast<int>(mine.size() - todo.size());
+  if (!todo.empty()) {
+    const nn::DatasetPair data = load_plan_data(plan, options);
+    int done = 0;
+    for (std::size_t i : todo) {
+      if (options.observer) {
+        options.observer->on_job_start(plan.jobs[i], states[i], done, static_cast<int>(todo.size()));
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      states[i] = run_job(plan, i, data, options);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (states[i].state == JobState::kBusy) {
+        ++summary.skipped;
+      } else {
+        ++summary.ran;
+      }
+      if (states[i].state == JobState::kFailed) ++summary.failed;
+      ++done;
+      if (options.observer) {
+        options.observer->on_job_end(plan.jobs[i], states[i], seconds, done,
+                                     static_cast<int>(todo.size()));
+      }
+    }
+  }
+  summary.merged = merge_jobs(plan, mine, options);
+  summary.states = job_states(plan, options);
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace nce::campaign

@@ -1,0 +1,403 @@
+#include "nce/campaign/plan.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "nce/common/json.h"
+#include "nce/models/network.h"
+#include "nce/nn/quantizer.h"
+#include "nce/results/ini.h"
+#include "nce/sim/hw_config.h"
+
+namespace nce::campaign {
+namespace {
+
+std::string where(const std::string& source, const results::IniEntry& e) {
+  return source + ":" + std::to_string(e.line) + ": ";
+}
+
+std::string normalize_key(std::string key) {
+  for (char& ch : key) {
+    if (ch == '_') ch = '-';
+  }
+  return key;
+}
+
+double parse_double(const std::string& v, const std::string& what) {
+  errno = 0;
+  char* end = nullptr;
+  const double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(d)) {
+    throw std::invalid_argument(what + " must be a finite number, got '" + v + "'");
+  }
+  return d;
+}
+
+int parse_int(const std::string& v, const std::string& what, long lo, long hi) {
+  errno = 0;
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || n < lo || n > hi) {
+    throw std::invalid_argument(what + " must be an integer in " + std::to_string(lo) + ".." +
+                                std::to_string(hi) + ", got '" + v + "'");
+  }
+  return static_cast<int>(n);
+}
+
+bool parse_bool(const std::string& v, const std::string& what) {
+  if (v == "yes" || v == "true" || v == "1" || v == "on") return true;
+  if (v == "no" || v == "false" || v == "0" || v == "off") return false;
+  throw std::invalid_argument(what + " must be yes or no, got '" + v + "'");
+}
+
+std::vector<std::uint64_t> parse_seeds(const std::string& v, const std::string& what) {
+  std::vector<std::uint64_t> seeds;
+  std::set<std::uint64_t> seen;
+  for (const std::string& item : results::split_list(v)) {
+    const int s = parse_int(item, what, 0, 2147483647);
+    if (!seen.insert(s).second) throw std::invalid_argument(what + " lists seed " + item + " twice");
+    seeds.push_back(static_cast<std::uint64_t>(s));
+  }
+  if (seeds.empty()) throw std::invalid_argument(what + " must list at least one seed");
+  return seeds;
+}
+
+using Setter = std::function<void(search::SearchConfig&, const std::string& value,
+                                  const std::string& what)>;
+
+// The protocol keys: `nce search`'s option names, each onto its SearchConfig field.
+const std::map<std::string, Setter>& protocol_keys() {
+  using C = search::SearchConfig;
+  using S = const std::string&;
+  static const std::map<std::string, Setter> keys = {
+      {"bits",
+       [](C& c, S v, S w) {
+         c.supernet.weight_bits = c.supernet.activation_bits = parse_int(v, w, 1, 32);
+       }},
+      {"quantizer", [](C& c, S v, S) { c.supernet.quantizer = nn::parse_quantizer(v); }},
+      {"pact-init",
+       [](C& c, S v, S w) {
+         const double x = parse_double(v, w);
+         if (!(x > 0)) throw std::invalid_argument(w + " must be > 0, got '" + v + "'");
+         c.supernet.pact_init_clip = static_cast<float>(x);
+       }},
+      {"lambda-flops", [](C& c, S v, S w) { c.flops.lambda = parse_double(v, w); }},
+      {"lambda-params", [](C& c, S v, S w) { c.params.lambda = parse_double(v, w); }},
+      {"lambda-latency", [](C& c, S v, S w) { c.latency.lambda = parse_double(v, w); }},
+      {"lambda-energy", [](C& c, S v, S w) { c.energy.lambda = parse_double(v, w); }},
+      {"flops-target", [](C& c, S v, S w) { c.flops.target_ratio = parse_double(v, w); }},
+      {"params-target", [](C& c, S v, S w) { c.params.target_ratio = parse_double(v, w); }},
+      {"latency-target", [](C& c, S v, S w) { c.latency.target_ratio = parse_double(v, w); }},
+      {"energy-target", [](C& c, S v, S w) { c.energy.target_ratio = parse_double(v, w); }},
+      {"warmup-epochs", [](C& c, S v, S w) { c.warmup_epochs = parse_int(v, w, 0, 100000); }},
+      {"search-epochs", [](C& c, S v, S w) { c.search_epochs = parse_int(v, w, 0, 100000); }},
+      {"retrain-epochs", [](C& c, S v, S w) { c.retrain_epochs = parse_int(v, w, 1, 100000); }},
+      {"threshold", [](C& c, S v, S w) { c.threshold = parse_double(v, w); }},
+      {"max-candidates", [](C& c, S v, S w) { c.max_candidates = parse_int(v, w, 1, 1000); }},
+      {"wrpn-multipliers",
+       [](C& c, S v, S w) {
+         try {
+           c.wrpn_multipliers = models::parse_multipliers(v);
+         } catch (const std::invalid_argument& e) {
+           throw std::invalid_argument(w + ": " + e.what());
+         }
+       }},
+      {"random-samples", [](C& c, S v, S w) { c.random_samples = parse_int(v, w, 1, 100000); }},
+      {"batch", [](C& c, S v, S w) { c.batch_size = parse_int(v, w, 2, 1 << 20); }},
+      {"lr", [](C& c, S v, S w) { c.lr = parse_double(v, w); }},
+      {"arch-lr", [](C& c, S v, S w) { c.arch_lr = parse_double(v, w); }},
+      {"max-batches", [](C& c, S v, S w) { c.max_batches = parse_int(v, w, 0, 1 << 30); }},
+      {"augment", [](C& c, S v, S w) { c.augment = parse_bool(v, w); }},
+      {"tas-counting", [](C& c, S v, S w) { c.count_width_shortcuts = !parse_bool(v, w); }},
+      {"widths",
+       [](C& c, S v, S w) {
+         try {
+           c.widths = models::parse_widths(v);
+         } catch (const std::invalid_argument& e) {
+           throw std::invalid_argument(w + ": " + e.what());
+         }
+       }},
+      {"base-multiplier", [](C& c, S v, S w) { c.base_multiplier = parse_double(v, w); }},
+      {"distill", [](C& c, S v, S w) { c.distill = parse_bool(v, w); }},
+      {"distill-temperature",
+       [](C& c, S v, S w) { c.distill_temperature = static_cast<float>(parse_double(v, w)); }},
+      {"distill-weight",
+       [](C& c, S v, S w) { c.distill_weight = static_cast<float>(parse_double(v, w)); }},
+      {"distill-teacher-bits",
+       [](C& c, S v, S w) { c.distill_teacher_bits = parse_int(v, w, 0, 32); }},
+  };
+  return keys;
+}
+
+std::string resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+// Every setting a job's result depends on, canonical (sorted keys): the job's identity.
+std::string job_json(const Plan& plan, const Job& job, const std::string& hw_fingerprint) {
+  const search::SearchConfig& c = job.config;
+  std::ostringstream out;
+  JsonWriter j(out);
+  j.begin_object();
+  j.key("arch_lr").value(c.arch_lr);
+  j.key("arm").value(job.arm);
+  j.key("augment").value(c.augment);
+  j.key("base_multiplier").value(c.base_multiplier);
+  j.key("batch").value(c.batch_size);
+  j.key("bits").value(c.supernet.weight_bits);
+  j.key("campaign").value(plan.name);
+  j.key("count_width_shortcuts").value(c.count_width_shortcuts);
+  j.key("dataset").value(plan.dataset);
+  j.key("distill").value(c.distill);
+  j.key("distill_teacher_bits").value(c.distill_teacher_bits);
+  j.key("distill_temperature").value(static_cast<double>(c.distill_temperature));
+  j.key("distill_weight").value(static_cast<double>(c.distill_weight));
+  j.key("energy").begin_array().value(c.energy.lambda).value(c.energy.target_ratio).end_array();
+  j.key("flops").begin_array().value(c.flops.lambda).value(c.flops.target_ratio).end_array();
+  j.key("hw").value(job.hw_path.empty() ? std::string() : hw_fingerprint);
+  j.key("latency").begin_array().value(c.latency.lambda).value(c.latency.target_ratio).end_array();
+  j.key("lr").value(c.lr);
+  j.key("max_batches").value(c.max_batches);
+  j.key("max_candidates").value(c.max_candidates);
+  j.key("method").value(c.method);
+  j.key("model").value(c.model);
+  j.key("pact_init").value(static_cast<double>(c.supernet.pact_init_clip));
+  j.key("params").begin_array().value(c.params.lambda).value(c.params.target_ratio).end_array();
+  j.key("quantizer").value(nn::to_string(c.supernet.quantizer));
+  j.key("random_samples").value(c.random_samples);
+  j.key("retrain_epochs").value(c.retrain_epochs);
+  j.key("search_epochs").value(c.search_epochs);
+  j.key("seed").value(c.seed);
+  j.key("subset").value(plan.subset);
+  j.key("test_subset").value(plan.test_subset);
+  j.key("threshold").value(c.threshold);
+  j.key("warmup_epochs").value(c.warmup_epochs);
+  j.key("widths").value(c.widths);
+  j.key("wrpn_multipliers").begin_array();
+  for (double m : c.wrpn_multipliers) j.value(m);
+  j.end_array();
+  j.end_object();
+  return out.str();
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char ch : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
+      return false;
+    }
+  }
+  return name[0] != '.';
+}
+
+}  // namespace
+
+Plan parse_plan(const std::string& text, const std::string& source, const std::string& base_dir) {
+  const std::vector<results::IniEntry> entries = results::parse_ini(text, source);
+  Plan plan;
+  plan.source = source;
+  search::SearchConfig protocol;
+  std::vector<std::uint64_t> seeds = {1};
+  struct ArmEntries {
+    std::string name;
+    int line = 0;
+    std::vector<const results::IniEntry*> entries;
+  };
+  std::vector<ArmEntries> arms;
+  std::vector<const results::IniEntry*> protocol_entries;
+  std::set<std::string> seen;  // section + key, to refuse a key given twice
+  bool augment_set = false;
+  int hw_line = 0;
+  std::string last_section = "\x01";
+  for (const results::IniEntry& e : entries) {
+    const std::string at = where(source, e);
+    const std::string key = normalize_key(e.key);
+    if (e.section != last_section) {
+      last_section = e.section;
+      if (e.section.rfind("arm ", 0) == 0) {
+        ArmEntries arm;
+        arm.name = e.section.substr(4);
+        while (!arm.name.empty() && arm.name.front() == ' ') arm.name.erase(0, 1);
+        if (!valid_name(arm.name)) {
+          throw std::invalid_argument(at + "arm name '" + arm.name +
+                                      "' must be 1-64 letters, digits, '-', '_' or '.'");
+        }
+        for (const ArmEntries& a : arms) {
+          if (a.name == arm.name) {
+            throw std::invalid_argument(at + "arm '" + arm.name + "' is defined twice");
+          }
+        }
+        arm.line = e.line;
+        arms.push_back(arm);
+      } else if (e.section != "campaign" && e.section != "protocol") {
+        throw std::invalid_argument(at + "unknown section [" + e.section +
+                                    "] (sections: [campaign], [protocol], [arm NAME])");
+      }
+    }
+    if (!seen.insert(e.section + "\n" + key).second) {
+      throw std::invalid_argument(at + "key '" + e.key + "' given twice in [" + e.section + "]");
+    }
+    const std::string what = at + "'" + e.key + "'";
+    if (e.section == "campaign") {
+      if (key == "name") {
+        if (!valid_name(e.value)) {
+          throw std::invalid_argument(what + " must be 1-64 letters, digits, '-', '_' or '.', got '" +
+                                      e.value + "'");
+        }
+        plan.name = e.value;
+      } else if (key == "model") {
+        plan.model = e.value;
+      } else if (key == "dataset") {
+        if (e.value != "cifar10" && e.value != "fashion-mnist") {
+          throw std::invalid_argument(what + " must be cifar10 or fashion-mnist, got '" +
+                                      e.value + "'");
+        }
+        plan.dataset = e.value;
+      } else if (key == "data") {
+        plan.data_dir = resolve(base_dir, e.value);
+      } else if (key == "hw") {
+        hw_line = e.line;
+        for (const std::string& p : results::split_list(e.value)) {
+          plan.hw_paths.push_back(resolve(base_dir, p));
+        }
+      } else if (key == "seeds") {
+        seeds = parse_seeds(e.value, what);
+      } else if (key == "subset") {
+        plan.subset = parse_int(e.value, what, 0, 1 << 30);
+      } else if (key == "test-subset") {
+        plan.test_subset = parse_int(e.value, what, 0, 1 << 30);
+      } else {
+        throw std::invalid_argument(at + "unknown key '" + e.key +
+                                    "' in [campaign] (keys: name, model, dataset, data, hw, seeds, "
+                                    "subset, test-subset)");
+      }
+    } else {
+      if (e.section == "protocol" && (key == "method" || key == "seeds")) {
+        throw std::invalid_argument(at + "'" + e.key + "' belongs in an [arm NAME] section" +
+                                    (key == "seeds" ? " or [campaign]" : ""));
+      }
+      if (key != "method" && key != "seeds" && !protocol_keys().count(key)) {
+        std::string known;
+        for (const auto& [k, s] : protocol_keys()) known += (known.empty() ? "" : ", ") + k;
+        throw std::invalid_argument(at + "unknown key '" + e.key + "' in [" + e.section +
+                                    "] (keys: " + (e.section == "protocol" ? "" : "method, seeds, ") +
+                                    known + ")");
+      }
+      if (key == "augment") augment_set = true;
+      if (e.section == "protocol") {
+        protocol_entries.push_back(&e);
+      } else {
+        arms.back().entries.push_back(&e);
+      }
+    }
+  }
+  if (plan.name.empty()) {
+    throw std::invalid_argument(source + ": [campaign] needs a name (name = ...)");
+  }
+  if (arms.empty()) {
+    throw std::invalid_argument(source + ": the plan has no arm (add [arm NAME] sections with "
+                                "method = nce|tas|wrpn|random|none)");
+  }
+  protocol.model = plan.model;
+  protocol.dataset = plan.dataset;
+  if (!augment_set) protocol.augment = plan.dataset == "cifar10";
+  auto apply = [&](search::SearchConfig& c, const results::IniEntry& e) {
+    protocol_keys().at(normalize_key(e.key))(c, e.value, where(source, e) + "'" + e.key + "'");
+  };
+  for (const results::IniEntry* e : protocol_entries) apply(protocol, *e);
+
+  std::vector<std::string> fingerprints, hw_names;
+  for (const std::string& path : plan.hw_paths) {
+    sim::HwConfig hw;
+    try {
+      hw = sim::load_hw_config(path);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(source + ":" + std::to_string(hw_line) + ": 'hw': " + e.what());
+    }
+    fingerprints.push_back(hw.fingerprint());
+    hw_names.push_back(hw.name);
+  }
+  for (const ArmEntries& arm : arms) {
+    plan.arms.push_back(arm.name);
+    search::SearchConfig c = protocol;
+    std::vector<std::uint64_t> arm_seeds = seeds;
+    bool has_method = false;
+    for (const results::IniEntry* e : arm.entries) {
+      const std::string key = normalize_key(e->key);
+      const std::string what = where(source, *e) + "'" + e->key + "'";
+      if (key == "method") {
+        c.method = e->value;
+        has_method = true;
+      } else if (key == "seeds") {
+        arm_seeds = parse_seeds(e->value, what);
+      } else {
+        apply(c, *e);
+      }
+    }
+    const std::string at = source + ":" + std::to_string(arm.line) + ": arm '" + arm.name + "'";
+    if (!has_method) {
+      throw std::invalid_argument(at + " needs a method (nce, tas, wrpn, random or none)");
+    }
+    try {
+      search::validate(c);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(at + ": " + e.what());
+    }
+    if ((c.latency.lambda > 0 || c.energy.lambda > 0) && plan.hw_paths.empty()) {
+      throw std::invalid_argument(at + ": a latency or energy term needs a hardware config "
+                                  "([campaign] hw = FILE)");
+    }
+    const std::size_t num_hw = std::max<std::size_t>(1, plan.hw_paths.size());
+    for (std::size_t h = 0; h < num_hw; ++h) {
+      for (std::uint64_t seed : arm_seeds) {
+        Job job;
+        job.arm = arm.name;
+        job.seed = seed;
+        job.config = c;
+        job.config.seed = seed;
+        job.hw_path = plan.hw_paths.empty() ? "" : plan.hw_paths[h];
+        job.id = arm.name + (plan.hw_paths.size() > 1 ? "-" + hw_names[h] : std::string()) +
+                 "-s" + std::to_string(seed);
+        job.config_json = job_json(plan, job, job.hw_path.empty() ? "" : fingerprints[h]);
+        plan.jobs.push_back(std::move(job));
+      }
+    }
+  }
+  // Seed-major: every arm's first seed before any arm's second, so a campaign cut short has one
+  // complete comparison first.
+  std::vector<std::uint64_t> seed_order;
+  for (const Job& job : plan.jobs) {
+    if (std::find(seed_order.begin(), seed_order.end(), job.seed) == seed_order.end()) {
+      seed_order.push_back(job.seed);
+    }
+  }
+  std::stable_sort(plan.jobs.begin(), plan.jobs.end(), [&](const Job& a, const Job& b) {
+    return std::find(seed_order.begin(), seed_order.end(), a.seed) <
+           std::find(seed_order.begin(), seed_order.end(), b.seed);
+  });
+  return plan;
+}
+
+Plan load_plan(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument(path + ": cannot read the plan file");
+  if (std::filesystem::is_directory(path)) {
+    throw std::invalid_argument(path + ": is a directory, not a plan file");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_plan(text.str(), path, std::filesystem::path(path).parent_path().string());
+}
+
+}  // namespace nce::campaign

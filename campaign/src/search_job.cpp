@@ -1,0 +1,132 @@
+#include "nce/campaign/search_job.h"
+
+#include <filesystem>
+#include <sstream>
+
+#include "nce/common/interrupted.h"
+#include "nce/common/json.h"
+#include "nce/nn/trainer.h"
+
+namespace nce::campaign {
+
+search::HardwareCosts hardware_costs(sim::LayerCostService& costs) {
+  search::HardwareCosts hw;
+  hw.name = costs.hw().name;
+  sim::LayerCostService* c = &costs;
+  hw.latency_cycles = [c](const models::Layer& l, int ci, int co) {
+    return static_cast<double>(c->mappable_cost(l, ci, co).cycles);
+  };
+  hw.energy_pj = [c](const models::Layer& l, int ci, int co) {
+    return c->mappable_cost(l, ci, co).energy_pj;
+  };
+  return hw;
+}
+
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path).lexically_normal();
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(absolute, ec);
+  return ec ? absolute.string() : canonical.string();
+}
+
+results::RunInfo run_info(const search::SearchConfig& config, const std::string& hw_name,
+                          const std::string& config_json, const std::string& git_commit) {
+  results::RunInfo info;
+  info.method = config.method == "none" ? "original" : config.method;
+  info.model = config.model;
+  info.dataset = config.dataset;
+  info.bits = config.supernet.weight_bits;
+  info.hw = hw_name;
+  info.config_json = config_json;
+  info.git_commit = git_commit;
+  info.seed = config.seed;
+  if (!config.checkpoint_path.empty()) {
+    info.resume_key = "search " + absolute_path(config.checkpoint_path);
+  }
+  return info;
+}
+
+void RecordingObserver::on_phase(const std::string& what) {
+  if (next_) next_->on_phase(what);
+}
+void RecordingObserver::on_batch(int epoch, int batch, int num_batches) {
+  if (next_) next_->on_batch(epoch, batch, num_batches);
+}
+void RecordingObserver::on_retrain_batch(int epoch, int batch, int num_batches) {
+  if (next_) next_->on_retrain_batch(epoch, batch, num_batches);
+}
+void RecordingObserver::on_retrain_epoch(const std::vector<int>& widths,
+                                         const nn::EpochStats& stats, int epochs) {
+  if (next_) next_->on_retrain_epoch(widths, stats, epochs);
+}
+
+void RecordingObserver::on_epoch(const search::SearchEpoch& e, int epochs) {
+  if (run_) {
+    results::EpochRecord r;
+    r.epoch = e.epoch;
+    r.phase = e.phase;
+    r.loss = e.loss;
+    r.top1 = e.top1;
+    r.seconds = e.seconds;
+    std::ostringstream extra;
+    JsonWriter j(extra);
+    j.begin_object().key("tau").value(e.tau).key("lr").value(e.lr);
+    j.key("arch_loss").value(e.arch_loss).key("expanded").value(e.expanded).end_object();
+    r.extra_json = extra.str();
+    run_->epoch(r);
+  }
+  if (next_) next_->on_epoch(e, epochs);
+}
+
+void RecordingObserver::on_candidate(const search::Candidate& c) {
+  if (run_) {
+    results::CandidateRecord r;
+    if (c.epoch > 0) r.epoch = c.epoch;
+    r.phase = c.phase;
+    r.method = c.method;
+    r.widths = c.widths;
+    r.macs = c.macs;
+    r.params = c.params;
+    if (c.latency_cycles >= 0) r.latency_cycles = static_cast<std::int64_t>(c.latency_cycles);
+    if (c.energy_pj >= 0) r.energy_pj = c.energy_pj;
+    if (c.top1 >= 0) r.top1 = c.top1;
+    r.hw_fingerprint = hw_fingerprint_;
+    run_->candidate(r);
+  }
+  if (next_) next_->on_candidate(c);
+}
+
+search::SearchResult run_recorded_search(const search::SearchConfig& config,
+                                         const nn::DatasetPair& data,
+                                         const search::HardwareCosts& hw,
+                                         results::ResultSink* sink, const results::RunInfo& info,
+                                         const std::string& hw_fingerprint,
+                                         search::SearchObserver* printer, bool continue_run) {
+  std::unique_ptr<results::RunScope> run;
+  if (sink) {
+    run = std::make_unique<results::RunScope>(*sink, info, config.resume || continue_run);
+  }
+  RecordingObserver observer(run.get(), hw_fingerprint, printer);
+  search::SearchResult result;
+  try {
+    result = search::run_search(config, data.train, data.test, hw, &observer);
+  } catch (const nn::DivergedError&) {
+    if (run) run->finish(results::RunStatus::kDiverged);
+    throw;
+  } catch (const Interrupted&) {
+    if (run) run->finish(results::RunStatus::kInterrupted);
+    throw;
+  }  // anything else: RunScope marks the run "failed"
+  if (run) {
+    if (result.stopped_early) {
+      run->finish(results::RunStatus::kInterrupted);
+    } else {
+      run->finish(results::RunStatus::kFinished, result.final.top1 >= 0
+                                                     ? std::optional<double>(result.final.top1)
+                                                     : std::nullopt);
+    }
+  }
+  return result;
+}
+
+}  // namespace nce::campaign

@@ -1,0 +1,21 @@
+// The exception a long run ends with when the user asked it to stop (SIGINT/SIGTERM): libraries
+// throw it at a safe point (between batches and epochs, where the last checkpoint is complete)
+// and mark their run "interrupted"; the executable catches it and exits 128 + the signal.
+// (Installing the signal handlers is the executable's business: apps/nce/interrupt.h.)
+#pragma once
+
+#include <stdexcept>
+
+namespace nce {
+
+class Interrupted : public std::runtime_error {
+ public:
+  explicit Interrupted(int signal);  // "interrupted by SIGINT" / "SIGTERM" / "a signal"
+  int signal() const { return signal_; }
+  int exit_code() const { return 128 + signal_; }
+
+ private:
+  int signal_;
+};
+
+}  // namespace nce

@@ -1,0 +1,174 @@
+#include "nce/campaign/campaign.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "nce/campaign/plan.h"
+#include "nce/common/interrupted.h"
+#include "nce/results/database.h"
+
+namespace nce::campaign {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A tiny plan on Fashion-MNIST: 3 jobs of a few seconds together.
+const char* kPlan = R"(
+[campaign]
+name = tiny
+model = resnet8
+dataset = fashion-mnist
+seeds = 1
+subset = 12
+test-subset = 6
+hw = edge-16x16-ws-2b.cfg
+[protocol]
+bits = 2
+warmup-epochs = 1
+search-epochs = 2
+retrain-epochs = 1
+pact-init = 3
+batch = 16
+[arm original]
+method = none
+[arm nce]
+method = nce
+seeds = 1, 2
+)";
+
+Plan tiny_plan() {
+  return parse_plan(kPlan, "tiny.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
+}
+
+class Campaign : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("nce_campaign_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  CampaignOptions options(const std::string& name) const {
+    CampaignOptions o;
+    o.db_path = (dir_ / (name + ".db")).string();
+    return o;
+  }
+  fs::path dir_;
+};
+
+// Every candidate row of the campaign's database that does not depend on the wall clock, in a
+// canonical order.
+std::vector<std::string> rows(const std::string& db_path) {
+  results::OpenOptions ro;
+  ro.mode = results::OpenMode::kReadOnly;
+  results::Database db(db_path, ro);
+  auto q = db.prepare(
+      "SELECT r.arm || '|' || r.seed || '|' || r.status || '|' || ifnull(r.final_top1, '') || '|' "
+      "|| ifnull(c.epoch, '') || '|' || c.phase || '|' || c.widths || '|' || c.macs || '|' || "
+      "c.params || '|' || ifnull(c.latency_cycles, '') || '|' || ifnull(c.energy_pj, '') || '|' "
+      "|| ifnull(c.top1, '') FROM candidates c JOIN runs r ON r.id = c.run_id ORDER BY r.arm, "
+      "r.seed, c.phase, c.epoch, c.widths");
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.column_text(0));
+  return out;
+}
+
+std::int64_t count_runs(const std::string& db_path) {
+  results::OpenOptions ro;
+  ro.mode = results::OpenMode::kReadOnly;
+  return *results::Database(db_path, ro).query_int("SELECT count(*) FROM runs");
+}
+
+TEST_F(Campaign, ASecondRunOfAFinishedPlanDoesNothing) {
+  const Plan plan = tiny_plan();
+  const CampaignOptions o = options("c");
+  const CampaignSummary first = run_campaign(plan, o);
+  EXPECT_EQ(first.ran, 3);
+  EXPECT_EQ(first.failed, 0);
+  EXPECT_EQ(first.merged.runs_added, 3);
+  for (const JobStatus& s : first.states) EXPECT_EQ(s.state, JobState::kFinished);
+  const std::vector<std::string> before = rows(o.db_path);
+  EXPECT_GT(before.size(), 6u);
+  const CampaignSummary second = run_campaign(plan, o);
+  EXPECT_EQ(second.ran, 0);
+  EXPECT_EQ(second.skipped, 3);
+  EXPECT_EQ(second.merged.runs_added, 0);
+  EXPECT_EQ(second.merged.runs_unchanged, 3);
+  EXPECT_EQ(rows(o.db_path), before);
+  EXPECT_EQ(count_runs(o.db_path), 3);
+}
+
+TEST_F(Campaign, APlanInterruptedMidJobAndRerunGivesTheRowsOfAnUninterruptedRun) {
+  const Plan plan = tiny_plan();
+  const CampaignOptions whole = options("whole");
+  run_campaign(plan, whole);
+
+  CampaignOptions cut = options("cut");
+  // A "signal" in the second job's search once its first epoch's checkpoint is written.
+  const fs::path ckpt = fs::path(work_dir(cut)) / "nce-s1.ckpt";
+  cut.interrupt_signal = [ckpt] { return fs::exists(ckpt) ? SIGINT : 0; };
+  EXPECT_THROW(run_campaign(plan, cut), Interrupted);
+  ASSERT_TRUE(fs::exists(ckpt));
+  const std::vector<JobStatus> states = job_states(plan, cut);
+  EXPECT_EQ(states[0].state, JobState::kFinished);
+  EXPECT_EQ(states[1].state, JobState::kResumable);
+  EXPECT_EQ(states[2].state, JobState::kPending);
+  cut.interrupt_signal = nullptr;
+  const CampaignSummary rest = run_campaign(plan, cut);
+  EXPECT_EQ(rest.ran, 2);
+  EXPECT_EQ(rest.skipped, 1);
+  EXPECT_EQ(count_runs(cut.db_path), 3);  // the resumed job is still one run
+  EXPECT_EQ(rows(cut.db_path), rows(whole.db_path));
+}
+
+TEST_F(Campaign, ShardsMergedEqualTheSerialRun) {
+  const Plan plan = tiny_plan();
+  const CampaignOptions serial = options("serial");
+  run_campaign(plan, serial);
+  CampaignOptions a = options("a"), b = options("b");
+  a.work_dir = b.work_dir = (dir_ / "shared.jobs").string();
+  a.shard = {0, 2};
+  b.shard = {1, 2};
+  EXPECT_EQ(run_campaign(plan, a).ran, 2);  // jobs 0 and 2
+  EXPECT_EQ(run_campaign(plan, b).ran, 1);
+  // The collect step: the unsharded command over the shared work directory runs nothing.
+  CampaignOptions all = options("all");
+  all.work_dir = a.work_dir;
+  const CampaignSummary collected = run_campaign(plan, all);
+  EXPECT_EQ(collected.ran, 0);
+  EXPECT_EQ(collected.merged.runs_added, 3);
+  EXPECT_EQ(rows(all.db_path), rows(serial.db_path));
+}
+
+TEST_F(Campaign, AnEditedPlanIsRefusedBeforeAnyJobRunsNamingTheFile) {
+  const CampaignOptions o = options("c");
+  run_campaign(tiny_plan(), o);
+  std::string edited = kPlan;
+  edited.replace(edited.find("retrain-epochs = 1"), 18, "retrain-epochs = 2");
+  const Plan changed =
+      parse_plan(edited, "tiny.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
+  try {
+    run_campaign(changed, o);
+    FAIL() << "an edited plan ran";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("original-s1.db holds a run of other settings"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(CampaignShard, ParsesAndRefuses) {
+  EXPECT_EQ(parse_shard("1/3").index, 1);
+  EXPECT_EQ(parse_shard("1/3").count, 3);
+  for (const char* bad : {"3/3", "-1/2", "1", "1/0", "a/b", "1/2x"}) {
+    EXPECT_THROW(parse_shard(bad), std::invalid_argument) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace nce::campaign
