@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -305,6 +306,7 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
     if (static_cast<int>(i % options.shard.count) == options.shard.index) mine.push_back(i);
   }
   summary.skipped = static_cast<int>(mine.size() - todo.size());
+  std::vector<std::size_t> merged;
   if (!todo.empty()) {
     const nn::DatasetPair data = load_plan_data(plan, options);
     int done = 0;
@@ -322,6 +324,15 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
         ++summary.ran;
       }
       if (states[i].state == JobState::kFailed) ++summary.failed;
+      // Merged as soon as it ends, so an interruption later in the campaign loses nothing of it
+      // in --db (merging again at the end changes nothing).
+      if (states[i].state != JobState::kBusy) {
+        const MergeSummary m = merge_jobs(plan, {i}, options);
+        summary.merged.runs_added += m.runs_added;
+        summary.merged.runs_updated += m.runs_updated;
+        summary.merged.runs_unchanged += m.runs_unchanged;
+        merged.push_back(i);
+      }
       ++done;
       if (options.observer) {
         options.observer->on_job_end(plan.jobs[i], states[i], seconds, done,
@@ -329,7 +340,14 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
       }
     }
   }
-  summary.merged = merge_jobs(plan, mine, options);
+  std::vector<std::size_t> rest;  // mine, less the jobs merged as they ended
+  for (std::size_t i : mine) {
+    if (std::find(merged.begin(), merged.end(), i) == merged.end()) rest.push_back(i);
+  }
+  const MergeSummary m = merge_jobs(plan, rest, options);
+  summary.merged.runs_added += m.runs_added;
+  summary.merged.runs_updated += m.runs_updated;
+  summary.merged.runs_unchanged += m.runs_unchanged;
   summary.states = job_states(plan, options);
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
