@@ -406,8 +406,7 @@ Shard parse_shard(const std::string& text) {
 }
 
 SweepEvaluation evaluate_pair(const SweepSpec& spec, std::size_t point, std::size_t network,
-                              sim::CostCache* cache, std::int64_t* computed, std::int64_t* hits) {
-  const SweepPoint& p = spec.points.at(point);
+                              sim::LayerCostService& costs) {
   const SweepNetwork& n = spec.networks.at(network);
   models::Network net = build_network(n, spec.source + ": ");
   SweepEvaluation ev;
@@ -416,25 +415,15 @@ SweepEvaluation evaluate_pair(const SweepSpec& spec, std::size_t point, std::siz
   ev.pair = point * spec.networks.size() + network;
   ev.macs = net.macs();
   ev.params = net.params();
-  const std::string fingerprint = p.hw.fingerprint();
   for (const auto& layer : net.layers) {
-    sim::CostKey key = sim::cost_key_for(layer, layer.c_in, layer.c_out);
-    std::optional<sim::LayerCost> cost;
-    if (cache) cost = cache->lookup(fingerprint, key, p.hw.bits);
-    if (cost) {
-      if (hits) ++*hits;
-    } else {
-      cost = sim::fast_layer_cost(p.hw, layer);
-      if (computed) ++*computed;
-      if (cache) cache->store(fingerprint, key, p.hw.bits, *cost);
-    }
-    if (!cost->ok()) {
+    const sim::LayerCost& cost = costs.cost(layer, layer.c_in, layer.c_out);
+    if (!cost.ok()) {
       ev.feasible = false;
       continue;
     }
-    ev.cycles += cost->cycles;
-    ev.stall_cycles += cost->stall_cycles;
-    ev.energy_pj += cost->energy_pj;
+    ev.cycles += cost.cycles;
+    ev.stall_cycles += cost.stall_cycles;
+    ev.energy_pj += cost.energy_pj;
   }
   return ev;
 }
@@ -482,23 +471,32 @@ SweepSummary run_sweep(const SweepSpec& spec, ResultSink& sink, sim::CostCache* 
     std::atomic<std::int64_t> computed{0}, hits{0};
     std::mutex error_mutex;
     std::exception_ptr error;
+    // Each worker asks its own sim::LayerCostService per hw point (the service is not
+    // thread-safe); they share the cache through the lock.
     auto worker = [&] {
-      std::int64_t my_computed = 0, my_hits = 0;
+      std::map<std::size_t, sim::LayerCostService> services;
       while (true) {
         std::size_t k = next.fetch_add(1);
         if (k >= end) break;
         try {
-          std::size_t pair = pairs[k];
-          evals[k - begin] =
-              evaluate_pair(spec, pair / spec.networks.size(), pair % spec.networks.size(),
-                            locked ? &*locked : nullptr, &my_computed, &my_hits);
+          const std::size_t pair = pairs[k];
+          const std::size_t point = pair / spec.networks.size();
+          auto it = services.find(point);
+          if (it == services.end()) {
+            it = services
+                     .try_emplace(point, spec.points[point].hw, locked ? &*locked : nullptr)
+                     .first;
+          }
+          evals[k - begin] = evaluate_pair(spec, point, pair % spec.networks.size(), it->second);
         } catch (...) {
           std::lock_guard<std::mutex> lock(error_mutex);
           if (!error) error = std::current_exception();
         }
       }
-      computed += my_computed;
-      hits += my_hits;
+      for (const auto& [point, service] : services) {
+        computed += service.computed();
+        hits += service.cache_hits();
+      }
     };
     std::vector<std::thread> threads;
     for (int t = 1; t < jobs; ++t) threads.emplace_back(worker);

@@ -41,6 +41,7 @@
 #include "nce/results/result_sink.h"
 #include "nce/sim/cost_table.h"
 #include "nce/sim/hw_config.h"
+#include "nce/sim/layer_cost_service.h"
 
 namespace nce::results {
 
@@ -118,10 +119,10 @@ struct SweepSummary {
   bool interrupted = false;  // stop_requested ended it before every pair was evaluated
 };
 
-// Evaluates one pair by the fast path, layer by layer through `cache` (may be null).
+// Evaluates one pair by the fast path, layer by layer, asking `costs` (a service for the pair's
+// hw point; its counters say what was computed and what came from its cache).
 SweepEvaluation evaluate_pair(const SweepSpec& spec, std::size_t point, std::size_t network,
-                              sim::CostCache* cache, std::int64_t* computed = nullptr,
-                              std::int64_t* hits = nullptr);
+                              sim::LayerCostService& costs);
 
 // Runs this shard of the sweep: one run (method "sweep", config = the sweep as JSON) with one
 // candidate per pair (phase "sweep", or "infeasible" with NULL costs), written in batches.
