@@ -78,6 +78,11 @@ std::string mean_sd(const SampleStats& s, Metric m) {
   return out;
 }
 
+// The mean, "+- sd" when there is one.
+std::string front_value(const SampleStats& s, Metric m) {
+  return s.sd ? mean_sd(s, m) : format_value(*s.mean, m);
+}
+
 std::string signed_value(double v, Metric m) {
   return (v > 0 ? "+" : "") + format_value(v, m);
 }
@@ -351,8 +356,9 @@ Report make_compare_report(const Database& db, const CompareOptions& options) {
       const ArmPoint& a = arm_points[i - rows.size()];
       const ArmGroup& g = *a.group;
       md << "| " << g.name << " | " << g.model << " | " << g.hw << " | "
-         << (g.bits ? std::to_string(*g.bits) : "") << " | " << a.x.n << " seeds | | "
-         << mean_sd(a.x, options.x) << " | " << mean_sd(a.y, options.y) << " | |\n";
+         << (g.bits ? std::to_string(*g.bits) : "") << " | " << a.x.n
+         << (a.x.n == 1 ? " seed" : " seeds") << " | | " << front_value(a.x, options.x) << " | "
+         << front_value(a.y, options.y) << " | |\n";
       continue;
     }
     const auto& r = rows[i];

@@ -90,7 +90,7 @@ WelchTest welch_test(const SampleStats& a, const SampleStats& b) {
   WelchTest w;
   if (a.mean && b.mean) w.difference = *a.mean - *b.mean;
   if (a.n < 2 || b.n < 2) {
-    w.reason = "n = " + std::to_string(a.n) + " and " + std::to_string(b.n) + " (needs 2 each)";
+    w.reason = "n = " + std::to_string(a.n) + " and " + std::to_string(b.n) + "; needs 2 each";
     return w;
   }
   const double va = *a.sd * *a.sd / static_cast<double>(a.n);

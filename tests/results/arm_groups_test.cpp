@@ -129,7 +129,7 @@ TEST(ArmGroups, WelchAgainstTheOriginalByHand) {
   EXPECT_EQ(params->test.reason, "no variance in either");
   // tas-2x has one seed.
   EXPECT_FALSE(single->test.t.has_value());
-  EXPECT_EQ(single->test.reason, "n = 1 and 3 (needs 2 each)");
+  EXPECT_EQ(single->test.reason, "n = 1 and 3; needs 2 each");
   EXPECT_DOUBLE_EQ(*single->test.difference, 4);
 
   EXPECT_TRUE(compare_arms(groups, "no-such-arm", {Metric::kTop1}).empty());

@@ -279,8 +279,8 @@ TEST(CompareSeeds, TablesGiveMeanSdAndWelchAgainstOriginalAndTas) {
                     "n/a | n/a |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| tas-2x | top1 | 1 | 83.00 | 3 | 79.00 | +4.00 | n/a (n = 1 and 3 (needs 2 "
-                    "each)) | n/a | n/a |"),
+  EXPECT_NE(md.find("| tas-2x | top1 | 1 | 83.00 | 3 | 79.00 | +4.00 | n/a (n = 1 and 3; needs 2 "
+                    "each) | n/a | n/a |"),
             std::string::npos)
       << md;
   // Against tas: nce {80, 81, 82} vs tas {79.5, 80.5}: s^2/n = 1/3 and 1/4, t = 1 / sqrt(7/12)
@@ -300,8 +300,8 @@ TEST(CompareSeeds, TablesGiveMeanSdAndWelchAgainstOriginalAndTas) {
   EXPECT_NE(csv.find("\r\nc1,nce,,nce,top1,3,81,1,original,3,79,1,2,2.449489743,4,0.0704"),
             std::string::npos)
       << csv;
-  EXPECT_NE(csv.find("\r\nc1,tas-2x,,tas,top1,1,83,,original,3,79,1,4,,,,n = 1 and 3 (needs 2 "
-                     "each)\r\n"),
+  EXPECT_NE(csv.find("\r\nc1,tas-2x,,tas,top1,1,83,,original,3,79,1,4,,,,n = 1 and 3; needs 2 "
+                     "each\r\n"),
             std::string::npos)
       << csv;
   EXPECT_FALSE(contains_nan_or_inf(csv)) << csv;

@@ -87,7 +87,7 @@ TEST(Stats, WelchUndefinedCasesSayWhy) {
   WelchTest w = welch_test(sample_stats({80.1}), sample_stats({81, 82, 83}));
   EXPECT_FALSE(w.t || w.df || w.p);
   EXPECT_NEAR(*w.difference, -1.9, 1e-12);  // the difference of means still exists
-  EXPECT_EQ(w.reason, "n = 1 and 3 (needs 2 each)");
+  EXPECT_EQ(w.reason, "n = 1 and 3; needs 2 each");
   w = welch_test(sample_stats({5, 5, 5}), sample_stats({7, 7}));
   EXPECT_FALSE(w.t || w.df || w.p);
   EXPECT_DOUBLE_EQ(*w.difference, -2);

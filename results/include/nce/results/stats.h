@@ -30,7 +30,7 @@ struct WelchTest {
   // t = difference / sqrt(sa^2/na + sb^2/nb); df = (sa^2/na + sb^2/nb)^2 /
   // ((sa^2/na)^2/(na-1) + (sb^2/nb)^2/(nb-1)); p = P(|T_df| >= |t|). All three or none.
   std::optional<double> t, df, p;
-  std::string reason;  // why t, df and p are missing, e.g. "n = 1 and 3 (needs 2 each)"; "" if set
+  std::string reason;  // why t, df and p are missing, e.g. "n = 1 and 3; needs 2 each"; "" if set
 };
 
 // Welch's t-test of the difference of the means of a and b (two-sided). Needs n >= 2 in both and
