@@ -142,7 +142,9 @@ int compare(const std::vector<std::string>& args) {
     write_text_file(vm.count("md") ? vm["md"].as<std::string>() : "-", report.markdown);
     if (vm.count("out")) {
       std::cerr << "nce compare: " << report.series << " series, " << report.points << " points"
-                << (report.arms ? ", " + std::to_string(report.arms) + " campaign arms" : "")
+                << (report.arms ? ", " + std::to_string(report.arms) +
+                                      (report.arms == 1 ? " campaign arm" : " campaign arms")
+                                : "")
                 << " -> " << vm["out"].as<std::string>() << "\n";
     }
     return 0;

@@ -189,21 +189,33 @@ void arm_tables(const std::vector<ArmGroup>& groups, const std::vector<std::stri
     }
     md << " " << left_out_text(g) << " |\n";
   }
+  std::vector<std::string> done;  // references already tabulated: not repeated as arms
   for (const std::string& ref : versus) {
+    if (std::find(done.begin(), done.end(), ref) != done.end()) continue;
     bool present = false;
     for (const ArmGroup& g : groups) present = present || g.arm == ref;
     if (!present) {
       md << "\nNo arm `" << ref << "`: no comparison against it.\n";
       continue;
     }
-    const std::vector<ArmComparison> comparisons = compare_arms(groups, ref, metrics);
+    std::vector<ArmComparison> comparisons = compare_arms(groups, ref, metrics);
+    comparisons.erase(std::remove_if(comparisons.begin(), comparisons.end(),
+                                     [&](const ArmComparison& c) {
+                                       return std::find(done.begin(), done.end(), c.arm->arm) !=
+                                              done.end();
+                                     }),
+                      comparisons.end());
+    done.push_back(ref);
     if (comparisons.empty()) {
-      md << "\nNo other arm shares a campaign and hw config with `" << ref << "`.\n";
+      md << "\nNo other arm to test against `" << ref
+         << "` (in its campaign and hw config, and not tabulated above).\n";
       continue;
     }
     md << "\n### Against `" << ref << "` (Welch's t-test, two-sided)\n\n";
     md << "difference = the arm's mean - `" << ref
-       << "`'s mean (same campaign and hw config); df: Welch-Satterthwaite.\n\n";
+       << "`'s mean (same campaign and hw config); df: Welch-Satterthwaite"
+       << (done.size() > 1 ? "; arms tabulated above as references are not repeated" : "")
+       << ".\n\n";
     md << "| arm | metric | n | mean | n (" << ref << ") | mean (" << ref
        << ") | difference | t | df | p |\n";
     md << "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
@@ -320,7 +332,8 @@ Report make_compare_report(const Database& db, const CompareOptions& options) {
     md << "Database `" << file_name(db.path()) << "`: " << rows.size()
        << " candidates outside campaigns and " << arm_points.size() << " campaign arms ("
        << seeds_drawn << " seeds) with both " << metric_name(options.x) << " and "
-       << metric_name(options.y) << "; an arm is drawn at its seeds' mean, ±1 sd.\n\n";
+       << metric_name(options.y) << "; an arm is drawn at its seeds' mean, ±1 sd.\n"
+       << (names.empty() ? "" : "\n");
   }
   if (!names.empty()) {
     md << "| series | candidates | best " << metric_name(options.y) << " | at "
