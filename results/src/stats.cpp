@@ -2,7 +2,6 @@
 
 #include <cassert>
 #include <cmath>
-#include <limits>
 #include <sstream>
 #include <stdexcept>
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,8 @@ struct ArmComparison {
 };
 
 // Every group against the group of arm `reference` in its campaign and hw config (groups without
-// one, and the reference itself, are skipped), for each metric that both groups have.
+// one, and the reference itself, are skipped), for each metric that both groups have. The
+// comparisons point into `groups`, which must outlive them.
 std::vector<ArmComparison> compare_arms(const std::vector<ArmGroup>& groups,
                                         const std::string& reference,
                                         const std::vector<Metric>& metrics);
