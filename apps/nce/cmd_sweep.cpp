@@ -35,8 +35,11 @@ int sweep(const std::vector<std::string>& args) {
             "Evaluates every (hw config, network) pair of the sweep file by the fast cost\n"
             "path and stores one candidate per pair in v_candidates (hw = grid point name,\n"
             "method = original|custom|wrpn|<source method>). Several sweeps may write one\n"
-            "database at once; shards are joined with `nce db merge`.\n"
-            "Sweep file format: results/include/nce/results/sweep.h, hw_configs/sweeps/.",
+            "database at once; shards are joined with `nce db merge`. A grid may have at most\n" +
+                std::to_string(kMaxSweepPoints) +
+                " points (the product of its value lists); split a bigger one into several\n"
+                "sweep files.\n"
+                "Sweep file format: results/include/nce/results/sweep.h, hw_configs/sweeps/.",
             options, vm)) {
       return 0;
     }

@@ -217,14 +217,18 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
     }
   }
   // Expand the grid (first key slowest, last fastest) and validate every point.
-  constexpr std::size_t kMaxPoints = 1000000;
   std::size_t total = 1;
+  bool too_many = false;
+  std::string sizes;  // "4 array.rows x 4 array.cols x ..."
   for (const auto& [key, values] : spec.grid) {
-    total *= values.size();
-    if (total > kMaxPoints) {
-      throw std::invalid_argument(source + ": the grid has more than " +
-                                  std::to_string(kMaxPoints) + " points");
-    }
+    sizes += (sizes.empty() ? "" : " x ") + std::to_string(values.size()) + " " + key;
+    too_many = too_many || values.size() > kMaxSweepPoints / total;
+    if (!too_many) total *= values.size();
+  }
+  if (too_many) {
+    throw std::invalid_argument(source + ": [grid] has more than " +
+                                std::to_string(kMaxSweepPoints) + " points (" + sizes +
+                                "); split it into several sweep files");
   }
   for (std::size_t idx = 0; idx < total; ++idx) {
     std::vector<std::size_t> at(spec.grid.size(), 0);

@@ -25,10 +25,11 @@
 //
 // Errors (std::invalid_argument "<file>:<line>: ..." naming the key and value): unknown sections or
 // keys, an unknown hw config key in [grid], a key repeated, an empty value list, an empty grid, no
-// networks, a bad model/width vector, a grid point the hw config validation rejects. Everything is
-// checked before the database is written.
+// networks, a bad model/width vector, a grid point the hw config validation rejects, a grid of more
+// than kMaxSweepPoints points. Everything is checked before the database is written.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -44,6 +45,11 @@
 #include "nce/sim/layer_cost_service.h"
 
 namespace nce::results {
+
+// The most grid points a sweep may expand to (the product of its [grid] value lists). Every point
+// is a validated hw config held in memory, so a bigger grid is refused before any is built; split
+// it into several sweep files.
+inline constexpr std::size_t kMaxSweepPoints = 10000;
 
 struct SweepNetwork {
   std::string label;   // "resnet20", "resnet20 wrpn x1.5", "resnet20 run 3 epoch 7", ...
