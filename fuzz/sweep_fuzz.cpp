@@ -1,4 +1,4 @@
-// libFuzzer target: the sweep file parser (results/sweep.h), which also expands the grid and
+// libFuzzer target: the sweep file parser (sweep/sweep.h), which also expands the grid and
 // builds every network, and the fast cost of the first and the last pair of what it accepts.
 // `base =` resolves against the repository's hw_configs/sweeps/ (so the committed sweeps, which
 // name ../mid-32x32-os-2b.cfg, are valid seeds); there is no database, so `candidates =` lines
@@ -13,11 +13,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "nce/results/sweep.h"
+#include "nce/sweep/sweep.h"
 
 namespace {
 
-void check_pair(const nce::results::SweepSpec& spec, std::size_t point, std::size_t network) {
+void check_pair(const nce::sweep::SweepSpec& spec, std::size_t point, std::size_t network) {
   const nce::results::SweepEvaluation ev =
       nce::results::evaluate_pair(spec, point, network, nullptr);
   if (ev.pair != point * spec.networks.size() + network) __builtin_trap();
@@ -32,10 +32,10 @@ void check_pair(const nce::results::SweepSpec& spec, std::size_t point, std::siz
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  nce::results::SweepSpec spec;
+  nce::sweep::SweepSpec spec;
   try {
     spec =
-        nce::results::parse_sweep(text, "fuzz.cfg", NCE_SOURCE_DIR "/hw_configs/sweeps", nullptr);
+        nce::sweep::parse_sweep(text, "fuzz.cfg", NCE_SOURCE_DIR "/hw_configs/sweeps", nullptr);
   } catch (const std::invalid_argument&) {
     return 0;
   }

@@ -116,24 +116,6 @@ bool needs_run(JobState state) {
          state == JobState::kFailed;
 }
 
-Shard parse_shard(const std::string& text) {
-  const auto slash = text.find('/');
-  Shard s;
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("no slash");
-    std::size_t a = 0, b = 0;
-    s.index = std::stoi(text.substr(0, slash), &a);
-    s.count = std::stoi(text.substr(slash + 1), &b);
-    if (a != slash || b != text.size() - slash - 1) throw std::invalid_argument("trailing text");
-  } catch (const std::exception&) {
-    throw std::invalid_argument("--shard must be i/N (0 <= i < N), got '" + text + "'");
-  }
-  if (s.count < 1 || s.index < 0 || s.index >= s.count) {
-    throw std::invalid_argument("--shard must be i/N (0 <= i < N), got '" + text + "'");
-  }
-  return s;
-}
-
 std::string work_dir(const CampaignOptions& options) {
   return options.work_dir.empty() ? options.db_path + ".jobs" : options.work_dir;
 }
@@ -289,7 +271,7 @@ std::vector<std::size_t> pending_jobs(const Plan& plan, const std::vector<JobSta
                                       const Shard& shard) {
   std::vector<std::size_t> jobs;
   for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
-    if (static_cast<int>(i % shard.count) != shard.index) continue;
+    if (!shard.owns(i)) continue;
     if (needs_run(states[i].state)) jobs.push_back(i);
   }
   return jobs;
@@ -303,7 +285,7 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
   const std::vector<std::size_t> todo = pending_jobs(plan, states, options.shard);
   std::vector<std::size_t> mine;
   for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
-    if (static_cast<int>(i % options.shard.count) == options.shard.index) mine.push_back(i);
+    if (options.shard.owns(i)) mine.push_back(i);
   }
   summary.skipped = static_cast<int>(mine.size() - todo.size());
   std::vector<std::size_t> merged;

@@ -1,4 +1,4 @@
-#include "nce/results/sweep.h"
+#include "nce/sweep/sweep.h"
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +16,21 @@
 #include "nce/results/query.h"
 #include "nce/sim/layer_cost.h"
 
-namespace nce::results {
+namespace nce::sweep {
+
+using results::CandidateRecord;
+using results::Database;
+using results::IniEntry;
+using results::OpenMode;
+using results::OpenOptions;
+using results::parse_ini;
+using results::QueryResult;
+using results::ResultSink;
+using results::RunInfo;
+using results::RunScope;
+using results::RunStatus;
+using results::split_list;
+using results::Value;
 
 namespace {
 
@@ -386,29 +400,6 @@ SweepSpec load_sweep(const std::string& path, const std::string& default_candida
   return parse_sweep(text.str(), path, dir_of(path), db ? &*db : nullptr);
 }
 
-Shard parse_shard(const std::string& text) {
-  auto slash = text.find('/');
-  auto bad = [&](const std::string& why) {
-    return std::invalid_argument("--shard '" + text + "': " + why + " (expected i/N, 0 <= i < N)");
-  };
-  if (slash == std::string::npos) throw bad("no '/'");
-  Shard s;
-  try {
-    size_t used = 0;
-    s.index = std::stoi(text.substr(0, slash), &used);
-    if (used != slash) throw bad("bad index");
-    std::string count = text.substr(slash + 1);
-    s.count = std::stoi(count, &used);
-    if (used != count.size()) throw bad("bad count");
-  } catch (const std::invalid_argument&) {
-    throw bad("not integers");
-  } catch (const std::out_of_range&) {
-    throw bad("out of range");
-  }
-  if (s.count < 1 || s.index < 0 || s.index >= s.count) throw bad("index out of range");
-  return s;
-}
-
 SweepEvaluation evaluate_pair(const SweepSpec& spec, std::size_t point, std::size_t network,
                               sim::LayerCostService& costs) {
   const SweepNetwork& n = spec.networks.at(network);
@@ -543,4 +534,4 @@ SweepSummary run_sweep(const SweepSpec& spec, ResultSink& sink, sim::CostCache* 
   return summary;
 }
 
-}  // namespace nce::results
+}  // namespace nce::sweep

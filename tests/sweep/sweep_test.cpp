@@ -1,6 +1,6 @@
 // Sweeps: every (hw config, network) pair evaluated once, with the fast path's numbers; shards
 // partition the pairs and merge back; bad sweep files fail with the file, line and key named.
-#include "nce/results/sweep.h"
+#include "nce/sweep/sweep.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,8 +20,10 @@
 #include "nce/sim/report.h"
 #include "test_util.h"
 
-namespace nce::results {
+namespace nce::sweep {
 namespace {
+
+using namespace nce::results;  // the database side the sweep writes to
 
 using testing::ScratchFile;
 
@@ -341,4 +343,4 @@ TEST(Sweep, CandidatesFromTheDatabase) {
 }
 
 }  // namespace
-}  // namespace nce::results
+}  // namespace nce::sweep
