@@ -4,8 +4,8 @@
 //
 //   sim::LayerCostService costs(sim::load_hw_config(path), &sqlite_cache);
 //   results::RunInfo info = run_info(config, costs.hw().name, config_json, NCE_GIT_COMMIT);
-//   SearchRecorder recorder(sink.get(), info, config.resume, costs.fingerprint(), &printer);
-//   SearchResult r = recorder.run(config, data, hardware_costs(costs));
+//   SearchResult r = run_recorded_search(config, data, hardware_costs(costs), sink.get(), info,
+//                                        costs.fingerprint(), &printer);
 //
 // How a run ends: finished (its final top-1); "interrupted" when an observer threw
 // nce::Interrupted (a signal) or the search stopped early (stop_after_epoch); "diverged" on
