@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -15,31 +14,18 @@
 #include "nce/results/database.h"
 #include "nce/results/sqlite_sink.h"
 #include "nce/sim/hw_config.h"
+#include "../search/quadrant_data.h"
 
 namespace nce::campaign {
 namespace {
 
 namespace fs = std::filesystem;
 
-nn::Dataset noise_data(int n, std::uint64_t seed) {
-  nn::Dataset d;
-  d.source = "noise";
-  d.channels = 3;
-  d.height = d.width = 8;
-  d.num_classes = 4;
-  std::mt19937_64 rng(seed);
-  for (int i = 0; i < n; ++i) {
-    for (int p = 0; p < 3 * 64; ++p) d.pixels.push_back(static_cast<std::uint8_t>(rng() % 256));
-    d.labels.push_back(static_cast<std::uint8_t>(i % 4));
-  }
-  return d;
-}
-
 search::SearchConfig tiny_search() {
   search::SearchConfig c;
   c.method = "tas";
   c.model = "resnet8";
-  c.dataset = "noise";
+  c.dataset = "quadrants";
   c.warmup_epochs = 1;
   c.search_epochs = 2;
   c.retrain_epochs = 1;
@@ -58,8 +44,8 @@ class SearchJob : public ::testing::Test {
             std::to_string(::getpid()) + ".db"))
               .string();
     fs::remove(db_);
-    data_.train = noise_data(64, 1);
-    data_.test = noise_data(32, 2);
+    data_.train = nn::testing::quadrant_images(3, 16, 1);
+    data_.test = nn::testing::quadrant_images(3, 8, 2);
   }
   void TearDown() override {
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db_ + suffix);
