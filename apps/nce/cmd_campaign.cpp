@@ -25,11 +25,11 @@ const char* kUsage =
     "       mpirun -np N nce campaign --plan FILE --db FILE      (when built with OpenMPI)\n\n"
     "Runs every job of a campaign plan (arms x seeds x hw configs; format: campaign/include/nce/\n"
     "campaign/plan.h) as one search each, with its own checkpoint and database under the work\n"
-    "directory (default: DB.jobs), then merges the jobs' runs into DB. Idempotent: run it again and\n"
-    "finished jobs are skipped, interrupted or killed ones resume from their checkpoints, failed\n"
-    "ones run again. --shard i/N runs only jobs i, i+N, ... (e.g. a Slurm job array: see README);\n"
-    "under mpirun rank 0 hands jobs out one at a time to every rank (itself included) and merges\n"
-    "when all are done.";
+    "directory (default: DB.jobs), and merges each job's run into DB as it ends. Idempotent: run\n"
+    "it again and finished jobs are skipped, interrupted or killed ones resume from their\n"
+    "checkpoints, failed ones run again. --shard i/N runs only jobs i, i+N, ... (e.g. a Slurm\n"
+    "job array: see README); under mpirun rank 0 hands jobs out one at a time to every rank\n"
+    "(itself included) and merges them all when all are done.";
 
 std::string state_cell(const campaign::JobStatus& s) {
   std::string text = campaign::to_string(s.state);
