@@ -1,0 +1,419 @@
+#include "nce/deploy/int_engine.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace nce::deploy {
+
+namespace {
+
+constexpr int kChunk = 64;  // output pixels per im2col + GEMM + requantization step
+
+// A conv op prepared for the kernels.
+struct PreparedConv {
+  const ConvOp* op = nullptr;
+  PackedWeights weights;
+  int K = 0;
+  int src_max = 0;         // the largest value of the im2col operand
+  bool direct = false;     // 1x1, stride 1, no pad, c_in % 4 == 0: the map is the operand
+  bool preprocess = false;  // in_pool or input_shift: build a byte map first
+};
+
+std::int64_t requant(std::int64_t t, std::int32_t mult, std::int64_t off, int sh, std::int64_t lo,
+                     std::int64_t hi) {
+  std::int64_t v = (t * mult + off) >> sh;
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+// Effective weights of `op`, M x (k*k*c_in) in (ky, kx, c) order.
+std::vector<std::int8_t> lowered_weights(const ConvOp& op) {
+  const int K = op.k * op.k * op.c_in;
+  std::vector<std::int8_t> w(static_cast<std::size_t>(op.c_out) * K);
+  for (int m = 0; m < op.c_out; ++m)
+    for (int c = 0; c < op.c_in; ++c)
+      for (int ky = 0; ky < op.k; ++ky)
+        for (int kx = 0; kx < op.k; ++kx) {
+          int v = op.weights[((static_cast<std::size_t>(m) * op.c_in + c) * op.k + ky) * op.k + kx];
+          if (op.rule == WeightRule::kQuantized) v = op.alpha * v + op.beta;
+          if (v < -128 || v > 127)
+            throw std::runtime_error("layer '" + op.name + "': effective weight " +
+                                     std::to_string(v) +
+                                     " does not fit a signed byte (8-bit SAWB/DoReFa weights are "
+                                     "not supported by the integer engine)");
+          w[static_cast<std::size_t>(m) * K + (ky * op.k + kx) * op.c_in + c] =
+              static_cast<std::int8_t>(v);
+        }
+  return w;
+}
+
+PreparedConv prepare(const ConvOp& op, int in_max) {
+  PreparedConv p;
+  p.op = &op;
+  p.K = op.k * op.k * op.c_in;
+  const std::vector<std::int8_t> w = lowered_weights(op);
+  p.weights = pack_weights(w.data(), op.c_out, p.K);
+  p.preprocess = op.in_pool.kind != PoolKind::kNone || op.input_shift > 0;
+  int m = in_max;
+  if (op.in_pool.kind == PoolKind::kSum) m *= op.in_pool.k * op.in_pool.k;
+  if (op.input_shift > 0) m = (m + (1 << (op.input_shift - 1))) >> op.input_shift;
+  p.src_max = std::min(m, 255);
+  p.direct = op.k == 1 && op.stride == 1 && op.pad == 0 && op.c_in % 4 == 0;
+  return p;
+}
+
+// in: H x W x C bytes -> out: the pooled / shifted byte map the conv reads (h_in x w_in x c_in).
+void preprocess_input(const ConvOp& op, const std::uint8_t* in, int h, int w, std::uint8_t* out) {
+  const int C = op.c_in;
+  const PoolSpec& p = op.in_pool;
+  const int s = op.input_shift;
+  for (int oy = 0; oy < op.h_in; ++oy)
+    for (int ox = 0; ox < op.w_in; ++ox)
+      for (int c = 0; c < C; ++c) {
+        std::int32_t v;
+        if (p.kind == PoolKind::kNone) {
+          v = in[(static_cast<std::size_t>(oy) * w + ox) * C + c];
+        } else {
+          v = 0;
+          for (int ky = 0; ky < p.k; ++ky)
+            for (int kx = 0; kx < p.k; ++kx) {
+              const int iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              const std::int32_t x = in[(static_cast<std::size_t>(iy) * w + ix) * C + c];
+              v = p.kind == PoolKind::kMax ? std::max(v, x) : v + x;
+            }
+        }
+        if (s > 0) v = (v + (1 << (s - 1))) >> s;
+        out[(static_cast<std::size_t>(oy) * op.w_in + ox) * C + c] =
+            static_cast<std::uint8_t>(std::min(v, 255));
+      }
+}
+
+// im2col rows for output pixels [p0, p0 + n) from the byte map src (h_in x w_in x c_in).
+void im2col(const ConvOp& op, const std::uint8_t* src, int p0, int n, int Kp, std::uint8_t* A) {
+  const int C = op.c_in, k = op.k;
+  for (int i = 0; i < n; ++i) {
+    const int p = p0 + i, oy = p / op.w_out, ox = p % op.w_out;
+    std::uint8_t* row = A + static_cast<std::size_t>(i) * Kp;
+    int col = 0;
+    for (int ky = 0; ky < k; ++ky) {
+      const int iy = oy * op.stride - op.pad + ky;
+      for (int kx = 0; kx < k; ++kx, col += C) {
+        const int ix = ox * op.stride - op.pad + kx;
+        if (iy < 0 || iy >= op.h_in || ix < 0 || ix >= op.w_in) {
+          std::memset(row + col, 0, static_cast<std::size_t>(C));
+        } else {
+          std::memcpy(row + col, src + (static_cast<std::size_t>(iy) * op.w_in + ix) * C,
+                      static_cast<std::size_t>(C));
+        }
+      }
+    }
+    std::memset(row + col, 0, static_cast<std::size_t>(Kp - col));
+  }
+}
+
+struct Scratch {
+  std::vector<std::uint8_t> a;
+  std::vector<std::int32_t> c;
+};
+
+// GEMM + requantization of output pixels [p0, p1) of one image. src: the byte map; out: the
+// output value (bytes or int32, H_out x W_out x C_out, before any out_pool).
+template <typename Out>
+void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1, KernelKind kernel,
+                Scratch& s, Out* out) {
+  const ConvOp& op = *pc.op;
+  const int Kp = pc.weights.Kp, Mp = pc.weights.Mp, M = op.c_out;
+  const int plane = op.h_out * op.w_out;
+  s.c.resize(static_cast<std::size_t>(kChunk) * Mp);
+  if (!pc.direct) s.a.resize(static_cast<std::size_t>(kChunk) * Kp);
+  const Requant& r = op.requant;
+  const bool bias = !op.acc_bias.empty();
+  for (int q0 = p0; q0 < p1; q0 += kChunk) {
+    const int n = std::min(kChunk, p1 - q0);
+    const std::uint8_t* A;
+    if (pc.direct) {
+      A = src + static_cast<std::size_t>(q0) * op.c_in;
+    } else {
+      im2col(op, src, q0, n, Kp, s.a.data());
+      A = s.a.data();
+    }
+    gemm_u8s8(kernel, A, n, pc.src_max, pc.weights, s.c.data(), Mp);
+    for (int i = 0; i < n; ++i) {
+      const std::int32_t* acc = s.c.data() + static_cast<std::size_t>(i) * Mp;
+      Out* o = out + static_cast<std::size_t>(q0 + i) * M;
+      for (int m = 0; m < M; ++m) {
+        std::int64_t t = acc[m];
+        if (bias)
+          t = t * (std::int64_t{1} << op.bias_frac_bits) +
+              op.acc_bias[static_cast<std::size_t>(m) * plane + q0 + i];
+        o[m] = static_cast<Out>(requant(t, r.multiplier[m], r.offset[m], r.shift[m], r.lo, r.hi));
+      }
+    }
+  }
+}
+
+void max_pool_codes(const PoolSpec& p, const std::uint8_t* in, int h, int w, int C, int ho, int wo,
+                    std::uint8_t* out) {
+  for (int oy = 0; oy < ho; ++oy)
+    for (int ox = 0; ox < wo; ++ox)
+      for (int c = 0; c < C; ++c) {
+        int v = 0;
+        for (int ky = 0; ky < p.k; ++ky)
+          for (int kx = 0; kx < p.k; ++kx) {
+            const int iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            v = std::max<int>(v, in[(static_cast<std::size_t>(iy) * w + ix) * C + c]);
+          }
+        out[(static_cast<std::size_t>(oy) * wo + ox) * C + c] = static_cast<std::uint8_t>(v);
+      }
+}
+
+}  // namespace
+
+struct IntEngine::Impl {
+  IntModel model;
+  KernelKind kernel;
+  std::vector<PreparedConv> convs;  // per op (unused entries for adds / the head)
+
+  // Buffers of one image: every value, plus the pre-pool and preprocessed maps.
+  struct ImageBuffers {
+    std::vector<std::vector<std::uint8_t>> codes;
+    std::vector<std::vector<std::int32_t>> fixed;
+    std::vector<std::uint8_t> src, prepool;
+    std::vector<std::int64_t> feat;
+    std::vector<std::int32_t> feat8;
+  };
+  std::vector<ImageBuffers> per_thread;
+  std::vector<Scratch> scratch;
+
+  void size_buffers(ImageBuffers& b) const {
+    b.codes.resize(model.values.size());
+    b.fixed.resize(model.values.size());
+    for (std::size_t v = 0; v < model.values.size(); ++v) {
+      const ValueInfo& vi = model.values[v];
+      const std::size_t n = static_cast<std::size_t>(vi.channels) * vi.height * vi.width;
+      if (vi.kind == ValueKind::kCodes) {
+        b.codes[v].resize(n);
+      } else {
+        b.fixed[v].resize(n);
+      }
+    }
+  }
+
+  // Runs image `img` (C x H x W bytes) into logits row `out`. inner: split the convs' pixels
+  // across the threads (call from outside a parallel region).
+  void run_image(const std::uint8_t* img, ImageBuffers& b, bool inner, std::int64_t* logits,
+                 int* exponent);
+};
+
+IntEngine::IntEngine(const IntModel& model, KernelKind kernel)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  validate(model, "integer model '" + model.model + "'");
+  m.model = model;
+  m.kernel = kernel;
+  if (!kernel_supported(kernel))
+    throw std::runtime_error(std::string("engine '") + to_string(kernel) +
+                             "': this CPU does not have its instructions");
+  m.convs.resize(m.model.ops.size());
+  for (std::size_t i = 0; i < m.model.ops.size(); ++i) {
+    const Op& op = m.model.ops[i];
+    if (op.kind != OpKind::kConv) continue;
+    m.convs[i] = prepare(op.conv, m.model.values[op.conv.input].max_code);
+  }
+}
+
+IntEngine::~IntEngine() = default;
+
+const IntModel& IntEngine::model() const {
+  return impl_->model;
+}
+KernelKind IntEngine::kernel() const {
+  return impl_->kernel;
+}
+
+void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool inner,
+                                std::int64_t* logits, int* exponent) {
+  // The input: C x H x W -> H x W x C.
+  const ValueInfo& in = model.values[0];
+  std::uint8_t* x0 = b.codes[0].data();
+  for (int c = 0; c < in.channels; ++c)
+    for (int p = 0; p < in.height * in.width; ++p)
+      x0[static_cast<std::size_t>(p) * in.channels + c] =
+          img[static_cast<std::size_t>(c) * in.height * in.width + p];
+  for (std::size_t i = 0; i < model.ops.size(); ++i) {
+    const Op& op = model.ops[i];
+    if (op.kind == OpKind::kConv) {
+      const ConvOp& c = op.conv;
+      const PreparedConv& pc = convs[i];
+      const ValueInfo& vi = model.values[c.input];
+      const std::uint8_t* src = b.codes[c.input].data();
+      if (pc.preprocess) {
+        b.src.resize(static_cast<std::size_t>(c.h_in) * c.w_in * c.c_in);
+        preprocess_input(c, src, vi.height, vi.width, b.src.data());
+        src = b.src.data();
+      }
+      const ValueInfo& vo = model.values[c.output];
+      const bool pool = c.out_pool.kind != PoolKind::kNone;
+      const int plane = c.h_out * c.w_out;
+      auto run_range = [&](int p0, int p1, Scratch& s) {
+        if (vo.kind == ValueKind::kCodes) {
+          std::uint8_t* o = pool ? b.prepool.data() : b.codes[c.output].data();
+          conv_range(pc, src, p0, p1, kernel, s, o);
+        } else {
+          conv_range(pc, src, p0, p1, kernel, s, b.fixed[c.output].data());
+        }
+      };
+      if (pool) b.prepool.resize(static_cast<std::size_t>(plane) * c.c_out);
+      if (inner) {
+        const int chunks = (plane + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static)
+        for (int ch = 0; ch < chunks; ++ch)
+          run_range(ch * kChunk, std::min(plane, (ch + 1) * kChunk),
+                    scratch[static_cast<std::size_t>(omp_get_thread_num())]);
+      } else {
+        run_range(0, plane, scratch[static_cast<std::size_t>(omp_get_thread_num())]);
+      }
+      if (pool)
+        max_pool_codes(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height,
+                       vo.width, b.codes[c.output].data());
+    } else if (op.kind == OpKind::kAdd) {
+      const AddOp& a = op.add;
+      const ValueInfo& va = model.values[a.a];
+      const ValueInfo& vb = model.values[a.b];
+      const ValueInfo& vo = model.values[a.output];
+      const std::size_t n = static_cast<std::size_t>(vo.channels) * vo.height * vo.width;
+      auto get = [&](const ValueInfo& v, int index, std::size_t j) -> std::int64_t {
+        return v.kind == ValueKind::kCodes ? b.codes[index][j] : b.fixed[index][j];
+      };
+      const std::int64_t half = std::int64_t{1} << (a.frac_bits - 1);
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::int64_t sa = (get(va, a.a, j) * a.a_multiplier + a.a_offset) >> a.a_shift;
+        const std::int64_t sb = (get(vb, a.b, j) * a.b_multiplier + a.b_offset) >> a.b_shift;
+        const std::int64_t sum = sa + sb;
+        if (a.pact) {
+          const std::int64_t q = (sum + half) >> a.frac_bits;
+          b.codes[a.output][j] = static_cast<std::uint8_t>(q < 0 ? 0 : (q > a.max_code ? a.max_code : q));
+        } else {
+          b.fixed[a.output][j] = static_cast<std::int32_t>(
+              sum < 0 ? 0 : (sum > INT32_MAX ? INT32_MAX : sum));
+        }
+      }
+    } else {
+      const HeadOp& h = op.head;
+      const ValueInfo& vi = model.values[h.input];
+      const int plane = vi.height * vi.width, C = h.c_in;
+      b.feat.assign(static_cast<std::size_t>(C), 0);
+      for (int p = 0; p < plane; ++p)
+        for (int c = 0; c < C; ++c) {
+          const std::size_t j = static_cast<std::size_t>(p) * C + c;
+          const std::int64_t v =
+              vi.kind == ValueKind::kCodes ? b.codes[h.input][j] : b.fixed[h.input][j];
+          b.feat[static_cast<std::size_t>(c)] += v > 0 ? v : 0;
+        }
+      const std::int64_t mx = *std::max_element(b.feat.begin(), b.feat.end());
+      int e = 0;
+      auto shifted = [](std::int64_t v, int s) {
+        return s == 0 ? v : (v + (std::int64_t{1} << (s - 1))) >> s;
+      };
+      while (shifted(mx, e) > 127) ++e;
+      b.feat8.resize(static_cast<std::size_t>(C));
+      for (int c = 0; c < C; ++c)
+        b.feat8[static_cast<std::size_t>(c)] =
+            static_cast<std::int32_t>(shifted(b.feat[static_cast<std::size_t>(c)], e));
+      for (int j = 0; j < h.classes; ++j) {
+        std::int64_t acc = 0;
+        const std::int8_t* w = h.weights.data() + static_cast<std::size_t>(j) * C;
+        for (int c = 0; c < C; ++c) acc += b.feat8[static_cast<std::size_t>(c)] * w[c];
+        logits[j] = acc * h.multiplier[static_cast<std::size_t>(j)] +
+                    shifted(h.bias[static_cast<std::size_t>(j)], e);
+      }
+      *exponent = e - h.logit_frac_bits;
+    }
+  }
+}
+
+void IntEngine::run(const std::uint8_t* images, int n, IntLogits& out) {
+  Impl& m = *impl_;
+  const int classes = m.model.classes();
+  out.images = n;
+  out.classes = classes;
+  out.values.assign(static_cast<std::size_t>(n) * classes, 0);
+  out.exponent.assign(static_cast<std::size_t>(n), 0);
+  const int threads = omp_get_max_threads();
+  if (static_cast<int>(m.per_thread.size()) < threads) {
+    m.per_thread.resize(static_cast<std::size_t>(threads));
+    for (auto& b : m.per_thread) m.size_buffers(b);
+  }
+  m.scratch.resize(std::max<std::size_t>(m.scratch.size(), static_cast<std::size_t>(threads)));
+  const std::size_t image_bytes =
+      static_cast<std::size_t>(m.model.input_channels()) * m.model.input_height() *
+      m.model.input_width();
+  if (n >= threads) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n; ++i) {
+      m.run_image(images + image_bytes * i, m.per_thread[static_cast<std::size_t>(omp_get_thread_num())],
+                  false, out.values.data() + static_cast<std::size_t>(i) * classes,
+                  &out.exponent[static_cast<std::size_t>(i)]);
+    }
+  } else {
+    for (int i = 0; i < n; ++i)
+      m.run_image(images + image_bytes * i, m.per_thread[0], true,
+                  out.values.data() + static_cast<std::size_t>(i) * classes,
+                  &out.exponent[static_cast<std::size_t>(i)]);
+  }
+}
+
+std::vector<std::int64_t> conv_pre_requant(const ConvOp& op0, const std::uint8_t* input_chw,
+                                           int in_height, int in_width, int max_code,
+                                           KernelKind kernel) {
+  ConvOp op = op0;
+  const PreparedConv pc = prepare(op, max_code);
+  const int C = op.c_in;
+  std::vector<std::uint8_t> hwc(static_cast<std::size_t>(C) * in_height * in_width);
+  for (int c = 0; c < C; ++c)
+    for (int p = 0; p < in_height * in_width; ++p)
+      hwc[static_cast<std::size_t>(p) * C + c] =
+          input_chw[static_cast<std::size_t>(c) * in_height * in_width + p];
+  std::vector<std::uint8_t> src = hwc;
+  if (pc.preprocess) {
+    src.resize(static_cast<std::size_t>(op.h_in) * op.w_in * C);
+    preprocess_input(op, hwc.data(), in_height, in_width, src.data());
+  }
+  // Identity requantization into int64.
+  const int M = op.c_out, plane = op.h_out * op.w_out;
+  PreparedConv p2 = pc;
+  op.requant.multiplier.assign(static_cast<std::size_t>(M), 1);
+  op.requant.offset.assign(static_cast<std::size_t>(M), 0);
+  op.requant.shift.assign(static_cast<std::size_t>(M), 0);
+  op.requant.lo = INT64_MIN;
+  op.requant.hi = INT64_MAX;
+  p2.op = &op;
+  std::vector<std::int64_t> hw_out(static_cast<std::size_t>(plane) * M);
+  Scratch s;
+  conv_range(p2, src.data(), 0, plane, kernel, s, hw_out.data());
+  std::vector<std::int64_t> chw(hw_out.size());
+  for (int p = 0; p < plane; ++p)
+    for (int m = 0; m < M; ++m)
+      chw[static_cast<std::size_t>(m) * plane + p] = hw_out[static_cast<std::size_t>(p) * M + m];
+  return chw;
+}
+
+int label_rank(const std::int64_t* logits, int classes, int label) {
+  int rank = 0;
+  for (int j = 0; j < classes; ++j)
+    if (logits[j] > logits[label]) ++rank;
+  return rank;
+}
+
+int argmax(const std::int64_t* logits, int classes) {
+  int best = 0;
+  for (int j = 1; j < classes; ++j)
+    if (logits[j] > logits[best]) best = j;
+  return best;
+}
+
+}  // namespace nce::deploy
