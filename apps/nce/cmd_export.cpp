@@ -47,11 +47,12 @@ int run_export_command(const std::vector<std::string>& args) {
       }
       adds += op.kind == deploy::OpKind::kAdd;
     }
-    std::printf("exported %s %s W%dA%d %s: %d convs (%d on the 8-bit full-precision rule), %d "
-                "residual adds, 1 FC -> %s (%zu bytes)\n",
-                r.model.model.c_str(), models::format_widths(r.model.widths).c_str(),
-                r.model.weight_bits, r.model.activation_bits, r.model.quantizer.c_str(), convs,
-                full8, adds, c.out.c_str(), r.bytes);
+    std::printf(
+        "exported %s %s W%dA%d %s: %d convs (%d on the 8-bit full-precision rule), %d "
+        "residual adds, 1 FC -> %s (%zu bytes)\n",
+        r.model.model.c_str(), models::format_widths(r.model.widths).c_str(), r.model.weight_bits,
+        r.model.activation_bits, r.model.quantizer.c_str(), convs, full8, adds, c.out.c_str(),
+        r.bytes);
     return 0;
   });
 }

@@ -59,10 +59,10 @@ int run_infer_command(const std::vector<std::string>& args) {
       j.end_object();
       std::cout << "\n";
     } else {
-      std::printf("infer %s (%s kernel, %d threads): %d images, top-1 %.2f%%, top-5 %.2f%%, "
-                  "%.1f images/s\n",
-                  c.model.c_str(), r.kernel.c_str(), omp_get_max_threads(), r.images, r.top1,
-                  r.top5, ips);
+      std::printf(
+          "infer %s (%s kernel, %d threads): %d images, top-1 %.2f%%, top-5 %.2f%%, "
+          "%.1f images/s\n",
+          c.model.c_str(), r.kernel.c_str(), omp_get_max_threads(), r.images, r.top1, r.top5, ips);
     }
     return 0;
   });

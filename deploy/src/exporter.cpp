@@ -15,10 +15,10 @@ namespace nce::deploy {
 
 namespace {
 
-constexpr int kAddFracBits = 16;       // fixed-point bits of a residual add below one code step
+constexpr int kAddFracBits = 16;  // fixed-point bits of a residual add below one code step
 constexpr double kFixedUnit = 1.0 / 65536.0;  // real per unit of ReLU (non-PACT) fixed values
-constexpr int kStemBiasFracBits = 8;   // the stem's accumulator offsets, in 2^-8 accumulator units
-constexpr int kMultiplierBits = 30;    // requantization multipliers in [2^29, 2^30)
+constexpr int kStemBiasFracBits = 8;  // the stem's accumulator offsets, in 2^-8 accumulator units
+constexpr int kMultiplierBits = 30;   // requantization multipliers in [2^29, 2^30)
 constexpr int kHeadMultiplierBits = 24;
 
 struct Ctx {
@@ -94,8 +94,9 @@ Scalar make_requant(double f, double g, const Ctx& c, const std::string& layer) 
     sh = std::min(sh, 60 - eg);
   }
   sh = std::min(sh, 62);
-  if (sh < 0) c.fail("layer '" + layer + "': requantization factor " + std::to_string(f) +
-                     " is too large for a 32-bit multiplier");
+  if (sh < 0)
+    c.fail("layer '" + layer + "': requantization factor " + std::to_string(f) +
+           " is too large for a 32-bit multiplier");
   const double m = std::round(std::ldexp(f, sh));
   if (std::fabs(m) > 2147483647.0)
     c.fail("layer '" + layer + "': requantization multiplier overflows");
@@ -108,11 +109,11 @@ Scalar make_requant(double f, double g, const Ctx& c, const std::string& layer) 
 
 // A layer's weights as the float network applies them, and (when quantized) their codes.
 struct LayerWeights {
-  std::vector<float> w;              // what the float forward multiplies with (wq or w)
+  std::vector<float> w;  // what the float forward multiplies with (wq or w)
   bool quantized = false;
-  std::vector<int> codes;            // b-bit signed codes c
+  std::vector<int> codes;  // b-bit signed codes c
   int alpha = 1, beta = 0;
-  double scale = 0.0;                // weight = scale * (alpha*c + beta)
+  double scale = 0.0;  // weight = scale * (alpha*c + beta)
 };
 
 LayerWeights layer_weights(const Ctx& c, const std::string& name, std::size_t n, bool quantize,
@@ -171,8 +172,7 @@ void full8_weights(const LayerWeights& lw, int c_out, std::vector<std::int8_t>& 
     if (exact) {
       scales[static_cast<std::size_t>(m)] = static_cast<float>(lw.scale * in_factor[0]);
       for (std::size_t j = 0; j < per; ++j)
-        codes[m * per + j] =
-            static_cast<std::int8_t>(lw.alpha * lw.codes[m * per + j] + lw.beta);
+        codes[m * per + j] = static_cast<std::int8_t>(lw.alpha * lw.codes[m * per + j] + lw.beta);
       continue;
     }
     double mx = 0;
@@ -213,8 +213,8 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
   const int wbits = to_int(c, "weight_bits"), abits = to_int(c, "activation_bits");
   for (int b : {wbits, abits})
     if (b != 2 && b != 3 && b != 4 && b != 8)
-      c.fail("weight_bits " + std::to_string(wbits) + ", activation_bits " +
-             std::to_string(abits) + ": only 2, 3, 4 or 8 bits have an integer form");
+      c.fail("weight_bits " + std::to_string(wbits) + ", activation_bits " + std::to_string(abits) +
+             ": only 2, 3, 4 or 8 bits have an integer form");
   const nn::QuantizerKind qkind = nn::parse_quantizer(c.option("quantizer"));
   const double eps = to_double(c, "bn_eps");
   const bool qall = c.option("quantize_all_layers") == "1";
@@ -249,8 +249,8 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
   m.quantizer = nn::to_string(qkind);
   m.norm_mean = norm.mean;
   m.norm_stddev = norm.stddev;
-  m.values.push_back(ValueInfo{ValueKind::kCodes, input.channels, input.height, input.width, 255,
-                               0.0});
+  m.values.push_back(
+      ValueInfo{ValueKind::kCodes, input.channels, input.height, input.width, 255, 0.0});
   const int La = (1 << abits) - 1;
 
   const auto& layers = desc.layers;
@@ -299,8 +299,12 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
     a.frac_bits = kAddFracBits;
     a.max_code = La;
     const ValueInfo& vm = m.values[static_cast<std::size_t>(main_v)];
-    ValueInfo out{a.pact ? ValueKind::kCodes : ValueKind::kFixed, vm.channels, vm.height,
-                  vm.width, a.pact ? La : 0, a.pact ? u * (1 << kAddFracBits) : u};
+    ValueInfo out{a.pact ? ValueKind::kCodes : ValueKind::kFixed,
+                  vm.channels,
+                  vm.height,
+                  vm.width,
+                  a.pact ? La : 0,
+                  a.pact ? u * (1 << kAddFracBits) : u};
     const ValueInfo& vs = m.values[static_cast<std::size_t>(short_v)];
     if (vs.channels != vm.channels || vs.height != vm.height || vs.width != vm.width)
       c.fail("block '" + name + "' adds tensors of different shapes");
@@ -323,10 +327,11 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
       h.input = cur;
       h.c_in = l.c_in;
       h.classes = l.c_out;
-      const bool qw = l.quantized || qall;
-      const LayerWeights lw = layer_weights(c, l.name, static_cast<std::size_t>(l.c_out) * l.c_in,
-                                            qw, qkind, wbits);
-      const std::vector<float>& bias = c.tensor(l.name + ".bias", static_cast<std::size_t>(l.c_out));
+      // nn::Network's head multiplies with the float weights whatever the options say.
+      const LayerWeights lw =
+          layer_weights(c, l.name, static_cast<std::size_t>(l.c_out) * l.c_in, false, qkind, wbits);
+      const std::vector<float>& bias =
+          c.tensor(l.name + ".bias", static_cast<std::size_t>(l.c_out));
       std::vector<float> scales;
       full8_weights(lw, l.c_out, h.weights, scales,
                     std::vector<double>(static_cast<std::size_t>(l.c_in), 1.0), l.c_in, 1);
@@ -369,8 +374,8 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
         add_unit[static_cast<std::size_t>(b)] = kFixedUnit;
       }
     }
-    const int in_v = is_shortcut[static_cast<std::size_t>(li)] ? block_in[static_cast<std::size_t>(b)]
-                                                              : cur;
+    const int in_v =
+        is_shortcut[static_cast<std::size_t>(li)] ? block_in[static_cast<std::size_t>(b)] : cur;
     const ValueInfo vin = m.values[static_cast<std::size_t>(in_v)];
     Op op;
     op.kind = OpKind::kConv;
@@ -508,10 +513,9 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
     }
     vout.scale = out_unit;
     for (int mo = 0; mo < l.c_out; ++mo) {
-      const Scalar s =
-          make_requant(t_real[static_cast<std::size_t>(mo)] * bn_scale[static_cast<std::size_t>(mo)] /
-                           out_unit,
-                       bn_shift[static_cast<std::size_t>(mo)] / out_unit, c, l.name);
+      const Scalar s = make_requant(
+          t_real[static_cast<std::size_t>(mo)] * bn_scale[static_cast<std::size_t>(mo)] / out_unit,
+          bn_shift[static_cast<std::size_t>(mo)] / out_unit, c, l.name);
       rq.multiplier.push_back(s.multiplier);
       rq.offset.push_back(s.offset);
       rq.shift.push_back(static_cast<std::uint8_t>(s.shift));
@@ -556,8 +560,7 @@ ExportResult run_export(const ExportConfig& config) {
   if (config.subset > 0) data.train = nn::subset_per_class(data.train, config.subset);
   if (!train_images.empty() && train_images != std::to_string(data.train.size()))
     throw std::runtime_error(config.checkpoint + ": trained on " + train_images +
-                             " images, this training set has " +
-                             std::to_string(data.train.size()) +
+                             " images, this training set has " + std::to_string(data.train.size()) +
                              " (pass the run's --subset; the normalization comes from them)");
   const nn::Normalization norm = nn::compute_normalization(data.train);
   ExportResult r;

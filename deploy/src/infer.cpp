@@ -31,7 +31,8 @@ InferResult infer_dataset(IntEngine& engine, const nn::Dataset& data, int batch)
     engine.run(data.image(i0), n, logits);
     for (int i = 0; i < n; ++i) {
       const std::int64_t* row = logits.values.data() + static_cast<std::size_t>(i) * logits.classes;
-      const int rank = label_rank(row, logits.classes, data.labels[static_cast<std::size_t>(i0 + i)]);
+      const int rank =
+          label_rank(row, logits.classes, data.labels[static_cast<std::size_t>(i0 + i)]);
       hit1 += rank < 1;
       hit5 += rank < 5;
       r.predictions[static_cast<std::size_t>(i0 + i)] = argmax(row, logits.classes);

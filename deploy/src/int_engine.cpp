@@ -17,8 +17,8 @@ struct PreparedConv {
   const ConvOp* op = nullptr;
   PackedWeights weights;
   int K = 0;
-  int src_max = 0;         // the largest value of the im2col operand
-  bool direct = false;     // 1x1, stride 1, no pad, c_in % 4 == 0: the map is the operand
+  int src_max = 0;          // the largest value of the im2col operand
+  bool direct = false;      // 1x1, stride 1, no pad, c_in % 4 == 0: the map is the operand
   bool preprocess = false;  // in_pool or input_shift: build a byte map first
 };
 
@@ -209,8 +209,7 @@ struct IntEngine::Impl {
                  int* exponent);
 };
 
-IntEngine::IntEngine(const IntModel& model, KernelKind kernel)
-    : impl_(std::make_unique<Impl>()) {
+IntEngine::IntEngine(const IntModel& model, KernelKind kernel) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   validate(model, "integer model '" + model.model + "'");
   m.model = model;
@@ -278,8 +277,8 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
         run_range(0, plane, scratch[static_cast<std::size_t>(omp_get_thread_num())]);
       }
       if (pool)
-        max_pool_codes(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height,
-                       vo.width, b.codes[c.output].data());
+        max_pool_codes(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
+                       b.codes[c.output].data());
     } else if (op.kind == OpKind::kAdd) {
       const AddOp& a = op.add;
       const ValueInfo& va = model.values[a.a];
@@ -296,10 +295,11 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
         const std::int64_t sum = sa + sb;
         if (a.pact) {
           const std::int64_t q = (sum + half) >> a.frac_bits;
-          b.codes[a.output][j] = static_cast<std::uint8_t>(q < 0 ? 0 : (q > a.max_code ? a.max_code : q));
+          b.codes[a.output][j] =
+              static_cast<std::uint8_t>(q < 0 ? 0 : (q > a.max_code ? a.max_code : q));
         } else {
-          b.fixed[a.output][j] = static_cast<std::int32_t>(
-              sum < 0 ? 0 : (sum > INT32_MAX ? INT32_MAX : sum));
+          b.fixed[a.output][j] =
+              static_cast<std::int32_t>(sum < 0 ? 0 : (sum > INT32_MAX ? INT32_MAX : sum));
         }
       }
     } else {
@@ -349,14 +349,14 @@ void IntEngine::run(const std::uint8_t* images, int n, IntLogits& out) {
     for (auto& b : m.per_thread) m.size_buffers(b);
   }
   m.scratch.resize(std::max<std::size_t>(m.scratch.size(), static_cast<std::size_t>(threads)));
-  const std::size_t image_bytes =
-      static_cast<std::size_t>(m.model.input_channels()) * m.model.input_height() *
-      m.model.input_width();
+  const std::size_t image_bytes = static_cast<std::size_t>(m.model.input_channels()) *
+                                  m.model.input_height() * m.model.input_width();
   if (n >= threads) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n; ++i) {
-      m.run_image(images + image_bytes * i, m.per_thread[static_cast<std::size_t>(omp_get_thread_num())],
-                  false, out.values.data() + static_cast<std::size_t>(i) * classes,
+      m.run_image(images + image_bytes * i,
+                  m.per_thread[static_cast<std::size_t>(omp_get_thread_num())], false,
+                  out.values.data() + static_cast<std::size_t>(i) * classes,
                   &out.exponent[static_cast<std::size_t>(i)]);
     }
   } else {

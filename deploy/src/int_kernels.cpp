@@ -83,8 +83,7 @@ bool avx2_exact(int max_a, int max_abs_w) {
 
 namespace {
 
-void gemm_portable(const std::uint8_t* A, int N, const PackedWeights& W, std::int32_t* C,
-                   int ldc) {
+void gemm_portable(const std::uint8_t* A, int N, const PackedWeights& W, std::int32_t* C, int ldc) {
   const int k4n = W.Kp / 4;
   for (int n = 0; n < N; ++n) {
     const std::uint8_t* a = A + static_cast<std::size_t>(n) * W.Kp;
@@ -198,10 +197,10 @@ NCE_AVX2_TARGET void avx2_tile(const std::uint8_t* A, int Kp, const std::int8_t*
 #pragma GCC unroll 8
     for (int r = 0; r < NR; ++r) {
       const __m256i av = _mm256_set1_epi32(load4(A + static_cast<std::size_t>(r) * Kp + 4 * k4));
-      acc[r][0] = _mm256_add_epi32(acc[r][0],
-                                   _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones));
-      acc[r][1] = _mm256_add_epi32(acc[r][1],
-                                   _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones));
+      acc[r][0] =
+          _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones));
+      acc[r][1] =
+          _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones));
     }
   }
 #pragma GCC unroll 8

@@ -293,8 +293,8 @@ void validate(const IntModel& m, const std::string& source) {
       const ValueInfo &va = m.values[a.a], &vb = m.values[a.b];
       if (va.channels != vb.channels || va.height != vb.height || va.width != vb.width)
         fail(op_label(m, i) + ": inputs differ in shape");
-      if (a.a_shift < 0 || a.a_shift > 62 || a.b_shift < 0 || a.b_shift > 62 ||
-          a.frac_bits < 1 || a.frac_bits > 30)
+      if (a.a_shift < 0 || a.a_shift > 62 || a.b_shift < 0 || a.b_shift > 62 || a.frac_bits < 1 ||
+          a.frac_bits > 30)
         fail(op_label(m, i) + ": shifts");
       check_out(a.output, i);
       const ValueInfo& vo = m.values[a.output];
@@ -354,8 +354,7 @@ void write_int_model(const std::string& path, const IntModel& model) {
 IntModel parse_int_model(const char* data, std::size_t size, const std::string& source) {
   if (size < 8 || std::memcmp(data, kMagic, 8) != 0)
     throw std::runtime_error(source + ": not an nce integer model (bad magic; want \"NCEIM\")");
-  if (size < kHeaderBytes)
-    throw std::runtime_error(source + ": truncated integer model (header)");
+  if (size < kHeaderBytes) throw std::runtime_error(source + ": truncated integer model (header)");
   std::uint32_t version, crc;
   std::uint64_t length;
   std::memcpy(&version, data + 8, 4);

@@ -15,7 +15,7 @@ struct InferConfig {
   std::string model;    // .nceim file
   std::string dataset;  // "" = the model's
   std::string data_dir;
-  int subset = 0;  // test images per class (0 = all)
+  int subset = 0;               // test images per class (0 = all)
   std::string engine = "auto";  // portable, avx2, vnni, auto
   int batch = 256;
 };

@@ -50,8 +50,8 @@ class IntEngine {
 
 // One conv op on one image, up to the requantization: t (the value the requantization reads:
 // accumulator, plus acc_bias when present) as C_out x H_out x W_out (int64), for tests that compare
-// it with the SystemC array. input: the op's input codes as C x H x W (before in_pool), values up to
-// max_code.
+// it with the SystemC array. input: the op's input codes as C x H x W (before in_pool), values up
+// to max_code.
 std::vector<std::int64_t> conv_pre_requant(const ConvOp& op, const std::uint8_t* input_chw,
                                            int in_height, int in_width, int max_code,
                                            KernelKind kernel);

@@ -31,12 +31,16 @@ KernelKind best_kernel();                // vnni > avx2 > portable
 
 struct PackedWeights {
   int K = 0, Kp = 0, M = 0, Mp = 0;
-  int max_abs = 0;                 // max |w| (for avx2_exact)
-  std::vector<std::int8_t> data;   // Kp/4 x Mp x 4
+  int max_abs = 0;                // max |w| (for avx2_exact)
+  std::vector<std::int8_t> data;  // Kp/4 x Mp x 4
 };
 
-inline int padded_k(int k) { return (k + 3) / 4 * 4; }
-inline int padded_m(int m) { return (m + 15) / 16 * 16; }
+inline int padded_k(int k) {
+  return (k + 3) / 4 * 4;
+}
+inline int padded_m(int m) {
+  return (m + 15) / 16 * 16;
+}
 
 // w: M x K row-major.
 PackedWeights pack_weights(const std::int8_t* w, int M, int K);

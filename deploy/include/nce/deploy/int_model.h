@@ -94,7 +94,7 @@ struct HeadOp {
   // Features: x_c = sum over the plane of the input (int64, non-negative), then per image the
   // smallest e >= 0 with max_c round(x_c / 2^e) <= 127; x8 = (x + 2^(e-1)) >> e.
   WeightRule rule = WeightRule::kFull8;
-  std::vector<std::int8_t> weights;   // classes x c_in, 8-bit codes
+  std::vector<std::int8_t> weights;      // classes x c_in, 8-bit codes
   std::vector<std::int64_t> multiplier;  // per class
   std::vector<std::int64_t> bias;        // per class, units 2^-logit_frac_bits
   int logit_frac_bits = 0;
@@ -112,14 +112,14 @@ struct Op {
 };
 
 struct IntModel {
-  std::string model;         // "resnet20"
-  std::vector<int> widths;   // the width vector
-  std::string dataset;       // what the checkpoint was trained on (informational)
+  std::string model;        // "resnet20"
+  std::vector<int> widths;  // the width vector
+  std::string dataset;      // what the checkpoint was trained on (informational)
   int weight_bits = 2, activation_bits = 2;
-  std::string quantizer;     // "sawb", "dorefa", "lsq"
+  std::string quantizer;                      // "sawb", "dorefa", "lsq"
   std::vector<float> norm_mean, norm_stddev;  // folded into the stem (informational)
-  std::vector<ValueInfo> values;  // values[0] = the input pixels
-  std::vector<Op> ops;            // execution order; the last op is the head
+  std::vector<ValueInfo> values;              // values[0] = the input pixels
+  std::vector<Op> ops;                        // execution order; the last op is the head
   int input_channels() const { return values.empty() ? 0 : values[0].channels; }
   int input_height() const { return values.empty() ? 0 : values[0].height; }
   int input_width() const { return values.empty() ? 0 : values[0].width; }
