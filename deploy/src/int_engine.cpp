@@ -20,6 +20,7 @@ struct PreparedConv {
   int src_max = 0;          // the largest value of the im2col operand
   bool direct = false;      // 1x1, stride 1, no pad, c_in % 4 == 0: the map is the operand
   bool preprocess = false;  // in_pool or input_shift: build a byte map first
+  std::vector<std::int64_t> shift64;  // the requantization shifts, widened (vectorizes)
 };
 
 std::int64_t requant(std::int64_t t, std::int32_t mult, std::int64_t off, int sh, std::int64_t lo,
@@ -61,6 +62,7 @@ PreparedConv prepare(const ConvOp& op, int in_max) {
   if (op.input_shift > 0) m = (m + (1 << (op.input_shift - 1))) >> op.input_shift;
   p.src_max = std::min(m, 255);
   p.direct = op.k == 1 && op.stride == 1 && op.pad == 0 && op.c_in % 4 == 0;
+  p.shift64.assign(op.requant.shift.begin(), op.requant.shift.end());
   return p;
 }
 
@@ -98,6 +100,15 @@ void im2col(const ConvOp& op, const std::uint8_t* src, int p0, int n, int Kp, st
     const int p = p0 + i, oy = p / op.w_out, ox = p % op.w_out;
     std::uint8_t* row = A + static_cast<std::size_t>(i) * Kp;
     int col = 0;
+    const int iy0 = oy * op.stride - op.pad, ix0 = ox * op.stride - op.pad;
+    if (iy0 >= 0 && ix0 >= 0 && iy0 + k <= op.h_in && ix0 + k <= op.w_in) {
+      // Inside the map: each kernel row is k*C contiguous bytes.
+      const std::size_t run = static_cast<std::size_t>(k) * C;
+      for (int ky = 0; ky < k; ++ky, col += static_cast<int>(run))
+        std::memcpy(row + col, src + (static_cast<std::size_t>(iy0 + ky) * op.w_in + ix0) * C, run);
+      std::memset(row + col, 0, static_cast<std::size_t>(Kp - col));
+      continue;
+    }
     for (int ky = 0; ky < k; ++ky) {
       const int iy = oy * op.stride - op.pad + ky;
       for (int kx = 0; kx < k; ++kx, col += C) {
@@ -131,6 +142,7 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
   if (!pc.direct) s.a.resize(static_cast<std::size_t>(kChunk) * Kp);
   const Requant& r = op.requant;
   const bool bias = !op.acc_bias.empty();
+  const std::int64_t* shift64 = pc.shift64.data();
   for (int q0 = p0; q0 < p1; q0 += kChunk) {
     const int n = std::min(kChunk, p1 - q0);
     const std::uint8_t* A;
@@ -141,15 +153,26 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
       A = s.a.data();
     }
     gemm_u8s8(kernel, A, n, pc.src_max, pc.weights, s.c.data(), Mp);
+    const std::int32_t* mult = r.multiplier.data();
+    const std::int64_t* off = r.offset.data();
+    const std::int64_t lo = r.lo, hi = r.hi;
     for (int i = 0; i < n; ++i) {
-      const std::int32_t* acc = s.c.data() + static_cast<std::size_t>(i) * Mp;
+      std::int32_t* acc = s.c.data() + static_cast<std::size_t>(i) * Mp;
       Out* o = out + static_cast<std::size_t>(q0 + i) * M;
-      for (int m = 0; m < M; ++m) {
-        std::int64_t t = acc[m];
-        if (bias)
-          t = t * (std::int64_t{1} << op.bias_frac_bits) +
+      if (bias) {
+        for (int m = 0; m < M; ++m) {
+          const std::int64_t t =
+              static_cast<std::int64_t>(acc[m]) * (std::int64_t{1} << op.bias_frac_bits) +
               op.acc_bias[static_cast<std::size_t>(m) * plane + q0 + i];
-        o[m] = static_cast<Out>(requant(t, r.multiplier[m], r.offset[m], r.shift[m], r.lo, r.hi));
+          o[m] = static_cast<Out>(requant(t, mult[m], off[m], r.shift[m], lo, hi));
+        }
+        continue;
+      }
+      for (int m = 0; m < M; ++m) {
+        std::int64_t v = (static_cast<std::int64_t>(acc[m]) * mult[m] + off[m]) >> shift64[m];
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        o[m] = static_cast<Out>(v);
       }
     }
   }
@@ -171,6 +194,18 @@ void max_pool_codes(const PoolSpec& p, const std::uint8_t* in, int h, int w, int
       }
 }
 
+// x * multiplier + offset >> shift for n values (codes or int32), into int64.
+void to_domain(const ValueInfo& v, const std::uint8_t* codes, const std::int32_t* fixed,
+               std::size_t n, std::int64_t mult, std::int64_t off, int sh, std::int64_t* out) {
+  if (v.kind == ValueKind::kCodes) {
+    for (std::size_t j = 0; j < n; ++j) out[j] = (codes[j] * mult + off) >> sh;
+  } else if (mult == 1 && off == 0 && sh == 0) {
+    for (std::size_t j = 0; j < n; ++j) out[j] = fixed[j];
+  } else {
+    for (std::size_t j = 0; j < n; ++j) out[j] = (fixed[j] * mult + off) >> sh;
+  }
+}
+
 }  // namespace
 
 struct IntEngine::Impl {
@@ -183,7 +218,7 @@ struct IntEngine::Impl {
     std::vector<std::vector<std::uint8_t>> codes;
     std::vector<std::vector<std::int32_t>> fixed;
     std::vector<std::uint8_t> src, prepool;
-    std::vector<std::int64_t> feat;
+    std::vector<std::int64_t> feat, dom_a, dom_b;
     std::vector<std::int32_t> feat8;
   };
   std::vector<ImageBuffers> per_thread;
@@ -285,21 +320,32 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
       const ValueInfo& vb = model.values[a.b];
       const ValueInfo& vo = model.values[a.output];
       const std::size_t n = static_cast<std::size_t>(vo.channels) * vo.height * vo.width;
-      auto get = [&](const ValueInfo& v, int index, std::size_t j) -> std::int64_t {
-        return v.kind == ValueKind::kCodes ? b.codes[index][j] : b.fixed[index][j];
-      };
-      const std::int64_t half = std::int64_t{1} << (a.frac_bits - 1);
-      for (std::size_t j = 0; j < n; ++j) {
-        const std::int64_t sa = (get(va, a.a, j) * a.a_multiplier + a.a_offset) >> a.a_shift;
-        const std::int64_t sb = (get(vb, a.b, j) * a.b_multiplier + a.b_offset) >> a.b_shift;
-        const std::int64_t sum = sa + sb;
-        if (a.pact) {
-          const std::int64_t q = (sum + half) >> a.frac_bits;
-          b.codes[a.output][j] =
-              static_cast<std::uint8_t>(q < 0 ? 0 : (q > a.max_code ? a.max_code : q));
-        } else {
-          b.fixed[a.output][j] =
-              static_cast<std::int32_t>(sum < 0 ? 0 : (sum > INT32_MAX ? INT32_MAX : sum));
+      b.dom_a.resize(n);
+      b.dom_b.resize(n);
+      to_domain(va, b.codes[a.a].data(), b.fixed[a.a].data(), n, a.a_multiplier, a.a_offset,
+                a.a_shift, b.dom_a.data());
+      to_domain(vb, b.codes[a.b].data(), b.fixed[a.b].data(), n, a.b_multiplier, a.b_offset,
+                a.b_shift, b.dom_b.data());
+      const std::int64_t* da = b.dom_a.data();
+      const std::int64_t* db = b.dom_b.data();
+      if (a.pact) {
+        const std::int64_t half = std::int64_t{1} << (a.frac_bits - 1);
+        const std::int64_t mx = a.max_code;
+        const int fb = a.frac_bits;
+        std::uint8_t* o = b.codes[a.output].data();
+        for (std::size_t j = 0; j < n; ++j) {
+          std::int64_t q = (da[j] + db[j] + half) >> fb;
+          q = q < 0 ? 0 : q;
+          q = q > mx ? mx : q;
+          o[j] = static_cast<std::uint8_t>(q);
+        }
+      } else {
+        std::int32_t* o = b.fixed[a.output].data();
+        for (std::size_t j = 0; j < n; ++j) {
+          std::int64_t v = da[j] + db[j];
+          v = v < 0 ? 0 : v;
+          v = v > INT32_MAX ? INT32_MAX : v;
+          o[j] = static_cast<std::int32_t>(v);
         }
       }
     } else {
