@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 namespace nce::deploy {
 
@@ -21,6 +22,13 @@ struct PreparedConv {
   bool direct = false;      // 1x1, stride 1, no pad, c_in % 4 == 0: the map is the operand
   bool preprocess = false;  // in_pool or input_shift: build a byte map first
   std::vector<std::int64_t> shift64;  // the requantization shifts, widened (vectorizes)
+  std::vector<std::int64_t> bias_t;   // acc_bias as plane x Mp (contiguous per pixel)
+  // Codes of at most 4 bits without accumulator offsets: the requantization as thresholds, the
+  // same function of the accumulator (derived from it by bisection): code = number of j with
+  // sign[m] * acc >= threshold[j][m].
+  bool thresholds = false;
+  int levels = 0;
+  std::vector<std::int32_t> sign, threshold;  // M; levels x Mp
 };
 
 std::int64_t requant(std::int64_t t, std::int32_t mult, std::int64_t off, int sh, std::int64_t lo,
@@ -57,12 +65,61 @@ PreparedConv prepare(const ConvOp& op, int in_max) {
   const std::vector<std::int8_t> w = lowered_weights(op);
   p.weights = pack_weights(w.data(), op.c_out, p.K);
   p.preprocess = op.in_pool.kind != PoolKind::kNone || op.input_shift > 0;
-  int m = in_max;
-  if (op.in_pool.kind == PoolKind::kSum) m *= op.in_pool.k * op.in_pool.k;
-  if (op.input_shift > 0) m = (m + (1 << (op.input_shift - 1))) >> op.input_shift;
-  p.src_max = std::min(m, 255);
+  int top = in_max;
+  if (op.in_pool.kind == PoolKind::kSum) top *= op.in_pool.k * op.in_pool.k;
+  if (op.input_shift > 0) top = (top + (1 << (op.input_shift - 1))) >> op.input_shift;
+  p.src_max = std::min(top, 255);
   p.direct = op.k == 1 && op.stride == 1 && op.pad == 0 && op.c_in % 4 == 0;
   p.shift64.assign(op.requant.shift.begin(), op.requant.shift.end());
+  if (!op.acc_bias.empty()) {
+    const int plane = op.h_out * op.w_out, Mp = p.weights.Mp;
+    p.bias_t.assign(static_cast<std::size_t>(plane) * Mp, 0);
+    for (int m = 0; m < op.c_out; ++m)
+      for (int q = 0; q < plane; ++q)
+        p.bias_t[static_cast<std::size_t>(q) * Mp + m] =
+            op.acc_bias[static_cast<std::size_t>(m) * plane + q];
+  }
+  const Requant& r = op.requant;
+  if (op.acc_bias.empty() && r.lo == 0 && r.hi >= 1 && r.hi <= 15) {
+    // |acc| <= bound: every threshold beyond it is as good as the bound + 1.
+    const std::int64_t bound =
+        static_cast<std::int64_t>(std::max(p.src_max, 1)) * std::max(p.weights.max_abs, 1) * p.K +
+        1;
+    if (bound < (std::int64_t{1} << 30)) {
+      p.thresholds = true;
+      p.levels = static_cast<int>(r.hi);
+      const int Mp = p.weights.Mp;
+      p.sign.assign(static_cast<std::size_t>(Mp), 1);
+      p.threshold.assign(static_cast<std::size_t>(p.levels) * Mp, static_cast<std::int32_t>(bound));
+      for (int ch = 0; ch < op.c_out; ++ch) {
+        const auto m = static_cast<std::size_t>(ch);
+        const int sg = r.multiplier[m] < 0 ? -1 : 1;
+        p.sign[static_cast<std::size_t>(m)] = sg;
+        auto f = [&](std::int64_t u) {
+          return requant(sg * u, r.multiplier[static_cast<std::size_t>(m)],
+                         r.offset[static_cast<std::size_t>(m)],
+                         r.shift[static_cast<std::size_t>(m)], r.lo, r.hi);
+        };
+        for (int j = 1; j <= p.levels; ++j) {
+          // Smallest u in [-bound, bound] with f(u) >= j (f is nondecreasing in u).
+          std::int64_t lo_u = -bound, hi_u = bound;
+          if (f(hi_u) < j) {
+            lo_u = bound;
+          } else {
+            while (lo_u < hi_u) {
+              const std::int64_t mid = lo_u + (hi_u - lo_u) / 2;
+              if (f(mid) >= j) {
+                hi_u = mid;
+              } else {
+                lo_u = mid + 1;
+              }
+            }
+          }
+          p.threshold[static_cast<std::size_t>(j - 1) * Mp + m] = static_cast<std::int32_t>(lo_u);
+        }
+      }
+    }
+  }
   return p;
 }
 
@@ -71,26 +128,42 @@ void preprocess_input(const ConvOp& op, const std::uint8_t* in, int h, int w, st
   const int C = op.c_in;
   const PoolSpec& p = op.in_pool;
   const int s = op.input_shift;
+  const std::int32_t half = s > 0 ? (1 << (s - 1)) : 0;
+  std::vector<std::int32_t> v(static_cast<std::size_t>(C));
   for (int oy = 0; oy < op.h_in; ++oy)
-    for (int ox = 0; ox < op.w_in; ++ox)
-      for (int c = 0; c < C; ++c) {
-        std::int32_t v;
-        if (p.kind == PoolKind::kNone) {
-          v = in[(static_cast<std::size_t>(oy) * w + ox) * C + c];
-        } else {
-          v = 0;
-          for (int ky = 0; ky < p.k; ++ky)
-            for (int kx = 0; kx < p.k; ++kx) {
-              const int iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
-              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-              const std::int32_t x = in[(static_cast<std::size_t>(iy) * w + ix) * C + c];
-              v = p.kind == PoolKind::kMax ? std::max(v, x) : v + x;
+    for (int ox = 0; ox < op.w_in; ++ox) {
+      std::fill(v.begin(), v.end(), 0);
+      if (p.kind == PoolKind::kNone) {
+        const std::uint8_t* x = in + (static_cast<std::size_t>(oy) * w + ox) * C;
+        for (int c = 0; c < C; ++c) v[static_cast<std::size_t>(c)] = x[c];
+      } else {
+        for (int ky = 0; ky < p.k; ++ky)
+          for (int kx = 0; kx < p.k; ++kx) {
+            const int iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            const std::uint8_t* x = in + (static_cast<std::size_t>(iy) * w + ix) * C;
+            if (p.kind == PoolKind::kMax) {
+              for (int c = 0; c < C; ++c)
+                v[static_cast<std::size_t>(c)] =
+                    std::max<std::int32_t>(v[static_cast<std::size_t>(c)], x[c]);
+            } else {
+              for (int c = 0; c < C; ++c) v[static_cast<std::size_t>(c)] += x[c];
             }
-        }
-        if (s > 0) v = (v + (1 << (s - 1))) >> s;
-        out[(static_cast<std::size_t>(oy) * op.w_in + ox) * C + c] =
-            static_cast<std::uint8_t>(std::min(v, 255));
+          }
       }
+      std::uint8_t* o = out + (static_cast<std::size_t>(oy) * op.w_in + ox) * C;
+      for (int c = 0; c < C; ++c) {
+        const std::int32_t r = (v[static_cast<std::size_t>(c)] + half) >> s;
+        o[c] = static_cast<std::uint8_t>(r > 255 ? 255 : r);
+      }
+    }
+}
+
+// Copies n bytes (small, a few cache lines at most) without a libc call.
+inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) std::memcpy(dst + i, src + i, 16);
+  for (; i < n; ++i) dst[i] = src[i];
 }
 
 // im2col rows for output pixels [p0, p0 + n) from the byte map src (h_in x w_in x c_in).
@@ -105,8 +178,8 @@ void im2col(const ConvOp& op, const std::uint8_t* src, int p0, int n, int Kp, st
       // Inside the map: each kernel row is k*C contiguous bytes.
       const std::size_t run = static_cast<std::size_t>(k) * C;
       for (int ky = 0; ky < k; ++ky, col += static_cast<int>(run))
-        std::memcpy(row + col, src + (static_cast<std::size_t>(iy0 + ky) * op.w_in + ix0) * C, run);
-      std::memset(row + col, 0, static_cast<std::size_t>(Kp - col));
+        copy_bytes(row + col, src + (static_cast<std::size_t>(iy0 + ky) * op.w_in + ix0) * C, run);
+      for (; col < Kp; ++col) row[col] = 0;
       continue;
     }
     for (int ky = 0; ky < k; ++ky) {
@@ -127,7 +200,7 @@ void im2col(const ConvOp& op, const std::uint8_t* src, int p0, int n, int Kp, st
 
 struct Scratch {
   std::vector<std::uint8_t> a;
-  std::vector<std::int32_t> c;
+  std::vector<std::int32_t> c, q;
 };
 
 // GEMM + requantization of output pixels [p0, p1) of one image. src: the byte map; out: the
@@ -137,8 +210,8 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
                 Scratch& s, Out* out) {
   const ConvOp& op = *pc.op;
   const int Kp = pc.weights.Kp, Mp = pc.weights.Mp, M = op.c_out;
-  const int plane = op.h_out * op.w_out;
   s.c.resize(static_cast<std::size_t>(kChunk) * Mp);
+  s.q.resize(static_cast<std::size_t>(Mp));
   if (!pc.direct) s.a.resize(static_cast<std::size_t>(kChunk) * Kp);
   const Requant& r = op.requant;
   const bool bias = !op.acc_bias.empty();
@@ -160,13 +233,32 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
       std::int32_t* acc = s.c.data() + static_cast<std::size_t>(i) * Mp;
       Out* o = out + static_cast<std::size_t>(q0 + i) * M;
       if (bias) {
+        const std::int64_t* br = pc.bias_t.data() + static_cast<std::size_t>(q0 + i) * Mp;
+        const int fb = op.bias_frac_bits;
         for (int m = 0; m < M; ++m) {
-          const std::int64_t t =
-              static_cast<std::int64_t>(acc[m]) * (std::int64_t{1} << op.bias_frac_bits) +
-              op.acc_bias[static_cast<std::size_t>(m) * plane + q0 + i];
-          o[m] = static_cast<Out>(requant(t, mult[m], off[m], r.shift[m], lo, hi));
+          const std::int64_t t = (static_cast<std::int64_t>(acc[m]) << fb) + br[m];
+          std::int64_t v = (t * mult[m] + off[m]) >> shift64[m];
+          v = v < lo ? lo : v;
+          v = v > hi ? hi : v;
+          o[m] = static_cast<Out>(v);
         }
         continue;
+      }
+      if constexpr (std::is_same_v<Out, std::uint8_t>) {
+        if (pc.thresholds) {
+          const std::int32_t* sg = pc.sign.data();
+          std::int32_t* q = s.q.data();
+          for (int m = 0; m < Mp; ++m) {
+            acc[m] *= sg[m];
+            q[m] = 0;
+          }
+          for (int j = 0; j < pc.levels; ++j) {
+            const std::int32_t* th = pc.threshold.data() + static_cast<std::size_t>(j) * Mp;
+            for (int m = 0; m < Mp; ++m) q[m] += acc[m] >= th[m] ? 1 : 0;
+          }
+          for (int m = 0; m < M; ++m) o[m] = static_cast<std::uint8_t>(q[m]);
+          continue;
+        }
       }
       for (int m = 0; m < M; ++m) {
         std::int64_t v = (static_cast<std::int64_t>(acc[m]) * mult[m] + off[m]) >> shift64[m];
@@ -416,7 +508,14 @@ void IntEngine::run(const std::uint8_t* images, int n, IntLogits& out) {
 std::vector<std::int64_t> conv_pre_requant(const ConvOp& op0, const std::uint8_t* input_chw,
                                            int in_height, int in_width, int max_code,
                                            KernelKind kernel) {
+  // The op with an identity requantization into int64.
   ConvOp op = op0;
+  const int M = op.c_out, plane = op.h_out * op.w_out;
+  op.requant.multiplier.assign(static_cast<std::size_t>(M), 1);
+  op.requant.offset.assign(static_cast<std::size_t>(M), 0);
+  op.requant.shift.assign(static_cast<std::size_t>(M), 0);
+  op.requant.lo = INT64_MIN;
+  op.requant.hi = INT64_MAX;
   const PreparedConv pc = prepare(op, max_code);
   const int C = op.c_in;
   std::vector<std::uint8_t> hwc(static_cast<std::size_t>(C) * in_height * in_width);
@@ -429,18 +528,9 @@ std::vector<std::int64_t> conv_pre_requant(const ConvOp& op0, const std::uint8_t
     src.resize(static_cast<std::size_t>(op.h_in) * op.w_in * C);
     preprocess_input(op, hwc.data(), in_height, in_width, src.data());
   }
-  // Identity requantization into int64.
-  const int M = op.c_out, plane = op.h_out * op.w_out;
-  PreparedConv p2 = pc;
-  op.requant.multiplier.assign(static_cast<std::size_t>(M), 1);
-  op.requant.offset.assign(static_cast<std::size_t>(M), 0);
-  op.requant.shift.assign(static_cast<std::size_t>(M), 0);
-  op.requant.lo = INT64_MIN;
-  op.requant.hi = INT64_MAX;
-  p2.op = &op;
   std::vector<std::int64_t> hw_out(static_cast<std::size_t>(plane) * M);
   Scratch s;
-  conv_range(p2, src.data(), 0, plane, kernel, s, hw_out.data());
+  conv_range(pc, src.data(), 0, plane, kernel, s, hw_out.data());
   std::vector<std::int64_t> chw(hw_out.size());
   for (int p = 0; p < plane; ++p)
     for (int m = 0; m < M; ++m)
