@@ -20,6 +20,7 @@ struct PreparedConv {
   int K = 0;
   int src_max = 0;          // the largest value of the im2col operand
   bool direct = false;      // 1x1, stride 1, no pad, c_in % 4 == 0: the map is the operand
+  bool implicit = false;  // k > 1, k * c_in % 4 == 0: reads the zero-padded map in place
   bool preprocess = false;  // in_pool or input_shift: build a byte map first
   std::vector<std::int64_t> shift64;  // the requantization shifts, widened (vectorizes)
   std::vector<std::int64_t> bias_t;   // acc_bias as plane x Mp (contiguous per pixel)
@@ -70,6 +71,7 @@ PreparedConv prepare(const ConvOp& op, int in_max) {
   if (op.input_shift > 0) top = (top + (1 << (op.input_shift - 1))) >> op.input_shift;
   p.src_max = std::min(top, 255);
   p.direct = op.k == 1 && op.stride == 1 && op.pad == 0 && op.c_in % 4 == 0;
+  p.implicit = !p.direct && (op.k * op.c_in) % 4 == 0;
   p.shift64.assign(op.requant.shift.begin(), op.requant.shift.end());
   if (!op.acc_bias.empty()) {
     const int plane = op.h_out * op.w_out, Mp = p.weights.Mp;
@@ -203,8 +205,9 @@ struct Scratch {
   std::vector<std::int32_t> c, q;
 };
 
-// GEMM + requantization of output pixels [p0, p1) of one image. src: the byte map; out: the
-// output value (bytes or int32, H_out x W_out x C_out, before any out_pool).
+// GEMM + requantization of output pixels [p0, p1) of one image. src: the byte map (for the
+// implicit path: the zero-padded map, (h_in + 2 pad) x (w_in + 2 pad) x c_in); out: the output
+// value (bytes or int32, H_out x W_out x C_out, before any out_pool).
 template <typename Out>
 void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1, KernelKind kernel,
                 Scratch& s, Out* out) {
@@ -212,20 +215,36 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
   const int Kp = pc.weights.Kp, Mp = pc.weights.Mp, M = op.c_out;
   s.c.resize(static_cast<std::size_t>(kChunk) * Mp);
   s.q.resize(static_cast<std::size_t>(Mp));
-  if (!pc.direct) s.a.resize(static_cast<std::size_t>(kChunk) * Kp);
+  if (!pc.direct && !pc.implicit) s.a.resize(static_cast<std::size_t>(kChunk) * Kp);
   const Requant& r = op.requant;
   const bool bias = !op.acc_bias.empty();
   const std::int64_t* shift64 = pc.shift64.data();
-  for (int q0 = p0; q0 < p1; q0 += kChunk) {
-    const int n = std::min(kChunk, p1 - q0);
-    const std::uint8_t* A;
-    if (pc.direct) {
-      A = src + static_cast<std::size_t>(q0) * op.c_in;
+  const std::ptrdiff_t padded_row = static_cast<std::ptrdiff_t>(op.w_in + 2 * op.pad) * op.c_in;
+  for (int q0 = p0; q0 < p1;) {
+    int n = std::min(kChunk, p1 - q0);
+    Operand A;
+    A.max_value = pc.src_max;
+    if (pc.implicit) {
+      // One output row at a time: its pixels are stride * C apart in the padded map.
+      const int oy = q0 / op.w_out, ox = q0 % op.w_out;
+      n = std::min(n, op.w_out - ox);
+      A.base = src + (static_cast<std::ptrdiff_t>(oy) * op.stride) * padded_row +
+               static_cast<std::ptrdiff_t>(ox) * op.stride * op.c_in;
+      A.pixel_stride = static_cast<std::ptrdiff_t>(op.stride) * op.c_in;
+      A.segments = op.k;
+      A.segment_stride = padded_row;
+      A.segment_bytes = op.k * op.c_in;
+    } else if (pc.direct) {
+      A.base = src + static_cast<std::size_t>(q0) * op.c_in;
+      A.pixel_stride = Kp;
+      A.segment_bytes = Kp;
     } else {
       im2col(op, src, q0, n, Kp, s.a.data());
-      A = s.a.data();
+      A.base = s.a.data();
+      A.pixel_stride = Kp;
+      A.segment_bytes = Kp;
     }
-    gemm_u8s8(kernel, A, n, pc.src_max, pc.weights, s.c.data(), Mp);
+    gemm_u8s8(kernel, A, n, pc.weights, s.c.data(), Mp);
     const std::int32_t* mult = r.multiplier.data();
     const std::int64_t* off = r.offset.data();
     const std::int64_t lo = r.lo, hi = r.hi;
@@ -267,7 +286,17 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
         o[m] = static_cast<Out>(v);
       }
     }
+    q0 += n;
   }
+}
+
+// The zero-padded copy of a channels-last map (the implicit GEMM's operand).
+void pad_map(const std::uint8_t* in, int h, int w, int C, int pad, std::vector<std::uint8_t>& out) {
+  const int wp = w + 2 * pad;
+  out.assign(static_cast<std::size_t>(h + 2 * pad) * wp * C, 0);
+  for (int y = 0; y < h; ++y)
+    std::memcpy(out.data() + (static_cast<std::size_t>(y + pad) * wp + pad) * C,
+                in + static_cast<std::size_t>(y) * w * C, static_cast<std::size_t>(w) * C);
 }
 
 void max_pool_codes(const PoolSpec& p, const std::uint8_t* in, int h, int w, int C, int ho, int wo,
@@ -309,7 +338,7 @@ struct IntEngine::Impl {
   struct ImageBuffers {
     std::vector<std::vector<std::uint8_t>> codes;
     std::vector<std::vector<std::int32_t>> fixed;
-    std::vector<std::uint8_t> src, prepool;
+    std::vector<std::uint8_t> src, prepool, padded;
     std::vector<std::int64_t> feat, dom_a, dom_b;
     std::vector<std::int32_t> feat8;
   };
@@ -381,6 +410,10 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
         b.src.resize(static_cast<std::size_t>(c.h_in) * c.w_in * c.c_in);
         preprocess_input(c, src, vi.height, vi.width, b.src.data());
         src = b.src.data();
+      }
+      if (pc.implicit) {
+        pad_map(src, c.h_in, c.w_in, c.c_in, c.pad, b.padded);
+        src = b.padded.data();
       }
       const ValueInfo& vo = model.values[c.output];
       const bool pool = c.out_pool.kind != PoolKind::kNone;
@@ -527,6 +560,11 @@ std::vector<std::int64_t> conv_pre_requant(const ConvOp& op0, const std::uint8_t
   if (pc.preprocess) {
     src.resize(static_cast<std::size_t>(op.h_in) * op.w_in * C);
     preprocess_input(op, hwc.data(), in_height, in_width, src.data());
+  }
+  if (pc.implicit) {
+    std::vector<std::uint8_t> padded;
+    pad_map(src.data(), op.h_in, op.w_in, C, op.pad, padded);
+    src = std::move(padded);
   }
   std::vector<std::int64_t> hw_out(static_cast<std::size_t>(plane) * M);
   Scratch s;

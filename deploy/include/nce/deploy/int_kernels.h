@@ -14,6 +14,7 @@
 // call. Thread safe (no shared state); callers split N across threads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,7 +48,23 @@ PackedWeights pack_weights(const std::int8_t* w, int M, int K);
 
 bool avx2_exact(int max_a, int max_abs_w);
 
-// max_a: the largest value A holds (for the AVX2 exactness rule).
+// The A operand in its general (implicit GEMM) form: row n's K bytes are `segments` runs of
+// segment_bytes (a multiple of 4), run g at base + n * pixel_stride + g * segment_stride. A 3x3
+// conv reads a zero-padded channels-last map in place: one run per kernel row (k * C bytes),
+// pixel_stride = stride * C, segment_stride = the padded row's bytes. W's K must equal
+// segments * segment_bytes.
+struct Operand {
+  const std::uint8_t* base = nullptr;
+  std::ptrdiff_t pixel_stride = 0;
+  int segments = 1;
+  std::ptrdiff_t segment_stride = 0;
+  int segment_bytes = 0;
+  int max_value = 255;  // the largest byte (for the AVX2 exactness rule)
+};
+void gemm_u8s8(KernelKind kind, const Operand& A, int N, const PackedWeights& W, std::int32_t* C,
+               int ldc);
+
+// The plain form: A is N x Kp row-major (one segment). max_a: the largest value A holds.
 void gemm_u8s8(KernelKind kind, const std::uint8_t* A, int N, int max_a, const PackedWeights& W,
                std::int32_t* C, int ldc);
 
