@@ -20,10 +20,12 @@ struct PreparedConv {
   int K = 0;
   int src_max = 0;          // the largest value of the im2col operand
   bool direct = false;      // 1x1, stride 1, no pad, c_in % 4 == 0: the map is the operand
-  bool implicit = false;  // k > 1, k * c_in % 4 == 0: reads the zero-padded map in place
+  bool implicit = false;    // k > 1, k * c_in % 4 == 0: reads the zero-padded map in place
   bool preprocess = false;  // in_pool or input_shift: build a byte map first
-  std::vector<std::int64_t> shift64;  // the requantization shifts, widened (vectorizes)
-  std::vector<std::int64_t> bias_t;   // acc_bias as plane x Mp (contiguous per pixel)
+  std::vector<std::int64_t> shift64;  // the requantization, padded to Mp, shifts widened
+  std::vector<std::int32_t> mult;
+  std::vector<std::int64_t> off;
+  std::vector<std::int64_t> bias_t;  // acc_bias as plane x Mp (contiguous per pixel)
   // Codes of at most 4 bits without accumulator offsets: the requantization as thresholds, the
   // same function of the accumulator (derived from it by bisection): code = number of j with
   // sign[m] * acc >= threshold[j][m].
@@ -72,7 +74,15 @@ PreparedConv prepare(const ConvOp& op, int in_max) {
   p.src_max = std::min(top, 255);
   p.direct = op.k == 1 && op.stride == 1 && op.pad == 0 && op.c_in % 4 == 0;
   p.implicit = !p.direct && (op.k * op.c_in) % 4 == 0;
-  p.shift64.assign(op.requant.shift.begin(), op.requant.shift.end());
+  p.shift64.assign(static_cast<std::size_t>(p.weights.Mp), 0);
+  p.mult.assign(static_cast<std::size_t>(p.weights.Mp), 0);
+  p.off.assign(static_cast<std::size_t>(p.weights.Mp), 0);
+  for (int ch = 0; ch < op.c_out; ++ch) {
+    const auto m = static_cast<std::size_t>(ch);
+    p.shift64[m] = op.requant.shift[m];
+    p.mult[m] = op.requant.multiplier[m];
+    p.off[m] = op.requant.offset[m];
+  }
   if (!op.acc_bias.empty()) {
     const int plane = op.h_out * op.w_out, Mp = p.weights.Mp;
     p.bias_t.assign(static_cast<std::size_t>(plane) * Mp, 0);
@@ -205,6 +215,47 @@ struct Scratch {
   std::vector<std::int32_t> c, q;
 };
 
+// Codes by thresholds for one pixel: o[m] = number of j with sign[m] * acc[m] >= th[j][m], in
+// blocks of 16 channels (Mp is a multiple of 16; fixed trip counts vectorize).
+template <int L>
+void threshold_row(const std::int32_t* acc, const std::int32_t* sign, const std::int32_t* th,
+                   int levels, int Mp, int M, std::uint8_t* o) {
+  for (int m0 = 0; m0 < Mp; m0 += 16) {
+    std::int32_t u[16], q[16];
+    for (int t = 0; t < 16; ++t) {
+      u[t] = acc[m0 + t] * sign[m0 + t];
+      q[t] = 0;
+    }
+    const int nl = L > 0 ? L : levels;
+    for (int j = 0; j < nl; ++j) {
+      const std::int32_t* tj = th + static_cast<std::size_t>(j) * Mp + m0;
+      for (int t = 0; t < 16; ++t) q[t] += u[t] >= tj[t] ? 1 : 0;
+    }
+    std::uint8_t b[16];
+    for (int t = 0; t < 16; ++t) b[t] = static_cast<std::uint8_t>(q[t]);
+    std::memcpy(o + m0, b, static_cast<std::size_t>(std::min(16, M - m0)));
+  }
+}
+
+// out = clamp((t * mult + off) >> shift, lo, hi) for one pixel, t = acc (or (acc << fb) + bias).
+template <typename Out>
+void requant_row(const std::int32_t* acc, const std::int64_t* bias, int fb,
+                 const std::int32_t* mult, const std::int64_t* off, const std::int64_t* shift,
+                 std::int64_t lo, std::int64_t hi, int Mp, int M, Out* o) {
+  for (int m0 = 0; m0 < Mp; m0 += 16) {
+    Out b[16];
+    for (int t = 0; t < 16; ++t) {
+      std::int64_t v = static_cast<std::int64_t>(acc[m0 + t]);
+      if (bias != nullptr) v = v * (std::int64_t{1} << fb) + bias[m0 + t];
+      v = (v * mult[m0 + t] + off[m0 + t]) >> shift[m0 + t];
+      v = v < lo ? lo : v;
+      v = v > hi ? hi : v;
+      b[t] = static_cast<Out>(v);
+    }
+    std::memcpy(o + m0, b, sizeof(Out) * static_cast<std::size_t>(std::min(16, M - m0)));
+  }
+}
+
 // GEMM + requantization of output pixels [p0, p1) of one image. src: the byte map (for the
 // implicit path: the zero-padded map, (h_in + 2 pad) x (w_in + 2 pad) x c_in); out: the output
 // value (bytes or int32, H_out x W_out x C_out, before any out_pool).
@@ -245,46 +296,22 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
       A.segment_bytes = Kp;
     }
     gemm_u8s8(kernel, A, n, pc.weights, s.c.data(), Mp);
-    const std::int32_t* mult = r.multiplier.data();
-    const std::int64_t* off = r.offset.data();
-    const std::int64_t lo = r.lo, hi = r.hi;
+    const std::int64_t* bias_rows = bias ? pc.bias_t.data() : nullptr;
     for (int i = 0; i < n; ++i) {
-      std::int32_t* acc = s.c.data() + static_cast<std::size_t>(i) * Mp;
+      const std::int32_t* acc = s.c.data() + static_cast<std::size_t>(i) * Mp;
       Out* o = out + static_cast<std::size_t>(q0 + i) * M;
-      if (bias) {
-        const std::int64_t* br = pc.bias_t.data() + static_cast<std::size_t>(q0 + i) * Mp;
-        const int fb = op.bias_frac_bits;
-        for (int m = 0; m < M; ++m) {
-          const std::int64_t t = (static_cast<std::int64_t>(acc[m]) << fb) + br[m];
-          std::int64_t v = (t * mult[m] + off[m]) >> shift64[m];
-          v = v < lo ? lo : v;
-          v = v > hi ? hi : v;
-          o[m] = static_cast<Out>(v);
-        }
-        continue;
-      }
       if constexpr (std::is_same_v<Out, std::uint8_t>) {
         if (pc.thresholds) {
-          const std::int32_t* sg = pc.sign.data();
-          std::int32_t* q = s.q.data();
-          for (int m = 0; m < Mp; ++m) {
-            acc[m] *= sg[m];
-            q[m] = 0;
+          if (pc.levels == 3) {
+            threshold_row<3>(acc, pc.sign.data(), pc.threshold.data(), 3, Mp, M, o);
+          } else {
+            threshold_row<0>(acc, pc.sign.data(), pc.threshold.data(), pc.levels, Mp, M, o);
           }
-          for (int j = 0; j < pc.levels; ++j) {
-            const std::int32_t* th = pc.threshold.data() + static_cast<std::size_t>(j) * Mp;
-            for (int m = 0; m < Mp; ++m) q[m] += acc[m] >= th[m] ? 1 : 0;
-          }
-          for (int m = 0; m < M; ++m) o[m] = static_cast<std::uint8_t>(q[m]);
           continue;
         }
       }
-      for (int m = 0; m < M; ++m) {
-        std::int64_t v = (static_cast<std::int64_t>(acc[m]) * mult[m] + off[m]) >> shift64[m];
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        o[m] = static_cast<Out>(v);
-      }
+      requant_row(acc, bias ? bias_rows + static_cast<std::size_t>(q0 + i) * Mp : nullptr,
+                  op.bias_frac_bits, pc.mult.data(), pc.off.data(), shift64, r.lo, r.hi, Mp, M, o);
     }
     q0 += n;
   }

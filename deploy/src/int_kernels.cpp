@@ -175,7 +175,7 @@ NCE_VNNI_TARGET void gemm_vnni(const Operand& A, int N, const PackedWeights& W, 
   int left = W.Mp / 16;
   while (left > 0) {
     if (left >= 4) {
-      vnni_block<4, 6>(A, N, W, m0, C, ldc);
+      vnni_block<4, 4>(A, N, W, m0, C, ldc);
       m0 += 64;
       left -= 4;
     } else if (left == 3) {
