@@ -342,15 +342,40 @@ void max_pool_codes(const PoolSpec& p, const std::uint8_t* in, int h, int w, int
       }
 }
 
-// x * multiplier + offset >> shift for n values (codes or int32), into int64.
-void to_domain(const ValueInfo& v, const std::uint8_t* codes, const std::int32_t* fixed,
-               std::size_t n, std::int64_t mult, std::int64_t off, int sh, std::int64_t* out) {
-  if (v.kind == ValueKind::kCodes) {
-    for (std::size_t j = 0; j < n; ++j) out[j] = (codes[j] * mult + off) >> sh;
-  } else if (mult == 1 && off == 0 && sh == 0) {
-    for (std::size_t j = 0; j < n; ++j) out[j] = fixed[j];
+// One pass of a residual add: each input mapped into the add's domain ((x * mult + off) >> shift),
+// summed, then PACT codes ((sum + half) >> frac_bits clamped to 0..max_code) or ReLU (int32).
+struct AddParams {
+  std::int64_t ma, oa, mb, ob;
+  int sa, sb;
+  std::int64_t half;
+  int frac_bits;
+  std::int64_t max_code;
+};
+
+template <typename TA, typename TB, bool Pact, typename TO>
+void add_pass(const TA* a, const TB* b, std::size_t n, const AddParams& p, TO* o) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::int64_t sum = ((a[j] * p.ma + p.oa) >> p.sa) + ((b[j] * p.mb + p.ob) >> p.sb);
+    if constexpr (Pact) {
+      std::int64_t q = (sum + p.half) >> p.frac_bits;
+      q = q < 0 ? 0 : q;
+      q = q > p.max_code ? p.max_code : q;
+      o[j] = static_cast<TO>(q);
+    } else {
+      std::int64_t v = sum < 0 ? 0 : sum;
+      v = v > INT32_MAX ? INT32_MAX : v;
+      o[j] = static_cast<TO>(v);
+    }
+  }
+}
+
+template <typename TA, typename TB>
+void add_dispatch(const TA* a, const TB* b, std::size_t n, const AddParams& p, bool pact,
+                  std::uint8_t* codes_out, std::int32_t* fixed_out) {
+  if (pact) {
+    add_pass<TA, TB, true>(a, b, n, p, codes_out);
   } else {
-    for (std::size_t j = 0; j < n; ++j) out[j] = (fixed[j] * mult + off) >> sh;
+    add_pass<TA, TB, false>(a, b, n, p, fixed_out);
   }
 }
 
@@ -366,7 +391,7 @@ struct IntEngine::Impl {
     std::vector<std::vector<std::uint8_t>> codes;
     std::vector<std::vector<std::int32_t>> fixed;
     std::vector<std::uint8_t> src, prepool, padded;
-    std::vector<std::int64_t> feat, dom_a, dom_b;
+    std::vector<std::int64_t> feat;
     std::vector<std::int32_t> feat8;
   };
   std::vector<ImageBuffers> per_thread;
@@ -472,33 +497,26 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
       const ValueInfo& vb = model.values[a.b];
       const ValueInfo& vo = model.values[a.output];
       const std::size_t n = static_cast<std::size_t>(vo.channels) * vo.height * vo.width;
-      b.dom_a.resize(n);
-      b.dom_b.resize(n);
-      to_domain(va, b.codes[a.a].data(), b.fixed[a.a].data(), n, a.a_multiplier, a.a_offset,
-                a.a_shift, b.dom_a.data());
-      to_domain(vb, b.codes[a.b].data(), b.fixed[a.b].data(), n, a.b_multiplier, a.b_offset,
-                a.b_shift, b.dom_b.data());
-      const std::int64_t* da = b.dom_a.data();
-      const std::int64_t* db = b.dom_b.data();
-      if (a.pact) {
-        const std::int64_t half = std::int64_t{1} << (a.frac_bits - 1);
-        const std::int64_t mx = a.max_code;
-        const int fb = a.frac_bits;
-        std::uint8_t* o = b.codes[a.output].data();
-        for (std::size_t j = 0; j < n; ++j) {
-          std::int64_t q = (da[j] + db[j] + half) >> fb;
-          q = q < 0 ? 0 : q;
-          q = q > mx ? mx : q;
-          o[j] = static_cast<std::uint8_t>(q);
-        }
+      const AddParams ap{a.a_multiplier,
+                         a.a_offset,
+                         a.b_multiplier,
+                         a.b_offset,
+                         a.a_shift,
+                         a.b_shift,
+                         std::int64_t{1} << (a.frac_bits - 1),
+                         a.frac_bits,
+                         a.max_code};
+      std::uint8_t* oc = a.pact ? b.codes[a.output].data() : nullptr;
+      std::int32_t* of = a.pact ? nullptr : b.fixed[a.output].data();
+      const bool ca = va.kind == ValueKind::kCodes, cb = vb.kind == ValueKind::kCodes;
+      if (ca && cb) {
+        add_dispatch(b.codes[a.a].data(), b.codes[a.b].data(), n, ap, a.pact, oc, of);
+      } else if (ca) {
+        add_dispatch(b.codes[a.a].data(), b.fixed[a.b].data(), n, ap, a.pact, oc, of);
+      } else if (cb) {
+        add_dispatch(b.fixed[a.a].data(), b.codes[a.b].data(), n, ap, a.pact, oc, of);
       } else {
-        std::int32_t* o = b.fixed[a.output].data();
-        for (std::size_t j = 0; j < n; ++j) {
-          std::int64_t v = da[j] + db[j];
-          v = v < 0 ? 0 : v;
-          v = v > INT32_MAX ? INT32_MAX : v;
-          o[j] = static_cast<std::int32_t>(v);
-        }
+        add_dispatch(b.fixed[a.a].data(), b.fixed[a.b].data(), n, ap, a.pact, oc, of);
       }
     } else {
       const HeadOp& h = op.head;
