@@ -20,6 +20,7 @@ struct PreparedConv {
   int K = 0;
   int src_max = 0;          // the largest value of the im2col operand
   bool direct = false;      // 1x1, stride 1, no pad, c_in % 4 == 0: the map is the operand
+  int cp = 0;               // channel stride of the implicit operand
   bool implicit = false;    // k > 1, k * c_in % 4 == 0: reads the zero-padded map in place
   bool preprocess = false;  // in_pool or input_shift: build a byte map first
   std::vector<std::int64_t> shift64;  // the requantization, padded to Mp, shifts widened
@@ -41,8 +42,9 @@ std::int64_t requant(std::int64_t t, std::int32_t mult, std::int64_t off, int sh
 }
 
 // Effective weights of `op`, M x (k*k*c_in) in (ky, kx, c) order.
-std::vector<std::int8_t> lowered_weights(const ConvOp& op) {
-  const int K = op.k * op.k * op.c_in;
+// cp: the channel stride of the operand (c_in, or c_in rounded up to 4 for the implicit GEMM).
+std::vector<std::int8_t> lowered_weights(const ConvOp& op, int cp) {
+  const int K = op.k * op.k * cp;
   std::vector<std::int8_t> w(static_cast<std::size_t>(op.c_out) * K);
   for (int m = 0; m < op.c_out; ++m)
     for (int c = 0; c < op.c_in; ++c)
@@ -55,7 +57,7 @@ std::vector<std::int8_t> lowered_weights(const ConvOp& op) {
                                      std::to_string(v) +
                                      " does not fit a signed byte (8-bit SAWB/DoReFa weights are "
                                      "not supported by the integer engine)");
-          w[static_cast<std::size_t>(m) * K + (ky * op.k + kx) * op.c_in + c] =
+          w[static_cast<std::size_t>(m) * K + (ky * op.k + kx) * cp + c] =
               static_cast<std::int8_t>(v);
         }
   return w;
@@ -64,16 +66,19 @@ std::vector<std::int8_t> lowered_weights(const ConvOp& op) {
 PreparedConv prepare(const ConvOp& op, int in_max) {
   PreparedConv p;
   p.op = &op;
-  p.K = op.k * op.k * op.c_in;
-  const std::vector<std::int8_t> w = lowered_weights(op);
+  p.direct = op.k == 1 && op.stride == 1 && op.pad == 0 && op.c_in % 4 == 0;
+  // k x k convs read the padded map in place; channels padded to 4 when k*c_in is not a multiple
+  // of 4 (the stem's 1 or 3 channels).
+  p.implicit = !p.direct && op.k > 1;
+  p.cp = p.implicit && (op.k * op.c_in) % 4 != 0 ? (op.c_in + 3) / 4 * 4 : op.c_in;
+  p.K = op.k * op.k * p.cp;
+  const std::vector<std::int8_t> w = lowered_weights(op, p.cp);
   p.weights = pack_weights(w.data(), op.c_out, p.K);
   p.preprocess = op.in_pool.kind != PoolKind::kNone || op.input_shift > 0;
   int top = in_max;
   if (op.in_pool.kind == PoolKind::kSum) top *= op.in_pool.k * op.in_pool.k;
   if (op.input_shift > 0) top = (top + (1 << (op.input_shift - 1))) >> op.input_shift;
   p.src_max = std::min(top, 255);
-  p.direct = op.k == 1 && op.stride == 1 && op.pad == 0 && op.c_in % 4 == 0;
-  p.implicit = !p.direct && (op.k * op.c_in) % 4 == 0;
   p.shift64.assign(static_cast<std::size_t>(p.weights.Mp), 0);
   p.mult.assign(static_cast<std::size_t>(p.weights.Mp), 0);
   p.off.assign(static_cast<std::size_t>(p.weights.Mp), 0);
@@ -270,7 +275,7 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
   const Requant& r = op.requant;
   const bool bias = !op.acc_bias.empty();
   const std::int64_t* shift64 = pc.shift64.data();
-  const std::ptrdiff_t padded_row = static_cast<std::ptrdiff_t>(op.w_in + 2 * op.pad) * op.c_in;
+  const std::ptrdiff_t padded_row = static_cast<std::ptrdiff_t>(op.w_in + 2 * op.pad) * pc.cp;
   for (int q0 = p0; q0 < p1;) {
     int n = std::min(kChunk, p1 - q0);
     Operand A;
@@ -280,11 +285,11 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
       const int oy = q0 / op.w_out, ox = q0 % op.w_out;
       n = std::min(n, op.w_out - ox);
       A.base = src + (static_cast<std::ptrdiff_t>(oy) * op.stride) * padded_row +
-               static_cast<std::ptrdiff_t>(ox) * op.stride * op.c_in;
-      A.pixel_stride = static_cast<std::ptrdiff_t>(op.stride) * op.c_in;
+               static_cast<std::ptrdiff_t>(ox) * op.stride * pc.cp;
+      A.pixel_stride = static_cast<std::ptrdiff_t>(op.stride) * pc.cp;
       A.segments = op.k;
       A.segment_stride = padded_row;
-      A.segment_bytes = op.k * op.c_in;
+      A.segment_bytes = op.k * pc.cp;
     } else if (pc.direct) {
       A.base = src + static_cast<std::size_t>(q0) * op.c_in;
       A.pixel_stride = Kp;
@@ -318,12 +323,21 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
 }
 
 // The zero-padded copy of a channels-last map (the implicit GEMM's operand).
-void pad_map(const std::uint8_t* in, int h, int w, int C, int pad, std::vector<std::uint8_t>& out) {
+void pad_map(const std::uint8_t* in, int h, int w, int C, int cp, int pad,
+             std::vector<std::uint8_t>& out) {
   const int wp = w + 2 * pad;
-  out.assign(static_cast<std::size_t>(h + 2 * pad) * wp * C, 0);
-  for (int y = 0; y < h; ++y)
-    std::memcpy(out.data() + (static_cast<std::size_t>(y + pad) * wp + pad) * C,
-                in + static_cast<std::size_t>(y) * w * C, static_cast<std::size_t>(w) * C);
+  out.assign(static_cast<std::size_t>(h + 2 * pad) * wp * cp, 0);
+  for (int y = 0; y < h; ++y) {
+    std::uint8_t* row = out.data() + (static_cast<std::size_t>(y + pad) * wp + pad) * cp;
+    const std::uint8_t* src = in + static_cast<std::size_t>(y) * w * C;
+    if (cp == C) {
+      std::memcpy(row, src, static_cast<std::size_t>(w) * C);
+    } else {
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < C; ++c)
+          row[static_cast<std::size_t>(x) * cp + c] = src[static_cast<std::size_t>(x) * C + c];
+    }
+  }
 }
 
 void max_pool_codes(const PoolSpec& p, const std::uint8_t* in, int h, int w, int C, int ho, int wo,
@@ -464,7 +478,7 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
         src = b.src.data();
       }
       if (pc.implicit) {
-        pad_map(src, c.h_in, c.w_in, c.c_in, c.pad, b.padded);
+        pad_map(src, c.h_in, c.w_in, c.c_in, pc.cp, c.pad, b.padded);
         src = b.padded.data();
       }
       const ValueInfo& vo = model.values[c.output];
@@ -523,13 +537,16 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
       const ValueInfo& vi = model.values[h.input];
       const int plane = vi.height * vi.width, C = h.c_in;
       b.feat.assign(static_cast<std::size_t>(C), 0);
-      for (int p = 0; p < plane; ++p)
-        for (int c = 0; c < C; ++c) {
-          const std::size_t j = static_cast<std::size_t>(p) * C + c;
-          const std::int64_t v =
-              vi.kind == ValueKind::kCodes ? b.codes[h.input][j] : b.fixed[h.input][j];
-          b.feat[static_cast<std::size_t>(c)] += v > 0 ? v : 0;
-        }
+      std::int64_t* feat = b.feat.data();
+      if (vi.kind == ValueKind::kCodes) {
+        const std::uint8_t* x = b.codes[h.input].data();
+        for (int p = 0; p < plane; ++p, x += C)
+          for (int c = 0; c < C; ++c) feat[c] += x[c];
+      } else {
+        const std::int32_t* x = b.fixed[h.input].data();
+        for (int p = 0; p < plane; ++p, x += C)
+          for (int c = 0; c < C; ++c) feat[c] += x[c] > 0 ? x[c] : 0;
+      }
       const std::int64_t mx = *std::max_element(b.feat.begin(), b.feat.end());
       int e = 0;
       auto shifted = [](std::int64_t v, int s) {
@@ -608,7 +625,7 @@ std::vector<std::int64_t> conv_pre_requant(const ConvOp& op0, const std::uint8_t
   }
   if (pc.implicit) {
     std::vector<std::uint8_t> padded;
-    pad_map(src.data(), op.h_in, op.w_in, C, op.pad, padded);
+    pad_map(src.data(), op.h_in, op.w_in, C, pc.cp, op.pad, padded);
     src = std::move(padded);
   }
   std::vector<std::int64_t> hw_out(static_cast<std::size_t>(plane) * M);
