@@ -1,9 +1,10 @@
 // End to end: a tiny ResNet-8 trained a few steps in the test (synthetic 16x16 images), written as
 // a checkpoint, exported, run by the integer engine; its predictions are compared with the float
 // trainer's eval-mode forward.
-//  * quantize_all_layers (every layer, the stem and FC too, on the quantized rule): the integer
-//    model is exact up to float rounding, so every disagreement must be a float tie: the float
-//    network's two classes within kTieLogitGap of each other;
+//  * quantize_all_layers (every layer but the FC, which the float network never quantizes, on the
+//    quantized rule) against the float network with its FC weights rounded to 8 bits as exported:
+//    the integer model is exact up to float rounding (logits agree to ~1e-5), so every
+//    disagreement must be a float tie: the two classes within kTieLogitGap of each other;
 //  * the default network (stem, shortcuts and FC on the 8-bit full-precision rule): against the
 //    float network with those weights rounded to 8 bits as exported, every disagreement is a close
 //    call (the head's per-image 8-bit input is not emulated in float); against the float network
@@ -28,6 +29,7 @@ namespace {
 
 constexpr double kTieLogitGap = 1e-3;     // float logits this close (x (1 + |logit|)) are a tie
 constexpr double kMaxTieFraction = 0.01;  // of the test images
+constexpr double kMaxCloseCallFraction = 0.03;
 // Against a float network whose stem/shortcut/FC weights are rounded to 8 bits as exported, what
 // is left is the head's per-image 8-bit input: a disagreement must be a close call.
 constexpr double kCloseCallGap = 0.05;
@@ -64,14 +66,16 @@ struct Trained {
 };
 
 Trained train_tiny(bool quantize_all, const nn::Dataset& train_set, const nn::Dataset& test_set,
-                   const std::string& path) {
+                   const std::string& path, nn::QuantizerKind quantizer = nn::QuantizerKind::kSawb,
+                   int bits = 2, int epochs = 3) {
   nn::TrainConfig c;
   c.model = "resnet8";
   c.dataset = "fashion-mnist";
-  c.network.weight_bits = c.network.activation_bits = 2;
+  c.network.weight_bits = c.network.activation_bits = bits;
+  c.network.quantizer = quantizer;
   c.network.quantize_all_layers = quantize_all;
   c.network.pact_init_clip = 4.0f;
-  c.epochs = 3;
+  c.epochs = epochs;
   c.batch_size = 50;
   c.lr = 0.05;
   c.checkpoint_path = path;
@@ -150,10 +154,12 @@ Comparison compare(Trained& t, const IntModel& model, const nn::Dataset& test_se
 // Rounds the float network's full-precision conv/FC weights (stem, shortcuts, fc) to 8 bits per
 // output channel as the exporter does (max-abs / 127), so that the float forward computes what the
 // 8-bit rule computes.
-void round_full_precision_weights(nn::Network& net) {
+// fc_only: just the FC (with quantize_all_layers the others are quantized by the float forward).
+void round_full_precision_weights(nn::Network& net, bool fc_only = false) {
   for (auto& st : net.state()) {
-    const bool fp = st.name == "stem.weight" || st.name == "fc.weight" ||
-                    st.name.find(".shortcut.weight") != std::string::npos;
+    const bool fp = st.name == "fc.weight" ||
+                    (!fc_only && (st.name == "stem.weight" ||
+                                  st.name.find(".shortcut.weight") != std::string::npos));
     if (!fp) continue;
     nn::Tensor& w = *st.tensor;
     const int co = w.n();
@@ -173,6 +179,7 @@ TEST(Exporter, QuantizeAllLayersIsExactUpToFloatTies) {
   const nn::Dataset train_set = synthetic(600, 1), test_set = synthetic(300, 2);
   Trained t = train_tiny(true, train_set, test_set, ::testing::TempDir() + "deploy_qall.ckpt");
   const IntModel model = export_int_model(t.checkpoint, t.norm, "qall.ckpt");
+  round_full_precision_weights(*t.result.network, true);  // the FC's 8-bit weights, as exported
   const Comparison c = compare(t, model, test_set, kTieLogitGap);
   std::printf(
       "quantize_all: float top-1 %.2f%%, %d of %d disagree, %d of them ties, logit error "
@@ -181,6 +188,32 @@ TEST(Exporter, QuantizeAllLayersIsExactUpToFloatTies) {
   EXPECT_GT(c.float_top1, 30.0) << "the tiny network did not learn; the comparison means little";
   EXPECT_EQ(c.ties, c.disagree);
   EXPECT_LE(c.disagree, kMaxTieFraction * c.images);
+}
+
+// DoReFa and LSQ weights (alpha/beta 2/1 and 1/0), and 3- and 4-bit codes. At 4 bits the head's
+// pooled sums (16 pixels x code 15) exceed 127, so its per-image shift rounds them: the remaining
+// disagreements must be close calls there, float ties otherwise.
+TEST(Exporter, OtherQuantizersAndBitsAreExactUpToFloatTies) {
+  omp_set_num_threads(2);
+  const nn::Dataset train_set = synthetic(300, 5), test_set = synthetic(200, 6);
+  struct Case {
+    nn::QuantizerKind q;
+    int bits;
+  };
+  for (const Case& k : {Case{nn::QuantizerKind::kDorefa, 2}, Case{nn::QuantizerKind::kLsq, 3},
+                        Case{nn::QuantizerKind::kSawb, 4}}) {
+    Trained t = train_tiny(true, train_set, test_set, ::testing::TempDir() + "deploy_q.ckpt", k.q,
+                           k.bits, 1);
+    const IntModel model = export_int_model(t.checkpoint, t.norm, "q.ckpt");
+    round_full_precision_weights(*t.result.network, true);  // the FC's 8-bit weights
+    const bool head_rounds = 16 * ((1 << k.bits) - 1) > 127;
+    const Comparison c = compare(t, model, test_set, head_rounds ? kCloseCallGap : kTieLogitGap);
+    std::printf("%s W%dA%d: %d of %d disagree, %d within the gap, logit error %.4f\n",
+                nn::to_string(k.q), k.bits, k.bits, c.disagree, c.images, c.ties, c.logit_error);
+    EXPECT_EQ(c.ties, c.disagree) << nn::to_string(k.q) << " " << k.bits;
+    EXPECT_LE(c.disagree, (head_rounds ? kMaxCloseCallFraction : kMaxTieFraction) * c.images)
+        << nn::to_string(k.q) << " " << k.bits;
+  }
 }
 
 TEST(Exporter, DefaultNetworkAgreesWithTheFloatEval) {
