@@ -502,8 +502,8 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
       rq.lo = 0;
       rq.hi = La;
     } else {
-      if (l.out_pool.kind != models::PoolKind::kNone)
-        c.fail("layer '" + l.name + "': a pool after a full-precision activation");
+      if (l.out_pool.kind == models::PoolKind::kAvg)
+        c.fail("layer '" + l.name + "': an average pool after a full-precision activation");
       vout.kind = ValueKind::kFixed;
       const bool to_add = bl && (li == bl->last() || is_shortcut[static_cast<std::size_t>(li)]);
       out_unit = to_add ? add_unit[static_cast<std::size_t>(b)] : kFixedUnit;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 
@@ -340,19 +341,20 @@ void pad_map(const std::uint8_t* in, int h, int w, int C, int cp, int pad,
   }
 }
 
-void max_pool_codes(const PoolSpec& p, const std::uint8_t* in, int h, int w, int C, int ho, int wo,
-                    std::uint8_t* out) {
+// Max pool of a channels-last map (codes or int32); taps outside the map are skipped.
+template <typename T>
+void max_pool(const PoolSpec& p, const T* in, int h, int w, int C, int ho, int wo, T* out) {
   for (int oy = 0; oy < ho; ++oy)
     for (int ox = 0; ox < wo; ++ox)
       for (int c = 0; c < C; ++c) {
-        int v = 0;
+        T v = std::numeric_limits<T>::lowest();
         for (int ky = 0; ky < p.k; ++ky)
           for (int kx = 0; kx < p.k; ++kx) {
             const int iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-            v = std::max<int>(v, in[(static_cast<std::size_t>(iy) * w + ix) * C + c]);
+            v = std::max(v, in[(static_cast<std::size_t>(iy) * w + ix) * C + c]);
           }
-        out[(static_cast<std::size_t>(oy) * wo + ox) * C + c] = static_cast<std::uint8_t>(v);
+        out[(static_cast<std::size_t>(oy) * wo + ox) * C + c] = v;
       }
 }
 
@@ -405,6 +407,7 @@ struct IntEngine::Impl {
     std::vector<std::vector<std::uint8_t>> codes;
     std::vector<std::vector<std::int32_t>> fixed;
     std::vector<std::uint8_t> src, prepool, padded;
+    std::vector<std::int32_t> prepool_fixed;
     std::vector<std::int64_t> feat;
     std::vector<std::int32_t> feat8;
   };
@@ -489,10 +492,17 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
           std::uint8_t* o = pool ? b.prepool.data() : b.codes[c.output].data();
           conv_range(pc, src, p0, p1, kernel, s, o);
         } else {
-          conv_range(pc, src, p0, p1, kernel, s, b.fixed[c.output].data());
+          std::int32_t* o = pool ? b.prepool_fixed.data() : b.fixed[c.output].data();
+          conv_range(pc, src, p0, p1, kernel, s, o);
         }
       };
-      if (pool) b.prepool.resize(static_cast<std::size_t>(plane) * c.c_out);
+      if (pool) {
+        if (vo.kind == ValueKind::kCodes) {
+          b.prepool.resize(static_cast<std::size_t>(plane) * c.c_out);
+        } else {
+          b.prepool_fixed.resize(static_cast<std::size_t>(plane) * c.c_out);
+        }
+      }
       if (inner) {
         const int chunks = (plane + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static)
@@ -502,9 +512,12 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
       } else {
         run_range(0, plane, scratch[static_cast<std::size_t>(omp_get_thread_num())]);
       }
-      if (pool)
-        max_pool_codes(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
-                       b.codes[c.output].data());
+      if (pool && vo.kind == ValueKind::kCodes)
+        max_pool(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
+                 b.codes[c.output].data());
+      if (pool && vo.kind == ValueKind::kFixed)
+        max_pool(c.out_pool, b.prepool_fixed.data(), c.h_out, c.w_out, c.c_out, vo.height,
+                 vo.width, b.fixed[c.output].data());
     } else if (op.kind == OpKind::kAdd) {
       const AddOp& a = op.add;
       const ValueInfo& va = model.values[a.a];

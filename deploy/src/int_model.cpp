@@ -283,9 +283,8 @@ void validate(const IntModel& m, const std::string& source) {
         fail(op_label(m, i) + ": clamp outside the output codes");
       if (vo.kind == ValueKind::kFixed && (r.lo < INT32_MIN || r.hi > INT32_MAX))
         fail(op_label(m, i) + ": clamp outside int32");
-      if (c.out_pool.kind != PoolKind::kNone &&
-          (c.out_pool.kind != PoolKind::kMax || vo.kind != ValueKind::kCodes))
-        fail(op_label(m, i) + ": only a max pool on codes may follow a conv");
+      if (c.out_pool.kind != PoolKind::kNone && c.out_pool.kind != PoolKind::kMax)
+        fail(op_label(m, i) + ": only a max pool may follow a conv");
     } else if (op.kind == OpKind::kAdd) {
       const AddOp& a = op.add;
       check_in(a.a, i, "input a");
