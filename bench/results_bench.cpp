@@ -12,11 +12,12 @@
 #include "nce/results/pareto.h"
 #include "nce/results/sqlite_cost_cache.h"
 #include "nce/results/sqlite_sink.h"
-#include "nce/results/sweep.h"
+#include "nce/sweep/sweep.h"
 
 namespace {
 
 using namespace nce::results;
+using namespace nce::sweep;
 
 std::string scratch(const char* name) {
   std::string path =

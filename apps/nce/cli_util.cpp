@@ -77,12 +77,13 @@ struct OutputOption {
   bool directory;
 };
 constexpr OutputOption kOutputOptions[] = {
-    {"out", false}, {"json", false}, {"md", false}, {"checkpoint", false}, {"analysis", true},
+    {"out", false},        {"json", false},    {"md", false},
+    {"checkpoint", false}, {"analysis", true}, {"seeds-csv", false},
 };
 // Every option that names a file or directory (read or written).
 constexpr const char* kPathOptions[] = {
-    "db",   "hw", "data",       "topology", "sweep",  "plan",        "out",
-    "json", "md", "checkpoint", "analysis", "inputs", "scalesim-cfg"};
+    "db",   "hw", "data",       "topology", "sweep",  "plan",         "out",
+    "json", "md", "checkpoint", "analysis", "inputs", "scalesim-cfg", "seeds-csv"};
 
 std::vector<std::string> string_values(const po::variable_value& v) {
   if (v.empty()) return {};

@@ -33,11 +33,11 @@ bool parse_or_help(const std::vector<std::string>& args, const std::string& comm
 void check_numeric_options(const po::parsed_options& parsed, const po::variables_map& vm);
 
 // The one output-path check of the CLI (parse_or_help calls it for every command), before any work
-// starts: an output option (--out, --json FILE, --md, --checkpoint, --analysis DIR) must not name
-// the same file as any other path option (--db, --hw, --checkpoint, ..., the positional inputs;
-// compared by device and inode, or by canonical path when it does not exist yet), its directory
-// must exist and be writable, and a file output must not be an existing directory. "-" (stdout)
-// and "" are not paths. Throws std::invalid_argument naming both options and the path.
+// starts: an output option (--out, --json FILE, --md, --seeds-csv, --checkpoint, --analysis DIR)
+// must not name the same file as any other path option (--db, --hw, --checkpoint, ..., the
+// positional inputs; compared by device and inode, or by canonical path when it does not exist
+// yet), its directory must exist and be writable, and a file output must not be an existing
+// directory. "-" (stdout) and "" are not paths. Throws std::invalid_argument naming both options and the path.
 void check_output_paths(const po::variables_map& vm);
 
 // Runs `body`, turning exceptions into "nce <command>: error: <what>" on stderr and exit code 2;

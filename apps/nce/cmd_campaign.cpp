@@ -99,7 +99,7 @@ class CampaignProgress : public campaign::CampaignObserver {
   double elapsed_ = 0;
   // One line per epoch of the running job (no per-batch output: campaign logs are files).
   struct EpochLines : search::SearchObserver {
-    EpochLines(std::ostream& out, const std::string& prefix) : out(out), prefix(prefix) {}
+    EpochLines(std::ostream& o, const std::string& p) : out(o), prefix(p) {}
     void on_epoch(const search::SearchEpoch& e, int epochs) override {
       char line[200];
       std::snprintf(line, sizeof line, "  epoch %d/%d %s loss %.4f train %.2f%% %s", e.epoch,

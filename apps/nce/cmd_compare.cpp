@@ -1,6 +1,9 @@
 // `nce compare`: accuracy (or a cost) against a cost per method, Pareto front marked, as SVG +
-// Markdown; `--widths-chart --run ID`: channels per layer before/after adaptation (paper Fig. 5).
+// Markdown; a campaign's arms over their seeds (mean +- sd, Welch's t against reference arms);
+// `--widths-chart --run ID`: channels per layer before/after adaptation (paper Fig. 5);
+// `--widths-arm ARM`: the same for each seed of a campaign arm, side by side.
 #include <iostream>
+#include <sstream>
 
 #include "cli_util.h"
 #include "command.h"
@@ -11,6 +14,19 @@ namespace nce::app {
 namespace {
 
 using namespace nce::results;
+
+// "original,tas" -> {"original", "tas"}; blanks around names dropped, empty names skipped.
+std::vector<std::string> arm_list(const std::string& text) {
+  std::vector<std::string> names;
+  std::stringstream in(text);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    const auto first = name.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    names.push_back(name.substr(first, name.find_last_not_of(" \t") - first + 1));
+  }
+  return names;
+}
 
 int compare(const std::vector<std::string>& args) {
   return run_guarded("compare", [&] {
@@ -35,7 +51,18 @@ int compare(const std::vector<std::string>& args) {
         ("bits", po::value<int>()->default_value(0), "only this precision")
         ("phase", po::value<std::string>()->default_value(""),
          "only this phase (e.g. final: the retrained results, not every search epoch)")
+        ("campaign", po::value<std::string>()->default_value(""),
+         "only the runs of this campaign (runs.campaign, set by nce campaign)")
+        ("per-seed", "draw campaign runs candidate by candidate like other runs, not one "
+         "point per arm")
+        ("versus", po::value<std::string>()->default_value("original,tas"),
+         "arms every other arm is tested against (Welch's t), comma-separated; '' = none")
+        ("seeds-csv", po::value<std::string>(),
+         "write the arm tables (mean, sd, Welch's t, df, p) here as CSV")
         ("widths-chart", "draw channels per layer before/after adaptation for --run (Fig. 5)")
+        ("widths-arm", po::value<std::string>(),
+         "draw channels per layer for each finished seed of this campaign arm side by side "
+         "(narrow with --campaign, --hw)")
         ("run", po::value<std::int64_t>(),
          "run id: the run for --widths-chart, else only this run's candidates");
     // clang-format on
@@ -43,12 +70,23 @@ int compare(const std::vector<std::string>& args) {
     if (!parse_or_help(
             args, "compare",
             "--db FILE --x macs|params|latency|energy [--y top1] [--out FILE.svg] "
-            "[--md FILE.md] [filters]\n"
+            "[--md FILE.md] [--seeds-csv FILE.csv] [filters]\n"
             "       nce compare --db FILE --widths-chart --run ID [--out FILE.svg] "
+            "[--md FILE.md]\n"
+            "       nce compare --db FILE --widths-arm ARM [--campaign NAME] [--out FILE.svg] "
             "[--md FILE.md]\n\n"
             "Draws every candidate of v_candidates with both metrics, one series per\n"
             "method (nce, tas, wrpn, random, original, ...), and marks the Pareto front;\n"
-            "the Markdown table summarises each series and lists the front.",
+            "the Markdown table summarises each series and lists the front.\n\n"
+            "Runs of nce campaign (runs.arm set) are grouped instead: one series per arm\n"
+            "(campaign, arm, hw config), drawn at the mean of its finished runs' final\n"
+            "designs (one run per seed; whatever --phase says) with +-1 sample sd error\n"
+            "bars and n in the legend. Tables: each arm's n and mean +- sd of top1, macs,\n"
+            "params, latency and energy (where recorded), then each arm against each\n"
+            "--versus arm of its campaign: difference of means, Welch's t, Welch-\n"
+            "Satterthwaite df, two-sided p; n/a (with the reason) for n < 2 or no variance.\n"
+            "Runs outside campaigns are drawn as before; --per-seed draws campaign runs\n"
+            "that way too.",
             options, vm)) {
       return 0;
     }
@@ -56,7 +94,19 @@ int compare(const std::vector<std::string>& args) {
     ro.mode = OpenMode::kReadOnly;
     Database db(vm["db"].as<std::string>(), ro);
     Report report;
-    if (vm.count("widths-chart")) {
+    if (vm.count("widths-arm")) {
+      if (vm.count("widths-chart")) {
+        throw std::invalid_argument("--widths-arm and --widths-chart exclude each other");
+      }
+      CandidateFilter f;
+      f.campaign = vm["campaign"].as<std::string>();
+      f.method = vm["method"].as<std::string>();
+      f.model = vm["model"].as<std::string>();
+      f.dataset = vm["dataset"].as<std::string>();
+      f.hw = vm["hw"].as<std::string>();
+      f.bits = vm["bits"].as<int>();
+      report = make_arm_widths_report(db, vm["widths-arm"].as<std::string>(), f);
+    } else if (vm.count("widths-chart")) {
       if (!vm.count("run")) throw std::invalid_argument("--widths-chart needs --run ID");
       report = make_widths_report(db, vm["run"].as<std::int64_t>());
     } else {
@@ -73,14 +123,29 @@ int compare(const std::vector<std::string>& args) {
       o.filter.hw = vm["hw"].as<std::string>();
       o.filter.bits = vm["bits"].as<int>();
       o.filter.phase = vm["phase"].as<std::string>();
+      o.filter.campaign = vm["campaign"].as<std::string>();
       if (vm.count("run")) o.filter.run_id = vm["run"].as<std::int64_t>();
+      o.group_seeds = !vm.count("per-seed");
+      o.versus = arm_list(vm["versus"].as<std::string>());
       report = make_compare_report(db, o);
+    }
+    if (vm.count("seeds-csv")) {
+      if (report.seeds_csv.empty()) {
+        throw std::invalid_argument(
+            "--seeds-csv: no campaign arm to tabulate (no run with "
+            "runs.arm set matches" +
+            std::string(vm.count("per-seed") ? ", or --per-seed" : "") + ")");
+      }
+      write_text_file(vm["seeds-csv"].as<std::string>(), report.seeds_csv);
     }
     if (vm.count("out")) write_text_file(vm["out"].as<std::string>(), report.svg);
     write_text_file(vm.count("md") ? vm["md"].as<std::string>() : "-", report.markdown);
     if (vm.count("out")) {
-      std::cerr << "nce compare: " << report.series << " series, " << report.points << " points -> "
-                << vm["out"].as<std::string>() << "\n";
+      std::cerr << "nce compare: " << report.series << " series, " << report.points << " points"
+                << (report.arms ? ", " + std::to_string(report.arms) +
+                                      (report.arms == 1 ? " campaign arm" : " campaign arms")
+                                : "")
+                << " -> " << vm["out"].as<std::string>() << "\n";
     }
     return 0;
   });

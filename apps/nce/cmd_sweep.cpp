@@ -1,5 +1,5 @@
 // `nce sweep`: a grid of hw configs x a set of networks, one fast-path evaluation per pair,
-// stored in the result database (results/sweep.h documents the sweep file).
+// stored in the result database (sweep/sweep.h documents the sweep file).
 #include <iostream>
 
 #include "cli_util.h"
@@ -7,12 +7,13 @@
 #include "nce/results/query.h"
 #include "nce/results/sqlite_cost_cache.h"
 #include "nce/results/sqlite_sink.h"
-#include "nce/results/sweep.h"
+#include "nce/sweep/sweep.h"
 
 namespace nce::app {
 namespace {
 
 using namespace nce::results;
+using namespace nce::sweep;
 
 int sweep(const std::vector<std::string>& args) {
   return run_guarded("sweep", [&] {
@@ -35,8 +36,11 @@ int sweep(const std::vector<std::string>& args) {
             "Evaluates every (hw config, network) pair of the sweep file by the fast cost\n"
             "path and stores one candidate per pair in v_candidates (hw = grid point name,\n"
             "method = original|custom|wrpn|<source method>). Several sweeps may write one\n"
-            "database at once; shards are joined with `nce db merge`.\n"
-            "Sweep file format: results/include/nce/results/sweep.h, hw_configs/sweeps/.",
+            "database at once; shards are joined with `nce db merge`. A grid may have at most\n" +
+                std::to_string(kMaxSweepPoints) +
+                " points (the product of its value lists); split a bigger one into several\n"
+                "sweep files.\n"
+                "Sweep file format: sweep/include/nce/sweep/sweep.h, hw_configs/sweeps/.",
             options, vm)) {
       return 0;
     }

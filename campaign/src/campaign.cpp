@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -113,24 +114,6 @@ const char* to_string(JobState state) {
 bool needs_run(JobState state) {
   return state == JobState::kPending || state == JobState::kResumable ||
          state == JobState::kFailed;
-}
-
-Shard parse_shard(const std::string& text) {
-  const auto slash = text.find('/');
-  Shard s;
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("no slash");
-    std::size_t a = 0, b = 0;
-    s.index = std::stoi(text.substr(0, slash), &a);
-    s.count = std::stoi(text.substr(slash + 1), &b);
-    if (a != slash || b != text.size() - slash - 1) throw std::invalid_argument("trailing text");
-  } catch (const std::exception&) {
-    throw std::invalid_argument("--shard must be i/N (0 <= i < N), got '" + text + "'");
-  }
-  if (s.count < 1 || s.index < 0 || s.index >= s.count) {
-    throw std::invalid_argument("--shard must be i/N (0 <= i < N), got '" + text + "'");
-  }
-  return s;
 }
 
 std::string work_dir(const CampaignOptions& options) {
@@ -288,7 +271,7 @@ std::vector<std::size_t> pending_jobs(const Plan& plan, const std::vector<JobSta
                                       const Shard& shard) {
   std::vector<std::size_t> jobs;
   for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
-    if (static_cast<int>(i % shard.count) != shard.index) continue;
+    if (!shard.owns(i)) continue;
     if (needs_run(states[i].state)) jobs.push_back(i);
   }
   return jobs;
@@ -302,9 +285,10 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
   const std::vector<std::size_t> todo = pending_jobs(plan, states, options.shard);
   std::vector<std::size_t> mine;
   for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
-    if (static_cast<int>(i % options.shard.count) == options.shard.index) mine.push_back(i);
+    if (options.shard.owns(i)) mine.push_back(i);
   }
   summary.skipped = static_cast<int>(mine.size() - todo.size());
+  std::vector<std::size_t> merged;
   if (!todo.empty()) {
     const nn::DatasetPair data = load_plan_data(plan, options);
     int done = 0;
@@ -322,6 +306,15 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
         ++summary.ran;
       }
       if (states[i].state == JobState::kFailed) ++summary.failed;
+      // Merged as soon as it ends, so an interruption later in the campaign loses nothing of it
+      // in --db (merging again at the end changes nothing).
+      if (states[i].state != JobState::kBusy) {
+        const MergeSummary m = merge_jobs(plan, {i}, options);
+        summary.merged.runs_added += m.runs_added;
+        summary.merged.runs_updated += m.runs_updated;
+        summary.merged.runs_unchanged += m.runs_unchanged;
+        merged.push_back(i);
+      }
       ++done;
       if (options.observer) {
         options.observer->on_job_end(plan.jobs[i], states[i], seconds, done,
@@ -329,7 +322,14 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
       }
     }
   }
-  summary.merged = merge_jobs(plan, mine, options);
+  std::vector<std::size_t> rest;  // mine, less the jobs merged as they ended
+  for (std::size_t i : mine) {
+    if (std::find(merged.begin(), merged.end(), i) == merged.end()) rest.push_back(i);
+  }
+  const MergeSummary m = merge_jobs(plan, rest, options);
+  summary.merged.runs_added += m.runs_added;
+  summary.merged.runs_updated += m.runs_updated;
+  summary.merged.runs_unchanged += m.runs_unchanged;
   summary.states = job_states(plan, options);
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

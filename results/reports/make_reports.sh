@@ -3,12 +3,15 @@
 #   1. two hardware sweeps (hw_configs/sweeps/*.cfg) through the fast cost path;
 #   2. a small search campaign (NCE, TAS, WRPN, random + the original network) on ResNet-8 /
 #      Fashion-MNIST, W2A2, costed on the 32x32 OS preset -- a short budget, see README.md;
-#   3. the charts (SVG) and tables (Markdown) drawn by `nce compare` and `nce db query`.
+#   3. the charts (SVG) and tables (Markdown) drawn by `nce compare` and `nce db query`;
+#   4. a small `nce campaign` (original, NCE, TAS over three seeds, 2X TAS over one) in its own
+#      database, and `nce compare`'s arms-over-seeds chart, tables and per-seed widths.
 #
 # Usage: results/reports/make_reports.sh [BUILD_DIR] [DB]
 #   BUILD_DIR  where the nce executable was built (default: build)
 #   DB         result database to (re)create (default: BUILD_DIR/reports.db)
-# Environment: SKIP_SEARCH=1 keeps the search runs already in DB (only sweeps + charts are redone).
+# Environment: SKIP_SEARCH=1 keeps the search runs already in DB (only sweeps + charts are redone)
+# and the campaign's finished jobs (BUILD_DIR/seeds-demo.db; a rerun skips them).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-$root/build}"
@@ -70,4 +73,18 @@ shape_run=$("$nce" db query --db "$db" --csv \
        AND model = 'resnet20' AND method = 'original'
      ORDER BY bits, latency_cycles"
 } > "$out/sweep-tables.md"
+# A campaign over seeds: each arm one point at its seeds' mean +-1 sd, Welch's t against the
+# original and TAS; and each NCE seed's widths side by side.
+seeds_db="$build/seeds-demo.db"
+if [ "${SKIP_SEARCH:-0}" != 1 ]; then
+  rm -rf "$seeds_db" "$seeds_db-wal" "$seeds_db-shm" "$seeds_db.jobs"
+fi
+"$nce" campaign --plan "$root/results/campaigns/fashion-mnist-resnet8-seeds-demo.cfg" \
+  --db "$seeds_db" --quiet
+"$nce" compare --db "$seeds_db" --x macs \
+  --title "ResNet-8, Fashion-MNIST, W2A2: arms over seeds, top-1 vs MACs (mean +-1 sd)" \
+  --out "$out/arms-over-seeds.svg" --md "$out/arms-over-seeds.md" \
+  --seeds-csv "$out/arms-over-seeds.csv"
+"$nce" compare --db "$seeds_db" --widths-arm nce \
+  --out "$out/nce-widths-seeds.svg" --md "$out/nce-widths-seeds.md"
 echo "reports written to $out"

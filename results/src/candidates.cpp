@@ -71,16 +71,26 @@ std::optional<double> CandidateRow::value(Metric metric) const {
   return std::nullopt;
 }
 
+bool has_campaign_columns(const Database& db) {
+  return db.query_int(
+               "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('campaign', "
+               "'arm')")
+             .value_or(0) == 2;
+}
+
 std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFilter& filter) {
+  const bool campaigns = has_campaign_columns(db);
   std::string sql =
       "SELECT run_id, method, model, dataset, bits, hw, epoch, phase, widths, macs, params, "
-      "latency_cycles, energy_pj, top1 FROM (SELECT c.id AS candidate_id, c.run_id, "
-      "COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model, "
-      "COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits, "
-      "COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params, "
-      "c.latency_cycles, c.energy_pj, c.top1 FROM candidates c JOIN runs r ON r.id = c.run_id "
-      "WHERE r.status <> 'diverged') "
-      "WHERE 1";
+      "latency_cycles, energy_pj, top1, run_method, run_status, seed, campaign, arm FROM (SELECT "
+      "c.id AS candidate_id, c.run_id, COALESCE(c.method, r.method) AS method, "
+      "COALESCE(c.model, r.model) AS model, COALESCE(c.dataset, r.dataset) AS dataset, "
+      "COALESCE(c.bits, r.bits) AS bits, COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, "
+      "c.macs, c.params, c.latency_cycles, c.energy_pj, c.top1, r.method AS run_method, "
+      "r.status AS run_status, r.seed AS seed, " +
+      std::string(campaigns ? "r.campaign AS campaign, r.arm AS arm"
+                            : "NULL AS campaign, NULL AS arm") +
+      " FROM candidates c JOIN runs r ON r.id = c.run_id WHERE r.status <> 'diverged') WHERE 1";
   std::vector<std::string> text_args;
   auto add_text = [&](const std::string& column, const std::string& value) {
     if (value.empty()) return;
@@ -92,6 +102,8 @@ std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFil
   add_text("dataset", filter.dataset);
   add_text("hw", filter.hw);
   add_text("phase", filter.phase);
+  if (!filter.campaign.empty() && !campaigns) sql += " AND 0";  // no run belongs to a campaign
+  add_text("campaign", filter.campaign);
   if (filter.bits > 0) sql += " AND bits = " + std::to_string(filter.bits);
   if (filter.run_id) sql += " AND run_id = " + std::to_string(*filter.run_id);
   for (Metric m : filter.require) sql += std::string(" AND ") + metric_column(m) + " IS NOT NULL";
@@ -115,6 +127,11 @@ std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFil
     r.latency_cycles = stmt.column_opt_int(11);
     r.energy_pj = stmt.column_opt_double(12);
     r.top1 = stmt.column_opt_double(13);
+    r.run_method = stmt.column_text(14);
+    r.run_status = stmt.column_text(15);
+    r.seed = stmt.column_opt_int(16);
+    r.campaign = stmt.column_text(17);
+    r.arm = stmt.column_text(18);
     rows.push_back(std::move(r));
   }
   return rows;

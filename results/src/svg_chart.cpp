@@ -125,6 +125,35 @@ void axes(std::ostringstream& o, const Axis& x, const Axis& y, const std::vector
     << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(y_label) << "</text>\n";
 }
 
+// +- x_error and +- y_error around p, each a line with caps.
+void error_bars(std::ostringstream& o, const Axis& x, const Axis& y, const ChartPoint& p,
+                const std::string& color) {
+  constexpr double kCap = 4;  // half the cap's length, pixels
+  const double cx = x.map(p.x), cy = y.map(p.y);
+  auto line = [&](double x1, double y1, double x2, double y2) {
+    o << "<line x1=\"" << num(x1) << "\" y1=\"" << num(y1) << "\" x2=\"" << num(x2) << "\" y2=\""
+      << num(y2) << "\"/>";
+  };
+  o << "<g class=\"error-bars\" stroke=\"" << color << "\" stroke-width=\"1.2\">";
+  if (p.x_error > 0) {
+    const double left = x.map(p.x - p.x_error), right = x.map(p.x + p.x_error);
+    o << "<g class=\"x-error\" data-value=\"" << p.x_error << "\">";
+    line(left, cy, right, cy);
+    line(left, cy - kCap, left, cy + kCap);
+    line(right, cy - kCap, right, cy + kCap);
+    o << "</g>";
+  }
+  if (p.y_error > 0) {
+    const double low = y.map(p.y - p.y_error), high = y.map(p.y + p.y_error);
+    o << "<g class=\"y-error\" data-value=\"" << p.y_error << "\">";
+    line(cx, low, cx, high);
+    line(cx - kCap, low, cx + kCap, low);
+    line(cx - kCap, high, cx + kCap, high);
+    o << "</g>";
+  }
+  o << "</g>\n";
+}
+
 }  // namespace
 
 std::string xml_escape(const std::string& raw) {
@@ -217,14 +246,20 @@ std::string series_color(const std::string& name) {
   return palette[std::hash<std::string>{}(name) % 8];
 }
 
+std::string indexed_color(std::size_t k) {
+  static const char* colors[] = {"#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
+                                 "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#1f77b4"};
+  return colors[k % 10];
+}
+
 std::string render_scatter_svg(const ScatterChart& chart) {
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
   for (const auto& s : chart.series) {
     for (const auto& p : s.points) {
-      xmin = std::min(xmin, p.x);
-      xmax = std::max(xmax, p.x);
-      ymin = std::min(ymin, p.y);
-      ymax = std::max(ymax, p.y);
+      xmin = std::min(xmin, p.x - p.x_error);
+      xmax = std::max(xmax, p.x + p.x_error);
+      ymin = std::min(ymin, p.y - p.y_error);
+      ymax = std::max(ymax, p.y + p.y_error);
     }
   }
   if (!std::isfinite(xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
@@ -273,6 +308,7 @@ std::string render_scatter_svg(const ScatterChart& chart) {
       o << "\"/>\n";
     }
     for (const auto& p : s.points) {
+      if (p.x_error > 0 || p.y_error > 0) error_bars(o, x, y, p, color);
       o << marker(shape, x.map(p.x), y.map(p.y), 4, color, p.label) << "\n";
     }
     o << "</g>\n";
@@ -284,8 +320,10 @@ std::string render_scatter_svg(const ScatterChart& chart) {
   for (size_t si = 0; si < chart.series.size(); ++si) {
     const auto& s = chart.series[si];
     o << marker(kMarkerShapes[si % 4], lx + 6, ly, 4, series_color(s.name), "") << "\n";
-    o << "<text x=\"" << num(lx + 18) << "\" y=\"" << num(ly + 4) << "\">" << xml_escape(s.name)
-      << " (" << s.points.size() << ")</text>\n";
+    const std::string legend =
+        s.legend.empty() ? s.name + " (" + std::to_string(s.points.size()) + ")" : s.legend;
+    o << "<text x=\"" << num(lx + 18) << "\" y=\"" << num(ly + 4) << "\">" << xml_escape(legend)
+      << "</text>\n";
     ly += 20;
   }
   if (!chart.front.empty()) {
@@ -331,7 +369,7 @@ std::string render_bar_svg(const BarChart& chart) {
   for (size_t si = 0; si < chart.series.size(); ++si) {
     const auto& s = chart.series[si];
     o << "<g class=\"series\" data-name=\"" << xml_escape(s.name) << "\" fill=\""
-      << series_color(s.name) << "\">\n";
+      << (s.color.empty() ? series_color(s.name) : s.color) << "\">\n";
     for (size_t c = 0; c < s.values.size() && c < chart.categories.size(); ++c) {
       double left = x.pixel_lo + slot * static_cast<double>(c) + (slot - group) / 2 +
                     bar * static_cast<double>(si);
@@ -348,8 +386,8 @@ std::string render_bar_svg(const BarChart& chart) {
   double ly = kMarginTop + 10;
   for (const auto& s : chart.series) {
     o << "<rect x=\"" << num(lx) << "\" y=\"" << num(ly - 6) << "\" width=\"12\" height=\"12\" "
-      << "fill=\"" << series_color(s.name) << "\"/>\n<text x=\"" << num(lx + 18) << "\" y=\""
-      << num(ly + 4) << "\">" << xml_escape(s.name) << "</text>\n";
+      << "fill=\"" << (s.color.empty() ? series_color(s.name) : s.color) << "\"/>\n<text x=\""
+      << num(lx + 18) << "\" y=\"" << num(ly + 4) << "\">" << xml_escape(s.name) << "</text>\n";
     ly += 20;
   }
   o << "</g>\n</svg>\n";

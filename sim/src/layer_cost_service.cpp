@@ -24,7 +24,7 @@ const LayerCost& LayerCostService::cost(const models::Layer& layer, int c_in, in
   l.c_out = c_out;
   LayerCost cost = fast_layer_cost(hw_, l);
   ++computed_;
-  if (cost.ok() && cache_ != nullptr) cache_->store(fingerprint_, key, hw_.bits, cost);
+  if (cache_ != nullptr) cache_->store(fingerprint_, key, hw_.bits, cost);  // statuses too
   return memo_.emplace(key, std::move(cost)).first->second;
 }
 

@@ -1,5 +1,6 @@
 // nce campaign end to end: the command line, --list, and the MPI run against the serial one.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -20,7 +21,8 @@ class CampaignCli : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
            ("nce_campaign_cli_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     std::ofstream(dir_ / "plan.cfg") << "[campaign]\nname = tiny\nmodel = resnet8\n"

@@ -1,6 +1,7 @@
 #include "nce/campaign/campaign.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -48,7 +49,9 @@ class Campaign : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("nce_campaign_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("nce_campaign_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -150,8 +153,7 @@ TEST_F(Campaign, AnEditedPlanIsRefusedBeforeAnyJobRunsNamingTheFile) {
   run_campaign(tiny_plan(), o);
   std::string edited = kPlan;
   edited.replace(edited.find("retrain-epochs = 1"), 18, "retrain-epochs = 2");
-  const Plan changed =
-      parse_plan(edited, "tiny.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
+  const Plan changed = parse_plan(edited, "tiny.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
   try {
     run_campaign(changed, o);
     FAIL() << "an edited plan ran";

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "campaign_db.h"
 #include "mini_xml.h"
 #include "nce/results/database.h"
 #include "nce/results/sqlite_sink.h"
@@ -133,6 +134,52 @@ TEST(Cli, ShardsMergeAndCompareDrawsEveryMethod) {
   Outcome e = nce("db export --db " + out.path() + " --format json --table v_runs");
   EXPECT_EQ(e.code, 0) << e.err;
   EXPECT_NE(e.out.find("\"method\": \"sweep\""), std::string::npos) << e.out;
+}
+
+TEST(Cli, CompareGroupsCampaignArmsOverSeeds) {
+  ScratchFile db, svg(".svg"), md(".md"), csv(".csv"), widths(".widths.svg");
+  testing::fill_campaign(db.path());
+  Outcome c = nce("compare --db " + db.path() + " --out " + svg.path() + " --md " + md.path() +
+                  " --seeds-csv " + csv.path());
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_NE(c.err.find("5 series, 11 points, 4 campaign arms"), std::string::npos) << c.err;
+  const std::string table = read_file(md.path());
+  EXPECT_NE(table.find("### Against `original`"), std::string::npos) << table;
+  EXPECT_NE(table.find("### Against `tas`"), std::string::npos) << table;
+  EXPECT_NE(read_file(csv.path()).find("c1,nce,,nce,top1,3,81,1,original,"), std::string::npos);
+  auto root = testing::MiniXml::parse(read_file(svg.path()));
+  EXPECT_EQ(root->all("g", "class", "error-bars").size(), 3u);  // original, nce, tas
+  // --versus and --campaign; stdout is the Markdown without --md.
+  c = nce("compare --db " + db.path() + " --campaign c1 --versus 'tas-2x, nce'");
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_NE(c.out.find("### Against `tas-2x`"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("### Against `nce`"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("### Against `original`"), std::string::npos) << c.out;
+  c = nce("compare --db " + db.path() + " --campaign nope");
+  EXPECT_EQ(c.code, 2);  // only the campaign's runs: none
+  // --per-seed: today's drawing, and nothing for --seeds-csv to write.
+  c = nce("compare --db " + db.path() + " --per-seed --seeds-csv " + csv.path());
+  EXPECT_EQ(c.code, 2);
+  EXPECT_NE(c.err.find("--seeds-csv: no campaign arm"), std::string::npos) << c.err;
+  c = nce("compare --db " + db.path() + " --seeds-csv " + db.path());
+  EXPECT_EQ(c.code, 2);
+  EXPECT_NE(c.err.find("same file"), std::string::npos) << c.err;
+  // Each seed's widths side by side.
+  c = nce("compare --db " + db.path() + " --widths-arm nce --out " + widths.path());
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_NE(c.out.find("| 2 | s1b1.conv_a | 16 | 20 | 16 | 16 | 17.3 | 1.08 |"), std::string::npos)
+      << c.out;
+  EXPECT_EQ(testing::MiniXml::parse(read_file(widths.path()))->all("g", "class", "series").size(),
+            4u);
+  c = nce("compare --db " + db.path() + " --widths-arm wrpn");
+  EXPECT_EQ(c.code, 2);
+  EXPECT_NE(c.err.find("no finished run of arm 'wrpn'"), std::string::npos) << c.err;
+  c = nce("compare --help");
+  EXPECT_EQ(c.code, 0);
+  for (const char* option :
+       {"--versus", "--per-seed", "--seeds-csv", "--widths-arm", "--campaign", "Welch"}) {
+    EXPECT_NE(c.out.find(option), std::string::npos) << option;
+  }
 }
 
 }  // namespace

@@ -177,6 +177,8 @@ TEST(SqliteCostCache, VersionTwoRowsSurviveTheMigrationUnderTheirGemmKey) {
           "INSERT INTO cost_cache VALUES ('fp', 64, 1, 10, 0, 'fc', 2, 'ok', '', 16, 1, 777, "
           "777, 0, 0.5, 1.0, 0.25, 0.25, 0.25, 0.25, 640, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, "
           "'2026-01-01T00:00:00Z')");
+      db.exec("ALTER TABLE runs DROP COLUMN arm");  // v6's columns
+      db.exec("ALTER TABLE runs DROP COLUMN campaign");
       db.exec("PRAGMA user_version = 2");
     });
   }

@@ -70,6 +70,22 @@ TEST_F(CheckpointTest, RoundTrip) {
   EXPECT_NO_THROW(check_checkpoint_matches(back, path_, "resnet8", ck.widths, ck.options));
 }
 
+// An empty tensor (a buffer with no values) reads back empty. The reader used to memcpy into the
+// empty vector's null data(), undefined behaviour that UBSan reports (checkpoint_fuzz found it;
+// scripts/sanitize.sh runs this test under UBSan).
+TEST_F(CheckpointTest, EmptyTensorRoundTrips) {
+  Checkpoint ck = sample();
+  ck.network.push_back({"fc.bn.num_batches_tracked", {}});
+  ck.optimizer.buffers.push_back({"empty.momentum", {}});
+  write_checkpoint(path_, ck);
+  const Checkpoint back = read_checkpoint(path_);
+  ASSERT_EQ(back.network.size(), 3u);
+  EXPECT_EQ(back.network[2].name, "fc.bn.num_batches_tracked");
+  EXPECT_TRUE(back.network[2].values.empty());
+  ASSERT_EQ(back.optimizer.buffers.size(), 2u);
+  EXPECT_TRUE(back.optimizer.buffers[1].values.empty());
+}
+
 TEST_F(CheckpointTest, OverwritesAtomically) {
   write_checkpoint(path_, sample());
   Checkpoint ck = sample();

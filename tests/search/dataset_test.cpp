@@ -183,6 +183,25 @@ TEST(DatasetTest, IdxTruncatedGzipStream) {
                {dir.file("img.gz"), "truncated"});
 }
 
+// Data past what the header describes is counted while it is read in 64 KiB chunks and dropped:
+// the reader used to hold the whole decompressed file first, so a small gzip file with a long
+// tail (16 KiB here, 16 MiB decompressed) cost its decompressed size in memory.
+TEST(DatasetTest, IdxTrailingDataIsNotHeldWhole) {
+  TempDir dir;
+  auto img = idx_images(1, 2, 2);
+  img.resize(img.size() + (16u << 20), 0);
+  write_gz(dir.file("img.gz"), img);
+  write_gz(dir.file("lab.gz"), idx_labels({1}));
+  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
+               {dir.file("img.gz"), "more than 65536 unexpected bytes after 1 images"});
+  write_gz(dir.file("img.gz"), idx_images(1, 2, 2));
+  auto lab = idx_labels({1});
+  lab.resize(lab.size() + 3, 0);
+  write_gz(dir.file("lab.gz"), lab);
+  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
+               {dir.file("lab.gz"), "wrong size: 3 unexpected bytes after 1 labels (want 9)"});
+}
+
 TEST(DatasetTest, IdxCountMismatchAndLabelOutOfRange) {
   TempDir dir;
   write_gz(dir.file("img.gz"), idx_images(3, 2, 2));

@@ -7,9 +7,10 @@
 #include <cmath>
 #include <random>
 
+#include "nce/campaign/search_job.h"
 #include "nce/search/search_run.h"
 #include "nce/sim/hw_config.h"
-#include "nce/sim/layer_cost.h"
+#include "nce/sim/layer_cost_service.h"
 
 namespace nce::search {
 namespace {
@@ -39,14 +40,9 @@ TEST(SearchLatency, ALatencyBudgetOnA16WideArrayFavoursMultiplesOf16) {
   const sim::HwConfig hw_config =
       sim::load_hw_config(std::string(NCE_SOURCE_DIR) + "/hw_configs/edge-16x16-ws-2b.cfg");
   ASSERT_EQ(hw_config.cols, 16);
-  HardwareCosts hw;
-  hw.name = hw_config.name;
-  hw.latency_cycles = [&](const models::Layer& l, int ci, int co) {
-    models::Layer x = l;
-    x.c_in = ci;
-    x.c_out = co;
-    return static_cast<double>(sim::fast_layer_cost(hw_config, x).cycles);
-  };
+  // The layer costs as nce search asks them (sim::LayerCostService through campaign's adapter).
+  sim::LayerCostService costs(hw_config);
+  const HardwareCosts hw = campaign::hardware_costs(costs);
   const nn::Dataset data = noise_data(128, 5);
   SearchConfig c;
   c.method = "tas";

@@ -221,5 +221,30 @@ TEST(TrainerTest, RejectsBadConfig) {
   EXPECT_THROW(train(c, sample(), sample()), std::invalid_argument);
 }
 
+// The history a checkpoint carries numbers its epochs 1, 2, ...: an epoch token that is out of
+// int's range (converting 1e300 to int was undefined behaviour; checkpoint_fuzz), a gap or a
+// repeat is refused naming the file and the line.
+TEST(TrainerHistory, EpochsMustCountFromOne) {
+  std::vector<EpochStats> history(2);
+  history[0] = {1, 2.5, 10, 0.1, 3, 100, 2.4, 11, 50};
+  history[1] = {2, 2.0, 20, 0.05, 3, 100};
+  const std::vector<EpochStats> back = history_from_text(history_to_text(history), "ck");
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[1].epoch, 2);
+  EXPECT_EQ(back[0].test_top5, 50);
+  EXPECT_TRUE(std::isnan(back[1].test_top1));
+  for (const std::string bad :
+       {"1e300 1 1 1 1 1 1 1 1\n", "2 1 1 1 1 1 1 1 1\n", "1 1 1 1 1 1 1 1 1\n1 1 1 1 1 1 1 1 1\n",
+        "1.5 1 1 1 1 1 1 1 1\n"}) {
+    try {
+      history_from_text(bad, "run.ckpt");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("run.ckpt: history line"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nce::nn

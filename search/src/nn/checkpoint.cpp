@@ -69,7 +69,8 @@ class ByteReader {
     const auto n = pod<std::uint64_t>(what);
     if (n > (size_ - at_) / sizeof(float)) malformed(what);
     std::vector<float> v(n);
-    std::memcpy(v.data(), data_ + at_, n * sizeof(float));
+    // An empty tensor has no storage: memcpy to its null data() is undefined even for 0 bytes.
+    if (n > 0) std::memcpy(v.data(), data_ + at_, n * sizeof(float));
     at_ += n * sizeof(float);
     return v;
   }

@@ -31,28 +31,59 @@ struct GzCloser {
 };
 using GzFile = std::unique_ptr<std::remove_pointer_t<gzFile>, GzCloser>;
 
-// Reads a whole file, transparently gunzipping it (zlib reads plain files as they are).
-std::vector<std::uint8_t> read_gz_file(const std::string& path) {
-  if (!file_exists(path)) fail(path, "file not found");
-  GzFile file(gzopen(path.c_str(), "rb"));
-  if (!file) fail(path, "cannot open");
-  std::vector<std::uint8_t> bytes;
-  std::vector<std::uint8_t> chunk(1 << 20);
-  for (;;) {
-    int got = gzread(file.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (got < 0) {
-      int errnum = 0;
-      const char* msg = gzerror(file.get(), &errnum);
-      fail(path, std::string("corrupt or truncated gzip data (") + msg + ")");
-    }
-    if (got == 0) break;
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + got);
+// A file read through zlib (gzip'd or plain: zlib passes plain files through) in 64 KiB chunks,
+// so that what is held is what the caller asked for and the file has, never what a header claims.
+class GzReader {
+ public:
+  static constexpr std::size_t kChunk = 64 * 1024;
+
+  explicit GzReader(const std::string& path) : path_(path) {
+    if (!file_exists(path)) fail(path, "file not found");
+    file_.reset(gzopen(path.c_str(), "rb"));
+    if (!file_) fail(path, "cannot open");
   }
-  // gzread returns 0 with Z_BUF_ERROR when the gzip stream ends early.
-  int errnum = 0;
-  gzerror(file.get(), &errnum);
-  if (errnum != Z_OK) fail(path, "truncated gzip stream");
-  return bytes;
+
+  // Appends up to n bytes to `out`; fewer only at the end of the data.
+  void read(std::size_t n, std::vector<std::uint8_t>& out) {
+    while (n > 0) {
+      const std::size_t old = out.size();
+      const auto want = static_cast<unsigned>(std::min(n, kChunk));
+      out.resize(old + want);
+      const int got = gzread(file_.get(), out.data() + old, want);
+      if (got < 0) {
+        int errnum = 0;
+        const char* msg = gzerror(file_.get(), &errnum);
+        fail(path_, std::string("corrupt or truncated gzip data (") + msg + ")");
+      }
+      out.resize(old + static_cast<std::size_t>(got));
+      if (got == 0) {
+        // gzread returns 0 with Z_BUF_ERROR when the gzip stream ends early.
+        int errnum = 0;
+        gzerror(file_.get(), &errnum);
+        if (errnum != Z_OK) fail(path_, "truncated gzip stream");
+        return;
+      }
+      n -= static_cast<std::size_t>(got);
+    }
+  }
+
+  // How many bytes follow what was read, counted up to `limit` (limit + 1: more than that).
+  std::size_t bytes_left(std::size_t limit) {
+    std::vector<std::uint8_t> rest;
+    read(limit + 1, rest);
+    return rest.size();
+  }
+
+ private:
+  std::string path_;
+  GzFile file_;
+};
+
+// "12 unexpected bytes" / "more than 65536 unexpected bytes" after what a header describes.
+std::string unexpected_bytes(std::size_t extra) {
+  return (extra > GzReader::kChunk ? "more than " + std::to_string(GzReader::kChunk)
+                                   : std::to_string(extra)) +
+         " unexpected bytes";
 }
 
 std::uint32_t big_endian_u32(const std::vector<std::uint8_t>& b, std::size_t at) {
@@ -95,59 +126,69 @@ const char* default_fashion_mnist_dir() {
 }
 
 Dataset read_idx(const std::string& images_path, const std::string& labels_path, int num_classes) {
-  const auto images = read_gz_file(images_path);
-  if (images.size() < 16)
-    fail(images_path, "truncated IDX header (" + std::to_string(images.size()) + " bytes)");
-  const std::uint32_t image_magic = big_endian_u32(images, 0);
+  GzReader images(images_path);
+  std::vector<std::uint8_t> header;
+  images.read(16, header);
+  if (header.size() < 16)
+    fail(images_path, "truncated IDX header (" + std::to_string(header.size()) + " bytes)");
+  const std::uint32_t image_magic = big_endian_u32(header, 0);
   if (image_magic != 0x00000803) {
     fail(images_path, "bad magic " + hex(image_magic) + " (want 0x00000803: u8 images, 3 dims)");
   }
-  const std::uint32_t count = big_endian_u32(images, 4);
-  const std::uint32_t rows = big_endian_u32(images, 8);
-  const std::uint32_t cols = big_endian_u32(images, 12);
+  const std::uint32_t count = big_endian_u32(header, 4);
+  const std::uint32_t rows = big_endian_u32(header, 8);
+  const std::uint32_t cols = big_endian_u32(header, 12);
   if (rows == 0 || cols == 0 || rows > 4096 || cols > 4096) {
     fail(images_path,
          "implausible image size " + std::to_string(rows) + "x" + std::to_string(cols));
   }
-  const std::size_t want = 16 + static_cast<std::size_t>(count) * rows * cols;
-  if (images.size() < want) {
+  if (count > static_cast<std::uint32_t>(std::numeric_limits<int>::max())) {
+    fail(images_path, "implausible image count " + std::to_string(count));
+  }
+  const std::size_t pixel_bytes = static_cast<std::size_t>(count) * rows * cols;
+  Dataset data;
+  images.read(pixel_bytes, data.pixels);
+  if (data.pixels.size() < pixel_bytes) {
     fail(images_path, "truncated: header says " + std::to_string(count) + " images of " +
                           std::to_string(rows) + "x" + std::to_string(cols) + " (" +
-                          std::to_string(want) + " bytes) but the file has " +
-                          std::to_string(images.size()) + " bytes");
+                          std::to_string(16 + pixel_bytes) + " bytes) but the file has " +
+                          std::to_string(16 + data.pixels.size()) + " bytes");
   }
-  if (images.size() > want) {
-    fail(images_path, std::to_string(images.size() - want) + " unexpected bytes after " +
-                          std::to_string(count) + " images");
+  if (const std::size_t extra = images.bytes_left(GzReader::kChunk)) {
+    fail(images_path, unexpected_bytes(extra) + " after " + std::to_string(count) + " images");
   }
 
-  const auto labels = read_gz_file(labels_path);
-  if (labels.size() < 8)
-    fail(labels_path, "truncated IDX header (" + std::to_string(labels.size()) + " bytes)");
-  const std::uint32_t label_magic = big_endian_u32(labels, 0);
+  GzReader labels(labels_path);
+  header.clear();
+  labels.read(8, header);
+  if (header.size() < 8)
+    fail(labels_path, "truncated IDX header (" + std::to_string(header.size()) + " bytes)");
+  const std::uint32_t label_magic = big_endian_u32(header, 0);
   if (label_magic != 0x00000801) {
     fail(labels_path, "bad magic " + hex(label_magic) + " (want 0x00000801: u8 labels, 1 dim)");
   }
-  const std::uint32_t label_count = big_endian_u32(labels, 4);
+  const std::uint32_t label_count = big_endian_u32(header, 4);
   if (label_count != count) {
     fail(labels_path, "has " + std::to_string(label_count) + " labels but " + images_path +
                           " has " + std::to_string(count) + " images");
   }
-  if (labels.size() != 8 + static_cast<std::size_t>(count)) {
-    fail(labels_path, (labels.size() < 8 + count ? "truncated: " : "wrong size: ") +
-                          std::to_string(labels.size()) + " bytes for " + std::to_string(count) +
-                          " labels (want " + std::to_string(8 + count) + ")");
+  labels.read(count, data.labels);
+  const std::string want = " (want " + std::to_string(8 + std::size_t{count}) + ")";
+  if (data.labels.size() < count) {
+    fail(labels_path, "truncated: " + std::to_string(8 + data.labels.size()) + " bytes for " +
+                          std::to_string(count) + " labels" + want);
+  }
+  if (const std::size_t extra = labels.bytes_left(GzReader::kChunk)) {
+    fail(labels_path, "wrong size: " + unexpected_bytes(extra) + " after " + std::to_string(count) +
+                          " labels" + want);
   }
   if (count == 0) fail(images_path, "contains no images");
 
-  Dataset data;
   data.source = images_path;
   data.channels = 1;
   data.height = static_cast<int>(rows);
   data.width = static_cast<int>(cols);
   data.num_classes = num_classes;
-  data.pixels.assign(images.begin() + 16, images.end());
-  data.labels.assign(labels.begin() + 8, labels.end());
   check_labels(data.labels, num_classes, labels_path);
   return data;
 }

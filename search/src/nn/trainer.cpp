@@ -32,19 +32,6 @@ std::string num(double v) {
 // The data generator is seeded apart from the network's initialization.
 constexpr std::uint64_t kDataSeedSalt = 0x9e3779b97f4a7c15ULL;
 
-// History as text: one line per epoch, 9 numbers, round-trip exact (%.17g).
-std::string history_to_text(const std::vector<EpochStats>& history) {
-  std::ostringstream out;
-  for (const auto& e : history) {
-    char line[512];
-    std::snprintf(line, sizeof line, "%d %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g\n",
-                  e.epoch, e.loss, e.top1, e.lr, e.seconds, e.images_per_s, e.test_loss,
-                  e.test_top1, e.test_top5);
-    out << line;
-  }
-  return out.str();
-}
-
 double parse_double(const std::string& token, const std::string& path) {
   // strtod accepts "nan" as printed by %.17g.
   char* end = nullptr;
@@ -53,27 +40,6 @@ double parse_double(const std::string& token, const std::string& path) {
     throw std::runtime_error(path + ": malformed history entry '" + token + "' in checkpoint");
   }
   return v;
-}
-
-std::vector<EpochStats> history_from_text(const std::string& text, const std::string& path) {
-  std::vector<EpochStats> history;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::vector<std::string> tokens;
-    for (std::string t; fields >> t;) tokens.push_back(t);
-    if (tokens.size() != 9) {
-      throw std::runtime_error(path + ": malformed history line '" + line + "' in checkpoint");
-    }
-    EpochStats e;
-    e.epoch = static_cast<int>(parse_double(tokens[0], path));
-    double* fields_out[] = {&e.loss,         &e.top1,      &e.lr,        &e.seconds,
-                            &e.images_per_s, &e.test_loss, &e.test_top1, &e.test_top5};
-    for (int i = 0; i < 8; ++i) *fields_out[i] = parse_double(tokens[i + 1], path);
-    history.push_back(e);
-  }
-  return history;
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& config, Network& net) {
@@ -138,6 +104,46 @@ bool count_hits(const float* logits, int classes, int label, int* top1, int* top
 }
 
 }  // namespace
+
+std::string history_to_text(const std::vector<EpochStats>& history) {
+  std::ostringstream out;
+  for (const auto& e : history) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%d %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g\n",
+                  e.epoch, e.loss, e.top1, e.lr, e.seconds, e.images_per_s, e.test_loss,
+                  e.test_top1, e.test_top5);
+    out << line;
+  }
+  return out.str();
+}
+
+std::vector<EpochStats> history_from_text(const std::string& text, const std::string& path) {
+  std::vector<EpochStats> history;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> tokens;
+    for (std::string t; fields >> t;) tokens.push_back(t);
+    if (tokens.size() != 9) {
+      throw std::runtime_error(path + ": malformed history line '" + line + "' in checkpoint");
+    }
+    // Epochs are numbered 1, 2, ... in order (a number out of int's range would be undefined to
+    // convert, a gap or a repeat is no history this trainer wrote).
+    EpochStats e;
+    e.epoch = static_cast<int>(history.size()) + 1;
+    if (tokens[0] != std::to_string(e.epoch)) {
+      throw std::runtime_error(path + ": history line " + std::to_string(e.epoch) +
+                               " is of epoch '" + tokens[0] + "', want " + std::to_string(e.epoch) +
+                               " (in checkpoint)");
+    }
+    double* fields_out[] = {&e.loss,         &e.top1,      &e.lr,        &e.seconds,
+                            &e.images_per_s, &e.test_loss, &e.test_top1, &e.test_top5};
+    for (int i = 0; i < 8; ++i) *fields_out[i] = parse_double(tokens[i + 1], path);
+    history.push_back(e);
+  }
+  return history;
+}
 
 void validate(const TrainConfig& c) {
   auto bad = [](const std::string& field, const std::string& value, const std::string& why) {

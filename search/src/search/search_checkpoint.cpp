@@ -1,6 +1,12 @@
 #include "nce/search/search_checkpoint.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -21,17 +27,78 @@ void write_vec(std::ostream& out, const std::vector<double>& v) {
   out << '\n';
 }
 
-std::vector<double> read_vec(std::istream& in) {
-  size_t n = 0;
-  in >> n;
-  std::vector<double> v(n);
-  for (auto& x : v) {
-    std::string token;
-    in >> token;
-    x = std::strtod(token.c_str(), nullptr);
+// Reads what write_search_history wrote, token by token, refusing anything it did not write: a
+// count larger than the text left could hold (so nothing is allocated that the file does not
+// hold), a number that is not one or is out of its range, a record of another shape.
+class HistoryReader {
+ public:
+  HistoryReader(const std::string& text, const std::string& path) : text_(text), path_(path) {}
+
+  [[noreturn]] void malformed(const std::string& what) const {
+    throw std::runtime_error(path_ + ": malformed search state in checkpoint (" + what +
+                             " at byte " + std::to_string(at_) + ")");
   }
-  return v;
-}
+  std::string word(const std::string& what) {
+    while (at_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[at_]))) ++at_;
+    const std::size_t begin = at_;
+    while (at_ < text_.size() && !std::isspace(static_cast<unsigned char>(text_[at_]))) ++at_;
+    if (begin == at_) malformed(what + ": missing");
+    return text_.substr(begin, at_ - begin);
+  }
+  void expect(const char* tag) {
+    if (word(std::string("'") + tag + "'") != tag) malformed(std::string("expected '") + tag + "'");
+  }
+  std::int64_t integer(const std::string& what, std::int64_t lo, std::int64_t hi) {
+    const std::string token = word(what);
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(token.c_str(), &end, 10);
+    if (end == token.c_str() || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+      malformed(what + " '" + token + "' (want an integer in " + std::to_string(lo) + ".." +
+                std::to_string(hi) + ")");
+    }
+    return v;
+  }
+  int integer(const std::string& what, int lo = std::numeric_limits<int>::min()) {
+    return static_cast<int>(integer(what, lo, std::numeric_limits<int>::max()));
+  }
+  // A count of items that follow: each takes at least two bytes (a separator and a digit).
+  std::size_t count(const std::string& what) {
+    const std::int64_t left = static_cast<std::int64_t>(text_.size() - at_);
+    return static_cast<std::size_t>(integer(what + " count", 0, left / 2));
+  }
+  double real(const std::string& what) {
+    const std::string token = word(what);
+    char* end = nullptr;
+    const double v = std::strtod(token.c_str(), &end);
+    if (end == token.c_str() || *end != '\0') malformed(what + " '" + token + "' (not a number)");
+    return v;
+  }
+  std::vector<double> vec(const std::string& what) {
+    std::vector<double> v(count(what));
+    for (auto& x : v) x = real(what);
+    return v;
+  }
+  std::vector<double> finite_vec(const std::string& what, std::size_t want) {
+    std::vector<double> v = vec(what);
+    if (v.size() != want) {
+      malformed(what + ": " + std::to_string(v.size()) + " values, want " + std::to_string(want));
+    }
+    for (double x : v) {
+      if (!std::isfinite(x)) malformed(what + ": not finite");
+    }
+    return v;
+  }
+  bool at_end() {
+    while (at_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[at_]))) ++at_;
+    return at_ == text_.size();
+  }
+
+ private:
+  const std::string& text_;
+  const std::string& path_;
+  std::size_t at_ = 0;
+};
 
 }  // namespace
 
@@ -77,74 +144,118 @@ std::string write_search_history(const ArchParams& arch, const ArchOptimizer& ad
 
 void read_search_history(const std::string& text, const std::string& path, ArchParams& arch,
                          ArchOptimizer& adam, std::vector<SearchEpoch>& epochs,
-                         std::vector<Candidate>& candidates) {
-  std::istringstream in(text);
-  std::string tag;
-  auto expect = [&](const char* what) {
-    in >> tag;
-    if (!in || tag != what) {
-      throw std::runtime_error(path + ": malformed search state (expected '" + what + "')");
-    }
-  };
-  int layers = 0;
-  expect("arch");
-  in >> layers;
+                         std::vector<Candidate>& candidates, int max_candidates) {
+  HistoryReader in(text, path);
+  in.expect("arch");
+  const int layers = in.integer("arch layers", 0);
   if (layers != arch.num_layers()) {
     throw std::runtime_error(path + ": the checkpoint's search has " + std::to_string(layers) +
                              " layers, this model has " + std::to_string(arch.num_layers()));
   }
-  for (auto& l : arch.layers()) {
-    size_t n = 0;
-    in >> l.base_channels >> l.expansions >> n;
-    l.candidates.resize(n);
-    for (auto& c : l.candidates) in >> c;
-    l.alpha = read_vec(in);
-  }
-  expect("adam");
-  in >> adam.steps;
-  adam.m.assign(layers, {});
-  adam.v.assign(layers, {});
-  for (int i = 0; i < layers; ++i) {
-    adam.m[i] = read_vec(in);
-    adam.v[i] = read_vec(in);
-  }
-  size_t n = 0;
-  expect("epochs");
-  in >> n;
-  epochs.assign(n, {});
-  for (auto& e : epochs) {
-    in >> e.epoch >> e.phase;
-    const std::vector<double> s = read_vec(in);
-    if (s.size() != 6) throw std::runtime_error(path + ": malformed epoch record");
-    e.tau = s[0], e.lr = s[1], e.loss = s[2], e.top1 = s[3], e.arch_loss = s[4], e.seconds = s[5];
-    size_t np = 0;
-    in >> np;
-    e.probabilities.resize(np);
-    e.ce_alpha_grad.resize(np);
-    for (size_t i = 0; i < np; ++i) {
-      e.probabilities[i] = read_vec(in);
-      e.ce_alpha_grad[i] = read_vec(in);
+  // Each layer must be what the search makes of this network: its base width's candidates,
+  // then one NCE expansion after another (ArchParams::maybe_expand), at most max_candidates.
+  ArchParams restored = arch;
+  for (int w = 1; w <= layers; ++w) {
+    const std::string where = "layer " + std::to_string(w);
+    LayerChoice& l = restored.layer(w);
+    const int base = in.integer(where + " base channels", 1);
+    if (base != l.base_channels) {
+      in.malformed(where + " base channels " + std::to_string(base) + ", this model has " +
+                   std::to_string(l.base_channels));
     }
-    e.kendall = read_vec(in);
-    size_t ne = 0;
-    in >> ne;
-    e.expanded.resize(ne);
-    for (auto& x : e.expanded) in >> x;
+    l.candidates = channel_candidates(l.base_channels);
+    const int initial = static_cast<int>(l.candidates.size());
+    l.expansions = in.integer(where + " expansions", 0);
+    if (l.expansions > std::max(0, max_candidates - initial)) {
+      in.malformed(where + " expansions " + std::to_string(l.expansions) + " (at most " +
+                   std::to_string(std::max(0, max_candidates - initial)) + ")");
+    }
+    for (int k = 1; k <= l.expansions; ++k) {
+      l.candidates.push_back(
+          std::max(expansion_width(l.base_channels, k), l.candidates.back() + 1));
+    }
+    const std::size_t n = in.count(where + " candidates");
+    if (n != l.candidates.size()) {
+      in.malformed(where + ": " + std::to_string(n) + " candidates, want " +
+                   std::to_string(l.candidates.size()));
+    }
+    for (int c : l.candidates) {
+      if (in.integer(where + " candidate", 1) != c) {
+        in.malformed(where + " candidates: not those of " + std::to_string(l.base_channels) +
+                     " channels after " + std::to_string(l.expansions) + " expansions");
+      }
+    }
+    l.alpha = in.finite_vec(where + " alpha", l.candidates.size());
   }
-  expect("candidates");
-  in >> n;
-  candidates.assign(n, {});
-  for (auto& c : candidates) {
-    size_t nw = 0;
-    in >> c.method >> c.epoch >> c.phase >> nw;
-    c.widths.resize(nw);
-    for (auto& w : c.widths) in >> w;
-    in >> c.macs >> c.params;
-    const std::vector<double> s = read_vec(in);
-    if (s.size() != 3) throw std::runtime_error(path + ": malformed candidate record");
+  in.expect("adam");
+  ArchOptimizer restored_adam = adam;
+  restored_adam.steps = in.integer("adam steps", 0, std::numeric_limits<std::int64_t>::max());
+  restored_adam.m.assign(layers, {});
+  restored_adam.v.assign(layers, {});
+  for (int w = 1; w <= layers; ++w) {
+    const std::size_t n = restored.layer(w).candidates.size();
+    restored_adam.m[w - 1] = in.finite_vec("layer " + std::to_string(w) + " adam m", n);
+    restored_adam.v[w - 1] = in.finite_vec("layer " + std::to_string(w) + " adam v", n);
+  }
+  in.expect("epochs");
+  std::vector<SearchEpoch> restored_epochs;
+  const std::size_t num_epochs = in.count("epochs");
+  for (std::size_t i = 0; i < num_epochs; ++i) {
+    const std::string where = "epoch record " + std::to_string(i + 1);
+    SearchEpoch e;
+    e.epoch = in.integer(where + " epoch", 1);
+    if (e.epoch != static_cast<int>(i) + 1)
+      in.malformed(where + ": epoch " + std::to_string(e.epoch));
+    e.phase = in.word(where + " phase");
+    if (e.phase != "warmup" && e.phase != "search")
+      in.malformed(where + " phase '" + e.phase + "'");
+    const std::vector<double> s = in.vec(where);
+    if (s.size() != 6)
+      in.malformed(where + ": " + std::to_string(s.size()) + " statistics, want 6");
+    e.tau = s[0], e.lr = s[1], e.loss = s[2], e.top1 = s[3], e.arch_loss = s[4], e.seconds = s[5];
+    if (in.count(where + " layers") != static_cast<std::size_t>(layers)) {
+      in.malformed(where + ": another number of layers than " + std::to_string(layers));
+    }
+    for (int w = 1; w <= layers; ++w) {
+      e.probabilities.push_back(in.vec(where + " probabilities"));
+      e.ce_alpha_grad.push_back(in.vec(where + " dCE/dalpha"));
+      if (e.ce_alpha_grad.back().size() != e.probabilities.back().size()) {
+        in.malformed(where + " layer " + std::to_string(w) +
+                     ": dCE/dalpha and probabilities differ in size");
+      }
+    }
+    e.kendall = in.vec(where + " kendall");
+    if (e.kendall.size() != static_cast<std::size_t>(layers)) {
+      in.malformed(where + ": " + std::to_string(e.kendall.size()) + " kendall values, want " +
+                   std::to_string(layers));
+    }
+    e.expanded.resize(in.count(where + " expanded"));
+    for (int& x : e.expanded) x = static_cast<int>(in.integer(where + " expanded", 1, layers));
+    restored_epochs.push_back(std::move(e));
+  }
+  in.expect("candidates");
+  std::vector<Candidate> restored_candidates;
+  const std::size_t num_candidates = in.count("candidates");
+  for (std::size_t i = 0; i < num_candidates; ++i) {
+    const std::string where = "candidate " + std::to_string(i + 1);
+    Candidate c;
+    c.method = in.word(where + " method");
+    c.epoch = in.integer(where + " epoch", 0);
+    c.phase = in.word(where + " phase");
+    c.widths.resize(in.count(where + " widths"));
+    for (int& w : c.widths) w = in.integer(where + " width", 1);
+    c.macs = in.integer(where + " macs", 0, std::numeric_limits<std::int64_t>::max());
+    c.params = in.integer(where + " params", 0, std::numeric_limits<std::int64_t>::max());
+    const std::vector<double> s = in.vec(where);
+    if (s.size() != 3) in.malformed(where + ": " + std::to_string(s.size()) + " costs, want 3");
     c.latency_cycles = s[0], c.energy_pj = s[1], c.top1 = s[2];
+    restored_candidates.push_back(std::move(c));
   }
-  if (!in) throw std::runtime_error(path + ": malformed search state (truncated)");
+  if (!in.at_end()) in.malformed("text after the candidates");
+  arch = std::move(restored);
+  adam = std::move(restored_adam);
+  epochs = std::move(restored_epochs);
+  candidates = std::move(restored_candidates);
 }
 
 std::vector<std::pair<std::string, std::string>> search_identity(const SearchConfig& c,

@@ -81,7 +81,7 @@ int SupernetSearch::resume(SearchResult& result) {
   nn::check_checkpoint_matches(ck, c_.checkpoint_path, c_.model, base_.widths,
                                search_identity(c_, train_));
   read_search_history(ck.history, c_.checkpoint_path, arch_, adam_, result.epochs,
-                      result.candidates);
+                      result.candidates, sopt_.max_candidates);
   // The supernet's state: parameters and BN statistics by name.
   std::map<std::string, const nn::StateBuffer*> saved;
   for (const auto& b : ck.network) saved[b.name] = &b;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "nce/campaign/plan.h"
+#include "nce/common/shard.h"
 #include "nce/nn/dataset.h"
 #include "nce/search/search_run.h"
 
@@ -45,12 +46,9 @@ struct JobStatus {
   std::string detail;              // why failed / stale
 };
 
-// "i/N", 0 <= i < N: this process takes the jobs whose index % N == i.
-struct Shard {
-  int index = 0;
-  int count = 1;
-};
-Shard parse_shard(const std::string& text);  // throws std::invalid_argument naming the text
+// "i/N", 0 <= i < N: this process takes the jobs whose index % N == i (nce/common/shard.h).
+using nce::parse_shard;
+using nce::Shard;
 
 class CampaignObserver {
  public:

@@ -35,12 +35,17 @@ struct CandidateRow {
   std::optional<int> bits, epoch;
   std::optional<std::int64_t> macs, params, latency_cycles;
   std::optional<double> energy_pj, top1;
+  // Of the run: its own method (the row's may differ, e.g. the original a search retrains), status,
+  // seed, and the campaign and arm of a campaign's run ("" when none, or before schema v6).
+  std::string run_method, run_status, campaign, arm;
+  std::optional<std::int64_t> seed;
   std::optional<double> value(Metric metric) const;
 };
 
 // Selects rows of v_candidates; empty fields match everything.
 struct CandidateFilter {
   std::string method, model, dataset, hw, phase;
+  std::string campaign;  // runs.campaign (nce campaign); "" matches every run
   int bits = 0;
   std::optional<RunId> run_id;
   // Only rows where both metrics are non-NULL.
@@ -48,5 +53,9 @@ struct CandidateFilter {
 };
 
 std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFilter& filter);
+
+// Whether the file's runs table has the campaign and arm columns (schema v6; a read-only open of
+// an older file is not migrated).
+bool has_campaign_columns(const Database& db);
 
 }  // namespace nce::results

@@ -1,6 +1,8 @@
 // nce::sim::CostCache in the result database's cost_cache table (schema.h): a layer's fast-path
-// cost keyed by (hw fingerprint, GEMM K/N/M, quantized, kind, array bits), so that a repeated
-// sweep or search does not compute it again, across processes and runs.
+// cost keyed by (hw fingerprint, the whole layer key, array bits) — the layer key is CostKey's
+// text: GEMM K/N/M, the conv geometry that decides DRAM reuse, quantized, kind (schema v3) — so
+// that a repeated sweep, search or campaign job does not compute it again, across processes and
+// runs. sim::LayerCostService and sim::CostTable consult it.
 //
 // The first lookup of a hw fingerprint reads all of its entries in one query and keeps them in
 // memory (entries other processes add later are not seen; they are recomputed and ignored on

@@ -6,7 +6,8 @@
 // (axes, ticks, markers, lines, bars, a legend), and plain SVG text keeps results/reports/ diffable
 // and needs no runtime beyond a browser. Output is well-formed XML (every text escaped).
 // Structure tests and scripts may rely on: each series is one <g class="series" data-name="...">,
-// the Pareto front is <g class="pareto-front">, the legend <g class="legend">.
+// the Pareto front is <g class="pareto-front">, the legend <g class="legend">, a point's error
+// bars <g class="error-bars"> (ChartPoint).
 // Units: pixels; the data coordinates are whatever the caller plots (MACs, cycles, pJ, %).
 #pragma once
 
@@ -19,12 +20,18 @@ struct ChartPoint {
   double x = 0;
   double y = 0;
   std::string label;  // shown as a tooltip (<title>); may be empty
+  // Error bars: the point +- x_error horizontally and +- y_error vertically (e.g. one standard
+  // deviation over seeds), drawn as a <g class="error-bars"> of capped lines inside the series'
+  // group, before its marker; 0 = no bar on that axis. The axes are fitted to include them.
+  double x_error = 0;
+  double y_error = 0;
 };
 
 struct ChartSeries {
   std::string name;
   std::vector<ChartPoint> points;
-  bool connect = true;  // join the points (sorted by x) with a line
+  bool connect = true;   // join the points (sorted by x) with a line
+  std::string legend{};  // the legend's text; "" = "<name> (<number of points>)"
 };
 
 struct ScatterChart {
@@ -41,6 +48,7 @@ struct ScatterChart {
 struct BarSeries {
   std::string name;
   std::vector<double> values;  // one per category
+  std::string color{};         // "" = series_color(name)
 };
 
 struct BarChart {
@@ -59,6 +67,8 @@ std::string render_bar_svg(const BarChart& chart);
 // The colour a series name gets: fixed for nce, tas, wrpn, random, original, before, after;
 // others cycle through a palette by a hash of the name.
 std::string series_color(const std::string& name);
+// The k-th of a fixed list of distinct colours (cycling): for series that are numbered, not named.
+std::string indexed_color(std::size_t k);
 
 // Escapes &, <, >, " and ' for XML text and attribute values.
 std::string xml_escape(const std::string& text);

@@ -81,6 +81,13 @@ struct EpochStats {
   double test_top5 = kNotMeasured;
 };
 
+// The history as a checkpoint stores it (Checkpoint::history): one line per epoch, "epoch loss top1
+// lr seconds images_per_s test_loss test_top1 test_top5", doubles round-trip exact (%.17g, "nan"
+// for kNotMeasured).
+std::string history_to_text(const std::vector<EpochStats>& history);
+// Reads what history_to_text wrote. Throws std::runtime_error naming `path` and the line.
+std::vector<EpochStats> history_from_text(const std::string& text, const std::string& path);
+
 struct EvalStats {
   double loss = 0.0;
   double top1 = 0.0;

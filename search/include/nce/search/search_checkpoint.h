@@ -33,10 +33,15 @@ std::vector<std::pair<std::string, std::string>> search_identity(const SearchCon
 std::string write_search_history(const ArchParams& arch, const ArchOptimizer& optimizer,
                                  const std::vector<SearchEpoch>& epochs,
                                  const std::vector<Candidate>& candidates);
-// Restores what write_search_history wrote. Throws std::runtime_error naming `path` when the
-// block is malformed or has another number of layers than `arch`.
+// Restores what write_search_history wrote into `arch` (built for the base network, as the search
+// builds it), `optimizer`, `epochs` and `candidates`; on an error they are left as they were.
+// Throws std::runtime_error naming `path` and the field when the block is malformed or is not
+// what a search of this network writes: another number of layers or base width, candidates other
+// than the layer's own followed by its NCE expansions, more than `max_candidates` of them, alpha
+// or Adam moments of another size or not finite, an epoch record that does not cover every layer
+// or breaks the epoch numbering 1, 2, ..., a count larger than the text left could hold.
 void read_search_history(const std::string& text, const std::string& path, ArchParams& arch,
                          ArchOptimizer& optimizer, std::vector<SearchEpoch>& epochs,
-                         std::vector<Candidate>& candidates);
+                         std::vector<Candidate>& candidates, int max_candidates);
 
 }  // namespace nce::search

@@ -1,6 +1,8 @@
-// The cost table the search queries: for one hw config and one network, the fast-path cost
-// (cycles, stall cycles, energy, full LayerCost) of every layer at every (candidate c_in,
-// candidate c_out) pair. Candidates are per width index (Network::widths; index 0 = the input
+// A precomputed cost table: for one hw config and one network, the fast-path cost (cycles, stall
+// cycles, energy, full LayerCost) of every layer at every (candidate c_in, candidate c_out) pair,
+// built in parallel (`nce bench sim` and the tests use it; a search asks sim::LayerCostService,
+// layer_cost_service.h, one pair at a time as it needs them). CostKey and CostCache, defined
+// here, are shared with that service. Candidates are per width index (Network::widths; index 0 = the input
 // channels, fixed). A layer whose in/out width index is -1 has the single candidate layer.c_in /
 // layer.c_out. Candidates can be appended during a search (NCE expansion); only the new pairs are
 // computed. Costs are memoized on CostKey (the GEMM shape, the conv geometry that decides the DRAM

@@ -1,15 +1,15 @@
 // The one way to ask what a layer costs on an array: the fast path's LayerCost of a layer read at
 // c_in and written at c_out channels, memoized on the whole layer key (CostKey: GEMM shape,
 // geometry, quantized, kind) and optionally backed by a CostCache that outlives the process (the
-// result database's cost_cache table, results/sqlite_cost_cache.h). `nce search`, campaigns and
-// the latency tests ask it; the search sees it only through search::HardwareCosts (functions of
+// result database's cost_cache table, results/sqlite_cost_cache.h). `nce search`, campaigns, sweeps
+// and the latency tests ask it; the search sees it only through search::HardwareCosts (functions of
 // layer and widths), so search/ still knows no hardware.
 //
 // One policy for a layer the array cannot map (a tile that does not fit the SRAMs, a count the
 // model cannot represent): cost() returns its LayerCost with the status (!ok(), as a sweep records
 // it); mappable_cost() throws std::invalid_argument naming the hw config, the layer, the widths
-// and the reason (what a search, which needs a number, does). Such costs are memoized but never
-// written to the cache.
+// and the reason (what a search, which needs a number, does). The status is memoized and cached
+// like a number (it is as deterministic), as sim::CostTable and sweeps do.
 // Thread safety: none (one service per thread, or guard it); the cache is called from the
 // calling thread only.
 #pragma once

@@ -1,4 +1,4 @@
-#include "nce/results/sweep.h"
+#include "nce/sweep/sweep.h"
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +16,21 @@
 #include "nce/results/query.h"
 #include "nce/sim/layer_cost.h"
 
-namespace nce::results {
+namespace nce::sweep {
+
+using results::CandidateRecord;
+using results::Database;
+using results::IniEntry;
+using results::OpenMode;
+using results::OpenOptions;
+using results::parse_ini;
+using results::QueryResult;
+using results::ResultSink;
+using results::RunInfo;
+using results::RunScope;
+using results::RunStatus;
+using results::split_list;
+using results::Value;
 
 namespace {
 
@@ -217,14 +231,18 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
     }
   }
   // Expand the grid (first key slowest, last fastest) and validate every point.
-  constexpr std::size_t kMaxPoints = 1000000;
   std::size_t total = 1;
+  bool too_many = false;
+  std::string sizes;  // "4 array.rows x 4 array.cols x ..."
   for (const auto& [key, values] : spec.grid) {
-    total *= values.size();
-    if (total > kMaxPoints) {
-      throw std::invalid_argument(source + ": the grid has more than " +
-                                  std::to_string(kMaxPoints) + " points");
-    }
+    sizes += (sizes.empty() ? "" : " x ") + std::to_string(values.size()) + " " + key;
+    too_many = too_many || values.size() > kMaxSweepPoints / total;
+    if (!too_many) total *= values.size();
+  }
+  if (too_many) {
+    throw std::invalid_argument(source + ": [grid] has more than " +
+                                std::to_string(kMaxSweepPoints) + " points (" + sizes +
+                                "); split it into several sweep files");
   }
   for (std::size_t idx = 0; idx < total; ++idx) {
     std::vector<std::size_t> at(spec.grid.size(), 0);
@@ -382,32 +400,8 @@ SweepSpec load_sweep(const std::string& path, const std::string& default_candida
   return parse_sweep(text.str(), path, dir_of(path), db ? &*db : nullptr);
 }
 
-Shard parse_shard(const std::string& text) {
-  auto slash = text.find('/');
-  auto bad = [&](const std::string& why) {
-    return std::invalid_argument("--shard '" + text + "': " + why + " (expected i/N, 0 <= i < N)");
-  };
-  if (slash == std::string::npos) throw bad("no '/'");
-  Shard s;
-  try {
-    size_t used = 0;
-    s.index = std::stoi(text.substr(0, slash), &used);
-    if (used != slash) throw bad("bad index");
-    std::string count = text.substr(slash + 1);
-    s.count = std::stoi(count, &used);
-    if (used != count.size()) throw bad("bad count");
-  } catch (const std::invalid_argument&) {
-    throw bad("not integers");
-  } catch (const std::out_of_range&) {
-    throw bad("out of range");
-  }
-  if (s.count < 1 || s.index < 0 || s.index >= s.count) throw bad("index out of range");
-  return s;
-}
-
 SweepEvaluation evaluate_pair(const SweepSpec& spec, std::size_t point, std::size_t network,
-                              sim::CostCache* cache, std::int64_t* computed, std::int64_t* hits) {
-  const SweepPoint& p = spec.points.at(point);
+                              sim::LayerCostService& costs) {
   const SweepNetwork& n = spec.networks.at(network);
   models::Network net = build_network(n, spec.source + ": ");
   SweepEvaluation ev;
@@ -416,25 +410,15 @@ SweepEvaluation evaluate_pair(const SweepSpec& spec, std::size_t point, std::siz
   ev.pair = point * spec.networks.size() + network;
   ev.macs = net.macs();
   ev.params = net.params();
-  const std::string fingerprint = p.hw.fingerprint();
   for (const auto& layer : net.layers) {
-    sim::CostKey key = sim::cost_key_for(layer, layer.c_in, layer.c_out);
-    std::optional<sim::LayerCost> cost;
-    if (cache) cost = cache->lookup(fingerprint, key, p.hw.bits);
-    if (cost) {
-      if (hits) ++*hits;
-    } else {
-      cost = sim::fast_layer_cost(p.hw, layer);
-      if (computed) ++*computed;
-      if (cache) cache->store(fingerprint, key, p.hw.bits, *cost);
-    }
-    if (!cost->ok()) {
+    const sim::LayerCost& cost = costs.cost(layer, layer.c_in, layer.c_out);
+    if (!cost.ok()) {
       ev.feasible = false;
       continue;
     }
-    ev.cycles += cost->cycles;
-    ev.stall_cycles += cost->stall_cycles;
-    ev.energy_pj += cost->energy_pj;
+    ev.cycles += cost.cycles;
+    ev.stall_cycles += cost.stall_cycles;
+    ev.energy_pj += cost.energy_pj;
   }
   return ev;
 }
@@ -482,23 +466,32 @@ SweepSummary run_sweep(const SweepSpec& spec, ResultSink& sink, sim::CostCache* 
     std::atomic<std::int64_t> computed{0}, hits{0};
     std::mutex error_mutex;
     std::exception_ptr error;
+    // Each worker asks its own sim::LayerCostService per hw point (the service is not
+    // thread-safe); they share the cache through the lock.
     auto worker = [&] {
-      std::int64_t my_computed = 0, my_hits = 0;
+      std::map<std::size_t, sim::LayerCostService> services;
       while (true) {
         std::size_t k = next.fetch_add(1);
         if (k >= end) break;
         try {
-          std::size_t pair = pairs[k];
-          evals[k - begin] =
-              evaluate_pair(spec, pair / spec.networks.size(), pair % spec.networks.size(),
-                            locked ? &*locked : nullptr, &my_computed, &my_hits);
+          const std::size_t pair = pairs[k];
+          const std::size_t point = pair / spec.networks.size();
+          auto it = services.find(point);
+          if (it == services.end()) {
+            it = services
+                     .try_emplace(point, spec.points[point].hw, locked ? &*locked : nullptr)
+                     .first;
+          }
+          evals[k - begin] = evaluate_pair(spec, point, pair % spec.networks.size(), it->second);
         } catch (...) {
           std::lock_guard<std::mutex> lock(error_mutex);
           if (!error) error = std::current_exception();
         }
       }
-      computed += my_computed;
-      hits += my_hits;
+      for (const auto& [point, service] : services) {
+        computed += service.computed();
+        hits += service.cache_hits();
+      }
     };
     std::vector<std::thread> threads;
     for (int t = 1; t < jobs; ++t) threads.emplace_back(worker);
@@ -541,4 +534,4 @@ SweepSummary run_sweep(const SweepSpec& spec, ResultSink& sink, sim::CostCache* 
   return summary;
 }
 
-}  // namespace nce::results
+}  // namespace nce::sweep

@@ -1,6 +1,6 @@
 // Sweeps: every (hw config, network) pair evaluated once, with the fast path's numbers; shards
 // partition the pairs and merge back; bad sweep files fail with the file, line and key named.
-#include "nce/results/sweep.h"
+#include "nce/sweep/sweep.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,8 +20,10 @@
 #include "nce/sim/report.h"
 #include "test_util.h"
 
-namespace nce::results {
+namespace nce::sweep {
 namespace {
+
+using namespace nce::results;  // the database side the sweep writes to
 
 using testing::ScratchFile;
 
@@ -225,6 +227,29 @@ TEST(Sweep, BadSweepFilesNameFileLineAndKey) {
             std::string::npos);
 }
 
+// A grid is refused before any point is built when it has more than kMaxSweepPoints points (the
+// cap used to be a million, so a few lines of a sweep file could make the parser build and hold a
+// million validated hw configs; sweep_fuzz hit that as timeouts), naming the file and the sizes.
+TEST(Sweep, GridsOfMoreThanTenThousandPointsAreRefused) {
+  auto values = [](int n) {
+    std::string list;
+    for (int i = 1; i <= n; ++i) list += (i > 1 ? ", " : "") + std::to_string(i);
+    return list;
+  };
+  auto grid = [&](int rows, int cols) {
+    std::string text = kSweep;
+    const std::string from = "array.rows = 16, 32";
+    return text.replace(text.find(from), from.size(),
+                        "array.rows = " + values(rows) + "\narray.cols = " + values(cols));
+  };
+  static_assert(kMaxSweepPoints == 10000);
+  const std::string e = error_of(grid(101, 100));
+  EXPECT_NE(e.find("unit.cfg: [grid] has more than 10000 points (101 array.rows x 100 array.cols)"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(unit_spec(grid(100, 100)).points.size(), kMaxSweepPoints);
+}
+
 // A pair whose layer does not fit the SRAMs is an expected outcome, not an error: it is stored with
 // phase "infeasible" and NULL costs, so every pair still has its row. (The fast path now chunks
 // the streamed dimension, so a valid config always fits; the cache is seeded with the status.)
@@ -318,4 +343,4 @@ TEST(Sweep, CandidatesFromTheDatabase) {
 }
 
 }  // namespace
-}  // namespace nce::results
+}  // namespace nce::sweep

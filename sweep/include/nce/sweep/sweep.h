@@ -12,23 +12,28 @@
 //   candidates_db = other.db     # optional: where `candidates =` queries read (default: --db)
 //
 //   [grid]                       # each key a "section.key" of the hw config, values
-//   comma-separated; array.rows = 16, 32          # the grid is their cartesian product (first key
-//   varies slowest) array.dataflow = os, ws
+//   array.rows = 16, 32          # comma-separated; the grid is their cartesian product (first
+//   array.dataflow = os, ws      # key varies slowest)
 //
 //   [networks]                   # any number of lines, evaluated in file order
 //   model = resnet20             # the published widths              -> method "original"
 //   widths = resnet20: 3,16,6,4,...  # an explicit width vector      -> method "custom"
 //   wrpn = resnet20: 1.25, 1.5, 2    # WRPN width multipliers        -> method "wrpn"
 //   candidates = SELECT ... FROM v_candidates WHERE ...  # designs already in the database: each
-//   row
-//                                # needs model and widths; method, dataset, top1 are carried over
+//                                # row needs model and widths; method, dataset, top1 are carried
+//                                # over
+//
+// Costs come from sim::LayerCostService (one per worker thread and grid point, sharing the
+// optional cache); rows go to the result database through results::ResultSink. The sweep lives
+// beside the simulator it drives: results/ only stores and reads.
 //
 // Errors (std::invalid_argument "<file>:<line>: ..." naming the key and value): unknown sections or
 // keys, an unknown hw config key in [grid], a key repeated, an empty value list, an empty grid, no
-// networks, a bad model/width vector, a grid point the hw config validation rejects. Everything is
-// checked before the database is written.
+// networks, a bad model/width vector, a grid point the hw config validation rejects, a grid of more
+// than kMaxSweepPoints points. Everything is checked before the database is written.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -38,11 +43,18 @@
 #include <vector>
 
 #include "nce/results/database.h"
+#include "nce/common/shard.h"
 #include "nce/results/result_sink.h"
 #include "nce/sim/cost_table.h"
 #include "nce/sim/hw_config.h"
+#include "nce/sim/layer_cost_service.h"
 
-namespace nce::results {
+namespace nce::sweep {
+
+// The most grid points a sweep may expand to (the product of its [grid] value lists). Every point
+// is a validated hw config held in memory, so a bigger grid is refused before any is built; split
+// it into several sweep files.
+inline constexpr std::size_t kMaxSweepPoints = 10000;
 
 struct SweepNetwork {
   std::string label;   // "resnet20", "resnet20 wrpn x1.5", "resnet20 run 3 epoch 7", ...
@@ -73,18 +85,15 @@ struct SweepSpec {
 // Parses a sweep file's text. `base_dir` resolves `base` and `candidates_db`; `candidates_from`
 // answers `candidates =` queries (may be null if there are none; opened read-only by callers).
 SweepSpec parse_sweep(const std::string& text, const std::string& source,
-                      const std::string& base_dir, const Database* candidates_from);
+                      const std::string& base_dir, const results::Database* candidates_from);
 // Reads the file; a `candidates =` query runs on [sweep] candidates_db if set, else on
 // `default_candidates_db` (opened read-only; "" = none).
 SweepSpec load_sweep(const std::string& path, const std::string& default_candidates_db = "");
 
-// "i/N" with 0 <= i < N: this shard evaluates the pairs whose index % N == i (pairs numbered
-// hw-point-major in file order). Throws std::invalid_argument naming the text.
-struct Shard {
-  int index = 0;
-  int count = 1;
-};
-Shard parse_shard(const std::string& text);
+// "i/N": this shard evaluates the pairs whose index % N == i (pairs numbered hw-point-major in
+// file order); nce/common/shard.h.
+using nce::parse_shard;
+using nce::Shard;
 
 struct SweepOptions {
   Shard shard;
@@ -109,7 +118,7 @@ struct SweepEvaluation {
 };
 
 struct SweepSummary {
-  RunId run = 0;
+  results::RunId run = 0;
   std::size_t evaluations = 0;
   std::size_t infeasible = 0;  // pairs where a layer does not fit the SRAMs
   std::int64_t layers_computed = 0;
@@ -118,15 +127,15 @@ struct SweepSummary {
   bool interrupted = false;  // stop_requested ended it before every pair was evaluated
 };
 
-// Evaluates one pair by the fast path, layer by layer through `cache` (may be null).
+// Evaluates one pair by the fast path, layer by layer, asking `costs` (a service for the pair's
+// hw point; its counters say what was computed and what came from its cache).
 SweepEvaluation evaluate_pair(const SweepSpec& spec, std::size_t point, std::size_t network,
-                              sim::CostCache* cache, std::int64_t* computed = nullptr,
-                              std::int64_t* hits = nullptr);
+                              sim::LayerCostService& costs);
 
 // Runs this shard of the sweep: one run (method "sweep", config = the sweep as JSON) with one
 // candidate per pair (phase "sweep", or "infeasible" with NULL costs), written in batches.
 // `cache` (may be null) must be safe to call from several threads (SqliteCostCache is).
-SweepSummary run_sweep(const SweepSpec& spec, ResultSink& sink, sim::CostCache* cache,
+SweepSummary run_sweep(const SweepSpec& spec, results::ResultSink& sink, sim::CostCache* cache,
                        const SweepOptions& options);
 
-}  // namespace nce::results
+}  // namespace nce::sweep
