@@ -4,10 +4,12 @@ pool + 1x1 conv without BN), PACT activations and SAWB / DoReFa weight fake-quan
 last FC and 1x1 shortcuts in full precision, exactly as nce_nn builds it (search/include/nce/nn/
 network.h, NCE-SPEC.md section 1).
 
-Two modes:
+Three modes:
   speed (default): times training steps (forward + CE + backward + SGD step) on random data,
       prints one JSON line {"what":"train","engine":"pytorch","images_per_s",...} like
       `nce bench train --json`.
+  --infer: times eval-mode forwards under torch.no_grad() (denormals flushed) on random data, one
+      JSON line {"what":"infer",...} like `nce bench infer --json` (bench/compare_infer_speed.sh).
   --train-data DIR: trains on CIFAR-10 (cifar-10-batches-bin layout) with nce train's recipe (per-
       channel normalization from the training set, pad-4 crop + flip, SGD Nesterov, linear warm-up
       + cosine stepped per batch) and prints a JSON summary with the final top-1/top-5.
@@ -231,6 +233,29 @@ def speed(args):
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 
 
+def infer_speed(args):
+    torch.manual_seed(1)
+    torch.set_flush_denormal(True)
+    model, wbits, abits = build(args)
+    model.eval()
+    x = torch.randn(args.batch, 3, 32, 32)
+    with torch.no_grad():
+        for _ in range(args.warmup):
+            model(x)
+        times = []
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - t0)
+    total = sum(times)
+    print(json.dumps({
+        "what": "infer", "engine": "pytorch", "torch": torch.__version__, "model": args.model,
+        "weight_bits": wbits, "activation_bits": abits, "batch": args.batch, "steps": args.steps,
+        "threads": torch.get_num_threads(), "images_per_s": args.batch * args.steps / total,
+        "ms_per_step": 1000 * total / args.steps, "ms_per_step_min": 1000 * min(times),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+
+
 def read_cifar(path):
     raw = np.fromfile(path, dtype=np.uint8)
     if raw.size == 0 or raw.size % 3073:
@@ -360,9 +385,12 @@ def main():
     p.add_argument("--subset", type=int, default=0, help="first N training images per class")
     p.add_argument("--test-subset", type=int, default=0, help="first N test images per class")
     p.add_argument("--max-batches", type=int, default=0)
+    p.add_argument("--infer", action="store_true", help="time eval-mode forwards (no_grad)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    if args.train_data:
+    if args.infer:
+        infer_speed(args)
+    elif args.train_data:
         train(args)
     else:
         speed(args)

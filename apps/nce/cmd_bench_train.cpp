@@ -2,6 +2,8 @@
 // labels of the data set's shape). train = forward + cross-entropy + backward + SGD step in train
 // mode; infer = forward in eval mode. Reports images/s (mean over the timed steps, after warm-up
 // steps), the fastest step, the peak resident memory of the process and the network's buffers.
+// `bench infer --engine int` times the integer engine instead (nce_deploy): the same network,
+// freshly initialized, exported to an integer model, run on random 8-bit images.
 #include <omp.h>
 
 #include <algorithm>
@@ -9,12 +11,15 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <sstream>
 
 #include "cli_util.h"
 #include "command.h"
 #include "nce/common/json.h"
+#include "nce/deploy/exporter.h"
+#include "nce/deploy/int_engine.h"
 #include "nce/models/network.h"
 #include "nce/nn/loss.h"
 #include "nce/nn/network.h"
@@ -53,6 +58,12 @@ int run_bench(const std::string& what, const std::vector<std::string>& args) {
         "warmup", po::value<int>()->default_value(2), "untimed steps first")(
         "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
         "json", po::bool_switch(), "print JSON instead of text");
+    if (what == "infer") {
+      opts.add_options()("engine", po::value<std::string>()->default_value("float"),
+                         "float (the trainer's eval forward) or int (the integer engine; "
+                         "--bits 2..8)")("kernel", po::value<std::string>()->default_value("auto"),
+                                         "integer kernels: portable, avx2, vnni or auto");
+    }
     po::variables_map vm;
     if (!parse_or_help(args, command, "[--model M] [--bits B] [--batch N] [--json]", opts, vm)) {
       return 0;
@@ -91,8 +102,42 @@ int run_bench(const std::string& what, const std::vector<std::string>& args) {
     for (int& l : labels) l = static_cast<int>(rng() % input.num_classes);
 
     const bool train = what == "train";
+    const bool int_engine = !train && vm["engine"].as<std::string>() == "int";
+    if (!train && !int_engine && vm["engine"].as<std::string>() != "float")
+      throw std::invalid_argument("--engine '" + vm["engine"].as<std::string>() +
+                                  "': want float or int");
+    std::unique_ptr<deploy::IntEngine> engine;
+    std::vector<std::uint8_t> pixels;
+    deploy::IntLogits int_logits;
+    if (int_engine) {
+      if (options.weight_bits == 32)
+        throw std::invalid_argument("--engine int needs --bits 2, 3, 4 or 8");
+      const deploy::KernelKind kernel = deploy::parse_kernel(vm["kernel"].as<std::string>());
+      nn::Checkpoint ck;
+      ck.model = model;
+      ck.widths = description.widths;
+      ck.options = {{"weight_bits", std::to_string(options.weight_bits)},
+                    {"activation_bits", std::to_string(options.activation_bits)},
+                    {"quantizer", nn::to_string(options.quantizer)},
+                    {"bn_eps", std::to_string(options.bn_eps)},
+                    {"quantize_all_layers", "0"},
+                    {"dataset", dataset},
+                    {"input", std::to_string(input.channels) + "x" + std::to_string(input.height) +
+                                  "x" + std::to_string(input.width)}};
+      for (const nn::NamedTensor& t : net.state())
+        ck.network.push_back(nn::StateBuffer{
+            t.name, std::vector<float>(t.tensor->data(), t.tensor->data() + t.tensor->size())});
+      nn::Normalization norm{std::vector<float>(static_cast<std::size_t>(input.channels), 0.45f),
+                             std::vector<float>(static_cast<std::size_t>(input.channels), 0.25f)};
+      engine = std::make_unique<deploy::IntEngine>(
+          deploy::export_int_model(ck, norm, "bench (" + model + ")"), kernel);
+      pixels.resize(images.size());
+      for (auto& p : pixels) p = static_cast<std::uint8_t>(rng() % 256);
+    }
     auto step = [&] {
-      if (train) {
+      if (int_engine) {
+        engine->run(pixels.data(), batch, int_logits);
+      } else if (train) {
         sgd.zero_grad();
         const nn::Tensor& logits = net.forward(images, nn::Mode::kTrain);
         nn::softmax_cross_entropy(logits, labels.data(), &grad);
@@ -120,7 +165,8 @@ int run_bench(const std::string& what, const std::vector<std::string>& args) {
       JsonWriter j(std::cout);
       j.begin_object();
       j.key("what").value(what);
-      j.key("engine").value("nce");
+      j.key("engine").value(int_engine ? "nce-int" : "nce");
+      if (int_engine) j.key("kernel").value(deploy::to_string(engine->kernel()));
       j.key("model").value(model);
       j.key("widths").value(description.widths);
       j.key("bits").value(options.weight_bits);
@@ -137,9 +183,12 @@ int run_bench(const std::string& what, const std::vector<std::string>& args) {
       std::cout << "\n";
     } else {
       std::printf(
-          "%s %s W%dA%d %s batch %d, %d threads: %.1f images/s (%.1f ms/step, best %.1f), "
+          "%s%s %s W%dA%d %s batch %d, %d threads: %.1f images/s (%.1f ms/step, best %.1f), "
           "peak RSS %.0f MiB, buffers %.0f MiB\n",
-          what.c_str(), model.c_str(), options.weight_bits, options.activation_bits,
+          what.c_str(),
+          int_engine ? (std::string(" int (") + deploy::to_string(engine->kernel()) + ")").c_str()
+                     : "",
+          model.c_str(), options.weight_bits, options.activation_bits,
           nn::to_string(options.quantizer), batch, omp_get_max_threads(), images_per_s,
           1000.0 * total / steps, 1000.0 * fastest, rss, buffers);
     }

@@ -67,6 +67,8 @@ po::options_description search_options() {
       "widths differ (TAS's counting; default: counted, as the derived network has it)")(
       "seed", po::value<std::uint64_t>()->default_value(1), "random seed")(
       "checkpoint", po::value<std::string>(), "checkpoint file, written after every epoch")(
+      "save-checkpoint", po::value<std::string>(),
+      "write the final retrained network here (an nn checkpoint for nce export)")(
       "resume", "continue from --checkpoint")("db", po::value<std::string>(),
                                               "result database (SQLite) to record the run in")(
       "distill",
@@ -126,6 +128,8 @@ SearchCommand search_command(const po::variables_map& vm) {
   c.augment = c.dataset == "cifar10" && !vm.count("no-augment");
   c.seed = vm["seed"].as<std::uint64_t>();
   if (vm.count("checkpoint")) c.checkpoint_path = vm["checkpoint"].as<std::string>();
+  if (vm.count("save-checkpoint"))
+    c.final_checkpoint_path = vm["save-checkpoint"].as<std::string>();
   c.resume = vm.count("resume") > 0;
   c.count_width_shortcuts = vm.count("tas-counting") == 0;
   c.distill = vm.count("distill") > 0;

@@ -186,6 +186,9 @@ class Search : public MethodRun {
                        const std::string& tag, int bits, const Trained* teacher);
   // The original network trained at `bits` (once; cached).
   const Trained& trained_original(int bits);
+  void write_final_checkpoint(const Trained& t, const std::vector<int>& widths);
+  bool saved_final_ = false;
+  double saved_final_top1_ = 0.0;
   void profile(const std::string& network, const Trained& t, int bits);
   // Probes the chosen design for the analysis (the run's retrain of `cand`).
   void keep_for_analysis(const Trained& t);
@@ -278,10 +281,47 @@ Candidate Search::retrain(const std::vector<int>& widths, const std::string& met
     trained_original(c_.supernet.weight_bits);
   }
   Trained t = train_widths(widths, method, tag, c_.supernet.weight_bits, teacher);
+  if (!c_.final_checkpoint_path.empty() && (!saved_final_ || t.cand.top1 > saved_final_top1_)) {
+    write_final_checkpoint(t, widths);
+    saved_final_ = true;
+    saved_final_top1_ = t.cand.top1;
+  }
   if (obs_) obs_->on_candidate(t.cand);
   result_.candidates.push_back(t.cand);
   if (c_.activation_analysis) keep_for_analysis(t);
   return t.cand;
+}
+
+void Search::write_final_checkpoint(const Trained& t, const std::vector<int>& widths) {
+  nn::Checkpoint ck;
+  ck.model = c_.model;
+  ck.widths = widths;
+  const nn::NetworkOptions& o = t.net->options();
+  const models::InputShape in = input_of(train_);
+  auto num = [](double v) {
+    std::ostringstream s;
+    s.precision(9);
+    s << v;
+    return s.str();
+  };
+  ck.options = {{"dataset", c_.dataset},
+                {"train_images", std::to_string(train_.size())},
+                {"input", std::to_string(in.channels) + "x" + std::to_string(in.height) + "x" +
+                              std::to_string(in.width)},
+                {"weight_bits", std::to_string(o.weight_bits)},
+                {"activation_bits", std::to_string(o.activation_bits)},
+                {"quantizer", nn::to_string(o.quantizer)},
+                {"pact_init_clip", num(o.pact_init_clip)},
+                {"bn_momentum", num(o.bn_momentum)},
+                {"bn_eps", num(o.bn_eps)},
+                {"quantize_all_layers", o.quantize_all_layers ? "1" : "0"},
+                {"written_by", "nce search --save-checkpoint (final retrained design)"}};
+  ck.epochs_done = c_.retrain_epochs;
+  for (const nn::NamedTensor& nt : t.net->state())
+    ck.network.push_back(nn::StateBuffer{
+        nt.name, std::vector<float>(nt.tensor->data(), nt.tensor->data() + nt.tensor->size())});
+  ck.optimizer.kind = "none";
+  nn::write_checkpoint(c_.final_checkpoint_path, ck);
 }
 
 const Search::Trained& Search::trained_original(int bits) {

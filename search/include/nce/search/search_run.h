@@ -91,6 +91,10 @@ struct SearchConfig {
   int probe_images = 256;
   std::uint64_t seed = 1;
   std::string checkpoint_path;
+  // "" = none; else the final retrained network (the method's chosen design: for wrpn/random the
+  // best retrain so far) is written here as an nn::Checkpoint that `nce export` reads (its options:
+  // bits, quantizer, BN eps, input, data set, training images; not meant for nce train --resume).
+  std::string final_checkpoint_path;
   bool resume =
       false;  // checkpoint_path (or, for a retrain method, one of its retrains) must exist
   // The identity of the hardware the cost functions model (sim::HwConfig::fingerprint(); "" =

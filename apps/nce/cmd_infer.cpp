@@ -1,0 +1,76 @@
+// nce infer: integer-only inference of an integer model (nce export) on a data set's test images:
+// top-1 / top-5 and images/s (nce_deploy's integer engine).
+#include <omp.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli_util.h"
+#include "command.h"
+#include "nce/common/json.h"
+#include "nce/deploy/infer.h"
+
+namespace nce::app {
+namespace {
+
+int run_infer_command(const std::vector<std::string>& args) {
+  return run_guarded("infer", [&]() -> int {
+    po::options_description opts("nce infer options");
+    opts.add_options()("model", po::value<std::string>(), "integer model (nce export --out)")(
+        "dataset", po::value<std::string>()->default_value(""),
+        "fashion-mnist or cifar10 (default: the model's)")(
+        "data", po::value<std::string>()->default_value(""),
+        "data directory (default: Fashion-MNIST's; CIFAR-10 needs one)")(
+        "subset", po::value<int>()->default_value(0),
+        "the first N test images of each class only (0 = all)")(
+        "engine", po::value<std::string>()->default_value("auto"),
+        "portable, avx2, vnni or auto (the fastest this CPU has)")(
+        "batch", po::value<int>()->default_value(256), "images per engine call")(
+        "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
+        "json", po::bool_switch(), "print JSON instead of text");
+    po::variables_map vm;
+    if (!parse_or_help(args, "infer", "--model FILE --dataset D [--data DIR] [--engine E]", opts,
+                       vm))
+      return 0;
+    if (!vm.count("model")) throw std::invalid_argument("--model is required");
+    const int threads = vm["threads"].as<int>();
+    if (threads < 0) throw std::invalid_argument("--threads must be >= 0");
+    if (threads > 0) omp_set_num_threads(threads);
+    deploy::InferConfig c;
+    c.model = vm["model"].as<std::string>();
+    c.dataset = vm["dataset"].as<std::string>();
+    c.data_dir = vm["data"].as<std::string>();
+    c.subset = vm["subset"].as<int>();
+    c.engine = vm["engine"].as<std::string>();
+    c.batch = vm["batch"].as<int>();
+    const deploy::InferResult r = deploy::run_infer(c);
+    const double ips = r.seconds > 0 ? r.images / r.seconds : 0.0;
+    if (vm["json"].as<bool>()) {
+      JsonWriter j(std::cout);
+      j.begin_object();
+      j.key("model").value(c.model);
+      j.key("engine").value(r.kernel);
+      j.key("images").value(r.images);
+      j.key("top1").value(r.top1);
+      j.key("top5").value(r.top5);
+      j.key("seconds").value(r.seconds);
+      j.key("images_per_s").value(ips);
+      j.key("threads").value(omp_get_max_threads());
+      j.end_object();
+      std::cout << "\n";
+    } else {
+      std::printf(
+          "infer %s (%s kernel, %d threads): %d images, top-1 %.2f%%, top-5 %.2f%%, "
+          "%.1f images/s\n",
+          c.model.c_str(), r.kernel.c_str(), omp_get_max_threads(), r.images, r.top1, r.top5, ips);
+    }
+    return 0;
+  });
+}
+
+}  // namespace
+
+NCE_REGISTER_COMMAND("infer", "integer-only inference of an integer model (top-1/top-5)",
+                     run_infer_command);
+
+}  // namespace nce::app

@@ -1,0 +1,108 @@
+// nce export / nce infer end to end through the command line: a ResNet-8 W2A2 trained a few
+// batches on the 100-image Fashion-MNIST sample, exported, inferred with every engine (the same
+// top-1); a corrupt, foreign or missing model is refused with a message naming the file.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "cli_test.h"
+
+namespace nce::testing {
+namespace {
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+// One directory per test (ctest runs them in parallel processes).
+std::string sample_dir() {
+  const std::string dir = ::testing::TempDir() + "nce_deploy_cli_fmnist_" +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const std::string src = std::string(NCE_TEST_DATA_DIR) + "/search/fashion-mnist-sample";
+  const std::string cmd = "mkdir -p " + dir + " && cp " + src + "/train-images-idx3-ubyte.gz " +
+                          src + "/train-labels-idx1-ubyte.gz " + dir + "/ && cp " + src +
+                          "/train-images-idx3-ubyte.gz " + dir +
+                          "/t10k-images-idx3-ubyte.gz && cp " + src +
+                          "/train-labels-idx1-ubyte.gz " + dir + "/t10k-labels-idx1-ubyte.gz";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  return dir;
+}
+
+std::string top1_of(const std::string& output) {
+  const auto at = output.find("top-1 ");
+  return at == std::string::npos ? "" : output.substr(at, output.find('%', at) - at);
+}
+
+TEST(DeployCli, TrainExportInferWithEveryEngineAndRefuseBadModels) {
+  const std::string dir = sample_dir();
+  const std::string ckpt = ::testing::TempDir() + "nce_deploy_cli.ckpt";
+  const std::string model = ::testing::TempDir() + "nce_deploy_cli.nceim";
+  CliResult r = run_nce("train --model resnet8 --dataset fashion-mnist --data " + dir +
+                        " --bits 2 --epochs 1 --batch 10 --max-batches 4 --no-epoch-test "
+                        "--checkpoint " +
+                        ckpt);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_nce("export --checkpoint " + ckpt + " --out " + model + " --data " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "exported resnet8")) << r.output;
+  std::string first;
+  for (const char* engine : {"portable", "avx2", "vnni", "auto"}) {
+    r = run_nce("infer --model " + model + " --dataset fashion-mnist --data " + dir + " --engine " +
+                engine);
+    if (r.exit_code != 0 && contains(r.output, "does not have its instructions")) continue;
+    ASSERT_EQ(r.exit_code, 0) << engine << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "100 images")) << r.output;
+    if (first.empty()) first = top1_of(r.output);
+    EXPECT_EQ(top1_of(r.output), first) << engine << "\n" << r.output;
+  }
+  // A checkpoint is not a model; a corrupt model and a missing one are named.
+  r = run_nce("infer --model " + ckpt + " --dataset fashion-mnist --data " + dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, ckpt) && contains(r.output, "not an nce integer model"))
+      << r.output;
+  {
+    std::ifstream in(model, std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bytes.resize(bytes.size() - 100);
+    std::ofstream out(model, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  r = run_nce("infer --model " + model + " --dataset fashion-mnist --data " + dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, model) && contains(r.output, "truncated")) << r.output;
+  r = run_nce("export --checkpoint /nonexistent.ckpt --out " + model + " --data " + dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, "/nonexistent.ckpt")) << r.output;
+  r = run_nce("infer --model " + model + " --engine cuda");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, "cuda")) << r.output;
+  std::remove(ckpt.c_str());
+  std::remove(model.c_str());
+}
+
+// search -> export -> infer: nce search --save-checkpoint writes the final retrained network.
+TEST(DeployCli, SearchSavesTheFinalNetworkForExport) {
+  const std::string dir = sample_dir();
+  const std::string ckpt = ::testing::TempDir() + "nce_deploy_cli_search.ckpt";
+  const std::string model = ::testing::TempDir() + "nce_deploy_cli_search.nceim";
+  CliResult r = run_nce("search --method nce --model resnet8 --data " + dir +
+                        " --batch 10 --warmup-epochs 1 --search-epochs 1 --retrain-epochs 1 "
+                        "--max-batches 2 --pact-init 3 --save-checkpoint " +
+                        ckpt);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_nce("export --checkpoint " + ckpt + " --out " + model + " --data " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_nce("infer --model " + model + " --data " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "100 images")) << r.output;
+  std::remove(ckpt.c_str());
+  std::remove(model.c_str());
+}
+
+}  // namespace
+}  // namespace nce::testing
