@@ -116,6 +116,34 @@ std::string case_name(const GemmKernels& set, std::initializer_list<int> sizes) 
   return s;
 }
 
+// Runs `kernel(y)` on a random Y (M x N, row stride ldy) and checks it against the naive
+// Y (+)= At^T x B; Y's padding columns must keep their values.
+template <class Kernel>
+void check_gemm(int M, int N, int K, const Floats& At, const std::vector<double>& B,
+                std::ptrdiff_t ldb, std::ptrdiff_t ldy, bool accumulate, std::mt19937& rng,
+                const std::string& what, Kernel kernel) {
+  const Floats y0 = random_floats(static_cast<std::size_t>(M) * ldy, rng);
+  Floats y = y0;
+  kernel(y.data());
+  std::vector<double> exact, magnitude;
+  naive_gemm(M, N, K, At, B, ldb, y0, ldy, accumulate, exact, magnitude);
+  expect_near_sums(y, exact, magnitude, what + (accumulate ? " acc" : ""));
+}
+
+// Runs `kernel(dy_t, dwt)` on a random dY^T (N x M) and dWt (K x M) and checks it against the
+// naive dWt += B x dY^T.
+template <class Kernel>
+void check_weight_grad(int M, int K, int N, const std::vector<double>& B, std::ptrdiff_t ldb,
+                       std::mt19937& rng, const std::string& what, Kernel kernel) {
+  const Floats dy_t = random_floats(static_cast<std::size_t>(N) * M, rng);
+  const Floats dwt0 = random_floats(static_cast<std::size_t>(K) * M, rng);
+  Floats dwt = dwt0;
+  kernel(dy_t.data(), dwt.data());
+  std::vector<double> exact, magnitude;
+  naive_weight_grad(M, K, N, dy_t, B, ldb, dwt0, exact, magnitude);
+  expect_near_sums(dwt, exact, magnitude, what + " wgrad");
+}
+
 TEST(SmallGemm, TheBestCompiledSetComesFirstAndThePortableOneLast) {
   const std::vector<const GemmKernels*> sets = compiled_gemm_kernels();
   ASSERT_FALSE(sets.empty());
@@ -152,13 +180,10 @@ TEST(SmallGemm, GemmAtBMatchesTheNaiveLoopWithTailsAndStrides) {
           Floats packed(At.size());
           set->pack_at(M, K, At.data(), packed.data());
           for (bool accumulate : {false, true}) {
-            const Floats y0 = random_floats(static_cast<std::size_t>(M) * ldy, rng);
-            Floats y = y0;
-            set->gemm_at_b(M, N, K, packed.data(), Bf.data(), ldb, y.data(), ldy, accumulate);
-            std::vector<double> exact, magnitude;
-            naive_gemm(M, N, K, At, B, ldb, y0, ldy, accumulate, exact, magnitude);
-            expect_near_sums(y, exact, magnitude,
-                             case_name(*set, {M, N, K, accumulate ? 1 : 0}));  // padding: == y0
+            check_gemm(M, N, K, At, B, ldb, ldy, accumulate, rng, case_name(*set, {M, N, K}),
+                       [&](float* y) {
+                         set->gemm_at_b(M, N, K, packed.data(), Bf.data(), ldb, y, ldy, accumulate);
+                       });
           }
         }
   }
@@ -171,15 +196,12 @@ TEST(SmallGemm, WeightGradExplicitMatchesTheNaiveLoop) {
       for (int K : {1, 5, 6, 8, 9, 27})
         for (int N : {1, 23, 24, 25, 47, 48, 49, 100}) {
           const std::ptrdiff_t ldb = N + 2;
-          const Floats dy_t = random_floats(static_cast<std::size_t>(N) * M, rng);
           const Floats colf = random_floats(static_cast<std::size_t>(K) * ldb, rng);
           const std::vector<double> col(colf.begin(), colf.end());
-          const Floats dwt0 = random_floats(static_cast<std::size_t>(K) * M, rng);
-          Floats dwt = dwt0;
-          set->weight_grad_explicit(M, K, N, dy_t.data(), colf.data(), ldb, dwt.data());
-          std::vector<double> exact, magnitude;
-          naive_weight_grad(M, K, N, dy_t, col, ldb, dwt0, exact, magnitude);
-          expect_near_sums(dwt, exact, magnitude, case_name(*set, {M, K, N}));
+          check_weight_grad(M, K, N, col, ldb, rng, case_name(*set, {M, K, N}),
+                            [&](const float* dy_t, float* dwt) {
+                              set->weight_grad_explicit(M, K, N, dy_t, colf.data(), ldb, dwt);
+                            });
         }
   }
 }
@@ -210,22 +232,14 @@ TEST(SmallGemm, SameConvAndItsWeightGradMatchTheNaiveLoopOnEveryMask) {
           set->pack_at(M, K, At.data(), packed.data());
           const std::string what = case_name(*set, {map.c_in, map.h, map.w, k, M});
           for (bool accumulate : {false, true}) {
-            const Floats y0 = random_floats(static_cast<std::size_t>(M) * N, rng);
-            Floats y = y0;
-            set->conv_same_gemm(M, map.c_in, map.h, map.w, k, packed.data(), x.data(), y.data(),
-                                accumulate, masks.data());
-            std::vector<double> exact, magnitude;
-            naive_gemm(M, N, K, At, col, N, y0, N, accumulate, exact, magnitude);
-            expect_near_sums(y, exact, magnitude, what + (accumulate ? " acc" : ""));
+            check_gemm(M, N, K, At, col, N, N, accumulate, rng, what, [&](float* y) {
+              set->conv_same_gemm(M, map.c_in, map.h, map.w, k, packed.data(), x.data(), y,
+                                  accumulate, masks.data());
+            });
           }
-          const Floats dy_t = random_floats(static_cast<std::size_t>(N) * M, rng);
-          const Floats dwt0 = random_floats(static_cast<std::size_t>(K) * M, rng);
-          Floats dwt = dwt0;
-          set->weight_grad_same(M, map.c_in, map.h, map.w, k, dy_t.data(), x.data(), dwt.data(),
-                                masks.data());
-          std::vector<double> exact, magnitude;
-          naive_weight_grad(M, K, N, dy_t, col, N, dwt0, exact, magnitude);
-          expect_near_sums(dwt, exact, magnitude, what + " wgrad");
+          check_weight_grad(M, K, N, col, N, rng, what, [&](const float* dy_t, float* dwt) {
+            set->weight_grad_same(M, map.c_in, map.h, map.w, k, dy_t, x.data(), dwt, masks.data());
+          });
         }
   }
   if (sets_tested == 0) GTEST_SKIP() << "no implicit-im2col kernels compiled";
@@ -254,20 +268,14 @@ TEST(SmallGemm, GatheredConvAndItsWeightGradMatchTheNaiveLoop) {
             Floats packed(At.size());
             set->pack_at(M, K, At.data(), packed.data());
             const std::string what = case_name(*set, {map.c_in, map.h, map.w, k, stride, pad});
-            const Floats y0 = random_floats(static_cast<std::size_t>(M) * N, rng);
-            Floats y = y0;
-            set->conv_gather_gemm(M, map.c_in, map.h, map.w, k, ho, wo, packed.data(), x.data(),
-                                  y.data(), offs.data());
-            std::vector<double> exact, magnitude;
-            naive_gemm(M, N, K, At, col, N, y0, N, false, exact, magnitude);
-            expect_near_sums(y, exact, magnitude, what);
-            const Floats dy_t = random_floats(static_cast<std::size_t>(N) * M, rng);
-            const Floats dwt0 = random_floats(static_cast<std::size_t>(K) * M, rng);
-            Floats dwt = dwt0;
-            set->weight_grad_gather(M, map.c_in, map.h, map.w, k, ho, wo, dy_t.data(), x.data(),
-                                    dwt.data(), offs.data());
-            naive_weight_grad(M, K, N, dy_t, col, N, dwt0, exact, magnitude);
-            expect_near_sums(dwt, exact, magnitude, what + " wgrad");
+            check_gemm(M, N, K, At, col, N, N, false, rng, what, [&](float* y) {
+              set->conv_gather_gemm(M, map.c_in, map.h, map.w, k, ho, wo, packed.data(), x.data(),
+                                    y, offs.data());
+            });
+            check_weight_grad(M, K, N, col, N, rng, what, [&](const float* dy_t, float* dwt) {
+              set->weight_grad_gather(M, map.c_in, map.h, map.w, k, ho, wo, dy_t, x.data(), dwt,
+                                      offs.data());
+            });
           }
   }
   if (sets_tested == 0) GTEST_SKIP() << "no gather kernels compiled";

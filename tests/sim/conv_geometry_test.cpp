@@ -16,14 +16,11 @@ TEST(ConvGeometry, TakesTheLayersShapeAndLowersItToAGemm) {
   models::Layer l;
   l.c_in = 16, l.c_out = 32, l.k = 3, l.stride = 2, l.pad = 1;
   l.h_in = 32, l.w_in = 30, l.h_out = 16, l.w_out = 15;
+  ConvGeometry expected;
+  expected.c_in = 16, expected.c_out = 32, expected.k = 3, expected.stride = 2, expected.pad = 1;
+  expected.h_in = 32, expected.w_in = 30, expected.h_out = 16, expected.w_out = 15;
   const ConvGeometry g = geometry_of(l);
-  EXPECT_EQ(g.c_in, 16);
-  EXPECT_EQ(g.c_out, 32);
-  EXPECT_EQ(g.k, 3);
-  EXPECT_EQ(g.stride, 2);
-  EXPECT_EQ(g.pad, 1);
-  EXPECT_EQ(g.h_in, 32);
-  EXPECT_EQ(g.w_in, 30);
+  EXPECT_TRUE(g == expected);
   EXPECT_EQ(g.K(), 3 * 3 * 16);
   EXPECT_EQ(g.N(), 16 * 15);
   EXPECT_EQ(g.M(), 32);
@@ -41,17 +38,14 @@ TEST(ConvGeometry, EveryCanonicalLayersGemmHasItsMacs) {
 }
 
 TEST(ConvGeometry, APlainGemmIsAOneByOneConvOnARow) {
+  ConvGeometry expected;  // k = 1, stride 1, no padding
+  expected.c_in = 40, expected.c_out = 3;
+  expected.h_in = expected.h_out = 1, expected.w_in = expected.w_out = 7;
   const ConvGeometry g = gemm_geometry(40, 7, 3);
+  EXPECT_TRUE(g == expected);
   EXPECT_EQ(g.K(), 40);
   EXPECT_EQ(g.N(), 7);
   EXPECT_EQ(g.M(), 3);
-  EXPECT_EQ(g.k, 1);
-  EXPECT_EQ(g.stride, 1);
-  EXPECT_EQ(g.pad, 0);
-  EXPECT_EQ(g.h_in, 1);
-  EXPECT_EQ(g.w_in, 7);
-  EXPECT_EQ(g.h_out, 1);
-  EXPECT_EQ(g.w_out, 7);
 }
 
 TEST(ConvGeometry, GemmShapesMustBePositiveAndBelowTwoToThe30) {
