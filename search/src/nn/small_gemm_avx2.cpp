@@ -148,19 +148,9 @@ void rows24(int M, int K, const float* At, const float* panel, float* Y, std::pt
   // At is packed (pack_at): the K x R block of rows [m, m + R) starts at At + m*K.
   int m = 0;
   for (; m + 4 <= M; m += 4) tile_rx24<4>(K, At + m * K, panel, out + m * ld, ld, accumulate);
-  switch (M - m) {
-    case 1:
-      tile_rx24<1>(K, At + m * K, panel, out + m * ld, ld, accumulate);
-      break;
-    case 2:
-      tile_rx24<2>(K, At + m * K, panel, out + m * ld, ld, accumulate);
-      break;
-    case 3:
-      tile_rx24<3>(K, At + m * K, panel, out + m * ld, ld, accumulate);
-      break;
-    default:
-      break;
-  }
+  with_tail_rows<3>(M - m, [&](auto rows_left) {
+    tile_rx24<decltype(rows_left)::value>(K, At + m * K, panel, out + m * ld, ld, accumulate);
+  });
   if (width < 24)
     for (int r = 0; r < M; ++r) std::copy(out + r * 24, out + r * 24 + width, Y + r * ldy);
 }
@@ -219,25 +209,9 @@ void wgrad_block24(int M, int K, int width, const float* panel, const float* dyt
   for (; k + 6 <= K; k += 6) wgrad_rows<6>(M, width, panel + k * 24, dyt, dwt + k * M);
   const float* pk = panel + k * 24;
   float* dk = dwt + k * M;
-  switch (K - k) {
-    case 1:
-      wgrad_rows<1>(M, width, pk, dyt, dk);
-      break;
-    case 2:
-      wgrad_rows<2>(M, width, pk, dyt, dk);
-      break;
-    case 3:
-      wgrad_rows<3>(M, width, pk, dyt, dk);
-      break;
-    case 4:
-      wgrad_rows<4>(M, width, pk, dyt, dk);
-      break;
-    case 5:
-      wgrad_rows<5>(M, width, pk, dyt, dk);
-      break;
-    default:
-      break;
-  }
+  with_tail_rows<5>(K - k, [&](auto rows_left) {
+    wgrad_rows<decltype(rows_left)::value>(M, width, pk, dyt, dk);
+  });
 }
 
 // Bits [0, width) set.

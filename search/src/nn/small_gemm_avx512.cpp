@@ -121,31 +121,9 @@ void rows(int M, int K, const float* At, const float* B, std::ptrdiff_t ldb, flo
     for (; m + 8 <= M; m += 8) tile_8x16(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
   }
   for (; m + 8 <= M; m += 8) tile<8, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
-  switch (M - m) {
-    case 0:
-      break;
-    case 1:
-      tile<1, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
-      break;
-    case 2:
-      tile<2, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
-      break;
-    case 3:
-      tile<3, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
-      break;
-    case 4:
-      tile<4, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
-      break;
-    case 5:
-      tile<5, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
-      break;
-    case 6:
-      tile<6, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
-      break;
-    default:
-      tile<7, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
-      break;
-  }
+  with_tail_rows<7>(M - m, [&](auto rows_left) {
+    tile<decltype(rows_left)::value, NV>(M, K, At + m, B, ldb, Y + m * ldy, ldy, accumulate, mask);
+  });
 }
 
 // Copies 48 floats (lanes of `bits` from src, zeros elsewhere) to dst.

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #if defined(__AVX512F__)
@@ -69,5 +70,18 @@ std::vector<const GemmKernels*> compiled_gemm_kernels();
 
 // conv_same_masks (small_gemm.h) for blocks of `block` pixels (a set's same_block, <= 64).
 void conv_same_block_masks(int block, int h, int w, int k, std::vector<std::uint64_t>& masks);
+
+// Calls f(std::integral_constant<int, n>{}) for a run-time n in [1, Max], nothing otherwise: the
+// row tails of the register tiles, each compiled for its own row count.
+template <int Max, class F>
+inline void with_tail_rows(int n, F&& f) {
+  if constexpr (Max > 0) {
+    if (n == Max) {
+      f(std::integral_constant<int, Max>{});
+    } else {
+      with_tail_rows<Max - 1>(n, f);
+    }
+  }
+}
 
 }  // namespace nce::nn::detail
