@@ -3,10 +3,11 @@
 // `--widths-chart --run ID`: channels per layer before/after adaptation (paper Fig. 5);
 // `--widths-arm ARM`: the same for each seed of a campaign arm, side by side.
 #include <iostream>
-#include <sstream>
+#include <utility>
 
 #include "cli_util.h"
 #include "command.h"
+#include "nce/common/text.h"
 #include "nce/results/compare.h"
 #include "nce/results/database.h"
 
@@ -18,13 +19,8 @@ using namespace nce::results;
 // "original,tas" -> {"original", "tas"}; blanks around names dropped, empty names skipped.
 std::vector<std::string> arm_list(const std::string& text) {
   std::vector<std::string> names;
-  std::stringstream in(text);
-  std::string name;
-  while (std::getline(in, name, ',')) {
-    const auto first = name.find_first_not_of(" \t");
-    if (first == std::string::npos) continue;
-    names.push_back(name.substr(first, name.find_last_not_of(" \t") - first + 1));
-  }
+  for (std::string& name : split_list(text))
+    if (!name.empty()) names.push_back(std::move(name));
   return names;
 }
 

@@ -13,16 +13,17 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/ini.h"
 #include "nce/common/json.h"
+#include "nce/common/text.h"
 #include "nce/models/network.h"
 #include "nce/nn/quantizer.h"
-#include "nce/results/ini.h"
 #include "nce/sim/hw_config.h"
 
 namespace nce::campaign {
 namespace {
 
-std::string where(const std::string& source, const results::IniEntry& e) {
+std::string where(const std::string& source, const IniEntry& e) {
   return source + ":" + std::to_string(e.line) + ": ";
 }
 
@@ -63,7 +64,7 @@ bool parse_bool(const std::string& v, const std::string& what) {
 std::vector<std::uint64_t> parse_seeds(const std::string& v, const std::string& what) {
   std::vector<std::uint64_t> seeds;
   std::set<std::uint64_t> seen;
-  for (const std::string& item : results::split_list(v)) {
+  for (const std::string& item : split_list(v)) {
     const int s = parse_int(item, what, 0, 2147483647);
     if (!seen.insert(s).second) throw std::invalid_argument(what + " lists seed " + item + " twice");
     seeds.push_back(static_cast<std::uint64_t>(s));
@@ -204,7 +205,7 @@ bool valid_name(const std::string& name) {
 }  // namespace
 
 Plan parse_plan(const std::string& text, const std::string& source, const std::string& base_dir) {
-  const std::vector<results::IniEntry> entries = results::parse_ini(text, source);
+  const std::vector<IniEntry> entries = parse_ini(text, source);
   Plan plan;
   plan.source = source;
   search::SearchConfig protocol;
@@ -212,15 +213,15 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
   struct ArmEntries {
     std::string name;
     int line = 0;
-    std::vector<const results::IniEntry*> entries;
+    std::vector<const IniEntry*> entries;
   };
   std::vector<ArmEntries> arms;
-  std::vector<const results::IniEntry*> protocol_entries;
+  std::vector<const IniEntry*> protocol_entries;
   std::set<std::string> seen;  // section + key, to refuse a key given twice
   bool augment_set = false;
   int hw_line = 0;
   std::string last_section = "\x01";
-  for (const results::IniEntry& e : entries) {
+  for (const IniEntry& e : entries) {
     const std::string at = where(source, e);
     const std::string key = normalize_key(e.key);
     if (e.section != last_section) {
@@ -268,7 +269,7 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
         plan.data_dir = resolve(base_dir, e.value);
       } else if (key == "hw") {
         hw_line = e.line;
-        for (const std::string& p : results::split_list(e.value)) {
+        for (const std::string& p : split_list(e.value)) {
           plan.hw_paths.push_back(resolve(base_dir, p));
         }
       } else if (key == "seeds") {
@@ -312,10 +313,10 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
   protocol.model = plan.model;
   protocol.dataset = plan.dataset;
   if (!augment_set) protocol.augment = plan.dataset == "cifar10";
-  auto apply = [&](search::SearchConfig& c, const results::IniEntry& e) {
+  auto apply = [&](search::SearchConfig& c, const IniEntry& e) {
     protocol_keys().at(normalize_key(e.key))(c, e.value, where(source, e) + "'" + e.key + "'");
   };
-  for (const results::IniEntry* e : protocol_entries) apply(protocol, *e);
+  for (const IniEntry* e : protocol_entries) apply(protocol, *e);
 
   std::vector<std::string> fingerprints, hw_names;
   for (const std::string& path : plan.hw_paths) {
@@ -333,7 +334,7 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
     search::SearchConfig c = protocol;
     std::vector<std::uint64_t> arm_seeds = seeds;
     bool has_method = false;
-    for (const results::IniEntry* e : arm.entries) {
+    for (const IniEntry* e : arm.entries) {
       const std::string key = normalize_key(e->key);
       const std::string what = where(source, *e) + "'" + e->key + "'";
       if (key == "method") {

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/text.h"
+
 namespace nce::models {
 
 const char* to_string(LayerKind kind) {
@@ -525,9 +527,7 @@ std::vector<double> parse_multipliers(const std::string& text) {
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    const std::string trimmed = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    const std::string trimmed = trim(item);
     std::size_t used = 0;
     double m = 0.0;
     try {

@@ -1,12 +1,13 @@
 #include "nce/models/topology.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
+
+#include "nce/common/text.h"
 
 namespace nce::models {
 
@@ -16,18 +17,8 @@ const char* const kHeader =
     "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
     "Strides, Stride width, Quantized, Pad,";
 
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
 std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream in(line);
-  std::string cell;
-  while (std::getline(in, cell, ',')) out.push_back(trim(cell));
+  std::vector<std::string> out = split_list(line);
   // SCALE-Sim's rows end with a comma (it drops the last cell of every row); nce reads rows with
   // or without it: drop the empty tail cells only.
   while (!out.empty() && out.back().empty()) out.pop_back();
@@ -80,8 +71,7 @@ TopologyFormat detect_topology_format(std::istream& in) {
   while (std::getline(in, line)) {
     const std::vector<std::string> cells = split_csv(line);
     if (cells.empty()) continue;
-    std::string second = cells.size() > 1 ? cells[1] : "";
-    for (auto& ch : second) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string second = cells.size() > 1 ? to_lower(cells[1]) : "";
     return second == "m" ? TopologyFormat::kGemm : TopologyFormat::kConv;
   }
   return TopologyFormat::kConv;

@@ -1,5 +1,7 @@
 #include "nce/sim/hw_config.h"
 
+#include "nce/common/ini.h"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -13,14 +15,6 @@
 namespace nce::sim {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  const char* ws = " \t\r\n";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
-}
 
 // Shortest text that reads back as the same double ("0.06", not "0.059999999999999998").
 std::string format_double(double v) {
@@ -328,35 +322,16 @@ HwConfig hw_config_from_key_values(const std::map<std::string, std::string>& val
 }
 
 HwConfig parse_hw_config(const std::string& text, const std::string& source_name) {
+  // Boost.Program_options' INI syntax: '#' starts a comment anywhere in a line, ';' a whole line.
+  IniSyntax syntax;
+  syntax.trailing_comments = "#";
+  syntax.trailing_comment_needs_space = false;
+  syntax.empty_names_allowed = true;  // "[]" or "= 1" end up as unknown keys
   std::map<std::string, std::string> values;
-  std::istringstream in(text);
-  std::string line;
-  std::string section;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    auto hash = line.find('#');
-    if (hash != std::string::npos) line = line.substr(0, hash);
-    line = trim(line);
-    if (line.empty() || line[0] == ';') continue;
-    if (line.front() == '[') {
-      if (line.back() != ']') {
-        throw std::invalid_argument(source_name + ":" + std::to_string(line_no) +
-                                    ": malformed section header '" + line + "'");
-      }
-      section = trim(line.substr(1, line.size() - 2));
-      continue;
-    }
-    auto eq = line.find('=');
-    if (eq == std::string::npos) {
-      throw std::invalid_argument(source_name + ":" + std::to_string(line_no) +
-                                  ": expected 'key = value', got '" + line + "'");
-    }
-    std::string key = trim(line.substr(0, eq));
-    std::string value = trim(line.substr(eq + 1));
-    std::string full = section.empty() ? key : section + "." + key;
-    if (values.count(full)) fail(source_name, full, value, "duplicate key");
-    values[full] = value;
+  for (const IniEntry& e : parse_ini(text, source_name, syntax)) {
+    const std::string full = e.section.empty() ? e.key : e.section + "." + e.key;
+    if (values.count(full)) fail(source_name, full, e.value, "duplicate key");
+    values[full] = e.value;
   }
   return hw_config_from_key_values(values, source_name);
 }

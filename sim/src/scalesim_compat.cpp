@@ -1,5 +1,7 @@
 #include "nce/sim/scalesim_compat.h"
 
+#include "nce/common/ini.h"
+#include "nce/common/text.h"
 #include "nce/models/topology.h"
 
 #include <algorithm>
@@ -18,19 +20,6 @@
 namespace nce::sim {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  const char* ws = " \t\r\n";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
-}
-
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
 
 std::string read_file(const std::string& path, const char* what) {
   std::ifstream in(path);
@@ -531,24 +520,19 @@ class UserReadBuffer {
 }  // namespace
 
 ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string& source) {
+  // Python configparser's syntax as SCALE-Sim writes it: "key : value" or "key = value", whole-line
+  // comments only, names case-insensitive; a repeated key keeps its last value.
+  IniSyntax syntax;
+  syntax.separators = ":=";
+  syntax.trailing_comments = "";
+  syntax.strict_section_headers = false;
+  syntax.empty_names_allowed = true;
   std::map<std::string, std::string> values;  // "section.key" lower-cased -> value
-  std::istringstream in(text);
-  std::string line, section;
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line.front() == '[' && line.back() == ']') {
-      section = lower(trim(line.substr(1, line.size() - 2)));
-      continue;
-    }
-    auto sep = line.find_first_of(":=");
-    if (sep == std::string::npos) {
-      throw std::invalid_argument(source + ": expected 'key : value', got '" + line + "'");
-    }
-    values[section + "." + lower(trim(line.substr(0, sep)))] = trim(line.substr(sep + 1));
+  for (const IniEntry& e : parse_ini(text, source, syntax)) {
+    values[to_lower(e.section) + "." + to_lower(e.key)] = e.value;
   }
   auto get = [&](const std::string& section_name, const std::string& key) -> std::string {
-    auto it = values.find(lower(section_name) + "." + lower(key));
+    auto it = values.find(to_lower(section_name) + "." + to_lower(key));
     if (it == values.end()) {
       throw std::invalid_argument(source + ": key '" + section_name + "." + key +
                                   "' is missing (SCALE-Sim v2 requires it)");
@@ -585,10 +569,8 @@ ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string&
                                   ": key 'run_presets.InterfaceBandwidth' = 'USER' needs "
                                   "key 'architecture_presets.Bandwidth' (words/cycle), missing");
     }
-    std::stringstream list(it->second);
-    std::string item;
-    while (std::getline(list, item, ',')) {
-      c.bandwidths.push_back(to_int(source, arch + ".Bandwidth", trim(item), 1));
+    for (const std::string& item : split_list(it->second)) {
+      c.bandwidths.push_back(to_int(source, arch + ".Bandwidth", item, 1));
     }
     if (c.bandwidths.empty()) {
       to_int(source, arch + ".Bandwidth", it->second, 1);  // throws: names the empty value

@@ -10,9 +10,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "nce/common/ini.h"
 #include "nce/common/json.h"
+#include "nce/common/text.h"
 #include "nce/models/network.h"
-#include "nce/results/ini.h"
 #include "nce/results/query.h"
 #include "nce/sim/layer_cost.h"
 
@@ -20,16 +21,13 @@ namespace nce::sweep {
 
 using results::CandidateRecord;
 using results::Database;
-using results::IniEntry;
 using results::OpenMode;
 using results::OpenOptions;
-using results::parse_ini;
 using results::QueryResult;
 using results::ResultSink;
 using results::RunInfo;
 using results::RunScope;
 using results::RunStatus;
-using results::split_list;
 using results::Value;
 
 namespace {
@@ -77,11 +75,6 @@ std::pair<std::string, std::string> split_model(const std::string& value, const 
     throw std::invalid_argument(where + "[networks] " + key + " = '" + value +
                                 "': expected 'MODEL: values'");
   }
-  auto trim = [](std::string s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(0, 1);
-    return s;
-  };
   return {trim(value.substr(0, colon)), trim(value.substr(colon + 1))};
 }
 

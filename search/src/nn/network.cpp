@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -15,6 +14,7 @@
 #include "nce/nn/pooling.h"
 #include "nce/nn/random.h"
 #include "nce/nn/residual.h"
+#include "network_impl.h"
 
 namespace nce::nn {
 
@@ -38,15 +38,6 @@ void validate(const NetworkOptions& o) {
 }
 
 namespace {
-
-using Act = ActParams::Kind;
-
-struct Value {
-  Tensor data;
-  Tensor grad;
-  bool grad_valid = false;
-  bool needs_grad = true;
-};
 
 // Seeded generator with portable normal and uniform draws (random.h).
 class Rng {
@@ -84,79 +75,6 @@ void apply_act_backward(const ActParams& act, const Tensor& x, Tensor& g, float*
 }
 
 }  // namespace
-
-struct ConvNode {
-  models::Layer layer;
-  int in = 0, out = 0;
-  ConvParams conv;
-  bool quant_w = false;
-  Tensor weight, weight_grad;
-  Tensor wq, dwq;
-  float qscale = 0.0f;
-  Tensor step, step_grad;  // LSQ
-  bool bn = false;
-  BatchNormState norm;
-  Act act = Act::kNone;
-  Tensor clip, clip_grad;
-  Tensor pooled_in, z, a, g1, g2;
-  std::vector<std::int32_t> argmax;
-  ConvWorkspace ws;
-};
-
-struct AddNode {
-  std::string name;  // block prefix
-  int main = 0, shortcut = 0, out = 0;
-  Act act = Act::kNone;
-  Tensor clip, clip_grad;
-  Tensor g1;
-};
-
-struct HeadNode {
-  models::Layer layer;
-  int in = 0, out = 0;
-  Tensor weight, weight_grad, bias, bias_grad;
-  Tensor pooled, g1, g2;
-  bool pool = false;
-};
-
-// One step of the plan, in forward order.
-struct Step {
-  enum Kind { kConv, kAdd, kHead } kind;
-  int index;
-};
-
-struct Network::Impl {
-  models::Network desc;
-  NetworkOptions opt;
-  std::vector<Value> values;
-  std::vector<ConvNode> convs;
-  std::vector<AddNode> adds;
-  std::vector<HeadNode> heads;
-  std::vector<Step> plan;
-  int logits = 0;
-  bool have_train_forward = false;
-
-  bool layer_quantized(const models::Layer& l) const {
-    return l.quantized || opt.quantize_all_layers;
-  }
-  template <class Node>
-  ActParams act_params(const Node& nd) const {
-    return ActParams{nd.act, nd.act == Act::kPact ? nd.clip[0] : 0.0f, opt.activation_bits};
-  }
-
-  int new_value() {
-    values.emplace_back();
-    return static_cast<int>(values.size()) - 1;
-  }
-
-  void forward_conv(ConvNode& nd, Mode mode);
-  void backward_conv(ConvNode& nd);
-  void forward_add(AddNode& nd);
-  void backward_add(AddNode& nd);
-  void forward_head(HeadNode& nd);
-  void backward_head(HeadNode& nd);
-  void quantize_weights(ConvNode& nd);
-};
 
 void Network::Impl::quantize_weights(ConvNode& nd) {
   if (!nd.quant_w) return;
@@ -566,121 +484,6 @@ void Network::backward(const Tensor& grad_logits) {
         break;
     }
   }
-}
-
-// Moments, quantization error and (for a ReLU) the best reference clip of the activation x.
-ActivationStats measure_activation(const float* x, std::size_t n, const ActParams& act,
-                                   int reference_bits) {
-  ActivationStats st;
-  double sum = 0, sum2 = 0, rmax = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    sum += x[i];
-    sum2 += static_cast<double>(x[i]) * x[i];
-    rmax = std::max(rmax, static_cast<double>(x[i]));
-  }
-  const double count = static_cast<double>(std::max<std::size_t>(n, 1));
-  st.mean = sum / count;
-  st.stdev = std::sqrt(std::max(0.0, sum2 / count - st.mean * st.mean));
-  double signal = 0, noise = 0, q_sum = 0, q_sum2 = 0;
-  if (act.kind == ActParams::Kind::kPact) {
-    st.bits = act.bits;
-    st.clip = act.clip;
-    const ActParams::Eval f = act.eval();
-    for (std::size_t i = 0; i < n; ++i) {
-      const double r = std::max(0.0f, x[i]);
-      const double q = f(x[i]);
-      signal += r * r;
-      noise += (r - q) * (r - q);
-      q_sum += q;
-      q_sum2 += q * q;
-    }
-  } else {
-    // A ReLU: the output is r itself; the SQNR is that of the best PACT quantizer at
-    // reference_bits, found on a 4096-bin histogram of r over (0, rmax].
-    st.bits = 32;
-    st.reference = true;
-    constexpr int kBins = 4096, kClips = 256;
-    std::vector<double> count_in(kBins, 0.0), sum_in(kBins, 0.0), sum2_in(kBins, 0.0);
-    for (std::size_t i = 0; i < n; ++i) {
-      const double r = std::max(0.0f, x[i]);
-      q_sum += r;
-      q_sum2 += r * r;
-      if (r <= 0.0) continue;
-      signal += r * r;
-      const int b = std::min(kBins - 1, static_cast<int>(r / rmax * kBins));
-      count_in[b] += 1;
-      sum_in[b] += r;
-      sum2_in[b] += r * r;
-    }
-    const double levels = std::pow(2.0, reference_bits) - 1.0;
-    double best = std::numeric_limits<double>::infinity();
-    for (int c = 1; c <= kClips && rmax > 0; ++c) {
-      const double a = rmax * c / kClips;
-      double err = 0;
-      for (int b = 0; b < kBins; ++b) {
-        if (count_in[b] == 0) continue;
-        const double mean_r = sum_in[b] / count_in[b];
-        const double q = std::round(std::min(mean_r, a) * levels / a) * a / levels;
-        // sum over the bin of (r - q)^2 with q taken at the bin's mean.
-        err += sum2_in[b] - 2.0 * q * sum_in[b] + q * q * count_in[b];
-      }
-      if (err < best) {
-        best = err;
-        st.clip = a;
-      }
-    }
-    noise = rmax > 0 ? std::max(best, 0.0) : 0.0;
-  }
-  const double q_mean = q_sum / count;
-  st.out_stdev = std::sqrt(std::max(0.0, q_sum2 / count - q_mean * q_mean));
-  st.sqnr_db =
-      noise > 0 ? 10.0 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
-  return st;
-}
-
-std::vector<ActivationStats> Network::probe_activations(const Tensor& images, int reference_bits) {
-  if (reference_bits < 2 || reference_bits > 8) {
-    throw std::invalid_argument("probe_activations: reference_bits = " +
-                                std::to_string(reference_bits) + " must be in 2..8");
-  }
-  forward(images, Mode::kEval);
-  Impl& m = *impl_;
-  std::vector<ActivationStats> out;
-  Tensor x;
-  for (const Step& s : m.plan) {
-    if (s.kind == Step::kConv) {
-      ConvNode& nd = m.convs[s.index];
-      if (nd.act == Act::kNone) continue;
-      const bool has_pool = nd.layer.out_pool.kind != models::PoolKind::kNone;
-      const Tensor& z = (nd.bn || has_pool || nd.act != Act::kNone) ? nd.z : m.values[nd.out].data;
-      x.resize_like(z);
-      const std::size_t plane = static_cast<std::size_t>(z.plane());
-      for (int i = 0; i < z.n(); ++i) {
-        for (int c = 0; c < z.c(); ++c) {
-          float scale = 1.0f, shift = 0.0f;
-          if (nd.bn) {
-            scale = nd.norm.gamma[c] / std::sqrt(nd.norm.running_var[c] + m.opt.bn_eps);
-            shift = nd.norm.beta[c] - nd.norm.running_mean[c] * scale;
-          }
-          const std::size_t off = (static_cast<std::size_t>(i) * z.c() + c) * plane;
-          for (std::size_t p = 0; p < plane; ++p) x[off + p] = z[off + p] * scale + shift;
-        }
-      }
-      ActivationStats st = measure_activation(x.data(), x.size(), m.act_params(nd), reference_bits);
-      st.name = nd.layer.name;
-      st.channels = z.c();
-      out.push_back(std::move(st));
-    } else if (s.kind == Step::kAdd) {
-      AddNode& nd = m.adds[s.index];
-      if (nd.act == Act::kNone) continue;
-      residual_add(m.values[nd.main].data, m.values[nd.shortcut].data, x);
-      ActivationStats st = measure_activation(x.data(), x.size(), m.act_params(nd), reference_bits);
-      st.name = nd.name + ".out";
-      st.channels = x.c();
-      out.push_back(std::move(st));
-    }
-  }
-  return out;
 }
 
 void Network::zero_grad() {

@@ -1,5 +1,5 @@
 // A campaign plan: the experiment of a comparison in one INI file (the syntax of sweep files,
-// results/ini.h). It names the model, the data, the bits, the hardware, the protocol every arm
+// nce/common/ini.h). It names the model, the data, the bits, the hardware, the protocol every arm
 // shares and the arms (original, nce, tas, 2X tas, wrpn multipliers, random) times seeds:
 //
 //   [campaign]

@@ -1,0 +1,20 @@
+// Small text helpers for the config, plan and CSV readers of every area.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nce {
+
+// `s` without leading and trailing white space (std::isspace: blank, \t, \r, \n, \v, \f).
+std::string trim(const std::string& s);
+
+// Splits "a, b ,c" at commas into trimmed items. A blank text gives an empty list; otherwise every
+// comma separates an item (empty items kept: "a,,b" -> a, "", b) except a single trailing one
+// ("a," -> a), as std::getline reads it.
+std::vector<std::string> split_list(const std::string& text);
+
+// `s` with ASCII letters in lower case (other bytes unchanged).
+std::string to_lower(std::string s);
+
+}  // namespace nce
