@@ -11,9 +11,6 @@
 namespace nce::testing {
 namespace {
 
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
 
 TEST(Cli, HelpListsCommands) {
   CliResult r = run_nce("--help");

@@ -1,9 +1,12 @@
 // Runs the nce executable in a subprocess and captures what it printed.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
+
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace nce::testing {
@@ -26,5 +29,26 @@ inline CliResult run_nce(const std::string& args) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
+
+inline bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+#ifdef NCE_TEST_DATA_DIR
+// A Fashion-MNIST directory whose test files are the committed sample's training files, one per
+// test (ctest runs the tests in parallel processes): TempDir()/<prefix><test name>.
+inline std::string fashion_mnist_sample_dir(const std::string& prefix) {
+  const std::string dir = ::testing::TempDir() + prefix +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const std::string src = std::string(NCE_TEST_DATA_DIR) + "/search/fashion-mnist-sample";
+  const std::string cmd = "mkdir -p " + dir + " && cp " + src + "/train-images-idx3-ubyte.gz " +
+                          src + "/train-labels-idx1-ubyte.gz " + dir + "/ && cp " + src +
+                          "/train-images-idx3-ubyte.gz " + dir +
+                          "/t10k-images-idx3-ubyte.gz && cp " + src +
+                          "/train-labels-idx1-ubyte.gz " + dir + "/t10k-labels-idx1-ubyte.gz";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  return dir;
+}
+#endif
 
 }  // namespace nce::testing

@@ -15,23 +15,7 @@
 namespace nce::testing {
 namespace {
 
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
-// One directory per test (ctest runs them in parallel processes).
-std::string sample_dir() {
-  const std::string dir = ::testing::TempDir() + "nce_deploy_cli_fmnist_" +
-                          ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  const std::string src = std::string(NCE_TEST_DATA_DIR) + "/search/fashion-mnist-sample";
-  const std::string cmd = "mkdir -p " + dir + " && cp " + src + "/train-images-idx3-ubyte.gz " +
-                          src + "/train-labels-idx1-ubyte.gz " + dir + "/ && cp " + src +
-                          "/train-images-idx3-ubyte.gz " + dir +
-                          "/t10k-images-idx3-ubyte.gz && cp " + src +
-                          "/train-labels-idx1-ubyte.gz " + dir + "/t10k-labels-idx1-ubyte.gz";
-  EXPECT_EQ(std::system(cmd.c_str()), 0);
-  return dir;
-}
+std::string sample_dir() { return fashion_mnist_sample_dir("nce_deploy_cli_fmnist_"); }
 
 std::string top1_of(const std::string& output) {
   const auto at = output.find("top-1 ");

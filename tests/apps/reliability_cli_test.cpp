@@ -27,11 +27,8 @@ using results::Database;
 using results::testing::read_file;
 using results::testing::ScratchFile;
 using results::testing::write_file;
+using testing::contains;
 using testing::run_nce;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A scratch directory, removed with everything in it.
 class ScratchDir {

@@ -24,9 +24,6 @@ std::string data(const std::string& name) {
   return std::string(NCE_TEST_DATA_DIR) + "/sim/" + name;
 }
 
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
 
 // The value after "key": at the top level of the object (its first occurrence).
 std::string top_value(const std::string& json, const std::string& key) {
