@@ -282,19 +282,19 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
   CampaignSummary summary;
   std::vector<JobStatus> states = job_states(plan, options);
   check_not_stale(plan, states, options);
-  const std::vector<std::size_t> todo = pending_jobs(plan, states, options.shard);
+  const std::vector<std::size_t> to_run = pending_jobs(plan, states, options.shard);
   std::vector<std::size_t> mine;
   for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
     if (options.shard.owns(i)) mine.push_back(i);
   }
-  summary.skipped = static_cast<int>(mine.size() - todo.size());
+  summary.skipped = static_cast<int>(mine.size() - to_run.size());
   std::vector<std::size_t> merged;
-  if (!todo.empty()) {
+  if (!to_run.empty()) {
     const nn::DatasetPair data = load_plan_data(plan, options);
     int done = 0;
-    for (std::size_t i : todo) {
+    for (std::size_t i : to_run) {
       if (options.observer) {
-        options.observer->on_job_start(plan.jobs[i], states[i], done, static_cast<int>(todo.size()));
+        options.observer->on_job_start(plan.jobs[i], states[i], done, static_cast<int>(to_run.size()));
       }
       const auto t0 = std::chrono::steady_clock::now();
       states[i] = run_job(plan, i, data, options);
@@ -318,7 +318,7 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
       ++done;
       if (options.observer) {
         options.observer->on_job_end(plan.jobs[i], states[i], seconds, done,
-                                     static_cast<int>(todo.size()));
+                                     static_cast<int>(to_run.size()));
       }
     }
   }

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "nce/common/byte_io.h"
+
 namespace nce::deploy {
 
 namespace {
@@ -17,23 +19,12 @@ constexpr char kMagic[8] = {'N', 'C', 'E', 'I', 'M', '\0', '\0', '\0'};
 constexpr std::size_t kHeaderBytes = 8 + 4 + 8 + 4;
 constexpr std::uint32_t kMaxCount = 1u << 28;  // no array in a sane model is longer
 
-class Writer {
+// The model's records on nce/common/byte_io.h: arrays are a u32 count (at most kMaxCount).
+class Writer : public ByteWriter {
  public:
   template <typename T>
-  void pod(T v) {
-    static_assert(std::is_arithmetic_v<T>);
-    const auto* p = reinterpret_cast<const char*>(&v);
-    bytes.insert(bytes.end(), p, p + sizeof(T));
-  }
-  void str(const std::string& s) {
-    pod(static_cast<std::uint32_t>(s.size()));
-    bytes.insert(bytes.end(), s.begin(), s.end());
-  }
-  template <typename T>
   void array(const std::vector<T>& v) {
-    pod(static_cast<std::uint32_t>(v.size()));
-    const auto* p = reinterpret_cast<const char*>(v.data());
-    bytes.insert(bytes.end(), p, p + v.size() * sizeof(T));
+    ByteWriter::array<std::uint32_t>(v);
   }
   void pool(const PoolSpec& p) {
     pod(static_cast<std::uint8_t>(p.kind));
@@ -41,38 +32,17 @@ class Writer {
     pod<std::int32_t>(p.stride);
     pod<std::int32_t>(p.pad);
   }
-  std::vector<char> bytes;
 };
 
-class Reader {
+class Reader : public ByteReader {
  public:
   Reader(const char* data, std::size_t size, const std::string& source)
-      : data_(data), size_(size), source_(source) {}
-  template <typename T>
-  T pod(const char* what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, data_ + at_, sizeof(T));
-    at_ += sizeof(T);
-    return v;
-  }
-  int i32(const char* what) { return pod<std::int32_t>(what); }
-  std::string str(const char* what) {
-    const auto n = pod<std::uint32_t>(what);
-    need(n, what);
-    std::string s(data_ + at_, n);
-    at_ += n;
-    return s;
-  }
+      : ByteReader(data, size, source + ": malformed integer model payload") {}
   template <typename T>
   std::vector<T> array(const char* what) {
-    const auto n = pod<std::uint32_t>(what);
-    if (n > kMaxCount || n > (size_ - at_) / sizeof(T)) malformed(what);
-    std::vector<T> v(n);
-    if (n > 0) std::memcpy(v.data(), data_ + at_, n * sizeof(T));
-    at_ += n * sizeof(T);
-    return v;
+    return ByteReader::array<std::uint32_t, T>(what, kMaxCount);
   }
+  int i32(const char* what) { return pod<std::int32_t>(what); }
   PoolSpec pool(const char* what) {
     PoolSpec p;
     const auto kind = pod<std::uint8_t>(what);
@@ -83,19 +53,6 @@ class Reader {
     p.pad = i32(what);
     return p;
   }
-  bool done() const { return at_ == size_; }
-  [[noreturn]] void malformed(const char* what) const {
-    throw std::runtime_error(source_ + ": malformed integer model payload (at " + what + ")");
-  }
-
- private:
-  void need(std::size_t n, const char* what) const {
-    if (n > size_ - at_) malformed(what);
-  }
-  const char* data_;
-  std::size_t size_;
-  std::size_t at_ = 0;
-  std::string source_;
 };
 
 void write_requant(Writer& w, const Requant& r) {
@@ -174,7 +131,7 @@ std::vector<char> payload(const IntModel& m) {
       w.pod<std::int32_t>(h.logit_frac_bits);
     }
   }
-  return w.bytes;
+  return w.bytes();
 }
 
 std::string op_label(const IntModel& m, std::size_t i) {
@@ -321,13 +278,13 @@ void validate(const IntModel& m, const std::string& source) {
 std::vector<char> serialize(const IntModel& m) {
   const std::vector<char> body = payload(m);
   Writer w;
-  w.bytes.insert(w.bytes.end(), kMagic, kMagic + 8);
+  w.raw(kMagic, 8);
   w.pod(kIntModelVersion);
   w.pod(static_cast<std::uint64_t>(body.size()));
   w.pod(static_cast<std::uint32_t>(
       crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()))));
-  w.bytes.insert(w.bytes.end(), body.begin(), body.end());
-  return w.bytes;
+  w.raw(body.data(), body.size());
+  return w.bytes();
 }
 
 void write_int_model(const std::string& path, const IntModel& model) {
@@ -445,7 +402,7 @@ IntModel parse_int_model(const char* data, std::size_t size, const std::string& 
     }
     m.ops.push_back(std::move(op));
   }
-  if (!r.done()) r.malformed("trailing bytes");
+  if (!r.at_end()) r.malformed("trailing bytes");
   validate(m, source);
   return m;
 }

@@ -10,6 +10,8 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "nce/common/byte_io.h"
+
 namespace nce::nn {
 
 namespace {
@@ -17,22 +19,10 @@ namespace {
 constexpr char kMagic[8] = {'N', 'C', 'E', 'C', 'K', 'P', 'T', '\0'};
 constexpr std::size_t kHeaderBytes = 8 + 4 + 8 + 4;
 
-class ByteWriter {
+// The checkpoint's records on nce/common/byte_io.h: tensors are a u64 count + floats.
+class CheckpointWriter : public ByteWriter {
  public:
-  template <typename T>
-  void pod(T v) {
-    const auto* p = reinterpret_cast<const char*>(&v);
-    bytes_.insert(bytes_.end(), p, p + sizeof(T));
-  }
-  void str(const std::string& s) {
-    pod(static_cast<std::uint32_t>(s.size()));
-    bytes_.insert(bytes_.end(), s.begin(), s.end());
-  }
-  void floats(const std::vector<float>& v) {
-    pod(static_cast<std::uint64_t>(v.size()));
-    const auto* p = reinterpret_cast<const char*>(v.data());
-    bytes_.insert(bytes_.end(), p, p + v.size() * sizeof(float));
-  }
+  void floats(const std::vector<float>& v) { array<std::uint64_t>(v); }
   void buffers(const std::vector<StateBuffer>& list) {
     pod(static_cast<std::uint32_t>(list.size()));
     for (const auto& b : list) {
@@ -40,40 +30,13 @@ class ByteWriter {
       floats(b.values);
     }
   }
-  const std::vector<char>& bytes() const { return bytes_; }
-
- private:
-  std::vector<char> bytes_;
 };
 
-class ByteReader {
+class CheckpointReader : public ByteReader {
  public:
-  ByteReader(const char* data, std::size_t size, const std::string& path)
-      : data_(data), size_(size), path_(path) {}
-  template <typename T>
-  T pod(const char* what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, data_ + at_, sizeof(T));
-    at_ += sizeof(T);
-    return v;
-  }
-  std::string str(const char* what) {
-    const auto n = pod<std::uint32_t>(what);
-    need(n, what);
-    std::string s(data_ + at_, n);
-    at_ += n;
-    return s;
-  }
-  std::vector<float> floats(const char* what) {
-    const auto n = pod<std::uint64_t>(what);
-    if (n > (size_ - at_) / sizeof(float)) malformed(what);
-    std::vector<float> v(n);
-    // An empty tensor has no storage: memcpy to its null data() is undefined even for 0 bytes.
-    if (n > 0) std::memcpy(v.data(), data_ + at_, n * sizeof(float));
-    at_ += n * sizeof(float);
-    return v;
-  }
+  CheckpointReader(const char* data, std::size_t size, const std::string& path)
+      : ByteReader(data, size, path + ": malformed checkpoint payload") {}
+  std::vector<float> floats(const char* what) { return array<std::uint64_t, float>(what); }
   std::vector<StateBuffer> buffers(const char* what) {
     const auto n = pod<std::uint32_t>(what);
     std::vector<StateBuffer> list;
@@ -85,20 +48,6 @@ class ByteReader {
     }
     return list;
   }
-  bool at_end() const { return at_ == size_; }
-  [[noreturn]] void malformed(const char* what) const {
-    throw std::runtime_error(path_ + ": malformed checkpoint payload (reading " + what +
-                             " at byte " + std::to_string(at_) + ")");
-  }
-
- private:
-  void need(std::size_t n, const char* what) const {
-    if (n > size_ - at_) malformed(what);
-  }
-  const char* data_;
-  std::size_t size_;
-  std::size_t at_ = 0;
-  const std::string& path_;
 };
 
 std::uint32_t crc_of(const char* data, std::size_t size) {
@@ -122,7 +71,7 @@ std::string widths_text(const std::vector<int>& widths) {
 }  // namespace
 
 void write_checkpoint(const std::string& path, const Checkpoint& ck) {
-  ByteWriter payload;
+  CheckpointWriter payload;
   payload.str(ck.model);
   payload.pod(static_cast<std::uint32_t>(ck.widths.size()));
   for (int w : ck.widths) payload.pod(static_cast<std::int32_t>(w));
@@ -139,7 +88,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
   payload.pod(static_cast<std::int64_t>(ck.optimizer.steps));
   payload.buffers(ck.optimizer.buffers);
 
-  ByteWriter header;
+  CheckpointWriter header;
   for (char c : kMagic) header.pod(c);
   header.pod(kCheckpointVersion);
   header.pod(static_cast<std::uint64_t>(payload.bytes().size()));
@@ -180,7 +129,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw std::runtime_error(path + ": not an nce checkpoint (bad magic)");
   }
-  ByteReader header(bytes.data() + 8, kHeaderBytes - 8, path);
+  CheckpointReader header(bytes.data() + 8, kHeaderBytes - 8, path);
   const auto version = header.pod<std::uint32_t>("version");
   const auto length = header.pod<std::uint64_t>("length");
   const auto crc = header.pod<std::uint32_t>("crc32");
@@ -200,7 +149,7 @@ Checkpoint read_checkpoint(const std::string& path) {
     throw std::runtime_error(path + ": corrupt checkpoint (crc32 mismatch)");
   }
 
-  ByteReader r(payload, have, path);
+  CheckpointReader r(payload, have, path);
   Checkpoint ck;
   ck.model = r.str("model");
   const auto nw = r.pod<std::uint32_t>("widths");
