@@ -18,8 +18,8 @@
 namespace {
 
 void check_pair(const nce::sweep::SweepSpec& spec, std::size_t point, std::size_t network) {
-  const nce::results::SweepEvaluation ev =
-      nce::results::evaluate_pair(spec, point, network, nullptr);
+  nce::sim::LayerCostService costs(spec.points[point].hw);
+  const nce::sweep::SweepEvaluation ev = nce::sweep::evaluate_pair(spec, point, network, costs);
   if (ev.pair != point * spec.networks.size() + network) __builtin_trap();
   if (ev.macs <= 0 || ev.params <= 0) __builtin_trap();
   if (ev.feasible && (ev.cycles <= 0 || ev.stall_cycles < 0 ||
@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (values.empty()) __builtin_trap();
     product *= values.size();
   }
-  if (spec.points.size() != product || product > nce::results::kMaxSweepPoints) __builtin_trap();
+  if (spec.points.size() != product || product > nce::sweep::kMaxSweepPoints) __builtin_trap();
   for (const auto& p : spec.points) {
     if (p.overrides.size() != spec.grid.size()) __builtin_trap();
     if (p.name.rfind(spec.base.name + "{", 0) != 0 || p.hw.name != p.name) __builtin_trap();
