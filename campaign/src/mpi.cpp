@@ -56,13 +56,13 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
   const auto start = std::chrono::steady_clock::now();
   // Rank 0 decides what is to run (or why nothing may: stale jobs) and tells everyone.
   std::vector<JobStatus> states;
-  std::vector<int> todo;
+  std::vector<int> to_run;
   std::string error;
   if (mpi.rank() == 0) {
     try {
       states = job_states(plan, options);
       check_not_stale(plan, states, options);
-      for (std::size_t i : pending_jobs(plan, states, Shard{})) todo.push_back(static_cast<int>(i));
+      for (std::size_t i : pending_jobs(plan, states, Shard{})) to_run.push_back(static_cast<int>(i));
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -72,7 +72,7 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
   error.resize(error_size);
   MPI_Bcast(error.data(), error_size, MPI_CHAR, 0, MPI_COMM_WORLD);
   if (!error.empty()) throw std::invalid_argument(error);
-  int count = static_cast<int>(todo.size());
+  int count = static_cast<int>(to_run.size());
   MPI_Bcast(&count, 1, MPI_INT, 0, MPI_COMM_WORLD);
 
   // Rank 0: next job index under a mutex, served to the others by a coordinator thread.
@@ -84,7 +84,7 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
   };
   std::thread coordinator;
   if (mpi.rank() == 0) {
-    todo.resize(count);
+    to_run.resize(count);
     coordinator = std::thread([&] {
       int active = mpi.size() - 1;
       while (active > 0) {
@@ -98,7 +98,7 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
         int dummy = 0;
         MPI_Recv(&dummy, 1, MPI_INT, st.MPI_SOURCE, kRequestTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         const int k = take();
-        const int job = k < 0 ? -1 : todo[k];
+        const int job = k < 0 ? -1 : to_run[k];
         MPI_Send(&job, 1, MPI_INT, st.MPI_SOURCE, kJobTag, MPI_COMM_WORLD);
         if (job < 0) --active;
       }
@@ -113,7 +113,7 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
       int job = -1;
       if (mpi.rank() == 0) {
         const int k = take();
-        job = k < 0 ? -1 : todo[k];
+        job = k < 0 ? -1 : to_run[k];
       } else {
         int dummy = 0;
         MPI_Send(&dummy, 1, MPI_INT, 0, kRequestTag, MPI_COMM_WORLD);
