@@ -62,7 +62,8 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
     try {
       states = job_states(plan, options);
       check_not_stale(plan, states, options);
-      for (std::size_t i : pending_jobs(plan, states, Shard{})) to_run.push_back(static_cast<int>(i));
+      for (std::size_t i : pending_jobs(plan, states, Shard{}))
+        to_run.push_back(static_cast<int>(i));
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -162,8 +163,7 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
     summary.merged = merge_jobs(plan, all, options);
     summary.states = job_states(plan, options);
   }
-  summary.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }
 
