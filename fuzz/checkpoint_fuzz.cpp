@@ -163,14 +163,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   std::vector<std::uint8_t> file;
   if (data[0] & 1) {
+    // A valid header around the fuzzed payload: version 1 (stored as is) or, with bit 1 set,
+    // version 2 (deflated here, so the fuzzer drives the planar tensor reader).
+    std::vector<std::uint8_t> stored;
+    std::uint32_t version = 1;
+    if (data[0] & 2) {
+      version = 2;
+      uLongf packed = compressBound(static_cast<uLong>(size - 1));
+      std::vector<std::uint8_t> deflated(packed);
+      if (compress2(deflated.data(), &packed, data + 1, static_cast<uLong>(size - 1), 1) != Z_OK) {
+        return 0;
+      }
+      put<std::uint64_t>(stored, size - 1);
+      stored.insert(stored.end(), deflated.begin(), deflated.begin() + packed);
+    } else {
+      stored.assign(data + 1, data + size);
+    }
     const char magic[8] = {'N', 'C', 'E', 'C', 'K', 'P', 'T', '\0'};
     file.insert(file.end(), magic, magic + 8);
-    put<std::uint32_t>(file, nce::nn::kCheckpointVersion);
-    put<std::uint64_t>(file, size - 1);
-    put<std::uint32_t>(file, static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0), data + 1,
-                                                              static_cast<uInt>(size - 1))));
+    put<std::uint32_t>(file, version);
+    put<std::uint64_t>(file, stored.size());
+    put<std::uint32_t>(file, static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0), stored.data(),
+                                                              static_cast<uInt>(stored.size()))));
+    file.insert(file.end(), stored.begin(), stored.end());
+  } else {
+    file.insert(file.end(), data + 1, data + size);
   }
-  file.insert(file.end(), data + 1, data + size);
   write_file(file);
 
   nce::nn::Checkpoint ck;

@@ -3,8 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace nce::nn {
@@ -135,6 +140,98 @@ TEST_F(CheckpointTest, BadMagicAndVersion) {
     f.write(&v, 1);
   }
   expect_error([&] { read_checkpoint(path_); }, path_, "version 9");
+}
+
+// The bytes of a version-1 file (the layout nce wrote before checkpoints were compressed), by
+// hand: the header, then the payload as is with tensors' floats interleaved.
+std::string version1_file(const Checkpoint& ck) {
+  std::string p;
+  auto pod = [&](auto v) { p.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  auto str = [&](const std::string& t) {
+    pod(static_cast<std::uint32_t>(t.size()));
+    p += t;
+  };
+  auto buffers = [&](const std::vector<StateBuffer>& list) {
+    pod(static_cast<std::uint32_t>(list.size()));
+    for (const StateBuffer& b : list) {
+      str(b.name);
+      pod(static_cast<std::uint64_t>(b.values.size()));
+      p.append(reinterpret_cast<const char*>(b.values.data()), b.values.size() * sizeof(float));
+    }
+  };
+  str(ck.model);
+  pod(static_cast<std::uint32_t>(ck.widths.size()));
+  for (int w : ck.widths) pod(static_cast<std::int32_t>(w));
+  pod(static_cast<std::uint32_t>(ck.options.size()));
+  for (const auto& [k, v] : ck.options) {
+    str(k);
+    str(v);
+  }
+  pod(static_cast<std::int32_t>(ck.epochs_done));
+  str(ck.rng_state);
+  str(ck.history);
+  buffers(ck.network);
+  str(ck.optimizer.kind);
+  pod(static_cast<std::int64_t>(ck.optimizer.steps));
+  buffers(ck.optimizer.buffers);
+  std::string file("NCECKPT\0", 8);
+  auto head = [&](auto v) { file.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  head(std::uint32_t{1});
+  head(static_cast<std::uint64_t>(p.size()));
+  head(static_cast<std::uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(p.data()), p.size())));
+  return file + p;
+}
+
+TEST_F(CheckpointTest, AVersionOneFileIsStillRead) {
+  Checkpoint ck = sample();
+  std::ofstream(path_, std::ios::binary) << version1_file(ck);
+  const Checkpoint back = read_checkpoint(path_);
+  EXPECT_EQ(back.model, ck.model);
+  EXPECT_EQ(back.rng_state, ck.rng_state);
+  EXPECT_EQ(back.network[0].values, ck.network[0].values);
+  EXPECT_EQ(back.optimizer.buffers[0].values, ck.optimizer.buffers[0].values);
+}
+
+TEST_F(CheckpointTest, IsStoredCompressedAndReadsBackBitExact) {
+  Checkpoint ck = sample();
+  // A layer's weights with a repeated pattern and an unused, zeroed tail, as a supernet's
+  // allocation has; and values whose every bit matters.
+  std::vector<float> w(200000, 0.0f);
+  for (std::size_t i = 0; i < 50000; ++i) w[i] = static_cast<float>(i % 97) * 0.0137f - 0.6f;
+  w[7] = std::nextafter(1.0f, 2.0f);
+  w[8] = -0.0f;
+  w[9] = 1e-42f;  // subnormal
+  ck.network.push_back({"layer.weight", w});
+  write_checkpoint(path_, ck);
+  EXPECT_LT(fs::file_size(path_), w.size() * sizeof(float) / 4);
+  const Checkpoint back = read_checkpoint(path_);
+  ASSERT_EQ(back.network.size(), 3u);
+  ASSERT_EQ(back.network[2].values.size(), w.size());
+  EXPECT_EQ(std::memcmp(back.network[2].values.data(), w.data(), w.size() * sizeof(float)), 0);
+}
+
+TEST_F(CheckpointTest, AnInflatedLengthThatIsALieIsRefused) {
+  write_checkpoint(path_, sample());
+  std::string bytes;
+  {
+    std::ifstream in(path_, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // The stored part starts at byte 24 with the payload's u64 length; rewrite it (and the crc32
+  // over the stored part, so that only the length is wrong).
+  auto rewrite = [&](std::uint64_t claimed) {
+    std::string b = bytes;
+    std::memcpy(&b[24], &claimed, sizeof claimed);
+    const auto crc = static_cast<std::uint32_t>(
+        crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(b.data() + 24), b.size() - 24));
+    std::memcpy(&b[20], &crc, sizeof crc);
+    std::ofstream(path_, std::ios::binary | std::ios::trunc) << b;
+  };
+  rewrite(1ull << 40);  // more than deflate can give from this many bytes
+  expect_error([&] { read_checkpoint(path_); }, path_, "an inflated length of");
+  rewrite(3);  // less than the stream holds
+  expect_error([&] { read_checkpoint(path_); }, path_, "does not inflate to its stated 3 bytes");
 }
 
 TEST_F(CheckpointTest, RefusesAnotherModelWidthsOrOptions) {

@@ -19,10 +19,39 @@ namespace {
 constexpr char kMagic[8] = {'N', 'C', 'E', 'C', 'K', 'P', 'T', '\0'};
 constexpr std::size_t kHeaderBytes = 8 + 4 + 8 + 4;
 
-// The checkpoint's records on nce/common/byte_io.h: tensors are a u64 count + floats.
+// The checkpoint's records on nce/common/byte_io.h: tensors are a u64 count + floats; in version 2
+// the floats' bytes are stored plane by plane (every value's byte 0, then every byte 1, ...), which
+// lets deflate find the repeats of the sign/exponent bytes.
+void to_planes(const std::vector<float>& v, char* out) {
+  const std::size_t n = v.size();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(v.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t b = 0; b < 4; ++b) out[b * n + i] = static_cast<char>(bytes[4 * i + b]);
+  }
+}
+
+void from_planes(const char* in, std::vector<float>& v) {
+  const std::size_t n = v.size();
+  auto* bytes = reinterpret_cast<unsigned char*>(v.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t b = 0; b < 4; ++b)
+      bytes[4 * i + b] = static_cast<unsigned char>(in[b * n + i]);
+  }
+}
+
 class CheckpointWriter : public ByteWriter {
  public:
-  void floats(const std::vector<float>& v) { array<std::uint64_t>(v); }
+  explicit CheckpointWriter(bool planar = false) : planar_(planar) {}
+  void floats(const std::vector<float>& v) {
+    if (!planar_) {
+      array<std::uint64_t>(v);
+      return;
+    }
+    pod(static_cast<std::uint64_t>(v.size()));
+    std::vector<char> planes(v.size() * sizeof(float));
+    to_planes(v, planes.data());
+    raw(planes.data(), planes.size());
+  }
   void buffers(const std::vector<StateBuffer>& list) {
     pod(static_cast<std::uint32_t>(list.size()));
     for (const auto& b : list) {
@@ -30,13 +59,25 @@ class CheckpointWriter : public ByteWriter {
       floats(b.values);
     }
   }
+
+ private:
+  bool planar_;
 };
 
 class CheckpointReader : public ByteReader {
  public:
-  CheckpointReader(const char* data, std::size_t size, const std::string& path)
-      : ByteReader(data, size, path + ": malformed checkpoint payload") {}
-  std::vector<float> floats(const char* what) { return array<std::uint64_t, float>(what); }
+  CheckpointReader(const char* data, std::size_t size, const std::string& path, bool planar = false)
+      : ByteReader(data, size, path + ": malformed checkpoint payload"), planar_(planar) {}
+  std::vector<float> floats(const char* what) {
+    if (!planar_) return array<std::uint64_t, float>(what);
+    // The planes are read as one array of bytes (bounds-checked), then interleaved back.
+    const std::uint64_t n = pod<std::uint64_t>(what);
+    if (n > std::numeric_limits<std::size_t>::max() / sizeof(float)) malformed(what);
+    const char* planes = raw(static_cast<std::size_t>(n) * sizeof(float), what);
+    std::vector<float> v(static_cast<std::size_t>(n));
+    from_planes(planes, v);
+    return v;
+  }
   std::vector<StateBuffer> buffers(const char* what) {
     const auto n = pod<std::uint32_t>(what);
     std::vector<StateBuffer> list;
@@ -48,6 +89,9 @@ class CheckpointReader : public ByteReader {
     }
     return list;
   }
+
+ private:
+  bool planar_;
 };
 
 std::uint32_t crc_of(const char* data, std::size_t size) {
@@ -71,7 +115,7 @@ std::string widths_text(const std::vector<int>& widths) {
 }  // namespace
 
 void write_checkpoint(const std::string& path, const Checkpoint& ck) {
-  CheckpointWriter payload;
+  CheckpointWriter payload(/*planar=*/true);
   payload.str(ck.model);
   payload.pod(static_cast<std::uint32_t>(ck.widths.size()));
   for (int w : ck.widths) payload.pod(static_cast<std::int32_t>(w));
@@ -88,11 +132,24 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
   payload.pod(static_cast<std::int64_t>(ck.optimizer.steps));
   payload.buffers(ck.optimizer.buffers);
 
+  // Version 2: the payload deflated (zlib), after its length.
+  const std::vector<char>& raw = payload.bytes();
+  uLongf packed_size = compressBound(static_cast<uLong>(raw.size()));
+  ByteWriter stored;
+  stored.pod(static_cast<std::uint64_t>(raw.size()));
+  std::vector<char> packed(packed_size);
+  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size,
+                reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
+                Z_DEFAULT_COMPRESSION) != Z_OK) {
+    throw std::runtime_error(path + ": cannot write checkpoint (deflate failed)");
+  }
+  stored.raw(packed.data(), packed_size);
+
   CheckpointWriter header;
   for (char c : kMagic) header.pod(c);
   header.pod(kCheckpointVersion);
-  header.pod(static_cast<std::uint64_t>(payload.bytes().size()));
-  header.pod(crc_of(payload.bytes().data(), payload.bytes().size()));
+  header.pod(static_cast<std::uint64_t>(stored.bytes().size()));
+  header.pod(crc_of(stored.bytes().data(), stored.bytes().size()));
 
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");
@@ -100,7 +157,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
   bool ok =
       std::fwrite(header.bytes().data(), 1, header.bytes().size(), f) == header.bytes().size();
   ok = ok &&
-       std::fwrite(payload.bytes().data(), 1, payload.bytes().size(), f) == payload.bytes().size();
+       std::fwrite(stored.bytes().data(), 1, stored.bytes().size(), f) == stored.bytes().size();
   ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok) {
@@ -133,12 +190,12 @@ Checkpoint read_checkpoint(const std::string& path) {
   const auto version = header.pod<std::uint32_t>("version");
   const auto length = header.pod<std::uint64_t>("length");
   const auto crc = header.pod<std::uint32_t>("crc32");
-  if (version != kCheckpointVersion) {
+  if (version != 1 && version != kCheckpointVersion) {
     throw std::runtime_error(path + ": unsupported checkpoint version " + std::to_string(version) +
-                             " (this nce reads version " + std::to_string(kCheckpointVersion) +
-                             ")");
+                             " (this nce reads versions 1 to " +
+                             std::to_string(kCheckpointVersion) + ")");
   }
-  const std::size_t have = bytes.size() - kHeaderBytes;
+  std::size_t have = bytes.size() - kHeaderBytes;
   if (length != have) {
     throw std::runtime_error(path + ": " + (have < length ? "truncated" : "oversized") +
                              " checkpoint (header says " + std::to_string(length) +
@@ -148,8 +205,33 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (crc_of(payload, have) != crc) {
     throw std::runtime_error(path + ": corrupt checkpoint (crc32 mismatch)");
   }
+  std::vector<char> inflated;
+  if (version == 2) {
+    ByteReader stored(payload, have, path + ": malformed checkpoint payload");
+    const auto raw_size = stored.pod<std::uint64_t>("payload length");
+    const std::size_t packed = have - stored.offset();
+    // Deflate shrinks by at most 1032:1; a larger claim is a damaged or hostile header.
+    if (raw_size > 1032.0 * static_cast<double>(packed) + 64 || raw_size > (1ull << 36)) {
+      throw std::runtime_error(path + ": malformed checkpoint payload (an inflated length of " +
+                               std::to_string(raw_size) + " bytes from " + std::to_string(packed) +
+                               ")");
+    }
+    inflated.resize(static_cast<std::size_t>(raw_size));
+    uLongf out_size = static_cast<uLongf>(raw_size);
+    const int z = uncompress(reinterpret_cast<Bytef*>(inflated.data()), &out_size,
+                             reinterpret_cast<const Bytef*>(payload + stored.offset()),
+                             static_cast<uLong>(packed));
+    if (z != Z_OK || out_size != raw_size) {
+      throw std::runtime_error(path +
+                               ": malformed checkpoint payload (deflate stream does not "
+                               "inflate to its stated " +
+                               std::to_string(raw_size) + " bytes)");
+    }
+    payload = inflated.data();
+    have = inflated.size();
+  }
 
-  CheckpointReader r(payload, have, path);
+  CheckpointReader r(payload, have, path, /*planar=*/version == 2);
   Checkpoint ck;
   ck.model = r.str("model");
   const auto nw = r.pod<std::uint32_t>("widths");

@@ -282,6 +282,39 @@ std::vector<nn::NamedTensor> Supernet::state() {
   return out;
 }
 
+void Supernet::zero_unused(std::vector<nn::StateBuffer>& buffers) const {
+  const Impl& m = *impl_;
+  auto starts = [](const std::string& name, const std::string& prefix) {
+    return name.compare(0, prefix.size(), prefix) == 0;
+  };
+  for (const Unit& u : m.units) {
+    const int ld = u.c_in_alloc * u.kk;
+    const int rows =
+        u.out_index >= 1 ? m.arch->layer(u.out_index).candidates.back() : u.c_out_alloc;
+    const int cols =
+        (u.in_index >= 1 ? m.arch->layer(u.in_index).candidates.back() : u.c_in_alloc) *
+        (u.is_fc ? 1 : u.kk);
+    const int slots =
+        u.out_index >= 1 ? static_cast<int>(m.arch->layer(u.out_index).candidates.size()) : 0;
+    const std::string weight = u.name + ".weight";
+    for (nn::StateBuffer& b : buffers) {
+      if ((b.name == weight || starts(b.name, weight + ".")) &&
+          b.values.size() == static_cast<std::size_t>(u.c_out_alloc) * ld) {
+        for (int o = 0; o < u.c_out_alloc; ++o) {
+          float* row = b.values.data() + static_cast<std::size_t>(o) * ld;
+          std::fill(row + (o < rows ? cols : 0), row + ld, 0.0f);
+        }
+        continue;
+      }
+      for (std::size_t s = static_cast<std::size_t>(slots); s < u.bns.size(); ++s) {
+        if (starts(b.name, u.name + ".bn" + std::to_string(s) + ".")) {
+          std::fill(b.values.begin(), b.values.end(), 0.0f);
+        }
+      }
+    }
+  }
+}
+
 void Supernet::on_expanded(int width_index, int old_max_width, std::mt19937_64& rng,
                            nn::OptimizerState* optimizer_state) {
   Impl& m = *impl_;

@@ -199,6 +199,9 @@ void SupernetSearch::save(int epochs_done, const SearchResult& result) {
         {t.name, std::vector<float>(t.tensor->data(), t.tensor->data() + t.tensor->size())});
   }
   ck.optimizer = sgd_->state();
+  // Only the part of the allocation in use is kept (the rest deflates to nothing).
+  net_->zero_unused(ck.network);
+  net_->zero_unused(ck.optimizer.buffers);
   nn::write_checkpoint(c_.checkpoint_path, ck);
 }
 

@@ -81,6 +81,13 @@ class ByteReader {
     at_ += v.size() * sizeof(T);
     return v;
   }
+  // The next n bytes, in place (valid while the buffer is).
+  const char* raw(std::size_t n, const char* what) {
+    need(n, what);
+    const char* p = data_ + at_;
+    at_ += n;
+    return p;
+  }
   bool at_end() const { return at_ == size_; }
   std::size_t offset() const { return at_; }
   [[noreturn]] void malformed(const char* what) const {

@@ -3,17 +3,21 @@
 // state, per-epoch history), plus what identifies the run (model, widths, options) so that a
 // checkpoint of another model or configuration is refused.
 //
-// File format (little-endian, version 1):
+// File format (little-endian, version 2; version 1 is still read):
 //   bytes 0-7   magic "NCECKPT\0"
-//   u32         format version (1)
-//   u64         payload length in bytes
-//   u32         zlib crc32 of the payload
+//   u32         format version (2)
+//   u64         stored length in bytes
+//   u32         zlib crc32 of the stored bytes
+//   stored      v2: u64 payload length + the payload deflated (zlib format); v1: the payload
 //   payload     string model; i32 array widths; u32 count + (string key, string value) options;
 //               i32 epochs_done; string rng_state; string history;
 //               u32 count + (string name, u64 count + f32 values) network state;
 //               string optimizer kind; i64 optimizer steps; u32 count + buffers as above
-// where a string is u32 length + bytes. The file is written to "<path>.tmp" and renamed over
-// `path`, so a crash never leaves a half-written checkpoint under the real name.
+// where a string is u32 length + bytes, and in v2 a tensor's n f32 values are stored as four
+// planes of n bytes (byte 0 of every value, then byte 1, ...: deflate then finds the repeated
+// sign/exponent bytes; a trained ResNet-20's weights and momenta shrink to about 80%). The file
+// is written to "<path>.tmp" and renamed over `path`, so a crash never leaves a half-written
+// checkpoint under the real name.
 #pragma once
 
 #include <cstdint>
@@ -36,7 +40,7 @@ struct Checkpoint {
   OptimizerState optimizer;
 };
 
-inline constexpr std::uint32_t kCheckpointVersion = 1;
+inline constexpr std::uint32_t kCheckpointVersion = 2;
 
 // Writes atomically (temp file + rename). Throws std::runtime_error naming the path on failure.
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);

@@ -89,6 +89,12 @@ class Supernet {
   void on_expanded(int width_index, int old_max_width, std::mt19937_64& rng,
                    nn::OptimizerState* optimizer_state);
 
+  // Zeroes, in copies of state() and of the optimizer's buffers (matched by name), what no
+  // forward or backward reads before on_expanded() re-initializes it: the filters and input
+  // columns beyond each layer's widest candidate, and the BN slots of candidates not yet added.
+  // A checkpoint written so compresses to the part of the allocation in use, and resumes exactly.
+  void zero_unused(std::vector<nn::StateBuffer>& buffers) const;
+
   const models::Network& base() const;
   // Largest width a layer's allocation can hold (per width index; index 0 = input channels).
   int allocated_width(int width_index) const;
