@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iomanip>
@@ -43,10 +44,10 @@ std::string state_cell(const campaign::JobStatus& s) {
 
 void print_list(std::ostream& out, const campaign::Plan& plan,
                 const std::vector<campaign::JobStatus>& states, const campaign::Shard& shard) {
-  out << "campaign " << plan.name << " (" << plan.source << "): " << plan.jobs.size()
-      << " jobs\n";
+  out << "campaign " << plan.name << " (" << plan.source << "): " << plan.jobs.size() << " jobs\n";
   out << std::left << std::setw(5) << "#" << std::setw(28) << "job" << std::setw(8) << "method"
-      << std::setw(6) << "seed" << std::setw(22) << "state" << "time\n";
+      << std::setw(6) << "seed" << std::setw(22) << "state"
+      << "time\n";
   std::map<std::string, int> counts;
   for (const campaign::JobStatus& s : states) {
     const campaign::Job& j = plan.jobs[s.index];
@@ -106,11 +107,17 @@ class CampaignProgress : public campaign::CampaignObserver {
                     epochs, e.phase.c_str(), e.loss, e.top1, format_duration(e.seconds).c_str());
       out << prefix << job << line << std::endl;
     }
-    void on_retrain_epoch(const std::vector<int>&, const nn::EpochStats& e, int epochs) override {
+    void on_retrain_epoch(const std::string& tag, const std::vector<int>&, const nn::EpochStats& e,
+                          int epochs) override {
       char line[200];
-      std::snprintf(line, sizeof line, "  retrain %d/%d loss %.4f train %.2f%% %s", e.epoch,
-                    epochs, e.loss, e.top1, format_duration(e.seconds).c_str());
-      out << prefix << job << line << std::endl;
+      std::snprintf(line, sizeof line, "  retrain %s %d/%d loss %.4f train %.2f%%", tag.c_str(),
+                    e.epoch, epochs, e.loss, e.top1);
+      out << prefix << job << line;
+      if (std::isfinite(e.test_top1)) {
+        std::snprintf(line, sizeof line, " test %.2f%%", e.test_top1);
+        out << line;
+      }
+      out << " " << format_duration(e.seconds) << std::endl;
     }
     std::ostream& out;
     const std::string& prefix;
@@ -128,7 +135,8 @@ int campaign_main(const std::vector<std::string>& args) {
         "data", po::value<std::string>()->default_value(""),
         "data directory (overrides the plan's data =)")(
         "shard", po::value<std::string>()->default_value("0/1"),
-        "run only the jobs whose index % N == i")("list", "show the jobs and their state; run nothing")(
+        "run only the jobs whose index % N == i")("list",
+                                                  "show the jobs and their state; run nothing")(
         "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
         "quiet", "only job failures and the summary");
     po::variables_map vm;
@@ -153,12 +161,12 @@ int campaign_main(const std::vector<std::string>& args) {
     }
     // mpirun (OpenMPI, or a PMI launcher) tells its ranks by these variables.
     const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
-                          std::getenv("PMI_SIZE") != nullptr ||
-                          std::getenv("PMIX_RANK") != nullptr;
+                          std::getenv("PMI_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr;
     campaign::MpiSession mpi(launched);
     if (mpi.size() > 1 && o.shard.count > 1) {
-      throw std::invalid_argument("--shard and mpirun do not mix: under mpirun the ranks share the "
-                                  "jobs out themselves");
+      throw std::invalid_argument(
+          "--shard and mpirun do not mix: under mpirun the ranks share the "
+          "jobs out themselves");
     }
     const std::string prefix = mpi.size() > 1 ? "[rank " + std::to_string(mpi.rank()) + "] " : "";
     CampaignProgress progress(std::cout, quiet, prefix);

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <ostream>
 #include <string>
@@ -66,12 +67,19 @@ class SearchProgress : public search::SearchObserver {
     if (c.latency_cycles >= 0) out_ << "  cycles " << si(c.latency_cycles);
     out_ << std::endl;
   }
-  void on_retrain_epoch(const std::vector<int>&, const nn::EpochStats& e, int epochs) override {
+  void on_retrain_epoch(const std::string&, const std::vector<int>&, const nn::EpochStats& e,
+                        int epochs) override {
     if (quiet_) return;
     if (tty_) std::fprintf(stderr, "\r%40s\r", "");
     char line[200];
-    std::snprintf(line, sizeof line, "  retrain %3d/%d  loss %.4f  train %6.2f%%  %7.1f img/s  %s",
-                  e.epoch, epochs, e.loss, e.top1, e.images_per_s,
+    std::snprintf(line, sizeof line, "  retrain %3d/%d  loss %.4f  train %6.2f%%", e.epoch, epochs,
+                  e.loss, e.top1);
+    out_ << line;
+    if (std::isfinite(e.test_top1)) {
+      std::snprintf(line, sizeof line, "  test %6.2f%%", e.test_top1);
+      out_ << line;
+    }
+    std::snprintf(line, sizeof line, "  %7.1f img/s  %s", e.images_per_s,
                   format_duration(e.seconds).c_str());
     out_ << line << std::endl;
   }

@@ -57,13 +57,15 @@ bool locked_elsewhere(const std::string& lock_path) {
   return busy;
 }
 
-// The job's state from its database (without the lock).
-JobStatus read_state(const Plan& plan, std::size_t index, const CampaignOptions& options) {
+// The job's state from its database (without the lock). Throws results::DatabaseError when the
+// database cannot be read.
+JobStatus read_state_or_throw(const Plan& plan, std::size_t index, const CampaignOptions& options) {
   const Job& job = plan.jobs[index];
   JobStatus s;
   s.index = index;
   const std::string db_path = job_path(options, job, ".db");
-  if (!std::filesystem::exists(db_path)) {
+  if (!std::filesystem::exists(db_path) || std::filesystem::file_size(db_path) == 0) {
+    // No database yet, or one another process has just created (it is empty until it migrates).
     const std::string ckpt = job_path(options, job, ".ckpt");
     search::SearchConfig c = job.config;
     c.checkpoint_path = ckpt;
@@ -73,15 +75,22 @@ JobStatus read_state(const Plan& plan, std::size_t index, const CampaignOptions&
   results::OpenOptions ro;
   ro.mode = results::OpenMode::kReadOnly;
   results::Database db(db_path, ro);
+  if (!db.query_int("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'")
+           .value_or(0)) {
+    return s;  // created by another process, not yet migrated
+  }
   auto q = db.prepare(
-      "SELECT status, final_top1, config, wall_seconds FROM runs WHERE campaign = ? AND arm = ? "
-      "ORDER BY id DESC LIMIT 1");
-  q.bind(1, plan.name).bind(2, job.arm);
+      "SELECT status, final_top1, config, wall_seconds, ifnull(campaign, ''), ifnull(arm, '') "
+      "FROM runs ORDER BY id DESC LIMIT 1");
   if (!q.step()) return s;  // created, nothing recorded yet
   const std::string status = q.column_text(0);
   if (!q.is_null(1)) s.top1 = q.column_double(1);
   if (!q.is_null(3)) s.seconds = q.column_double(3);
-  if (q.column_text(2) != job.config_json) {
+  if (q.column_text(4) != plan.name || q.column_text(5) != job.arm) {
+    s.state = JobState::kStale;
+    s.detail = db_path + " holds a run of campaign '" + q.column_text(4) + "' arm '" +
+               q.column_text(5) + "', not of this plan";
+  } else if (q.column_text(2) != job.config_json) {
     s.state = JobState::kStale;
     s.detail = db_path + " holds a run of other settings (the plan changed since)";
   } else if (status == "finished") {
@@ -96,24 +105,60 @@ JobStatus read_state(const Plan& plan, std::size_t index, const CampaignOptions&
   return s;
 }
 
+// read_state_or_throw, with an unreadable database as the job's state (kCorrupt, the error in
+// detail) so that one bad file is reported without stopping the others.
+JobStatus read_state(const Plan& plan, std::size_t index, const CampaignOptions& options) {
+  try {
+    return read_state_or_throw(plan, index, options);
+  } catch (const std::exception& e) {
+    JobStatus s;
+    s.index = index;
+    s.state = JobState::kCorrupt;
+    s.detail = e.what();
+    return s;
+  }
+}
+
+// The job's checkpoints: the search's and its retrains' (<id>.ckpt.retrain-<tag>), with any
+// temporary file of an interrupted write.
+std::vector<std::filesystem::path> checkpoint_files(const CampaignOptions& options,
+                                                    const Job& job) {
+  std::vector<std::filesystem::path> files;
+  const std::string stem = job.id + ".ckpt";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(work_dir(options), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == stem || name.rfind(stem + ".", 0) == 0) files.push_back(entry.path());
+  }
+  return files;
+}
+
 }  // namespace
 
 const char* to_string(JobState state) {
   switch (state) {
-    case JobState::kPending: return "pending";
-    case JobState::kResumable: return "resumable";
-    case JobState::kFailed: return "failed";
-    case JobState::kBusy: return "running elsewhere";
-    case JobState::kFinished: return "finished";
-    case JobState::kDiverged: return "diverged";
-    case JobState::kStale: return "stale";
+    case JobState::kPending:
+      return "pending";
+    case JobState::kResumable:
+      return "resumable";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kBusy:
+      return "running elsewhere";
+    case JobState::kFinished:
+      return "finished";
+    case JobState::kDiverged:
+      return "diverged";
+    case JobState::kStale:
+      return "stale";
+    case JobState::kCorrupt:
+      return "corrupt";
   }
   return "?";
 }
 
 bool needs_run(JobState state) {
-  return state == JobState::kPending || state == JobState::kResumable ||
-         state == JobState::kFailed;
+  return state == JobState::kPending || state == JobState::kResumable || state == JobState::kFailed;
 }
 
 std::string work_dir(const CampaignOptions& options) {
@@ -122,8 +167,10 @@ std::string work_dir(const CampaignOptions& options) {
 
 JobStatus job_state(const Plan& plan, std::size_t index, const CampaignOptions& options) {
   JobStatus s = read_state(plan, index, options);
-  if (needs_run(s.state) && locked_elsewhere(job_path(options, plan.jobs.at(index), ".lock"))) {
-    s.state = JobState::kBusy;
+  const bool unsettled = needs_run(s.state) || s.state == JobState::kCorrupt;
+  if (unsettled && locked_elsewhere(job_path(options, plan.jobs.at(index), ".lock"))) {
+    s.state = JobState::kBusy;  // another process runs it (its database may be half-created)
+    s.detail.clear();
   }
   return s;
 }
@@ -146,6 +193,79 @@ void check_not_stale(const Plan& plan, const std::vector<JobStatus>& states,
   if (!stale.empty()) {
     throw std::invalid_argument(plan.source + ": jobs ran with other settings:" + stale);
   }
+}
+
+namespace {
+
+// Why `db` cannot take `plan`'s runs ("" if it can): it records another plan, or holds runs of
+// another campaign.
+std::string foreign_owner(const results::Database& db, const Plan& plan) {
+  if (db.schema_version() >= 7) {
+    auto q = db.prepare("SELECT name, fingerprint, plan FROM campaigns ORDER BY name");
+    while (q.step()) {
+      if (q.column_text(0) != plan.name) {
+        return "belongs to campaign '" + q.column_text(0) + "' of plan " + q.column_text(2) +
+               " (fingerprint " + q.column_text(1) + ")";
+      }
+      if (q.column_text(1) != plan.fingerprint) {
+        return "belongs to another version of campaign '" + q.column_text(0) + "' (plan " +
+               q.column_text(2) + ", fingerprint " + q.column_text(1) +
+               "): its settings, arms or seeds changed since, or another plan has its name";
+      }
+    }
+  }
+  if (db.schema_version() >= 6) {
+    auto q = db.prepare(
+        "SELECT campaign FROM runs WHERE campaign IS NOT NULL AND campaign <> ? LIMIT 1");
+    q.bind(1, plan.name);
+    if (q.step()) return "holds runs of campaign '" + q.column_text(0) + "'";
+  }
+  return "";
+}
+
+std::string not_ours(const CampaignOptions& options, const Plan& plan, const std::string& why) {
+  return options.db_path + ": " + why + "; this is campaign '" + plan.name + "' of plan " +
+         plan.source + " (fingerprint " + plan.fingerprint +
+         "): give it a database of its own (--db), or delete this one to start over";
+}
+
+// Records `plan` as the owner of `db` (written by the first merge), or throws if another plan
+// got there first.
+void claim_database(results::Database& db, const Plan& plan, const CampaignOptions& options) {
+  db.write_transaction([&] {
+    const std::string why = foreign_owner(db, plan);
+    if (!why.empty()) throw std::invalid_argument(not_ours(options, plan, why));
+    auto insert = db.prepare(
+        "INSERT OR IGNORE INTO campaigns (name, fingerprint, plan, created_at) "
+        "VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))");
+    insert.bind(1, plan.name).bind(2, plan.fingerprint).bind(3, plan.source);
+    insert.run();
+  });
+}
+
+}  // namespace
+
+void check_database_owner(const Plan& plan, const CampaignOptions& options) {
+  const std::string& path = options.db_path;
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) return;  // created by the first merge
+  if (!std::filesystem::is_regular_file(status)) {
+    throw std::invalid_argument(
+        path + ": --db is not a regular file (" +
+        (std::filesystem::is_directory(status) ? "a directory" : "a special file") +
+        "); name a database file");
+  }
+  results::OpenOptions ro;
+  ro.mode = results::OpenMode::kReadOnly;
+  std::string why;
+  try {
+    const results::Database db(path, ro);
+    why = foreign_owner(db, plan);
+  } catch (const results::DatabaseError& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (--db of campaign '" + plan.name + "')");
+  }
+  if (!why.empty()) throw std::invalid_argument(not_ours(options, plan, why));
 }
 
 nn::DatasetPair load_plan_data(const Plan& plan, const CampaignOptions& options) {
@@ -181,8 +301,9 @@ class InterruptPoll : public search::SearchObserver {
   void on_candidate(const search::Candidate& c) override {
     if (next_) next_->on_candidate(c);
   }
-  void on_retrain_epoch(const std::vector<int>& w, const nn::EpochStats& s, int epochs) override {
-    if (next_) next_->on_retrain_epoch(w, s, epochs);
+  void on_retrain_epoch(const std::string& tag, const std::vector<int>& w, const nn::EpochStats& s,
+                        int epochs) override {
+    if (next_) next_->on_retrain_epoch(tag, w, s, epochs);
   }
 
  private:
@@ -226,6 +347,9 @@ JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& da
   results::RunInfo info = run_info(c, hw.name, job.config_json, options.git_commit);
   info.campaign = plan.name;
   info.arm = job.arm;
+  // Found by the job's id, not by where the work directory lies: a job's directory may be moved
+  // or committed and the job resumed elsewhere (its database holds this job's run only).
+  info.resume_key = "campaign job " + job.id;
   search::SearchObserver* printer =
       options.observer ? options.observer->job_observer(job) : nullptr;
   InterruptPoll poll(options.interrupt_signal, printer);
@@ -236,6 +360,7 @@ JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& da
     run_recorded_search(c, data, hw, sink.get(), info, c.hw_fingerprint, &poll,
                         /*continue_run=*/true);
     if (cache) cache->flush();
+    sink.reset();
   } catch (const Interrupted&) {
     throw;
   } catch (const nn::DivergedError& e) {
@@ -248,7 +373,15 @@ JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& da
     s.detail = e.what();
     return s;
   }
-  return read_state(plan, index, options);
+  JobStatus after = read_state(plan, index, options);
+  if (after.state == JobState::kFinished) {
+    // A finished job is its database: the checkpoints that resumed it are no longer needed.
+    for (const std::filesystem::path& f : checkpoint_files(options, job)) {
+      std::error_code ec;
+      std::filesystem::remove(f, ec);
+    }
+  }
+  return after;
 }
 
 MergeSummary merge_jobs(const Plan& plan, const std::vector<std::size_t>& jobs,
@@ -258,7 +391,16 @@ MergeSummary merge_jobs(const Plan& plan, const std::vector<std::size_t>& jobs,
   for (std::size_t i : jobs) {
     const std::string path = job_path(options, plan.jobs.at(i), ".db");
     if (!std::filesystem::exists(path)) continue;
-    if (!out) out = std::make_unique<results::Database>(options.db_path);
+    // A job another process runs now is merged by that process when it ends (its database may
+    // not even have its tables yet); an unreadable one is reported by the states, not merged.
+    const JobState state = job_state(plan, i, options).state;
+    if (state == JobState::kBusy || state == JobState::kCorrupt || state == JobState::kStale) {
+      continue;
+    }
+    if (!out) {
+      out = std::make_unique<results::Database>(options.db_path);
+      claim_database(*out, plan, options);
+    }
     const results::MergeStats m = results::merge_database(*out, path);
     summary.runs_added += m.runs_added;
     summary.runs_updated += m.runs_updated;
@@ -280,8 +422,10 @@ std::vector<std::size_t> pending_jobs(const Plan& plan, const std::vector<JobSta
 CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   CampaignSummary summary;
+  // Both read only: the stale jobs first (they name the files), then the database's owner.
   std::vector<JobStatus> states = job_states(plan, options);
   check_not_stale(plan, states, options);
+  check_database_owner(plan, options);
   const std::vector<std::size_t> to_run = pending_jobs(plan, states, options.shard);
   std::vector<std::size_t> mine;
   for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
@@ -294,7 +438,8 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
     int done = 0;
     for (std::size_t i : to_run) {
       if (options.observer) {
-        options.observer->on_job_start(plan.jobs[i], states[i], done, static_cast<int>(to_run.size()));
+        options.observer->on_job_start(plan.jobs[i], states[i], done,
+                                       static_cast<int>(to_run.size()));
       }
       const auto t0 = std::chrono::steady_clock::now();
       states[i] = run_job(plan, i, data, options);
@@ -331,8 +476,7 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
   summary.merged.runs_updated += m.runs_updated;
   summary.merged.runs_unchanged += m.runs_unchanged;
   summary.states = job_states(plan, options);
-  summary.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }
 

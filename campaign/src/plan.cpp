@@ -1,10 +1,11 @@
 #include "nce/campaign/plan.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -66,15 +67,16 @@ std::vector<std::uint64_t> parse_seeds(const std::string& v, const std::string& 
   std::set<std::uint64_t> seen;
   for (const std::string& item : split_list(v)) {
     const int s = parse_int(item, what, 0, 2147483647);
-    if (!seen.insert(s).second) throw std::invalid_argument(what + " lists seed " + item + " twice");
+    if (!seen.insert(s).second)
+      throw std::invalid_argument(what + " lists seed " + item + " twice");
     seeds.push_back(static_cast<std::uint64_t>(s));
   }
   if (seeds.empty()) throw std::invalid_argument(what + " must list at least one seed");
   return seeds;
 }
 
-using Setter = std::function<void(search::SearchConfig&, const std::string& value,
-                                  const std::string& what)>;
+using Setter =
+    std::function<void(search::SearchConfig&, const std::string& value, const std::string& what)>;
 
 // The protocol keys: `nce search`'s option names, each onto its SearchConfig field.
 const std::map<std::string, Setter>& protocol_keys() {
@@ -103,6 +105,8 @@ const std::map<std::string, Setter>& protocol_keys() {
       {"warmup-epochs", [](C& c, S v, S w) { c.warmup_epochs = parse_int(v, w, 0, 100000); }},
       {"search-epochs", [](C& c, S v, S w) { c.search_epochs = parse_int(v, w, 0, 100000); }},
       {"retrain-epochs", [](C& c, S v, S w) { c.retrain_epochs = parse_int(v, w, 1, 100000); }},
+      // false: the job ends after the search (a pilot of the search's behaviour); no final top-1.
+      {"retrain", [](C& c, S v, S w) { c.retrain = parse_bool(v, w); }},
       {"threshold", [](C& c, S v, S w) { c.threshold = parse_double(v, w); }},
       {"max-candidates", [](C& c, S v, S w) { c.max_candidates = parse_int(v, w, 1, 1000); }},
       {"wrpn-multipliers",
@@ -177,6 +181,7 @@ std::string job_json(const Plan& plan, const Job& job, const std::string& hw_fin
   j.key("params").begin_array().value(c.params.lambda).value(c.params.target_ratio).end_array();
   j.key("quantizer").value(nn::to_string(c.supernet.quantizer));
   j.key("random_samples").value(c.random_samples);
+  j.key("retrain").value(c.retrain);
   j.key("retrain_epochs").value(c.retrain_epochs);
   j.key("search_epochs").value(c.search_epochs);
   j.key("seed").value(c.seed);
@@ -202,10 +207,62 @@ bool valid_name(const std::string& name) {
   return name[0] != '.';
 }
 
+// A section the plan does not know, given twice, or without a key is an error naming its line.
+void check_sections(const std::vector<IniSection>& sections, const std::vector<IniEntry>& entries,
+                    const std::string& source) {
+  std::map<std::string, int> first_line;
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    const IniSection& s = sections[i];
+    const std::string at = source + ":" + std::to_string(s.line) + ": ";
+    std::string name = s.name;
+    if (name.rfind("arm ", 0) == 0) {
+      std::string arm = name.substr(4);
+      while (!arm.empty() && arm.front() == ' ') arm.erase(0, 1);
+      name = "arm " + arm;
+    } else if (name != "campaign" && name != "protocol") {
+      throw std::invalid_argument(at + "unknown section [" + s.name +
+                                  "] (sections: [campaign], [protocol], [arm NAME])");
+    }
+    const auto [first, inserted] = first_line.emplace(name, s.line);
+    if (!inserted) {
+      throw std::invalid_argument(at + "section [" + name + "] given twice (first at line " +
+                                  std::to_string(first->second) + ")");
+    }
+    const int end = i + 1 < sections.size() ? sections[i + 1].line : INT_MAX;
+    const bool has_key = std::any_of(entries.begin(), entries.end(), [&](const IniEntry& e) {
+      return e.line > s.line && e.line < end;
+    });
+    if (!has_key) {
+      throw std::invalid_argument(
+          at + "section [" + name + "] is empty" +
+          (name.rfind("arm ", 0) == 0 ? " (an arm needs method = ...)" : ""));
+    }
+  }
+}
+
+// The input of `dataset`'s images, as the models take it.
+models::InputShape dataset_input(const std::string& dataset) {
+  return dataset == "fashion-mnist" ? models::fashion_mnist_input() : models::cifar_input();
+}
+
+// The last entry of `key` among `lists` (later lists override earlier ones), or null.
+const IniEntry* last_entry(const std::vector<const std::vector<const IniEntry*>*>& lists,
+                           const std::string& key) {
+  const IniEntry* found = nullptr;
+  for (const auto* list : lists) {
+    for (const IniEntry* e : *list) {
+      if (normalize_key(e->key) == key) found = e;
+    }
+  }
+  return found;
+}
+
 }  // namespace
 
 Plan parse_plan(const std::string& text, const std::string& source, const std::string& base_dir) {
-  const std::vector<IniEntry> entries = parse_ini(text, source);
+  std::vector<IniSection> sections;
+  const std::vector<IniEntry> entries = parse_ini(text, source, {}, &sections);
+  check_sections(sections, entries, source);
   Plan plan;
   plan.source = source;
   search::SearchConfig protocol;
@@ -253,16 +310,26 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
     if (e.section == "campaign") {
       if (key == "name") {
         if (!valid_name(e.value)) {
-          throw std::invalid_argument(what + " must be 1-64 letters, digits, '-', '_' or '.', got '" +
-                                      e.value + "'");
+          throw std::invalid_argument(
+              what + " must be 1-64 letters, digits, '-', '_' or '.', got '" + e.value + "'");
         }
         plan.name = e.value;
       } else if (key == "model") {
+        const std::vector<std::string>& names = models::model_names();
+        if (std::find(names.begin(), names.end(), e.value) == names.end() ||
+            !models::is_cifar_model(e.value)) {
+          std::string known;
+          for (const std::string& m : names) {
+            if (models::is_cifar_model(m)) known += (known.empty() ? "" : ", ") + m;
+          }
+          throw std::invalid_argument(what + ": unknown model '" + e.value +
+                                      "' (searchable: " + known + ")");
+        }
         plan.model = e.value;
       } else if (key == "dataset") {
         if (e.value != "cifar10" && e.value != "fashion-mnist") {
-          throw std::invalid_argument(what + " must be cifar10 or fashion-mnist, got '" +
-                                      e.value + "'");
+          throw std::invalid_argument(what + " must be cifar10 or fashion-mnist, got '" + e.value +
+                                      "'");
         }
         plan.dataset = e.value;
       } else if (key == "data") {
@@ -291,9 +358,9 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
       if (key != "method" && key != "seeds" && !protocol_keys().count(key)) {
         std::string known;
         for (const auto& [k, s] : protocol_keys()) known += (known.empty() ? "" : ", ") + k;
-        throw std::invalid_argument(at + "unknown key '" + e.key + "' in [" + e.section +
-                                    "] (keys: " + (e.section == "protocol" ? "" : "method, seeds, ") +
-                                    known + ")");
+        throw std::invalid_argument(
+            at + "unknown key '" + e.key + "' in [" + e.section +
+            "] (keys: " + (e.section == "protocol" ? "" : "method, seeds, ") + known + ")");
       }
       if (key == "augment") augment_set = true;
       if (e.section == "protocol") {
@@ -307,7 +374,8 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
     throw std::invalid_argument(source + ": [campaign] needs a name (name = ...)");
   }
   if (arms.empty()) {
-    throw std::invalid_argument(source + ": the plan has no arm (add [arm NAME] sections with "
+    throw std::invalid_argument(source +
+                                ": the plan has no arm (add [arm NAME] sections with "
                                 "method = nce|tas|wrpn|random|none)");
   }
   protocol.model = plan.model;
@@ -325,6 +393,20 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
       hw = sim::load_hw_config(path);
     } catch (const std::exception& e) {
       throw std::invalid_argument(source + ":" + std::to_string(hw_line) + ": 'hw': " + e.what());
+    }
+    const std::string at = source + ":" + std::to_string(hw_line) + ": 'hw': " + path + ": ";
+    // The name becomes part of job ids and file names: letters, digits, '-', '_', '.' only.
+    if (!valid_name(hw.name) || hw.name.find("..") != std::string::npos) {
+      throw std::invalid_argument(at + "hardware name '" + printable(hw.name) +
+                                  "' must be 1-64 letters, digits, '-', '_' or '.' (no '..')");
+    }
+    for (std::size_t k = 0; k < hw_names.size(); ++k) {
+      if (hw_names[k] != hw.name) continue;
+      throw std::invalid_argument(
+          at + "names the hardware '" + hw.name + "' like " + plan.hw_paths[k] +
+          (fingerprints[k] == hw.fingerprint() ? " (the same array listed twice)"
+                                               : " but describes another array; give each "
+                                                 "array its own name"));
     }
     fingerprints.push_back(hw.fingerprint());
     hw_names.push_back(hw.name);
@@ -350,13 +432,23 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
     if (!has_method) {
       throw std::invalid_argument(at + " needs a method (nce, tas, wrpn, random or none)");
     }
+    if (!c.widths.empty()) {
+      const IniEntry* w = last_entry({&protocol_entries, &arm.entries}, "widths");
+      try {
+        models::build(plan.model, c.widths, dataset_input(plan.dataset));
+      } catch (const std::exception& e) {
+        throw std::invalid_argument(where(source, *w) + "'" + w->key + "' (arm '" + arm.name +
+                                    "'): " + e.what());
+      }
+    }
     try {
       search::validate(c);
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(at + ": " + e.what());
     }
     if ((c.latency.lambda > 0 || c.energy.lambda > 0) && plan.hw_paths.empty()) {
-      throw std::invalid_argument(at + ": a latency or energy term needs a hardware config "
+      throw std::invalid_argument(at +
+                                  ": a latency or energy term needs a hardware config "
                                   "([campaign] hw = FILE)");
     }
     const std::size_t num_hw = std::max<std::size_t>(1, plan.hw_paths.size());
@@ -368,11 +460,20 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
         job.config = c;
         job.config.seed = seed;
         job.hw_path = plan.hw_paths.empty() ? "" : plan.hw_paths[h];
-        job.id = arm.name + (plan.hw_paths.size() > 1 ? "-" + hw_names[h] : std::string()) +
-                 "-s" + std::to_string(seed);
+        job.id = job_id(arm.name, plan.hw_paths.size() > 1 ? hw_names[h] : "", seed);
         job.config_json = job_json(plan, job, job.hw_path.empty() ? "" : fingerprints[h]);
         plan.jobs.push_back(std::move(job));
       }
+    }
+  }
+  // Job ids are file names: two that differ only in case would be one file on some systems.
+  std::map<std::string, std::string> folded;
+  for (const Job& job : plan.jobs) {
+    const auto [it, inserted] = folded.emplace(to_lower(job.id), job.id);
+    if (!inserted) {
+      throw std::invalid_argument(source + ": jobs '" + it->second + "' and '" + job.id +
+                                  "' differ only in case (their files would collide); rename an "
+                                  "arm or hardware config");
     }
   }
   // Seed-major: every arm's first seed before any arm's second, so a campaign cut short has one
@@ -387,7 +488,14 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
     return std::find(seed_order.begin(), seed_order.end(), a.seed) <
            std::find(seed_order.begin(), seed_order.end(), b.seed);
   });
+  std::string identity = plan.name + "\n";
+  for (const Job& job : plan.jobs) identity += job.id + "\n" + job.config_json + "\n";
+  plan.fingerprint = text_fingerprint(identity);
   return plan;
+}
+
+std::string job_id(const std::string& arm, const std::string& hw_name, std::uint64_t seed) {
+  return arm + (hw_name.empty() ? std::string() : "@" + hw_name) + "-s" + std::to_string(seed);
 }
 
 Plan load_plan(const std::string& path) {

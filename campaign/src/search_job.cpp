@@ -1,5 +1,7 @@
 #include "nce/campaign/search_job.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -55,9 +57,25 @@ void RecordingObserver::on_batch(int epoch, int batch, int num_batches) {
 void RecordingObserver::on_retrain_batch(int epoch, int batch, int num_batches) {
   if (next_) next_->on_retrain_batch(epoch, batch, num_batches);
 }
-void RecordingObserver::on_retrain_epoch(const std::vector<int>& widths,
+void RecordingObserver::on_retrain_epoch(const std::string& tag, const std::vector<int>& widths,
                                          const nn::EpochStats& stats, int epochs) {
-  if (next_) next_->on_retrain_epoch(widths, stats, epochs);
+  if (run_) {
+    results::EpochRecord r;
+    r.epoch = stats.epoch;
+    r.phase = "retrain:" + tag;  // one curve per retrained network of the run
+    r.loss = stats.loss;
+    r.top1 = stats.top1;
+    if (std::isfinite(stats.test_top1)) r.test_top1 = stats.test_top1;
+    r.seconds = stats.seconds;
+    std::ostringstream extra;
+    JsonWriter j(extra);
+    j.begin_object().key("lr").value(stats.lr).key("widths").value(widths);
+    if (std::isfinite(stats.test_loss)) j.key("test_loss").value(stats.test_loss);
+    j.end_object();
+    r.extra_json = extra.str();
+    run_->epoch(r);
+  }
+  if (next_) next_->on_retrain_epoch(tag, widths, stats, epochs);
 }
 
 void RecordingObserver::on_epoch(const search::SearchEpoch& e, int epochs) {
@@ -71,7 +89,21 @@ void RecordingObserver::on_epoch(const search::SearchEpoch& e, int epochs) {
     std::ostringstream extra;
     JsonWriter j(extra);
     j.begin_object().key("tau").value(e.tau).key("lr").value(e.lr);
-    j.key("arch_loss").value(e.arch_loss).key("expanded").value(e.expanded).end_object();
+    j.key("arch_loss").value(e.arch_loss).key("expanded").value(e.expanded);
+    // Each layer's largest candidate probability (softmax(alpha)) at the epoch's end: how far the
+    // architecture distribution has concentrated.
+    if (!e.probabilities.empty()) {
+      j.key("max_prob").begin_array();
+      for (const std::vector<double>& p : e.probabilities) {
+        j.value(p.empty() ? 0.0 : *std::max_element(p.begin(), p.end()));
+      }
+      j.end_array();
+      // ... and its widest candidate's (NCE expands a layer when this reaches the threshold).
+      j.key("widest_prob").begin_array();
+      for (const std::vector<double>& p : e.probabilities) j.value(p.empty() ? 0.0 : p.back());
+      j.end_array();
+    }
+    j.end_object();
     r.extra_json = extra.str();
     run_->epoch(r);
   }
@@ -98,8 +130,8 @@ void RecordingObserver::on_candidate(const search::Candidate& c) {
 
 search::SearchResult run_recorded_search(const search::SearchConfig& config,
                                          const nn::DatasetPair& data,
-                                         const search::HardwareCosts& hw,
-                                         results::ResultSink* sink, const results::RunInfo& info,
+                                         const search::HardwareCosts& hw, results::ResultSink* sink,
+                                         const results::RunInfo& info,
                                          const std::string& hw_fingerprint,
                                          search::SearchObserver* printer, bool continue_run) {
   std::unique_ptr<results::RunScope> run;
@@ -121,9 +153,8 @@ search::SearchResult run_recorded_search(const search::SearchConfig& config,
     if (result.stopped_early) {
       run->finish(results::RunStatus::kInterrupted);
     } else {
-      run->finish(results::RunStatus::kFinished, result.final.top1 >= 0
-                                                     ? std::optional<double>(result.final.top1)
-                                                     : std::nullopt);
+      run->finish(results::RunStatus::kFinished,
+                  result.final.top1 >= 0 ? std::optional<double>(result.final.top1) : std::nullopt);
     }
   }
   return result;

@@ -26,7 +26,7 @@ std::string strip_trailing_comment(const std::string& s, const IniSyntax& syntax
 }  // namespace
 
 std::vector<IniEntry> parse_ini(const std::string& text, const std::string& source_name,
-                                const IniSyntax& syntax) {
+                                const IniSyntax& syntax, std::vector<IniSection>* sections) {
   std::vector<IniEntry> entries;
   std::istringstream in(text);
   std::string raw;
@@ -43,6 +43,7 @@ std::vector<IniEntry> parse_ini(const std::string& text, const std::string& sour
       if (s.back() != ']') fail("malformed section header '" + s + "'");
       section = trim(s.substr(1, s.size() - 2));
       if (section.empty() && !syntax.empty_names_allowed) fail("empty section name");
+      if (sections) sections->push_back(IniSection{section, line});
       continue;
     }
     const auto sep = s.find_first_of(syntax.separators);

@@ -1,6 +1,8 @@
 #include "nce/common/text.h"
 
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <sstream>
 
 namespace nce {
@@ -19,6 +21,43 @@ std::vector<std::string> split_list(const std::string& text) {
   std::istringstream in(text);
   while (std::getline(in, item, ',')) items.push_back(trim(item));
   return items;
+}
+
+namespace {
+
+std::uint64_t fnv1a(const std::string& text, std::uint64_t h) {
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string text_fingerprint(const std::string& text) {
+  char key[40];
+  std::snprintf(key, sizeof key, "%016llx%016llx",
+                static_cast<unsigned long long>(fnv1a(text, 14695981039346656037ull)),
+                static_cast<unsigned long long>(fnv1a(text, 0x9e3779b97f4a7c15ull)));
+  return key;
+}
+
+std::string printable(const std::string& s) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char ch : s) {
+    if (ch == '\\') {
+      out += "\\\\";
+    } else if (ch < 0x20 || ch >= 0x7f) {
+      out += "\\x";
+      out += kHex[ch >> 4];
+      out += kHex[ch & 15];
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  return out;
 }
 
 std::string to_lower(std::string s) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "nce/common/text.h"
 #include "nce/results/schema.h"
 
 namespace nce::results {
@@ -88,15 +89,6 @@ class TempCopy {
   std::string path_;
 };
 
-// 64-bit FNV-1a over `text`, continuing from `h`.
-std::uint64_t fnv1a(const std::string& text, std::uint64_t h) {
-  for (unsigned char ch : text) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // Every value of the rows `sql` returns, as one text (NULL distinct from '').
 std::string rows_text(const Database& db, const std::string& sql, std::int64_t run_id) {
   auto stmt = db.prepare(sql);
@@ -136,12 +128,8 @@ void give_v1_runs_content_keys(Database& copy) {
                     "SELECT epoch, phase, loss, top1, seconds FROM epochs WHERE run_id = ? "
                     "ORDER BY epoch, phase",
                     id);
-      char key[40];
-      std::snprintf(key, sizeof key, "%016llx%016llx",
-                    static_cast<unsigned long long>(fnv1a(content, 14695981039346656037ull)),
-                    static_cast<unsigned long long>(fnv1a(content, 0x9e3779b97f4a7c15ull)));
       update.reset();
-      update.bind(1, std::string(key)).bind(2, id);
+      update.bind(1, text_fingerprint(content)).bind(2, id);
       update.run();
     }
   });
@@ -230,8 +218,7 @@ MergeStats merge_database(Database& out, const std::string& input_path) {
           // The output holds a snapshot of a run that had not finished (still being written, or
           // interrupted and resumed since): the input's is newer when its status differs, or
           // when it has more rows so far.
-          const bool newer =
-              status != "finished" && (src.status != status || src.rows > rows);
+          const bool newer = status != "finished" && (src.status != status || src.rows > rows);
           if (!newer) {
             ++stats.runs_skipped;
             continue;

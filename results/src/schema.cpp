@@ -219,6 +219,18 @@ ALTER TABLE runs ADD COLUMN campaign TEXT;
 ALTER TABLE runs ADD COLUMN arm TEXT;
 )sql";
 
+// v7: a campaign database has one owner, the plan whose jobs merge into it: the campaign's name,
+// the plan's fingerprint (every job's settings) and the plan file it came from. `nce campaign`
+// refuses a plan of another fingerprint before it writes anything.
+const char* const kV7 = R"sql(
+CREATE TABLE IF NOT EXISTS campaigns (
+  name        TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  plan        TEXT NOT NULL,
+  created_at  TEXT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -229,6 +241,7 @@ const std::vector<Migration>& migrations() {
       {4, "v_candidates leaves out the candidates of diverged runs", kV4},
       {5, "run_resume_keys; v_candidates leaves out unfinished sweeps", kV5},
       {6, "runs.campaign and runs.arm (nce campaign)", kV6},
+      {7, "campaigns: the plan that owns a campaign database", kV7},
   };
   return steps;
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "cli_test.h"
@@ -71,6 +72,72 @@ TEST_F(CampaignCli, ListsRunsAndSkipsWhatIsDone) {
   r = run_nce("campaign --plan " + path("nope.cfg") + " --db " + path("c.db"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("nope.cfg"), std::string::npos) << r.output;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Two campaigns started together on one plan and work directory: every job runs exactly once
+// (the other process skips a job it finds locked) and both end cleanly.
+TEST_F(CampaignCli, TwoConcurrentCampaignsOnOnePlanFinishEveryJobExactlyOnce) {
+  const std::string args =
+      "campaign --quiet --threads 1 --plan " + path("plan.cfg") + " --db " + path("c.db");
+  const std::string both = NCE_BINARY " " + args + " > " + path("a.log") + " 2>&1 & p=$!; " +
+                           NCE_BINARY " " + args + " > " + path("b.log") +
+                           " 2>&1 & q=$!; wait $p; a=$?; wait $q; b=$?; exit $((a + b))";
+  ASSERT_EQ(std::system(("bash -c '" + both + "'").c_str()), 0)
+      << file_bytes(path("a.log")) << file_bytes(path("b.log"));
+  const std::string a = file_bytes(path("a.log")), b = file_bytes(path("b.log"));
+  EXPECT_EQ(a.find("no such table"), std::string::npos) << a;
+  EXPECT_EQ(b.find("no such table"), std::string::npos) << b;
+  // "ran N" of each process adds up to the plan's 4 jobs.
+  auto ran = [](const std::string& log) {
+    const auto at = log.find(": ran ");
+    return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + 6);
+  };
+  EXPECT_EQ(ran(a) + ran(b), 4) << a << b;
+  results::OpenOptions ro;
+  ro.mode = results::OpenMode::kReadOnly;
+  results::Database db(path("c.db"), ro);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs"), 4);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs WHERE status = 'finished'"), 4);
+  EXPECT_EQ(db.query_int("SELECT count(DISTINCT arm || seed) FROM runs"), 4);
+  auto r = run_nce("campaign --plan " + path("plan.cfg") + " --db " + path("c.db") + " --list");
+  EXPECT_NE(r.output.find("finished 4"), std::string::npos) << r.output;
+}
+
+// A database that belongs to another plan is refused before anything is written: it is left
+// byte-identical, and the message names it.
+TEST_F(CampaignCli, AForeignPlansDatabaseIsRefusedAndLeftByteIdentical) {
+  auto r = run_nce("campaign --quiet --plan " + path("plan.cfg") + " --db " + path("c.db"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string other = file_bytes(path("plan.cfg"));
+  other.replace(other.find("name = tiny"), 11, "name = other");
+  std::ofstream(path("other.cfg")) << other;
+  // The database and its write-ahead log (SQLite keeps it between connections).
+  auto contents = [&] { return file_bytes(path("c.db")) + "|" + file_bytes(path("c.db-wal")); };
+  const std::string before = contents();
+  r = run_nce("campaign --quiet --plan " + path("other.cfg") + " --db " + path("c.db") +
+              " --work " + path("other.jobs"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(path("c.db") + ": belongs to campaign 'tiny'"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(contents(), before);
+  EXPECT_FALSE(fs::exists(path("other.jobs")));
+}
+
+TEST_F(CampaignCli, ListReportsACorruptJobDatabaseOnItsOwnLine) {
+  fs::create_directories(path("c.db.jobs"));
+  std::ofstream(path("c.db.jobs/tas-s1.db"))
+      << "garbage, not SQLite, long enough to be read as one";
+  auto r = run_nce("campaign --plan " + path("plan.cfg") + " --db " + path("c.db") + " --list");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("tas-s1"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("corrupt"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\n      " + path("c.db.jobs/tas-s1.db")), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pending 3"), std::string::npos) << r.output;
 }
 
 // The MPI run (2 ranks on this machine) gives the rows of the serial run.

@@ -444,7 +444,8 @@ TEST(Reliability, AnInterruptedSearchResumesAsTheSameRun) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(query_one(db, "SELECT count(*) || ' ' || group_concat(status) FROM runs"),
             "1 finished");
-  EXPECT_EQ(query_one(db, "SELECT count(*) FROM epochs"), "41");
+  EXPECT_EQ(query_one(db, "SELECT count(*) FROM epochs WHERE phase IN ('warmup', 'search')"), "41");
+  EXPECT_EQ(query_one(db, "SELECT count(*) FROM epochs WHERE phase = 'retrain:final'"), "1");
   EXPECT_EQ(query_one(db, "SELECT count(*) FROM v_candidates WHERE phase = 'final'"), "1");
   EXPECT_EQ(query_one(db, "SELECT count(*) FROM v_candidates WHERE phase = 'search'"), "40");
   const auto md = run_nce("compare --db " + db + " --x macs --phase final --md " +

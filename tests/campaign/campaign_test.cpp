@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -162,6 +164,109 @@ TEST_F(Campaign, AnEditedPlanIsRefusedBeforeAnyJobRunsNamingTheFile) {
               std::string::npos)
         << e.what();
   }
+}
+
+// Every epoch row (search and retrain) of the database, without wall-clock columns.
+std::vector<std::string> epoch_rows(const std::string& db_path) {
+  results::OpenOptions ro;
+  ro.mode = results::OpenMode::kReadOnly;
+  results::Database db(db_path, ro);
+  auto q = db.prepare(
+      "SELECT r.arm || '|' || r.seed || '|' || e.epoch || '|' || e.phase || '|' || e.loss || '|' "
+      "|| e.top1 || '|' || ifnull(e.test_top1, '') FROM epochs e JOIN runs r ON r.id = e.run_id "
+      "ORDER BY r.arm, r.seed, e.phase, e.epoch");
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.column_text(0));
+  return out;
+}
+
+TEST_F(Campaign, AHalfDoneJobMovedToAnotherDirectoryResumesToTheSameRows) {
+  const Plan plan = tiny_plan();
+  const CampaignOptions whole = options("whole");
+  run_campaign(plan, whole);
+
+  // Interrupted in the nce job once its first epoch's checkpoint is written ...
+  CampaignOptions cut = options("cut");
+  const fs::path ckpt = fs::path(work_dir(cut)) / "nce-s1.ckpt";
+  cut.interrupt_signal = [ckpt] { return fs::exists(ckpt) ? SIGINT : 0; };
+  EXPECT_THROW(run_campaign(plan, cut), Interrupted);
+  ASSERT_TRUE(fs::exists(ckpt));
+  // ... then the database and its jobs directory move (another machine, a git checkout).
+  const fs::path moved = dir_ / "elsewhere";
+  fs::create_directories(moved);
+  fs::rename(cut.db_path, moved / "cut.db");
+  fs::rename(work_dir(cut), moved / "cut.db.jobs");
+  CampaignOptions there;
+  there.db_path = (moved / "cut.db").string();
+  EXPECT_EQ(job_states(plan, there)[1].state, JobState::kResumable);
+  const CampaignSummary rest = run_campaign(plan, there);
+  EXPECT_EQ(rest.ran, 2);
+  EXPECT_EQ(count_runs(there.db_path), 3);  // the moved job continued its run
+  EXPECT_EQ(rows(there.db_path), rows(whole.db_path));
+  EXPECT_EQ(epoch_rows(there.db_path), epoch_rows(whole.db_path));
+  // The retrain's epochs are rows of their own (loss, train and test top-1).
+  const std::vector<std::string> epochs = epoch_rows(whole.db_path);
+  EXPECT_EQ(std::count_if(epochs.begin(), epochs.end(),
+                          [](const std::string& r) {
+                            return r.find("|retrain:final|") != std::string::npos;
+                          }),
+            2);  // the nce jobs' searched designs
+  EXPECT_EQ(std::count_if(epochs.begin(), epochs.end(),
+                          [](const std::string& r) {
+                            return r.find("|retrain:original|") != std::string::npos;
+                          }),
+            1);
+  // A finished job keeps its database, not its checkpoints.
+  for (const auto& entry : fs::directory_iterator(moved / "cut.db.jobs")) {
+    EXPECT_EQ(entry.path().string().find(".ckpt"), std::string::npos) << entry.path();
+  }
+}
+
+TEST_F(Campaign, ACorruptJobDatabaseIsReportedAndTheOthersRun) {
+  const Plan plan = tiny_plan();
+  const CampaignOptions o = options("c");
+  fs::create_directories(work_dir(o));
+  const std::string bad = (fs::path(work_dir(o)) / "nce-s1.db").string();
+  std::ofstream(bad) << "this is not a database, it is a sentence long enough to be read";
+  const std::vector<JobStatus> before = job_states(plan, o);
+  EXPECT_EQ(before[1].state, JobState::kCorrupt);
+  EXPECT_NE(before[1].detail.find(bad), std::string::npos) << before[1].detail;
+  const CampaignSummary s = run_campaign(plan, o);
+  EXPECT_EQ(s.ran, 2);
+  EXPECT_EQ(s.states[0].state, JobState::kFinished);
+  EXPECT_EQ(s.states[1].state, JobState::kCorrupt);
+  EXPECT_EQ(s.states[2].state, JobState::kFinished);
+}
+
+TEST_F(Campaign, AnotherPlansDatabaseIsRefusedBeforeAnyWrite) {
+  const CampaignOptions o = options("c");
+  run_campaign(tiny_plan(), o);
+  std::string other = kPlan;
+  other.replace(other.find("name = tiny"), 11, "name = other");
+  const Plan foreign = parse_plan(other, "other.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
+  CampaignOptions f = o;
+  f.work_dir = (dir_ / "other.jobs").string();  // its own jobs; only the database is shared
+  try {
+    run_campaign(foreign, f);
+    FAIL() << "another plan merged into the database";
+  } catch (const std::invalid_argument& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(o.db_path + ": belongs to campaign 'tiny' of plan tiny.cfg"),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("this is campaign 'other' of plan other.cfg"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(fs::exists(f.work_dir));  // nothing ran
+  // The same name with other settings is another plan too.
+  std::string edited = kPlan;
+  edited.replace(edited.find("seeds = 1, 2"), 12, "seeds = 1, 3");
+  EXPECT_THROW(
+      run_campaign(parse_plan(edited, "tiny.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs"), f),
+      std::invalid_argument);
+  // A database path that is a directory fails at once.
+  CampaignOptions d = o;
+  d.db_path = dir_.string();
+  EXPECT_THROW(check_database_owner(tiny_plan(), d), std::invalid_argument);
 }
 
 TEST(CampaignShard, ParsesAndRefuses) {

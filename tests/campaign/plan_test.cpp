@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -57,9 +62,9 @@ TEST(Plan, UnknownKeysSectionsAndBadValuesAreRefusedWithTheLine) {
   std::string e = error_of(std::string(kPlan) + "[arm x]\nmethod = nce\nlamda-flops = 2\n");
   EXPECT_NE(e.find("p.cfg:19: unknown key 'lamda-flops' in [arm x]"), std::string::npos) << e;
   e = error_of(std::string(kPlan) + "[arms]\n");
-  EXPECT_EQ(e, "");  // a header without entries is nothing
+  EXPECT_NE(e.find("p.cfg:17: unknown section [arms]"), std::string::npos) << e;
   e = error_of(std::string(kPlan) + "[arms]\nk = v\n");
-  EXPECT_NE(e.find("p.cfg:18: unknown section [arms]"), std::string::npos) << e;
+  EXPECT_NE(e.find("p.cfg:17: unknown section [arms]"), std::string::npos) << e;
   e = error_of("[campaign]\nname = t\n[protocol]\nlr = fast\n[arm a]\nmethod = none\n");
   EXPECT_NE(e.find("p.cfg:4: 'lr' must be a finite number, got 'fast'"), std::string::npos) << e;
   e = error_of("[campaign]\nname = t\nseeds = 1, 1\n[arm a]\nmethod = none\n");
@@ -74,9 +79,11 @@ TEST(Plan, NoArmNoMethodNoNameOrAnImpossibleProtocolIsRefused) {
   EXPECT_NE(error_of("[campaign]\nname = t\n[arm a]\nseeds = 1\n").find("arm 'a' needs a method"),
             std::string::npos);
   EXPECT_NE(error_of("[arm a]\nmethod = none\n").find("needs a name"), std::string::npos);
-  std::string e = error_of("[campaign]\nname = t\n[protocol]\nthreshold = 1.5\n[arm a]\nmethod = nce\n");
+  std::string e =
+      error_of("[campaign]\nname = t\n[protocol]\nthreshold = 1.5\n[arm a]\nmethod = nce\n");
   EXPECT_NE(e.find("arm 'a': --threshold must be in (0, 1), got 1.5"), std::string::npos) << e;
-  e = error_of("[campaign]\nname = t\n[arm a]\nmethod = nce\nwarmup-epochs = 0\nsearch-epochs = 0\n");
+  e = error_of(
+      "[campaign]\nname = t\n[arm a]\nmethod = nce\nwarmup-epochs = 0\nsearch-epochs = 0\n");
   EXPECT_NE(e.find("needs at least one warm-up or search epoch"), std::string::npos) << e;
   e = error_of("[campaign]\nname = t\n[arm a]\nmethod = genetic\n");
   EXPECT_NE(e.find("genetic"), std::string::npos) << e;
@@ -92,9 +99,124 @@ TEST(Plan, HwPathsAreRelativeToThePlanAndEveryJobRunsOnEach) {
       "edge-16x16-ws-2b.cfg, mid-32x32-os-2b.cfg\n[arm a]\nmethod = none\n";
   const Plan p = parse_plan(text, "p.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
   ASSERT_EQ(p.jobs.size(), 2u);
-  EXPECT_EQ(p.jobs[0].id, "a-edge-16x16-ws-2b-s1");
-  EXPECT_EQ(p.jobs[1].id, "a-mid-32x32-os-2b-s1");
+  EXPECT_EQ(p.jobs[0].id, "a@edge-16x16-ws-2b-s1");
+  EXPECT_EQ(p.jobs[1].id, "a@mid-32x32-os-2b-s1");
   EXPECT_NE(p.jobs[0].config_json, p.jobs[1].config_json);  // the hw fingerprint is in it
+}
+
+TEST(Plan, EmptyAndRepeatedSectionsAreRefusedWithTheirLines) {
+  std::string e = error_of(std::string(kPlan) + "[arm x]\n");
+  EXPECT_NE(e.find("p.cfg:17: section [arm x] is empty (an arm needs method = ...)"),
+            std::string::npos)
+      << e;
+  e = error_of("[campaign]\nname = t\n[protocol]\n[arm a]\nmethod = none\n");
+  EXPECT_NE(e.find("p.cfg:3: section [protocol] is empty"), std::string::npos) << e;
+  // A second [campaign] would silently merge its keys into the first.
+  e = error_of("[campaign]\nname = t\n[arm a]\nmethod = none\n[campaign]\nseeds = 4\n");
+  EXPECT_NE(e.find("p.cfg:5: section [campaign] given twice (first at line 1)"), std::string::npos)
+      << e;
+  e = error_of("[campaign]\nname = t\n[arm a]\nmethod = none\n[arm  a]\nmethod = tas\n");
+  EXPECT_NE(e.find("p.cfg:5: section [arm a] given twice (first at line 3)"), std::string::npos)
+      << e;
+}
+
+TEST(Plan, AnUnknownModelOrAWidthsListOfTheWrongLengthIsRefusedAtItsKey) {
+  std::string e = error_of("[campaign]\nname = t\nmodel = resnet21\n[arm a]\nmethod = none\n");
+  EXPECT_NE(e.find("p.cfg:3: 'model': unknown model 'resnet21' (searchable: "), std::string::npos)
+      << e;
+  e = error_of(
+      "[campaign]\nname = t\nmodel = resnet8\ndataset = fashion-mnist\n[arm a]\nmethod = none\n"
+      "widths = 1,16,16,16,32,32,64\n");
+  EXPECT_NE(e.find("p.cfg:7: 'widths' (arm 'a'): model 'resnet8' takes 8 widths"),
+            std::string::npos)
+      << e;
+  // In [protocol], it is named there (for the arm that uses it).
+  e = error_of(
+      "[campaign]\nname = t\nmodel = resnet8\n[protocol]\nwidths = 3,16\n[arm b]\nmethod = tas\n");
+  EXPECT_NE(e.find("p.cfg:5: 'widths' (arm 'b'): model 'resnet8' takes 8 widths"),
+            std::string::npos)
+      << e;
+  // The right length (the input's channels of the data set first) is taken.
+  EXPECT_EQ(error_of("[campaign]\nname = t\nmodel = resnet8\ndataset = fashion-mnist\n[arm a]\n"
+                     "method = none\nwidths = 1,16,16,16,32,32,64,64\n"),
+            "");
+}
+
+TEST(Plan, JobIdsOfDifferentArmHwAndSeedNeverCollide) {
+  // "a" on "b-c" and "a-b" on "c" were both "a-b-c-s1".
+  EXPECT_NE(job_id("a", "b-c", 1), job_id("a-b", "c", 1));
+  EXPECT_NE(job_id("a-s1", "", 2), job_id("a", "", 1));
+  EXPECT_NE(job_id("a", "s1", 2), job_id("a", "", 1));
+  EXPECT_EQ(job_id("nce", "", 3), "nce-s3");
+  EXPECT_EQ(job_id("nce", "edge", 3), "nce@edge-s3");
+  // Arms that differ only in case would be one file on a case-insensitive file system.
+  const std::string e = error_of(
+      "[campaign]\nname = t\n[arm Nce]\nmethod = nce\n[arm nce]\n"
+      "method = nce\n");
+  EXPECT_NE(e.find("jobs 'Nce-s1' and 'nce-s1' differ only in case"), std::string::npos) << e;
+}
+
+class PlanHw : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("nce_plan_hw_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    base_ = read(std::string(NCE_SOURCE_DIR) + "/hw_configs/edge-16x16-ws-2b.cfg");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  static std::string read(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // base_ with its name replaced (and its array's rows, if `rows` > 0), written to dir_/file.
+  std::string write(const std::string& file, const std::string& name, int rows = 0) {
+    std::string text;
+    std::istringstream in(base_);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("name =", 0) == 0) line = "name = " + name;
+      if (rows > 0 && line.rfind("rows =", 0) == 0) line = "rows = " + std::to_string(rows);
+      text += line + "\n";
+    }
+    std::ofstream((dir_ / file).string()) << text;
+    return file;
+  }
+  std::string plan_error(const std::string& hw_list) {
+    try {
+      parse_plan("[campaign]\nname = t\nhw = " + hw_list + "\n[arm a]\nmethod = none\n", "p.cfg",
+                 dir_.string());
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  }
+  std::filesystem::path dir_;
+  std::string base_;
+};
+
+TEST_F(PlanHw, AnHwNameThatIsNotAPlainFileNameWordIsRefused) {
+  for (const std::string& name : {"../escape", "a/b", "..", "x..y", ".hidden"}) {
+    write("bad.cfg", name);
+    const std::string e = plan_error("bad.cfg");
+    EXPECT_NE(e.find("p.cfg:3: 'hw': "), std::string::npos) << name << ": " << e;
+    EXPECT_NE(e.find("must be 1-64 letters, digits"), std::string::npos) << name << ": " << e;
+  }
+  write("ctl.cfg", "a\x1b[2Jb");
+  const std::string e = plan_error("ctl.cfg");
+  EXPECT_NE(e.find("'a\\x1b[2Jb'"), std::string::npos) << e;  // printed escaped
+}
+
+TEST_F(PlanHw, TwoArraysOfOneNameAreAnErrorNotOneJob) {
+  write("one.cfg", "edge");
+  write("two.cfg", "edge", 8);
+  std::string e = plan_error("one.cfg, two.cfg");
+  EXPECT_NE(e.find("two.cfg: names the hardware 'edge' like "), std::string::npos) << e;
+  EXPECT_NE(e.find("describes another array"), std::string::npos) << e;
+  e = plan_error("one.cfg, one.cfg");
+  EXPECT_NE(e.find("the same array listed twice"), std::string::npos) << e;
+  write("three.cfg", "mid");
+  EXPECT_EQ(plan_error("one.cfg, three.cfg"), "");
 }
 
 }  // namespace

@@ -9,12 +9,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "../search/quadrant_data.h"
 #include "nce/common/interrupted.h"
 #include "nce/nn/trainer.h"
 #include "nce/results/database.h"
 #include "nce/results/sqlite_sink.h"
 #include "nce/sim/hw_config.h"
-#include "../search/quadrant_data.h"
 
 namespace nce::campaign {
 namespace {
@@ -93,7 +93,23 @@ TEST_F(SearchJob, AFinishedSearchRecordsEveryEpochAndCandidateWithItsHwCosts) {
   EXPECT_EQ(status(), "finished;");
   ASSERT_GE(r.final.top1, 0.0);
   results::Database db(db_);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM epochs"), c.warmup_epochs + c.search_epochs);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM epochs WHERE phase IN ('warmup', 'search')"),
+            c.warmup_epochs + c.search_epochs);
+  // The retrain's epochs are rows too (loss, train and test top-1, seconds), one curve per
+  // retrained network ("retrain:final" = the searched design).
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM epochs WHERE phase = 'retrain:final' AND loss > 0 "
+                         "AND top1 >= 0 AND test_top1 >= 0 AND seconds >= 0"),
+            c.retrain_epochs);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM epochs"),
+            c.warmup_epochs + c.search_epochs + c.retrain_epochs);
+  // Each search epoch records every layer's largest and widest candidate probability.
+  const std::int64_t layers = static_cast<std::int64_t>(r.final.widths.size()) - 1;
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM epochs e, json_each(e.extra, '$.max_prob') m WHERE "
+                         "e.phase = 'search' AND m.value > 0 AND m.value <= 1"),
+            layers * c.search_epochs);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM epochs e, json_each(e.extra, '$.widest_prob') m "
+                         "WHERE e.phase = 'search' AND m.value > 0 AND m.value <= 1"),
+            layers * c.search_epochs);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates WHERE phase = 'final'"), 1);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates WHERE hw_fingerprint <> '" +
                          costs.fingerprint() + "' OR latency_cycles IS NULL"),
@@ -122,13 +138,13 @@ TEST_F(SearchJob, ASignalEndsTheRunInterruptedAndADivergedLossDiverged) {
     ThrowAtFirstBatch printer(diverge);
     results::SqliteSink sink(db_);
     if (diverge) {
-      EXPECT_THROW(run_recorded_search(c, data_, {}, &sink, run_info(c, "", "{}", ""), "",
-                                       &printer),
-                   nn::DivergedError);
+      EXPECT_THROW(
+          run_recorded_search(c, data_, {}, &sink, run_info(c, "", "{}", ""), "", &printer),
+          nn::DivergedError);
     } else {
-      EXPECT_THROW(run_recorded_search(c, data_, {}, &sink, run_info(c, "", "{}", ""), "",
-                                       &printer),
-                   Interrupted);
+      EXPECT_THROW(
+          run_recorded_search(c, data_, {}, &sink, run_info(c, "", "{}", ""), "", &printer),
+          Interrupted);
     }
     EXPECT_EQ(status(), diverge ? "diverged;" : "interrupted;");
   }
@@ -136,8 +152,8 @@ TEST_F(SearchJob, ASignalEndsTheRunInterruptedAndADivergedLossDiverged) {
 
 TEST_F(SearchJob, AnyOtherErrorEndsTheRunFailed) {
   search::SearchConfig c = tiny_search();
-  sim::HwConfig hw = sim::load_hw_config(std::string(NCE_SOURCE_DIR) +
-                                         "/hw_configs/edge-16x16-ws-2b.cfg");
+  sim::HwConfig hw =
+      sim::load_hw_config(std::string(NCE_SOURCE_DIR) + "/hw_configs/edge-16x16-ws-2b.cfg");
   hw.dram_bytes_per_cycle = 1e-20;  // every count overflows: the array cannot map the layers
   sim::LayerCostService costs(hw);
   c.latency = {1.0, 1.0};

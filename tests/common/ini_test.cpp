@@ -63,6 +63,20 @@ TEST(Ini, ReadsSectionsKeysValuesAndLineNumbersInFileOrder) {
   EXPECT_EQ(e[3].line, 9);
 }
 
+TEST(Ini, ReportsEverySectionHeaderEmptyAndRepeatedOnesIncluded) {
+  std::vector<IniSection> sections;
+  const auto e =
+      parse_ini("[a]\nx = 1\n[empty]\n# nothing\n[ a ]\ny = 2\n", "t.cfg", {}, &sections);
+  ASSERT_EQ(e.size(), 2u);
+  ASSERT_EQ(sections.size(), 3u);
+  EXPECT_EQ(sections[0].name, "a");
+  EXPECT_EQ(sections[0].line, 1);
+  EXPECT_EQ(sections[1].name, "empty");
+  EXPECT_EQ(sections[1].line, 3);
+  EXPECT_EQ(sections[2].name, "a");
+  EXPECT_EQ(sections[2].line, 5);
+}
+
 TEST(Ini, ValueKeepsEverythingAfterTheFirstSeparator) {
   const auto e = parse_ini("url = a=b\nempty =\n", "t.cfg");
   ASSERT_EQ(e.size(), 2u);

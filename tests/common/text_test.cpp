@@ -41,5 +41,10 @@ TEST(ToLower, LowersAsciiLettersOnly) {
   EXPECT_EQ(to_lower("caf\xC3\x89"), "caf\xC3\x89");  // UTF-8 bytes unchanged
 }
 
+TEST(Printable, EscapesControlBytesAndBackslashes) {
+  EXPECT_EQ(printable("edge-16x16"), "edge-16x16");
+  EXPECT_EQ(printable(std::string("a\nb\x1b[2J\x7f\\", 9)), "a\\x0ab\\x1b[2J\\x7f\\\\");
+}
+
 }  // namespace
 }  // namespace nce

@@ -115,10 +115,10 @@ models::InputShape input_of(const nn::Dataset& d) {
 // Forwards the trainer's epochs to the search observer.
 class RetrainObserver : public nn::TrainObserver {
  public:
-  RetrainObserver(SearchObserver* target, std::vector<int> widths)
-      : target_(target), widths_(std::move(widths)) {}
+  RetrainObserver(SearchObserver* target, std::string tag, std::vector<int> widths)
+      : target_(target), tag_(std::move(tag)), widths_(std::move(widths)) {}
   void on_epoch(const nn::EpochStats& stats, int epochs, double) override {
-    if (target_) target_->on_retrain_epoch(widths_, stats, epochs);
+    if (target_) target_->on_retrain_epoch(tag_, widths_, stats, epochs);
   }
   void on_batch(int epoch, int batch, int num_batches, double) override {
     if (target_) target_->on_retrain_batch(epoch, batch, num_batches);
@@ -126,6 +126,7 @@ class RetrainObserver : public nn::TrainObserver {
 
  private:
   SearchObserver* target_;
+  std::string tag_;
   std::vector<int> widths_;
 };
 
@@ -239,7 +240,8 @@ Search::Trained Search::train_widths(const std::vector<int>& widths, const std::
   t.augment = c_.augment;
   t.seed = c_.seed;
   t.max_batches = c_.max_batches;
-  t.test_each_epoch = false;
+  // Every retrain epoch's test top-1 is recorded (a curve per result; about a tenth of an epoch).
+  t.test_each_epoch = true;
   if (teacher) {
     t.teacher = teacher->net.get();
     t.teacher_label = "original W" + std::to_string(teacher->net->options().weight_bits) + " " +
@@ -257,7 +259,7 @@ Search::Trained Search::train_widths(const std::vector<int>& widths, const std::
             ? " at W" + std::to_string(bits) + "A" + std::to_string(bits)
             : std::string()) +
        (teacher ? ", distilled from the " + t.teacher_label : std::string()));
-  RetrainObserver forward(obs_, widths);
+  RetrainObserver forward(obs_, tag, widths);
   nn::TrainResult r = nn::train(t, train_, test_, &forward);
   const models::Network net = models::build(c_.model, widths, input_of(train_));
   Trained out;

@@ -1,13 +1,17 @@
 // Running a campaign plan (plan.h): every job is one recorded search (search_job.h) with its own
 // checkpoint and its own small database in the work directory,
-//   <work>/<job id>.ckpt (+ .retrain-* ...)   the search's checkpoints (search_checkpoint.h)
+//   <work>/<job id>.ckpt (+ .retrain-* ...)   the search's checkpoints (search_checkpoint.h),
+//                                              deleted when the job finishes
 //   <work>/<job id>.db                         the job's run (runs.campaign, runs.arm set)
 //   <work>/<job id>.lock                       held (flock) while a process runs the job
 // and the results are merged (results/merge.h: by run uuid, idempotent) into the campaign's
-// database. So a campaign is idempotent: run it again and finished jobs are skipped, interrupted
-// or killed ones resume from their checkpoints (exactly: the search's resume is bit-exact), failed
-// ones are run again and reported; a job whose database holds a run of other settings (the plan
-// was edited) stops the campaign before any job starts, naming the file to delete.
+// database, which records the plan's fingerprint (table campaigns) and so belongs to that plan.
+// So a campaign is idempotent: run it again and finished jobs are skipped, interrupted or killed
+// ones resume from their checkpoints (exactly: the search's resume is bit-exact), failed ones are
+// run again and reported; a job whose database holds a run of other settings (the plan was
+// edited) or of another plan stops the campaign before any job starts, naming the file to delete.
+// Nothing in the work directory names where it lies (a job's run is found by its id), so the
+// directory and the database may be moved or committed and the campaign continued elsewhere.
 // Several processes may share a work directory (shards, MPI ranks, two terminals): a job locked by
 // another process is skipped. A diverged job is a result ("diverged", off every front), not run
 // again.
@@ -27,13 +31,14 @@
 namespace nce::campaign {
 
 enum class JobState {
-  kPending,      // never started
-  kResumable,    // started, not finished (interrupted, killed): resumes from its checkpoint
-  kFailed,       // ended with an error: run again
-  kBusy,         // another process holds its lock now
+  kPending,    // never started
+  kResumable,  // started, not finished (interrupted, killed): resumes from its checkpoint
+  kFailed,     // ended with an error: run again
+  kBusy,       // another process holds its lock now
   kFinished,
-  kDiverged,     // the network diverged: a result, not run again
-  kStale,        // its database holds a run of other settings
+  kDiverged,  // the network diverged: a result, not run again
+  kStale,     // its database holds a run of other settings (or of another plan)
+  kCorrupt,   // its database cannot be read: reported, not run (the others go on)
 };
 const char* to_string(JobState state);  // "pending", "resumable", ...
 bool needs_run(JobState state);         // pending, resumable, failed
@@ -41,9 +46,9 @@ bool needs_run(JobState state);         // pending, resumable, failed
 struct JobStatus {
   std::size_t index = 0;  // in plan.jobs
   JobState state = JobState::kPending;
-  std::optional<double> top1;      // final top-1 (finished)
-  std::optional<double> seconds;   // wall time recorded for the run so far
-  std::string detail;              // why failed / stale
+  std::optional<double> top1;     // final top-1 (finished)
+  std::optional<double> seconds;  // wall time recorded for the run so far
+  std::string detail;             // why failed / stale
 };
 
 // "i/N", 0 <= i < N: this process takes the jobs whose index % N == i (nce/common/shard.h).
@@ -84,6 +89,12 @@ std::vector<JobStatus> job_states(const Plan& plan, const CampaignOptions& optio
 void check_not_stale(const Plan& plan, const std::vector<JobStatus>& states,
                      const CampaignOptions& options);
 
+// A campaign database has one owner: the plan whose fingerprint it records (table campaigns,
+// written with the first merge). Throws std::invalid_argument naming options.db_path when it
+// belongs to another plan (another fingerprint, or runs of another campaign), is a directory or
+// is not a database this nce can use. Reads only: a refused database is left byte-identical.
+void check_database_owner(const Plan& plan, const CampaignOptions& options);
+
 // The plan's data set (plan.data_dir or options.data_dir, subsets applied).
 nn::DatasetPair load_plan_data(const Plan& plan, const CampaignOptions& options);
 
@@ -113,8 +124,8 @@ struct CampaignSummary {
 std::vector<std::size_t> pending_jobs(const Plan& plan, const std::vector<JobStatus>& states,
                                       const Shard& shard);
 
-// Serial: checks the plan for stale jobs, runs this shard's pending jobs one after another, then
-// merges this shard's job databases into the campaign database.
+// Serial: checks the database's owner and the plan for stale jobs, runs this shard's pending jobs
+// one after another, then merges this shard's job databases into the campaign database.
 CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options);
 
 }  // namespace nce::campaign

@@ -28,8 +28,10 @@
 //
 // Keys may be written with '-' or '_'. Relative paths (data, hw) are relative to the plan's
 // directory. Every job (arm x hw x seed) is one search (search::SearchConfig) with its own
-// checkpoint. Errors (an unknown section or key, a bad value, no arm, an arm without method, an
-// impossible protocol: search::validate of every job, a latency/energy term without hw) are
+// checkpoint. Errors (an unknown, repeated or empty section, an unknown or repeated key, a bad
+// value, an unknown model, a widths list the model cannot take, no arm, an arm without method, an
+// impossible protocol: search::validate of every job, a latency/energy term without hw, an hw
+// config whose name is not a plain file-name word or is shared with another array) are
 // std::invalid_argument "<file>:<line>: ..." naming the key and value, before any job starts.
 #pragma once
 
@@ -42,12 +44,12 @@
 namespace nce::campaign {
 
 struct Job {
-  std::string id;   // "<arm>-s<seed>" (one hw) or "<arm>-<hw name>-s<seed>": a file name
+  std::string id;   // job_id(): "<arm>-s<seed>" (one hw) or "<arm>@<hw name>-s<seed>"
   std::string arm;  // the arm's name
   std::uint64_t seed = 1;
-  std::string hw_path;            // "" = no hardware costs
-  search::SearchConfig config;    // seed set; checkpoint_path/resume left to the runner
-  std::string config_json;        // every resolved setting, canonical: the job's identity
+  std::string hw_path;          // "" = no hardware costs
+  search::SearchConfig config;  // seed set; checkpoint_path/resume left to the runner
+  std::string config_json;      // every resolved setting, canonical: the job's identity
 };
 
 struct Plan {
@@ -61,10 +63,18 @@ struct Plan {
   std::vector<std::string> hw_paths;
   std::vector<std::string> arms;  // in file order
   std::vector<Job> jobs;          // seed-major (every arm's first seed first), then arm, hw
+  // text_fingerprint of the name and every job's id and config_json: the plan's identity. A
+  // campaign database records it and refuses the jobs of another (campaign.h).
+  std::string fingerprint;
 };
 
 // `base_dir` resolves relative paths (the plan file's directory).
 Plan parse_plan(const std::string& text, const std::string& source, const std::string& base_dir);
 Plan load_plan(const std::string& path);
+
+// A job's id and the stem of its files: "<arm>-s<seed>", or "<arm>@<hw name>-s<seed>" when the
+// plan has several hw configs. Arm and hw names are letters, digits, '-', '_' and '.', so '@'
+// and the last "-s<digits>" decode it back: two different (arm, hw, seed) never share an id.
+std::string job_id(const std::string& arm, const std::string& hw_name, std::uint64_t seed);
 
 }  // namespace nce::campaign

@@ -45,8 +45,8 @@ class RecordingObserver : public search::SearchObserver {
   void on_batch(int epoch, int batch, int num_batches) override;
   void on_epoch(const search::SearchEpoch& epoch, int epochs) override;
   void on_candidate(const search::Candidate& candidate) override;
-  void on_retrain_epoch(const std::vector<int>& widths, const nn::EpochStats& stats,
-                        int epochs) override;
+  void on_retrain_epoch(const std::string& tag, const std::vector<int>& widths,
+                        const nn::EpochStats& stats, int epochs) override;
   void on_retrain_batch(int epoch, int batch, int num_batches) override;
 
  private:
@@ -58,12 +58,9 @@ class RecordingObserver : public search::SearchObserver {
 // Opens the run in `sink` (null: records nothing) -- continues the run of info.resume_key when
 // config.resume or continue_run, else starts one -- runs the search and ends the run by how it
 // ended (see the top of this file).
-search::SearchResult run_recorded_search(const search::SearchConfig& config,
-                                         const nn::DatasetPair& data,
-                                         const search::HardwareCosts& hw,
-                                         results::ResultSink* sink, const results::RunInfo& info,
-                                         const std::string& hw_fingerprint,
-                                         search::SearchObserver* printer,
-                                         bool continue_run = false);
+search::SearchResult run_recorded_search(
+    const search::SearchConfig& config, const nn::DatasetPair& data,
+    const search::HardwareCosts& hw, results::ResultSink* sink, const results::RunInfo& info,
+    const std::string& hw_fingerprint, search::SearchObserver* printer, bool continue_run = false);
 
 }  // namespace nce::campaign

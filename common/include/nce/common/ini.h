@@ -34,9 +34,18 @@ struct IniSyntax {
   bool empty_names_allowed = false;
 };
 
+// One "[section]" header line of a file.
+struct IniSection {
+  std::string name;  // trimmed, case kept
+  int line = 0;      // 1-based
+};
+
 // Reads `text` line by line ("\n" or "\r\n" endings) into its entries, in file order; keys may
 // repeat. Throws std::invalid_argument "<source_name>:<line>: <reason>" for a malformed line.
+// `sections` (optional) receives every section header in file order, repeats and empty sections
+// included, so a dialect can refuse them.
 std::vector<IniEntry> parse_ini(const std::string& text, const std::string& source_name,
-                                const IniSyntax& syntax = {});
+                                const IniSyntax& syntax = {},
+                                std::vector<IniSection>* sections = nullptr);
 
 }  // namespace nce

@@ -17,4 +17,11 @@ std::vector<std::string> split_list(const std::string& text);
 // `s` with ASCII letters in lower case (other bytes unchanged).
 std::string to_lower(std::string s);
 
+// A 128-bit fingerprint of `text` as 32 hex digits (two 64-bit FNV-1a hashes with different
+// offsets): identifies contents (a plan's jobs, a run's rows), not a cryptographic hash.
+std::string text_fingerprint(const std::string& text);
+
+// `s` safe to print in a message: control bytes and bytes >= 0x7f as \xNN, backslash as \\.
+std::string printable(const std::string& s);
+
 }  // namespace nce

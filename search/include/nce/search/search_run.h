@@ -166,8 +166,10 @@ class SearchObserver {
   virtual void on_batch(int epoch, int batch, int num_batches) {}
   virtual void on_epoch(const SearchEpoch& epoch, int epochs) {}
   virtual void on_candidate(const Candidate& candidate) {}
-  virtual void on_retrain_epoch(const std::vector<int>& widths, const nn::EpochStats& stats,
-                                int epochs) {}
+  // `tag` names the retrain within the run: "final" (the searched design), "original",
+  // "original-w<bits>" (the unadapted network at those bits), "wrpn-<m>", "random-<k>".
+  virtual void on_retrain_epoch(const std::string& tag, const std::vector<int>& widths,
+                                const nn::EpochStats& stats, int epochs) {}
   // After each batch of a retrain (its last epoch's checkpoint is complete then).
   virtual void on_retrain_batch(int epoch, int batch, int num_batches) {}
 };
