@@ -196,6 +196,66 @@ TEST(Supernet, ExpandedLayersRunForwardAndBackward) {
   }
 }
 
+// What a checkpoint keeps of the allocation: zero_unused clears the filters and input columns
+// beyond each layer's widest candidate and the BN slots of candidates not yet added, and nothing
+// else; after an expansion the grown part is kept.
+TEST(Supernet, ZeroUnusedClearsOnlyWhatNoPassReads) {
+  Fixture f;
+  SupernetOptions opt;
+  opt.max_candidates = 16;
+  Supernet net(f.base, f.arch, opt, 5);
+  auto copy = [&] {
+    std::vector<nn::StateBuffer> out;
+    for (const nn::NamedTensor& t : net.state())
+      out.push_back({t.name, std::vector<float>(t.tensor->data(), t.tensor->data() + t.tensor->size())});
+    return out;
+  };
+  auto find = [](const std::vector<nn::StateBuffer>& list, const std::string& name) {
+    for (const nn::StateBuffer& b : list) {
+      if (b.name == name) return b.values;
+    }
+    ADD_FAILURE() << "no " << name;
+    return std::vector<float>();
+  };
+  const int alloc = net.allocated_width(1);  // the stem's filters
+  ASSERT_GT(alloc, 16);
+  std::vector<nn::StateBuffer> before = copy(), after = copy();
+  net.zero_unused(after);
+  const std::vector<float> w0 = find(before, "stem.weight"), w1 = find(after, "stem.weight");
+  ASSERT_EQ(w1.size(), static_cast<std::size_t>(alloc) * 3 * 9);
+  for (int o = 0; o < alloc; ++o) {
+    for (int j = 0; j < 27; ++j) {
+      const std::size_t i = static_cast<std::size_t>(o) * 27 + j;
+      EXPECT_EQ(w1[i], o < 16 ? w0[i] : 0.0f) << "row " << o << " col " << j;
+    }
+  }
+  // The next conv reads the stem's 16 channels: its columns beyond them are cleared.
+  const std::string next = f.base.layers[1].name + ".weight";
+  const std::vector<float> n0 = find(before, next), n1 = find(after, next);
+  const int ld = net.allocated_width(1) * 9;
+  for (int j = 0; j < ld; ++j) EXPECT_EQ(n1[j], j < 16 * 9 ? n0[j] : 0.0f) << "col " << j;
+  const int slots = static_cast<int>(f.arch.layer(1).candidates.size());
+  EXPECT_EQ(find(after, "stem.bn0.gamma"), find(before, "stem.bn0.gamma"));
+  const std::vector<float> unused = find(after, "stem.bn" + std::to_string(slots) + ".gamma");
+  EXPECT_TRUE(std::all_of(unused.begin(), unused.end(), [](float v) { return v == 0.0f; }));
+  // One expansion of the stem: its 17th filter is in use now and kept.
+  LayerChoice& l = f.arch.layer(1);
+  l.alpha.assign(l.alpha.size(), 0.0);
+  l.alpha.back() = 10;
+  ASSERT_TRUE(f.arch.maybe_expand(1, 0.3, 16));
+  net.on_expanded(1, 16, f.rng, nullptr);
+  std::vector<nn::StateBuffer> grown = copy();
+  const std::vector<float> g0 = find(grown, "stem.weight");
+  net.zero_unused(grown);
+  const std::vector<float> g1 = find(grown, "stem.weight");
+  const int widest = l.candidates.back();
+  ASSERT_GT(widest, 16);
+  for (int o = 0; o < alloc; ++o) {
+    const std::size_t i = static_cast<std::size_t>(o) * 27;
+    EXPECT_EQ(g1[i], o < widest ? g0[i] : 0.0f) << "row " << o;
+  }
+}
+
 // The supernet with every draw fixed to the full width runs the same kernels as nn::Network on
 // the same weights: logits and every gradient agree to float32 reassociation (both use the fused
 // BN + activation and residual kernels; the tolerance allows another summation order).
