@@ -649,7 +649,7 @@ std::vector<std::int64_t> conv_pre_requant(const ConvOp& op0, const std::uint8_t
 int label_rank(const std::int64_t* logits, int classes, int label) {
   int rank = 0;
   for (int j = 0; j < classes; ++j)
-    if (logits[j] > logits[label]) ++rank;
+    if (j != label && logits[j] >= logits[label]) ++rank;
   return rank;
 }
 

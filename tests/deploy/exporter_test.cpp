@@ -236,7 +236,7 @@ TEST(Exporter, DefaultNetworkAgreesWithTheFloatEval) {
   EXPECT_GE(1.0 - static_cast<double>(c.disagree) / c.images, kMinAgreementFull8);
   // infer_dataset counts like nn::evaluate.
   IntEngine engine(model, best_kernel());
-  const InferResult r = infer_dataset(engine, test_set, 64);
+  const InferResult r = infer_dataset(engine, test_set, 64, "default.nceim");
   EXPECT_EQ(r.images, test_set.size());
   EXPECT_NEAR(r.top1, c.float_top1, 100.0 * (1.0 - kMinAgreementFull8));
 }

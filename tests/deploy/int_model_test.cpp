@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "nce/deploy/infer.h"
 #include "nce/deploy/int_engine.h"
 #include "nce/deploy/int_model.h"
 
@@ -300,6 +301,50 @@ TEST(IntModel, AccumulatorsThatCanOverflowInt32AreRefused) {
   EXPECT_EQ(out.values[0], (acc + (1 << 20)) >> 21);
   EXPECT_EQ(out.values[1], -((acc + (1 << 20)) >> 21));
   std::remove(path.c_str());
+}
+
+// Scoring cannot flatter: a tie for the top logit is no hit, so a head whose logits are all equal
+// scores 0% (it scored 100% when the rank counted only strictly larger logits).
+TEST(IntModel, TiesAreNoHitsAndAllZeroHeadScoresZero) {
+  const std::int64_t tied[] = {5, 5, 1};
+  EXPECT_EQ(label_rank(tied, 3, 0), 1);
+  EXPECT_EQ(label_rank(tied, 3, 1), 1);
+  EXPECT_EQ(label_rank(tied, 3, 2), 2);
+  const std::int64_t clear[] = {5, 4, 6};
+  EXPECT_EQ(label_rank(clear, 3, 2), 0);
+  EXPECT_EQ(label_rank(clear, 3, 0), 1);
+
+  IntModel m = tiny_model();
+  std::fill(m.ops[1].head.weights.begin(), m.ops[1].head.weights.end(), std::int8_t{0});
+  std::fill(m.ops[1].head.bias.begin(), m.ops[1].head.bias.end(), 0);
+  nn::Dataset data;
+  data.source = "synthetic-6x6";
+  data.channels = 1;
+  data.height = data.width = 6;
+  data.num_classes = 10;
+  for (int i = 0; i < 20; ++i) {
+    data.labels.push_back(static_cast<std::uint8_t>(i % 10));
+    for (int p = 0; p < 36; ++p) data.pixels.push_back(static_cast<std::uint8_t>(i * 13 + p));
+  }
+  IntEngine engine(m, KernelKind::kPortable);
+  const InferResult r = infer_dataset(engine, data, 8, "zero-head.nceim");
+  EXPECT_EQ(r.images, 20);
+  EXPECT_EQ(r.top1, 0.0);
+  EXPECT_EQ(r.top5, 0.0);  // nine other classes tie with every label
+
+  // A data set with another number of classes is refused, naming the model's file and both counts.
+  for (int classes : {8, 12}) {
+    data.num_classes = classes;
+    try {
+      infer_dataset(engine, data, 8, "zero-head.nceim");
+      ADD_FAILURE() << "accepted " << classes << " classes";
+    } catch (const std::invalid_argument& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("zero-head.nceim"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("has 10 classes"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("synthetic-6x6 has " + std::to_string(classes)), std::string::npos) << msg;
+    }
+  }
 }
 
 }  // namespace
