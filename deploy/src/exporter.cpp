@@ -216,6 +216,14 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
       c.fail("weight_bits " + std::to_string(wbits) + ", activation_bits " + std::to_string(abits) +
              ": only 2, 3, 4 or 8 bits have an integer form");
   const nn::QuantizerKind qkind = nn::parse_quantizer(c.option("quantizer"));
+  // What nce infer cannot run is refused here, before anything is written: SAWB and DoReFa codes
+  // c map to the effective integers 2c + 1, which at 8 bits reach +-255, past the signed byte the
+  // engine (and the array's 8-bit rule) multiplies.
+  if (wbits == 8 && qkind != nn::QuantizerKind::kLsq)
+    c.fail(std::string("8-bit ") + nn::to_string(qkind) +
+           " weights are not supported by the integer engine (their effective integers 2c+1 reach "
+           "+-255, past a signed byte); export a checkpoint with weight_bits 2, 3 or 4, or train "
+           "8-bit weights with --quantizer lsq");
   const double eps = to_double(c, "bn_eps");
   const bool qall = c.option("quantize_all_layers") == "1";
 
