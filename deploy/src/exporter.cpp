@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/output_file.h"
 #include "nce/models/network.h"
 #include "nce/nn/quantizer.h"
 
@@ -553,6 +554,7 @@ ExportResult run_export(const ExportConfig& config) {
   if (config.checkpoint.empty() || config.out.empty())
     throw std::invalid_argument("export: --checkpoint and --out are required");
   if (config.subset < 0) throw std::invalid_argument("export: --subset must be >= 0");
+  check_output_path(config.out);  // before the minutes of reading and exporting
   const nn::Checkpoint ck = nn::read_checkpoint(config.checkpoint);
   std::string dataset = config.dataset;
   std::string trained_on, train_images;

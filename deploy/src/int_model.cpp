@@ -14,6 +14,7 @@
 
 #include "nce/common/byte_io.h"
 #include "nce/common/checked.h"
+#include "nce/common/output_file.h"
 
 namespace nce::deploy {
 
@@ -468,21 +469,7 @@ std::vector<char> serialize(const IntModel& m) {
 void write_int_model(const std::string& path, const IntModel& model) {
   validate(model, path);
   const std::vector<char> bytes = serialize(model);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(path + ": cannot write the integer model");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(path + ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": cannot rename " + tmp + " to it");
-  }
+  write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 IntModel parse_int_model(const char* data, std::size_t size, const std::string& source) {

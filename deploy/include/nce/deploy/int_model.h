@@ -151,7 +151,9 @@ std::vector<std::int64_t> conv_accumulator_bounds(const ConvOp& op, int operand_
 void validate(const IntModel& model, const std::string& source);
 
 // Little-endian file "NCEIM\0\0\0" + u32 version + u64 payload length + u32 crc32 + payload
-// (deploy/README.md). Written to "<path>.tmp" and renamed. Throws std::runtime_error naming path.
+// (deploy/README.md). Written with write_file_atomic (nce/common/output_file.h: an exclusive
+// temporary beside it, fsync'd and renamed; a target that is not a regular file is refused).
+// Throws std::runtime_error naming path.
 void write_int_model(const std::string& path, const IntModel& model);
 std::vector<char> serialize(const IntModel& model);  // the whole file's bytes
 
