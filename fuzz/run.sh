@@ -13,8 +13,10 @@ if [ -z "${CXX_FUZZ:-}" ]; then
   apt_install fuzz clang-14 libclang-rt-14-dev  # clang++-14 and its libFuzzer runtime
 fi
 # Every target (fuzz/<name>_fuzz.cpp) and the longest input it is fed, in bytes: a CIFAR-10 batch
-# needs whole 3073-byte records, a checkpoint's generator state alone is ~7 KB.
-targets=(hw_config:4096 topology_csv:4096 sweep:4096 idx:8192 cifar10_batch:16384 checkpoint:16384)
+# needs whole 3073-byte records, a checkpoint's generator state alone is ~7 KB, the integer
+# model seeds are a few KB.
+targets=(hw_config:4096 topology_csv:4096 sweep:4096 idx:8192 cifar10_batch:16384 checkpoint:16384
+  int_model:16384)
 names=("${targets[@]%%:*}")
 start=$(date +%s)
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/output_file.h"
+
 namespace nce::app {
 
 namespace {
@@ -217,6 +219,14 @@ void check_output_paths(const po::variables_map& vm) {
       if (exists && out.directory && !fs::is_directory(path, ec)) {
         throw std::invalid_argument(what + " exists and is not a directory");
       }
+      if (!out.directory) {
+        // A FIFO, a device (/dev/full), a symlink: write_file_atomic would refuse it at the end.
+        try {
+          check_output_path(path);
+        } catch (const std::runtime_error& e) {
+          throw std::invalid_argument(std::string("--") + out.option + " " + e.what());
+        }
+      }
       fs::path parent = fs::absolute(path).parent_path();
       if (out.directory && exists) parent = fs::absolute(path);
       if (!fs::is_directory(parent, ec)) {
@@ -274,24 +284,7 @@ void write_text_file(const std::string& path, const std::string& text) {
     std::cout << text;
     return;
   }
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    throw std::runtime_error("cannot write '" + path + "': it is a directory");
-  }
-  const std::string tmp = path + ".tmp";
-  auto fail = [&](const std::string& why) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(why);
-  };
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) fail("cannot write '" + path + "'");
-    out << text;
-    if (!out.flush()) fail("cannot write '" + path + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    fail("cannot move '" + tmp + "' to '" + path + "'");
-  }
+  write_file_atomic(path, text);
 }
 
 }  // namespace nce::app

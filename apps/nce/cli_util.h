@@ -37,7 +37,8 @@ void check_numeric_options(const po::parsed_options& parsed, const po::variables
 // must not name the same file as any other path option (--db, --hw, --checkpoint, ..., the
 // positional inputs; compared by device and inode, or by canonical path when it does not exist
 // yet), its directory must exist and be writable, and a file output must not be an existing
-// directory. "-" (stdout) and "" are not paths. Throws std::invalid_argument naming both options and the path.
+// directory. "-" (stdout) and "" are not paths. Throws std::invalid_argument naming both options
+// and the path.
 void check_output_paths(const po::variables_map& vm);
 
 // Runs `body`, turning exceptions into "nce <command>: error: <what>" on stderr and exit code 2;
@@ -88,8 +89,9 @@ std::string resume_key_path(const std::string& path);
 // "45s", "3m07s", "1h02m"; "?" for a negative or non-finite value.
 std::string format_duration(double seconds);
 
-// Writes `text` to `path` ("-" = stdout) through `path`.tmp and a rename; throws
-// std::runtime_error naming the path on failure and leaves no `path`.tmp behind.
+// Writes `text` to `path` ("-" = stdout) with write_file_atomic (nce/common/output_file.h: an
+// exclusive temporary, fsync, rename; a target that is not a regular file is refused); throws
+// std::runtime_error naming the path on failure and leaves no temporary behind.
 void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace nce::app

@@ -3,12 +3,13 @@
 // for SCALE-Sim's own config and topology files.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli_util.h"
 #include "command.h"
 #include "nce/common/json.h"
+#include "nce/common/output_file.h"
 #include "nce/models/network.h"
 #include "nce/models/topology.h"
 #include "nce/sim/hw_config.h"
@@ -54,11 +55,9 @@ int run_scalesim(const po::variables_map& vm) {
   if (vm.count("scalesim-out")) {
     const std::string dir = vm["scalesim-out"].as<std::string>();
     auto write = [&](const char* file, auto&& writer) {
-      const std::string path = dir + "/" + file;
-      std::ofstream out(path);
-      if (!out) throw std::invalid_argument("cannot write '" + path + "'");
+      std::ostringstream out;
       writer(results, out);
-      if (!out.flush()) throw std::invalid_argument("cannot write '" + path + "'");
+      write_file_atomic(dir + "/" + file, out.str());
     };
     write("COMPUTE_REPORT.csv", sim::write_scalesim_compute_report);
     write("BANDWIDTH_REPORT.csv", sim::write_scalesim_bandwidth_report);

@@ -1,5 +1,6 @@
 #include "nce/common/shard.h"
 
+#include <charconv>
 #include <stdexcept>
 
 namespace nce {
@@ -11,18 +12,18 @@ Shard parse_shard(const std::string& text) {
   const auto slash = text.find('/');
   if (slash == std::string::npos) throw bad("no '/'");
   const std::string index = text.substr(0, slash), count = text.substr(slash + 1);
+  // Plain decimal digits only, like every other number nce reads: std::stoi would take a leading
+  // space or '+' (" 1/2", "+1/+2"); std::from_chars takes neither.
+  auto number = [&](const std::string& part, int& value, const char* what) {
+    const char* end = part.data() + part.size();
+    const auto [ptr, ec] = std::from_chars(part.data(), end, value);
+    if (ec == std::errc::result_out_of_range) throw bad("out of range");
+    if (ec != std::errc() || ptr == part.data()) throw bad("not integers");
+    if (ptr != end) throw bad(std::string("bad ") + what);
+  };
   Shard s;
-  std::size_t index_used = 0, count_used = 0;
-  try {
-    s.index = std::stoi(index, &index_used);
-    s.count = std::stoi(count, &count_used);
-  } catch (const std::invalid_argument&) {
-    throw bad("not integers");
-  } catch (const std::out_of_range&) {
-    throw bad("out of range");
-  }
-  if (index_used != index.size()) throw bad("bad index");
-  if (count_used != count.size()) throw bad("bad count");
+  number(index, s.index, "index");
+  number(count, s.count, "count");
   if (s.count < 1 || s.index < 0 || s.index >= s.count) throw bad("index out of range");
   return s;
 }

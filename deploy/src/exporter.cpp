@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/output_file.h"
 #include "nce/models/network.h"
 #include "nce/nn/quantizer.h"
 
@@ -216,6 +217,14 @@ IntModel export_int_model(const nn::Checkpoint& ck, const nn::Normalization& nor
       c.fail("weight_bits " + std::to_string(wbits) + ", activation_bits " + std::to_string(abits) +
              ": only 2, 3, 4 or 8 bits have an integer form");
   const nn::QuantizerKind qkind = nn::parse_quantizer(c.option("quantizer"));
+  // What nce infer cannot run is refused here, before anything is written: SAWB and DoReFa codes
+  // c map to the effective integers 2c + 1, which at 8 bits reach +-255, past the signed byte the
+  // engine (and the array's 8-bit rule) multiplies.
+  if (wbits == 8 && qkind != nn::QuantizerKind::kLsq)
+    c.fail(std::string("8-bit ") + nn::to_string(qkind) +
+           " weights are not supported by the integer engine (their effective integers 2c+1 reach "
+           "+-255, past a signed byte); export a checkpoint with weight_bits 2, 3 or 4, or train "
+           "8-bit weights with --quantizer lsq");
   const double eps = to_double(c, "bn_eps");
   const bool qall = c.option("quantize_all_layers") == "1";
 
@@ -545,6 +554,7 @@ ExportResult run_export(const ExportConfig& config) {
   if (config.checkpoint.empty() || config.out.empty())
     throw std::invalid_argument("export: --checkpoint and --out are required");
   if (config.subset < 0) throw std::invalid_argument("export: --subset must be >= 0");
+  check_output_path(config.out);  // before the minutes of reading and exporting
   const nn::Checkpoint ck = nn::read_checkpoint(config.checkpoint);
   std::string dataset = config.dataset;
   std::string trained_on, train_images;

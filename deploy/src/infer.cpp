@@ -6,18 +6,20 @@
 
 namespace nce::deploy {
 
-InferResult infer_dataset(IntEngine& engine, const nn::Dataset& data, int batch) {
+InferResult infer_dataset(IntEngine& engine, const nn::Dataset& data, int batch,
+                          const std::string& model_source) {
   const IntModel& m = engine.model();
   if (data.channels != m.input_channels() || data.height != m.input_height() ||
       data.width != m.input_width())
     throw std::invalid_argument(
         data.source + ": images are " + std::to_string(data.channels) + "x" +
-        std::to_string(data.height) + "x" + std::to_string(data.width) + ", the model wants " +
-        std::to_string(m.input_channels()) + "x" + std::to_string(m.input_height()) + "x" +
-        std::to_string(m.input_width()));
-  if (data.num_classes > m.classes())
-    throw std::invalid_argument(data.source + ": " + std::to_string(data.num_classes) +
-                                " classes, the model has " + std::to_string(m.classes()));
+        std::to_string(data.height) + "x" + std::to_string(data.width) + ", the model " +
+        model_source + " wants " + std::to_string(m.input_channels()) + "x" +
+        std::to_string(m.input_height()) + "x" + std::to_string(m.input_width()));
+  if (data.num_classes != m.classes())
+    throw std::invalid_argument(model_source + ": the model has " + std::to_string(m.classes()) +
+                                " classes, the data set " + data.source + " has " +
+                                std::to_string(data.num_classes));
   if (batch < 1) throw std::invalid_argument("infer: batch must be >= 1");
   InferResult r;
   r.kernel = to_string(engine.kernel());
@@ -55,7 +57,7 @@ InferResult run_infer(const InferConfig& config) {
   nn::DatasetPair data = nn::load_dataset(dataset, config.data_dir);
   if (config.subset > 0) data.test = nn::subset_per_class(data.test, config.subset);
   IntEngine engine(model, kernel);
-  return infer_dataset(engine, data.test, config.batch);
+  return infer_dataset(engine, data.test, config.batch, config.model);
 }
 
 }  // namespace nce::deploy

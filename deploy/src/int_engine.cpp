@@ -76,10 +76,7 @@ PreparedConv prepare(const ConvOp& op, int in_max) {
   const std::vector<std::int8_t> w = lowered_weights(op, p.cp);
   p.weights = pack_weights(w.data(), op.c_out, p.K);
   p.preprocess = op.in_pool.kind != PoolKind::kNone || op.input_shift > 0;
-  int top = in_max;
-  if (op.in_pool.kind == PoolKind::kSum) top *= op.in_pool.k * op.in_pool.k;
-  if (op.input_shift > 0) top = (top + (1 << (op.input_shift - 1))) >> op.input_shift;
-  p.src_max = std::min(top, 255);
+  p.src_max = conv_operand_max(op, in_max);
   p.shift64.assign(static_cast<std::size_t>(p.weights.Mp), 0);
   p.mult.assign(static_cast<std::size_t>(p.weights.Mp), 0);
   p.off.assign(static_cast<std::size_t>(p.weights.Mp), 0);
@@ -98,43 +95,41 @@ PreparedConv prepare(const ConvOp& op, int in_max) {
             op.acc_bias[static_cast<std::size_t>(m) * plane + q];
   }
   const Requant& r = op.requant;
-  if (op.acc_bias.empty() && r.lo == 0 && r.hi >= 1 && r.hi <= 15) {
-    // |acc| <= bound: every threshold beyond it is as good as the bound + 1.
-    const std::int64_t bound =
-        static_cast<std::int64_t>(std::max(p.src_max, 1)) * std::max(p.weights.max_abs, 1) * p.K +
-        1;
-    if (bound < (std::int64_t{1} << 30)) {
-      p.thresholds = true;
-      p.levels = static_cast<int>(r.hi);
-      const int Mp = p.weights.Mp;
-      p.sign.assign(static_cast<std::size_t>(Mp), 1);
-      p.threshold.assign(static_cast<std::size_t>(p.levels) * Mp, static_cast<std::int32_t>(bound));
-      for (int ch = 0; ch < op.c_out; ++ch) {
-        const auto m = static_cast<std::size_t>(ch);
-        const int sg = r.multiplier[m] < 0 ? -1 : 1;
-        p.sign[static_cast<std::size_t>(m)] = sg;
-        auto f = [&](std::int64_t u) {
-          return requant(sg * u, r.multiplier[static_cast<std::size_t>(m)],
-                         r.offset[static_cast<std::size_t>(m)],
-                         r.shift[static_cast<std::size_t>(m)], r.lo, r.hi);
-        };
-        for (int j = 1; j <= p.levels; ++j) {
-          // Smallest u in [-bound, bound] with f(u) >= j (f is nondecreasing in u).
-          std::int64_t lo_u = -bound, hi_u = bound;
-          if (f(hi_u) < j) {
-            lo_u = bound;
-          } else {
-            while (lo_u < hi_u) {
-              const std::int64_t mid = lo_u + (hi_u - lo_u) / 2;
-              if (f(mid) >= j) {
-                hi_u = mid;
-              } else {
-                lo_u = mid + 1;
-              }
+  // |acc[ch]| <= bound[ch] (validate() proved that it fits int32 and that the requantization of
+  // every t in [-bound, bound] fits int64): thresholds beyond it are as good as bound + 1.
+  const std::vector<std::int64_t> bound = conv_accumulator_bounds(op, p.src_max);
+  const std::int64_t top = bound.empty() ? 0 : *std::max_element(bound.begin(), bound.end());
+  if (op.acc_bias.empty() && r.lo == 0 && r.hi >= 1 && r.hi <= 15 &&
+      top < (std::int64_t{1} << 30)) {
+    p.thresholds = true;
+    p.levels = static_cast<int>(r.hi);
+    const int Mp = p.weights.Mp;
+    p.sign.assign(static_cast<std::size_t>(Mp), 1);
+    p.threshold.assign(static_cast<std::size_t>(p.levels) * Mp, static_cast<std::int32_t>(top + 1));
+    for (int ch = 0; ch < op.c_out; ++ch) {
+      const auto m = static_cast<std::size_t>(ch);
+      const int sg = r.multiplier[m] < 0 ? -1 : 1;
+      const std::int64_t b = bound[m];
+      p.sign[m] = sg;
+      auto f = [&](std::int64_t u) {
+        return requant(sg * u, r.multiplier[m], r.offset[m], r.shift[m], r.lo, r.hi);
+      };
+      for (int j = 1; j <= p.levels; ++j) {
+        // Smallest u in [-b, b] with f(u) >= j (f is nondecreasing in u); b + 1 if none.
+        std::int64_t lo_u = -b, hi_u = b;
+        if (f(hi_u) < j) {
+          lo_u = b + 1;
+        } else {
+          while (lo_u < hi_u) {
+            const std::int64_t mid = lo_u + (hi_u - lo_u) / 2;
+            if (f(mid) >= j) {
+              hi_u = mid;
+            } else {
+              lo_u = mid + 1;
             }
           }
-          p.threshold[static_cast<std::size_t>(j - 1) * Mp + m] = static_cast<std::int32_t>(lo_u);
         }
+        p.threshold[static_cast<std::size_t>(j - 1) * Mp + m] = static_cast<std::int32_t>(lo_u);
       }
     }
   }
@@ -516,8 +511,8 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
         max_pool(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
                  b.codes[c.output].data());
       if (pool && vo.kind == ValueKind::kFixed)
-        max_pool(c.out_pool, b.prepool_fixed.data(), c.h_out, c.w_out, c.c_out, vo.height,
-                 vo.width, b.fixed[c.output].data());
+        max_pool(c.out_pool, b.prepool_fixed.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
+                 b.fixed[c.output].data());
     } else if (op.kind == OpKind::kAdd) {
       const AddOp& a = op.add;
       const ValueInfo& va = model.values[a.a];
@@ -654,7 +649,7 @@ std::vector<std::int64_t> conv_pre_requant(const ConvOp& op0, const std::uint8_t
 int label_rank(const std::int64_t* logits, int classes, int label) {
   int rank = 0;
   for (int j = 0; j < classes; ++j)
-    if (logits[j] > logits[label]) ++rank;
+    if (j != label && logits[j] >= logits[label]) ++rank;
   return rank;
 }
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "nce/common/output_file.h"
 #include "nce/common/text.h"
 
 namespace nce::models {
@@ -54,16 +55,9 @@ void write_topology_csv(const Network& net, std::ostream& out) {
 }
 
 void write_topology_csv(const Network& net, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw std::runtime_error("cannot write topology CSV '" + path + "'");
-    write_topology_csv(net, out);
-    if (!out.flush()) throw std::runtime_error("cannot write topology CSV '" + path + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw std::runtime_error("cannot move '" + tmp + "' to '" + path + "'");
-  }
+  std::ostringstream out;
+  write_topology_csv(net, out);
+  write_file_atomic(path, out.str());
 }
 
 TopologyFormat detect_topology_format(std::istream& in) {

@@ -180,6 +180,17 @@ void Database::fail(int rc, const std::string& what) const {
 void Database::open() {
   std::int64_t size = 0;
   bool exists = file_exists(path_, &size);
+  if (exists) {
+    // SQLite would fail on a directory only after its retries, and block on a FIFO.
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      throw DatabaseError(path_ + ": is a directory, not a database file");
+    }
+    if (::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      throw DatabaseError(path_ +
+                          ": not a regular file (a FIFO, socket or device), not a database");
+    }
+  }
   if (read_only() && !exists) {
     throw DatabaseError(path_ + ": no such database file");
   }

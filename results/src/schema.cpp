@@ -267,19 +267,35 @@ void check_schema_compatible(const Database& db) {
     throw DatabaseError(db.path() +
                         ": not an nce results database (it has tables but no schema version)");
   }
+  if (version > 0) {
+    // Another program's database may use user_version too: every nce schema has the tables of
+    // version 1. Checked before anything is written (the switch to WAL, a migration).
+    for (const char* table : {"runs", "epochs", "candidates"}) {
+      auto has = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '" +
+                            std::string(table) + "'");
+      has.step();
+      if (has.column_int(0) == 0) {
+        throw DatabaseError(db.path() + ": not an nce results database (schema version " +
+                            std::to_string(version) + " but no table '" + table + "')");
+      }
+    }
+  }
 }
 
 void migrate(Database& db) {
   check_schema_compatible(db);
-  for (const auto& step : migrations()) {
-    if (db.schema_version() >= step.to_version) continue;
-    db.write_transaction([&] {
-      // Another process may have applied this step while we waited for the lock.
-      if (db.schema_version() >= step.to_version) return;
+  if (db.schema_version() >= current_schema_version()) return;
+  // Every step from the file's version to the current one in one transaction: a failure (or a
+  // crash) leaves the file at its old version, never half-migrated.
+  db.write_transaction([&] {
+    // Another process may have migrated while we waited for the lock.
+    check_schema_compatible(db);
+    for (const auto& step : migrations()) {
+      if (db.schema_version() >= step.to_version) continue;
       db.exec(step.sql);
       db.exec("PRAGMA user_version = " + std::to_string(step.to_version));
-    });
-  }
+    }
+  });
 }
 
 }  // namespace nce::results

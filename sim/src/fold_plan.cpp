@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "nce/common/checked.h"
 #include "nce/sim/operand_reuse.h"
 
 namespace nce::sim {
@@ -154,10 +155,25 @@ FoldPlan make_fold_plan(const HwConfig& hw, const ConvGeometry& geo) {
     p.t_chunk = 0;
   }
 
+  // num_folds() and the fold indices multiply these: refuse a plan whose fold count passes 64 bits
+  // (a 2^30-cube GEMM on a 1x1 array) instead of wrapping it.
+  std::optional<std::int64_t> folds = checked_mul(p.row_folds, p.col_folds);
+  if (folds) folds = checked_mul(*folds, p.t_chunks);
+  if (!folds) {
+    throw std::invalid_argument(hw.source + ": GEMM shape K=" + std::to_string(K) +
+                                " N=" + std::to_string(N) + " M=" + std::to_string(M) + " on a " +
+                                std::to_string(hw.rows) + "x" + std::to_string(hw.cols) +
+                                " array: the fold count overflows 64 bits");
+  }
+  // Resident: the whole operand fits its working buffer (a product past 64 bits does not).
+  auto fits = [](std::int64_t words, std::int64_t per_word, std::int64_t have_bits) {
+    const std::optional<std::int64_t> bits = checked_mul(words, per_word);
+    return bits && *bits <= have_bits;
+  };
   const IfmapReuse reuse(geo);
   p.ifmap_layer_words = reuse.layer_words();
-  p.ifmap_resident = p.ifmap_layer_words * hw.bits <= hw.ifmap_working_bits();
-  p.filter_resident = K * M * hw.bits <= hw.filter_working_bits();
+  p.ifmap_resident = fits(p.ifmap_layer_words, hw.bits, hw.ifmap_working_bits());
+  p.filter_resident = fits(K * M, hw.bits, hw.filter_working_bits());  // K, M <= 2^30
   return p;
 }
 

@@ -1,5 +1,6 @@
 #include "nce/sim/scalesim_compat.h"
 
+#include "nce/common/checked.h"
 #include "nce/common/ini.h"
 #include "nce/common/text.h"
 #include "nce/models/topology.h"
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -46,6 +48,17 @@ int to_int(const std::string& source, const std::string& key, const std::string&
                                 "': expected an integer >= " + std::to_string(lo));
   }
   return static_cast<int>(v);
+}
+
+// An integer >= 1 and at most `hi`, the limit and why named in the error.
+int to_bounded_int(const std::string& source, const std::string& key, const std::string& value,
+                   long hi, const char* why) {
+  const int v = to_int(source, key, value, 1);
+  if (v > hi) {
+    throw std::invalid_argument(source + ": key '" + key + "' = '" + value + "': at most " +
+                                std::to_string(hi) + " (" + why + ")");
+  }
+  return v;
 }
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
@@ -542,11 +555,19 @@ ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string&
   const std::string arch = "architecture_presets";
   ScaleSimConfig c;
   c.run_name = get("general", "run_name");
-  c.array_rows = to_int(source, arch + ".ArrayHeight", get(arch, "ArrayHeight"), 1);
-  c.array_cols = to_int(source, arch + ".ArrayWidth", get(arch, "ArrayWidth"), 1);
-  c.ifmap_sram_kb = to_int(source, arch + ".IfmapSramSzkB", get(arch, "IfmapSramSzkB"), 1);
-  c.filter_sram_kb = to_int(source, arch + ".FilterSramSzkB", get(arch, "FilterSramSzkB"), 1);
-  c.ofmap_sram_kb = to_int(source, arch + ".OfmapSramSzkB", get(arch, "OfmapSramSzkB"), 1);
+  c.source = source;
+  const char* kArrayWhy = "PEs a side, as nce's array.rows/array.cols";
+  const char* kSramWhy = "KiB of on-chip SRAM, at most 1 GiB, as nce's memory.*_sram_kb";
+  c.array_rows = to_bounded_int(source, arch + ".ArrayHeight", get(arch, "ArrayHeight"),
+                                kMaxScaleSimArray, kArrayWhy);
+  c.array_cols = to_bounded_int(source, arch + ".ArrayWidth", get(arch, "ArrayWidth"),
+                                kMaxScaleSimArray, kArrayWhy);
+  c.ifmap_sram_kb = to_bounded_int(source, arch + ".IfmapSramSzkB", get(arch, "IfmapSramSzkB"),
+                                   kMaxScaleSimSramKb, kSramWhy);
+  c.filter_sram_kb = to_bounded_int(source, arch + ".FilterSramSzkB", get(arch, "FilterSramSzkB"),
+                                    kMaxScaleSimSramKb, kSramWhy);
+  c.ofmap_sram_kb = to_bounded_int(source, arch + ".OfmapSramSzkB", get(arch, "OfmapSramSzkB"),
+                                   kMaxScaleSimSramKb, kSramWhy);
   const std::string df = get(arch, "Dataflow");
   if (df == "os") {
     c.dataflow = Dataflow::kOS;
@@ -570,7 +591,8 @@ ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string&
                                   "key 'architecture_presets.Bandwidth' (words/cycle), missing");
     }
     for (const std::string& item : split_list(it->second)) {
-      c.bandwidths.push_back(to_int(source, arch + ".Bandwidth", item, 1));
+      c.bandwidths.push_back(to_bounded_int(source, arch + ".Bandwidth", item,
+                                            kMaxScaleSimBandwidth, "words per cycle"));
     }
     if (c.bandwidths.empty()) {
       to_int(source, arch + ".Bandwidth", it->second, 1);  // throws: names the empty value
@@ -637,11 +659,28 @@ double ScaleSimLayerReport::avg_dram_bw(int operand) const {
 
 ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const ScaleSimLayer& layer,
                                           bool with_dram_reads) {
+  // Every count below is a product of the layer's and the array's sizes: SCALE-Sim's Python
+  // integers cannot overflow, int64 can, so each product is checked (an error names the config,
+  // the layer and the product rather than a wrapped number).
+  auto mul = [&](std::int64_t a, std::int64_t b, const char* what) {
+    const std::optional<std::int64_t> r = checked_mul(a, b);
+    if (!r) {
+      throw std::invalid_argument(
+          cfg.source + ": layer '" + layer.name + "' on a " + std::to_string(cfg.array_rows) + "x" +
+          std::to_string(cfg.array_cols) + " array: " + what + " (" + std::to_string(a) + " x " +
+          std::to_string(b) + ") overflows 64 bits");
+    }
+    return *r;
+  };
   Mapping m;
   m.df = cfg.dataflow;
   m.R = cfg.array_rows;
   m.C = cfg.array_cols;
   const std::int64_t K = layer.window(), N = layer.ofmap_pixels(), M = layer.num_filters;
+  const std::int64_t KNM = mul(mul(K, N, "the MAC count"), M, "the MAC count");
+  const std::int64_t ifmap_words =
+      mul(mul(layer.ifmap_h, layer.ifmap_w, "the ifmap size"), layer.channels, "the ifmap size");
+  const std::int64_t filter_words = mul(K, M, "the filter words");
   switch (cfg.dataflow) {
     case Dataflow::kOS:
       m.Sr = N, m.Sc = M, m.T = K;
@@ -655,9 +694,9 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
   }
   m.row_folds = ceil_div(m.Sr, m.R);
   m.col_folds = ceil_div(m.Sc, m.C);
-  m.folds = m.row_folds * m.col_folds;
+  m.folds = mul(m.row_folds, m.col_folds, "the fold count");
   const bool os = cfg.dataflow == Dataflow::kOS;
-  m.fold_lines = os ? m.T + m.R + m.C - 2 : 2 * m.R + m.C + m.T - 2;
+  m.fold_lines = os ? m.T + m.R + m.C - 2 : 2 * m.R + m.C + m.T - 2;  // T <= 2^62, R, C <= 4096
   m.H = layer.ifmap_h;
   m.W = layer.ifmap_w;
   m.Fw = layer.filter_w;
@@ -670,11 +709,18 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
   ScaleSimLayerReport out;
   out.name = layer.name;
   out.folds = m.folds;
-  out.demand_lines = m.folds * m.fold_lines;
+  out.demand_lines = mul(m.folds, m.fold_lines, "the demand line count");
 
   // Per-fold efficiencies, summed in SCALE-Sim's fold order (fc outer, fr inner).
   const std::int64_t pes = m.R * m.C;
   const std::int64_t util_cycles = os ? m.T + m.R + m.C - 2 : 2 * m.R + 2 * m.C + m.T - 3;
+  mul(pes, util_cycles, "the PE-cycles of a fold");  // bounds used * T below
+  // SRAM accesses: T x r_used / T x c_used per fold, summed (bounds the ofmap words below).
+  const std::int64_t streamed_r =
+      mul(mul(m.col_folds, m.T, "streamed SRAM reads"), m.Sr, "streamed SRAM reads");
+  const std::int64_t streamed_c =
+      mul(mul(m.row_folds, m.T, "streamed SRAM accesses"), m.Sc, "streamed SRAM accesses");
+  const std::int64_t stationary = mul(m.Sr, m.Sc, "stationary SRAM accesses");
   double eff_sum = 0, util_sum = 0;
   std::int64_t ofmap_words = 0;
   for (std::int64_t fc = 0; fc < m.col_folds; ++fc) {
@@ -781,8 +827,8 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
     // USER: reads stall too; every line is served by the three buffers at the same issue cycle,
     // the array stalls for the longest of the three (double_buffered_scratchpad_mem.py).
     const std::int64_t bw = cfg.user_bandwidth();
-    UserReadBuffer rbuf[2] = {UserReadBuffer(m, 0, cfg.ifmap_sram_kb, bw, m.H * m.W * m.Ch),
-                              UserReadBuffer(m, 1, cfg.filter_sram_kb, bw, K * M)};
+    UserReadBuffer rbuf[2] = {UserReadBuffer(m, 0, cfg.ifmap_sram_kb, bw, ifmap_words),
+                              UserReadBuffer(m, 1, cfg.filter_sram_kb, bw, filter_words)};
     std::int64_t line = 0;
     for (std::int64_t fc = 0; fc < m.col_folds; ++fc) {
       const std::int64_t cu = m.c_used(fc);
@@ -818,18 +864,16 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
   out.stall_cycles = stalls;
   out.compute_cycles = last_line + stalls;
   wbuf.drain_all(out.compute_cycles);
-  out.overall_util =
-      static_cast<double>(K * N * M * 100) / static_cast<double>(out.compute_cycles * pes);
+  out.overall_util = static_cast<double>(mul(KNM, 100, "the MAC count x 100")) /
+                     static_cast<double>(mul(out.compute_cycles, pes, "the PE-cycles"));
 
-  // SRAM accesses (the compute system's request counts).
-  const std::int64_t streamed_r = m.col_folds * m.T * m.Sr;  // T x r_used per fold
-  const std::int64_t streamed_c = m.row_folds * m.T * m.Sc;  // T x c_used per fold
-  const std::int64_t stationary = m.Sr * m.Sc;
+  // SRAM accesses (the compute system's request counts; computed above).
   switch (cfg.dataflow) {
     case Dataflow::kOS:
       out.sram[0].accesses = streamed_r;
       out.sram[1].accesses = streamed_c;
-      out.sram[2].accesses = stationary + m.folds * (m.R + m.C);  // SCALE-Sim adds R + C a fold
+      // SCALE-Sim adds R + C a fold.
+      out.sram[2].accesses = stationary + mul(m.folds, m.R + m.C, "ofmap SRAM accesses");
       break;
     case Dataflow::kWS:
       out.sram[0].accesses = streamed_r;
@@ -857,11 +901,12 @@ ScaleSimLayerReport scalesim_layer_report(const ScaleSimConfig& cfg, const Scale
 
   // DRAM reads through the CALC read buffers.
   const std::int64_t Ho = layer.ofmap_h();
+  // At most the ifmap's words (checked above).
   const std::int64_t ifmap_distinct =
       covered_extent(m.H, layer.filter_h, m.sh, Ho) * covered_extent(m.W, m.Fw, m.sw, m.Wo) * m.Ch;
-  const auto ifmap = calc_read_buffer(m, 0, cfg.ifmap_sram_kb, ifmap_distinct, m.H * m.W * m.Ch,
+  const auto ifmap = calc_read_buffer(m, 0, cfg.ifmap_sram_kb, ifmap_distinct, ifmap_words,
                                       timeline.issue_cycle(first_line[0]), timeline);
-  const auto filter = calc_read_buffer(m, 1, cfg.filter_sram_kb, K * M, K * M,
+  const auto filter = calc_read_buffer(m, 1, cfg.filter_sram_kb, filter_words, filter_words,
                                        timeline.issue_cycle(first_line[1]), timeline);
   out.dram[0] = {ifmap.start, ifmap.stop, ifmap.reads};
   out.dram[1] = {filter.start, filter.stop, filter.reads};

@@ -1,6 +1,10 @@
 // nce export / nce infer end to end through the command line: a ResNet-8 W2A2 trained a few
 // batches on the 100-image Fashion-MNIST sample, exported, inferred with every engine (the same
 // top-1); a corrupt, foreign or missing model is refused with a message naming the file.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -8,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_test.h"
@@ -15,7 +20,27 @@
 namespace nce::testing {
 namespace {
 
-std::string sample_dir() { return fashion_mnist_sample_dir("nce_deploy_cli_fmnist_"); }
+std::string sample_dir() {
+  return fashion_mnist_sample_dir("nce_deploy_cli_fmnist_");
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The names in `dir` that mention nce_deploy_cli (this test's files).
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n.find("nce_deploy_cli") != std::string::npos) names.push_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
 
 std::string top1_of(const std::string& output) {
   const auto at = output.find("top-1 ");
@@ -65,6 +90,26 @@ TEST(DeployCli, TrainExportInferWithEveryEngineAndRefuseBadModels) {
   r = run_nce("infer --model " + model + " --engine cuda");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(contains(r.output, "cuda")) << r.output;
+  // --out that exists and is not a regular file is refused before anything is read or written:
+  // a FIFO, /dev/full, a symlink (its target untouched); nothing is left beside them.
+  const std::string fifo = ::testing::TempDir() + "nce_deploy_cli_out.fifo";
+  const std::string link = ::testing::TempDir() + "nce_deploy_cli_out.link";
+  std::remove(fifo.c_str());
+  std::remove(link.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  ASSERT_EQ(::symlink(model.c_str(), link.c_str()), 0);
+  const std::string before = read_file(model);
+  for (const auto& [out, kind] : std::vector<std::pair<std::string, std::string>>{
+           {fifo, "a FIFO"}, {"/dev/full", "a device"}, {link, "a symbolic link"}}) {
+    r = run_nce("export --checkpoint " + ckpt + " --out " + out + " --data " + dir);
+    EXPECT_EQ(r.exit_code, 2) << out << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "--out " + out + ": exists and is " + kind)) << r.output;
+  }
+  EXPECT_EQ(read_file(model), before);
+  for (const std::string& left : list_dir(::testing::TempDir()))
+    EXPECT_EQ(left.find(".tmp"), std::string::npos) << "left behind: " << left;
+  std::remove(fifo.c_str());
+  std::remove(link.c_str());
   std::remove(ckpt.c_str());
   std::remove(model.c_str());
 }

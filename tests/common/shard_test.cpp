@@ -15,8 +15,8 @@ TEST(Shard, ParsesIndexOverCount) {
 }
 
 TEST(Shard, RefusesWhatIsNotIOverN) {
-  for (const char* bad : {"", "1", "a/2", "1/b", "1/2x", "1x/2", "3/3", "-1/2", "0/0", "1/-2",
-                          "99999999999/2"}) {
+  for (const char* bad :
+       {"", "1", "a/2", "1/b", "1/2x", "1x/2", "3/3", "-1/2", "0/0", "1/-2", "99999999999/2"}) {
     EXPECT_THROW(parse_shard(bad), std::invalid_argument) << bad;
   }
   try {
@@ -25,6 +25,21 @@ TEST(Shard, RefusesWhatIsNotIOverN) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("'1x/2': bad index"), std::string::npos) << e.what();
   }
+}
+
+// Signs, spaces and other number syntax std::stoi took are refused like any malformed number.
+TEST(Shard, RefusesSignsSpacesAndOtherNumberSyntax) {
+  for (const char* bad : {" 1/2", "1/ 2", "1 /2", "1/2 ", "+1/+2", "+1/2", "1/+2", "0x1/2", "1/2.0",
+                          "1e0/2", "\t1/2", "1/2\n", "//2", "1//2", "1/2/3"}) {
+    try {
+      parse_shard(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("'") + bad + "'"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(parse_shard("007/8").index, 7);  // leading zeros are digits
 }
 
 TEST(Shard, TheShardsOfNCoverEveryItemOnce) {

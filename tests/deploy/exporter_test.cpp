@@ -236,9 +236,54 @@ TEST(Exporter, DefaultNetworkAgreesWithTheFloatEval) {
   EXPECT_GE(1.0 - static_cast<double>(c.disagree) / c.images, kMinAgreementFull8);
   // infer_dataset counts like nn::evaluate.
   IntEngine engine(model, best_kernel());
-  const InferResult r = infer_dataset(engine, test_set, 64);
+  const InferResult r = infer_dataset(engine, test_set, 64, "default.nceim");
   EXPECT_EQ(r.images, test_set.size());
   EXPECT_NEAR(r.top1, c.float_top1, 100.0 * (1.0 - kMinAgreementFull8));
+}
+
+// Export and infer agree on what is supported: 8-bit SAWB/DoReFa weights (effective integers
+// 2c + 1 up to +-255, past the engine's signed byte) are refused by the exporter up front, naming
+// the checkpoint and the quantizer (they used to export and then fail in nce infer); 8-bit LSQ
+// (codes -128..127) exports and runs.
+TEST(Exporter, EightBitSawbAndDorefaAreRefusedUpFrontAndLsqRuns) {
+  omp_set_num_threads(2);
+  const nn::Dataset train_set = synthetic(50, 7);
+  for (nn::QuantizerKind q :
+       {nn::QuantizerKind::kSawb, nn::QuantizerKind::kDorefa, nn::QuantizerKind::kLsq}) {
+    nn::TrainConfig c;
+    c.model = "resnet8";
+    c.widths = {1, 4, 4, 4, 8, 8, 8, 8};
+    c.dataset = "fashion-mnist";
+    c.network.weight_bits = c.network.activation_bits = 8;
+    c.network.quantizer = q;
+    c.epochs = 1;
+    c.max_batches = 1;
+    c.batch_size = 50;
+    c.test_each_epoch = false;
+    c.checkpoint_path = ::testing::TempDir() + "deploy_w8a8.ckpt";
+    nn::train(c, train_set, train_set);
+    const nn::Checkpoint ck = nn::read_checkpoint(c.checkpoint_path);
+    std::remove(c.checkpoint_path.c_str());
+    const nn::Normalization norm = nn::compute_normalization(train_set);
+    if (q == nn::QuantizerKind::kLsq) {
+      const IntModel model = export_int_model(ck, norm, "w8a8-lsq.ckpt");
+      IntEngine engine(model, best_kernel());
+      const InferResult r = infer_dataset(engine, train_set, 16, "w8a8-lsq.nceim");
+      EXPECT_EQ(r.images, 50);
+      continue;
+    }
+    const std::string name = std::string("w8a8-") + nn::to_string(q) + ".ckpt";
+    try {
+      export_int_model(ck, norm, name);
+      ADD_FAILURE() << "exported " << name;
+    } catch (const std::runtime_error& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(name + ": cannot export", 0), 0u) << msg;
+      EXPECT_NE(msg.find(std::string("8-bit ") + nn::to_string(q) + " weights"), std::string::npos)
+          << msg;
+      EXPECT_EQ(msg.find("invalid integer model"), std::string::npos) << "not up front: " << msg;
+    }
+  }
 }
 
 TEST(Exporter, FullPrecisionCheckpointIsRefusedByName) {

@@ -3,6 +3,10 @@
 #include "nce/results/database.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <gtest/gtest.h>
 
@@ -113,6 +117,40 @@ TEST(Database, RefusesForeignSqliteFile) {
   std::string error = error_of(file.path());
   EXPECT_NE(error.find("not an nce results database"), std::string::npos) << error;
   EXPECT_EQ(read_file(file.path()), before);
+}
+
+// Another program's SQLite file that uses user_version itself (3 here) is refused before any
+// write: it used to be switched to WAL, then failed half way through migration step 4.
+TEST(Database, RefusesForeignSqliteFileWithAUserVersionBeforeAnyWrite) {
+  ScratchFile file;
+  raw_exec(file.path(),
+           "CREATE TABLE photos(id INTEGER PRIMARY KEY, name TEXT);"
+           "INSERT INTO photos(name) VALUES ('a'); PRAGMA user_version = 3;");
+  const std::string before = read_file(file.path());
+  ASSERT_EQ(before[18], 1);  // the legacy (rollback journal) format bytes; WAL writes 2
+  std::string error = error_of(file.path());
+  EXPECT_EQ(error.rfind(file.path() + ": not an nce results database", 0), 0u) << error;
+  EXPECT_NE(error.find("schema version 3 but no table 'runs'"), std::string::npos) << error;
+  EXPECT_TRUE(read_file(file.path()) == before) << "the file was written";
+  EXPECT_FALSE(testing::file_exists(file.path() + "-wal"));
+}
+
+// A database path that is a directory (or a FIFO, which SQLite would block on) fails at once,
+// naming it.
+TEST(Database, DirectoryOrFifoPathFailsAtOnceNamingIt) {
+  const std::string dir = ::testing::TempDir() + "nce_results_db_dir_" + std::to_string(getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (OpenMode mode : {OpenMode::kReadWrite, OpenMode::kReadOnly}) {
+    const std::string error = error_of(dir, mode);
+    EXPECT_EQ(error, dir + ": is a directory, not a database file");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  ::rmdir(dir.c_str());
+  const std::string fifo = dir + ".fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  EXPECT_NE(error_of(fifo).find(fifo + ": not a regular file"), std::string::npos);
+  std::remove(fifo.c_str());
 }
 
 TEST(Database, ReadOnlyOpenNeedsAnExistingFileAndNeverWrites) {

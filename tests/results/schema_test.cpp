@@ -101,6 +101,42 @@ TEST(Schema, VersionOneDatabaseMigratesKeepingEveryRow) {
   EXPECT_EQ(db.query_int("SELECT count(*) FROM cost_cache"), 0);
 }
 
+// The whole migration runs in one transaction: a version-1 file whose step 3 fails (a table named
+// like the one it renames cost_cache to is in the way) stays at version 1 with nothing of step 2
+// (it used to be left at user_version 2, half migrated).
+TEST(Schema, AFailingMigrationLeavesTheFileAtItsOldVersion) {
+  ScratchFile file;
+  build_v1(file.path());
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(file.path().c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE cost_cache_v2(x); PRAGMA user_version = 1;", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  try {
+    Database db(file.path());
+    FAIL() << "migrated";
+  } catch (const DatabaseError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.path()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cost_cache_v2"), std::string::npos) << e.what();
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(file.path().c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw,
+                               "SELECT (SELECT user_version FROM pragma_user_version), "
+                               "(SELECT count(*) FROM sqlite_master WHERE name = 'hw_configs')",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
+  EXPECT_EQ(sqlite3_column_int(stmt, 1), 0);  // v2's table rolled back
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+}
+
 TEST(Schema, MigratingTwiceIsANoOp) {
   ScratchFile file;
   build_v1(file.path());

@@ -192,6 +192,20 @@ TEST(TrainerTest, NonFiniteLogitsAreNoHitsButDivergence) {
   EXPECT_THROW(evaluate(net, sample(), compute_normalization(sample()), 30), DivergedError);
 }
 
+TEST(TrainerTest, TiedLogitsAreNoHits) {
+  // A network whose parameters are all zero gives equal logits for every class: a tie is no hit
+  // (it scored 100% top-1 when the rank counted only strictly larger logits).
+  const models::Network d =
+      models::build("resnet8", {1, 4, 4, 4, 4, 4, 4, 4}, models::InputShape{1, 28, 28, 10});
+  Network net(d, NetworkOptions{}, 1);
+  for (const auto& p : net.parameters())
+    std::fill(p.value->data(), p.value->data() + p.value->size(), 0.0f);
+  const EvalStats s = evaluate(net, sample(), compute_normalization(sample()), 30);
+  EXPECT_EQ(s.images, 100);
+  EXPECT_EQ(s.top1, 0.0);
+  EXPECT_EQ(s.top5, 0.0);
+}
+
 TEST(TrainerTest, DivergingTrainingThrowsDivergedError) {
   TrainConfig c = tiny_config();
   c.epochs = 1;

@@ -158,5 +158,27 @@ TEST(FoldPlan, DramTransferCyclesRoundUpToWholeCycles) {
   EXPECT_EQ(dram_transfer_cycles(hw, 160), 10);
 }
 
+// Absurd shapes within the GEMM limits (K, N, M <= 2^30): products that pass 64 bits are never
+// wrapped. A 2^30 x 2^30 filter of 16-bit words (2^64 bits) is not resident (it wrapped to 0 bits,
+// which "fit"); a 2^30-cube GEMM on a 1x1 array has more folds than int64 counts: an error naming
+// the config and the shape.
+TEST(FoldPlan, ProductsPastSixtyFourBitsAreNotWrapped) {
+  HwConfig hw = make_hw(64, 64, "ws", 16, 48);
+  const FoldPlan p = make_fold_plan(hw, std::int64_t{1} << 30, 1, std::int64_t{1} << 30);
+  EXPECT_FALSE(p.filter_resident);
+  EXPECT_EQ(p.num_folds(), (std::int64_t{1} << 48) * p.t_chunks);
+  HwConfig one = make_hw(1, 1, "ws");
+  one.source = "one.cfg";
+  try {
+    const std::int64_t g = std::int64_t{1} << 30;
+    make_fold_plan(one, g, g, g);
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind("one.cfg: GEMM shape K=1073741824", 0), 0u) << what;
+    EXPECT_NE(what.find("fold count overflows 64 bits"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
 }  // namespace nce::sim

@@ -195,6 +195,41 @@ TEST(ScaleSim, BadConfigsNameTheFileTheKeyAndTheValue) {
   expect_cfg_error(no_sep, {"Bandwidth 10"});
 }
 
+// Absurd hardware: an array of 1e9 x 1e9 PEs (whose PE count alone overflows int64 products)
+// and SRAMs past 1 GiB are refused at load, naming the file, the key, the value and the limit.
+TEST(ScaleSim, AbsurdArraysAndBuffersAreRefusedAtLoad) {
+  expect_cfg_error(cfg_text(1000000000, 1000000000, "ws", 64),
+                   {"ArrayHeight", "'1000000000'", "at most 4096"});
+  expect_cfg_error(cfg_text(8, 4097, "ws", 64), {"ArrayWidth", "'4097'", "at most 4096"});
+  expect_cfg_error(cfg_text(8, 8, "ws", 1048577),
+                   {"OfmapSramSzkB", "'1048577'", "at most 1048576"});
+  std::string user = cfg_text(8, 8, "ws", 64);
+  user.replace(user.find("CALC"), 4, "USER");
+  user += "[architecture_presets]\nBandwidth: 2000000\n";
+  expect_cfg_error(user, {"Bandwidth", "'2000000'", "at most 1048576"});
+  // The largest array and SRAMs are accepted.
+  const auto big = parse_scalesim_config(cfg_text(4096, 4096, "os", 1048576), "big.cfg");
+  EXPECT_EQ(big.array_rows, 4096);
+  EXPECT_EQ(big.ofmap_sram_kb, 1048576);
+}
+
+// Within the limits a product can still pass 64 bits: a 16384x16384 filter over 16384 channels
+// (4.4e12 MACs, within the topology reader's 1e15) on a 4096x4096 OS array has 2^24 PEs x 4.4e12
+// cycles of a fold. The report is an error naming the config, the layer and the product (it was a
+// wrapped utilization).
+TEST(ScaleSim, ProductsPastSixtyFourBitsAreErrorsNotWrappedNumbers) {
+  const auto cfg = parse_scalesim_config(cfg_text(4096, 4096, "os", 64), "huge.cfg");
+  const auto l = layer("wide, 16384, 16384, 16384, 16384, 16384, 1, 1,");
+  try {
+    scalesim_layer_report(cfg, l, false);
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind("huge.cfg: layer 'wide' on a 4096x4096 array: ", 0), 0u) << what;
+    EXPECT_NE(what.find("overflows 64 bits"), std::string::npos) << what;
+  }
+}
+
 TEST(ScaleSim, TopologyFilesAsScaleSimReadsThem) {
   // The 9th column (stride width) is honoured, further columns are ignored as SCALE-Sim does.
   std::istringstream nine(

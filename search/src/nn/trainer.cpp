@@ -88,18 +88,19 @@ void load_network(Network& net, const std::vector<StateBuffer>& saved, const std
   }
 }
 
-// Top-1 and top-5 hits of one row of logits: the label's rank = number of strictly larger logits.
-// A row with a NaN or infinite logit is no hit (every comparison with NaN is false, so it would
+// Top-1 and top-5 hits of one row of logits: the label's rank = the number of other classes whose
+// logit is at least the label's, so a tie is no hit (an all-zero head scores 0%, not 100%). A row
+// with a NaN or infinite logit is no hit (every comparison with NaN is false, so it would
 // otherwise rank first). Returns whether the row was finite.
 bool count_hits(const float* logits, int classes, int label, int* top1, int* top5) {
   for (int k = 0; k < classes; ++k) {
     if (!std::isfinite(logits[k])) return false;
   }
   const float target = logits[label];
-  int larger = 0;
-  for (int k = 0; k < classes; ++k) larger += logits[k] > target;
-  *top1 += larger == 0;
-  *top5 += larger < 5;
+  int rank = 0;
+  for (int k = 0; k < classes; ++k) rank += k != label && logits[k] >= target;
+  *top1 += rank == 0;
+  *top5 += rank < 5;
   return true;
 }
 

@@ -1,6 +1,6 @@
 // `nce infer`: integer-only inference of an integer model (int_model.h) on a data set's test
 // images, with top-1 / top-5 counted as nn::evaluate counts them (the label's rank = the number of
-// strictly larger logits).
+// other classes whose logit is at least the label's: a tie is no hit).
 #pragma once
 
 #include <string>
@@ -28,9 +28,11 @@ struct InferResult {
   std::vector<int> predictions;   // argmax per image (first maximum)
 };
 
-// Runs the engine over `data` in batches. Throws std::invalid_argument when the image shape
-// differs from the model's.
-InferResult infer_dataset(IntEngine& engine, const nn::Dataset& data, int batch);
+// Runs the engine over `data` in batches. Throws std::invalid_argument naming `model_source` (the
+// model's file) and the data set when the image shape or the number of classes differs from the
+// model's.
+InferResult infer_dataset(IntEngine& engine, const nn::Dataset& data, int batch,
+                          const std::string& model_source);
 
 // Reads the model and the test set and runs. Throws std::runtime_error naming the file for an
 // unreadable model, std::invalid_argument for a bad config.

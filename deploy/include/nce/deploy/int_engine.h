@@ -56,7 +56,8 @@ std::vector<std::int64_t> conv_pre_requant(const ConvOp& op, const std::uint8_t*
                                            int in_height, int in_width, int max_code,
                                            KernelKind kernel);
 
-// Top-1 / top-5 hits like nn::evaluate: the label's rank is the number of strictly larger logits.
+// Top-1 / top-5 hits like nn::evaluate: the label's rank is the number of other classes whose
+// logit is at least the label's (a tie is no hit: an all-zero head scores 0%).
 int label_rank(const std::int64_t* logits, int classes, int label);
 int argmax(const std::int64_t* logits, int classes);  // first maximum
 

@@ -128,12 +128,32 @@ struct IntModel {
 
 inline constexpr std::uint32_t kIntModelVersion = 1;
 
-// Checks every index, shape and range (a model read from disk or built by the exporter).
-// Throws std::runtime_error starting with `source` (the file) and naming the op and the field.
+// Limits of a model validate() accepts: the elements of one value (feature map), the ops' kernel
+// and pool sizes, the classes of the head.
+inline constexpr std::int64_t kMaxValueElements = std::int64_t{1} << 26;
+inline constexpr int kMaxKernel = 15, kMaxPool = 16, kMaxClasses = 100000;
+
+// The largest byte a conv's GEMM reads: its input's max_code after the input pool (a sum pool
+// multiplies it by k*k) and the rounding input_shift, at most 255 (the engine saturates bytes).
+int conv_operand_max(const ConvOp& op, int input_max_code);
+// The signed weight the array multiplies for a stored code: alpha*c + beta (b-bit rule) or c.
+int effective_weight(const ConvOp& op, int code);
+// Per output channel: operand_max * sum of |effective weights|, a bound on |accumulator| (every
+// partial sum of the GEMM included, whatever the order). validate() refuses a model where one
+// exceeds INT32_MAX, so the int32 accumulators cannot overflow.
+std::vector<std::int64_t> conv_accumulator_bounds(const ConvOp& op, int operand_max);
+
+// Checks every index, shape and range (a model read from disk or built by the exporter), and
+// proves that no integer the engine computes can overflow: the int32 accumulators (per channel,
+// conv_accumulator_bounds), every int64 requantization t * multiplier + offset, the residual
+// adds' mappings and sums, the head's products and biases. Throws std::runtime_error starting with
+// `source` (the file) and naming the op (index and name) or value, the field and its value.
 void validate(const IntModel& model, const std::string& source);
 
 // Little-endian file "NCEIM\0\0\0" + u32 version + u64 payload length + u32 crc32 + payload
-// (deploy/README.md). Written to "<path>.tmp" and renamed. Throws std::runtime_error naming path.
+// (deploy/README.md). Written with write_file_atomic (nce/common/output_file.h: an exclusive
+// temporary beside it, fsync'd and renamed; a target that is not a regular file is refused).
+// Throws std::runtime_error naming path.
 void write_int_model(const std::string& path, const IntModel& model);
 std::vector<char> serialize(const IntModel& model);  // the whole file's bytes
 

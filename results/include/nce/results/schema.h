@@ -42,12 +42,14 @@ const std::vector<Migration>& migrations();
 int current_schema_version();
 
 // Throws DatabaseError naming the file if it is newer than this build, or a non-empty SQLite file
-// that is not an nce database (tables but user_version 0). Reads only.
+// that is not an nce database (tables but user_version 0, or a user_version without nce's tables
+// runs, epochs and candidates). Reads only; Database's constructor calls it before any write.
 void check_schema_compatible(const Database& db);
 
-// Brings `db` to current_schema_version(), one step per transaction. Throws DatabaseError naming
-// the file if its version is newer than current_schema_version(). Safe when several processes
-// open (and migrate) the same file at once.
+// Brings `db` to current_schema_version(), every step in one transaction (a failing step leaves
+// the file at its old version, never half-migrated). Throws DatabaseError naming the file if its
+// version is newer than current_schema_version(). Safe when several processes open (and migrate)
+// the same file at once.
 void migrate(Database& db);
 
 }  // namespace nce::results

@@ -45,7 +45,17 @@
 
 namespace nce::sim {
 
+// Limits of a SCALE-Sim config nce accepts (those of its own hw configs): an array of at most
+// 4096 x 4096 PEs, SRAMs of at most 1 GiB each, a USER bandwidth of at most 2^20 words a cycle.
+// Within them, and within the topology reader's layer limits, a product of the layer's and the
+// array's counts that still overflows int64 is an error naming the config, the layer and the
+// product (scalesim_layer_report), never a wrapped number.
+inline constexpr int kMaxScaleSimArray = 4096;
+inline constexpr int kMaxScaleSimSramKb = 1024 * 1024;
+inline constexpr int kMaxScaleSimBandwidth = 1 << 20;
+
 struct ScaleSimConfig {
+  std::string source;  // the file (or name) it was read from, for errors
   std::string run_name;
   int array_rows = 0;  // ArrayHeight
   int array_cols = 0;  // ArrayWidth
@@ -61,7 +71,8 @@ struct ScaleSimConfig {
 
 // Throws std::invalid_argument naming the file, the key and the value: a missing key (run_name,
 // ArrayHeight, ArrayWidth, IfmapSramSzkB, FilterSramSzkB, OfmapSramSzkB, Dataflow,
-// InterfaceBandwidth), a value that is not a positive integer (zero included), an unknown dataflow,
+// InterfaceBandwidth), a value that is not a positive integer (zero included) or is above its
+// limit (kMaxScaleSimArray, kMaxScaleSimSramKb, kMaxScaleSimBandwidth), an unknown dataflow,
 // InterfaceBandwidth other than CALC or USER, USER without a Bandwidth of positive integers. Keys
 // are case-insensitive (Python's configparser); the
 // offsets, Bandwidth and MemoryBanks are read by SCALE-Sim but change no reported figure here.
