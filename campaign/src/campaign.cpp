@@ -366,14 +366,17 @@ JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& da
   } catch (const nn::DivergedError& e) {
     JobStatus s = read_state(plan, index, options);
     s.detail = e.what();
+    s.ran = true;
     return s;
   } catch (const std::exception& e) {
     JobStatus s = read_state(plan, index, options);
     s.state = JobState::kFailed;
     s.detail = e.what();
+    s.ran = true;
     return s;
   }
   JobStatus after = read_state(plan, index, options);
+  after.ran = true;
   if (after.state == JobState::kFinished) {
     // A finished job is its database: the checkpoints that resumed it are no longer needed.
     for (const std::filesystem::path& f : checkpoint_files(options, job)) {
@@ -445,10 +448,10 @@ CampaignSummary run_campaign(const Plan& plan, const CampaignOptions& options) {
       states[i] = run_job(plan, i, data, options);
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (states[i].state == JobState::kBusy) {
-        ++summary.skipped;
-      } else {
+      if (states[i].ran) {
         ++summary.ran;
+      } else {
+        ++summary.skipped;  // another process holds it, or finished it meanwhile
       }
       if (states[i].state == JobState::kFailed) ++summary.failed;
       // Merged as soon as it ends, so an interruption later in the campaign loses nothing of it

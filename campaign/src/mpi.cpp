@@ -129,10 +129,10 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
       const auto t0 = std::chrono::steady_clock::now();
       const JobStatus s = run_job(plan, job, *data, options);
       ++done;
-      if (s.state == JobState::kBusy) {
-        ++summary.skipped;
-      } else {
+      if (s.ran) {
         ++summary.ran;
+      } else {
+        ++summary.skipped;
       }
       if (s.state == JobState::kFailed) ++summary.failed;
       if (options.observer) {

@@ -66,21 +66,27 @@ class Campaign : public ::testing::Test {
   fs::path dir_;
 };
 
-// Every candidate row of the campaign's database that does not depend on the wall clock, in a
-// canonical order.
-std::vector<std::string> rows(const std::string& db_path) {
+// The first column of every row `sql` returns from the database at `db_path`.
+std::vector<std::string> column(const std::string& db_path, const std::string& sql) {
   results::OpenOptions ro;
   ro.mode = results::OpenMode::kReadOnly;
   results::Database db(db_path, ro);
-  auto q = db.prepare(
+  auto q = db.prepare(sql);
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.column_text(0));
+  return out;
+}
+
+// Every candidate row of the campaign's database that does not depend on the wall clock, in a
+// canonical order.
+std::vector<std::string> rows(const std::string& db_path) {
+  return column(
+      db_path,
       "SELECT r.arm || '|' || r.seed || '|' || r.status || '|' || ifnull(r.final_top1, '') || '|' "
       "|| ifnull(c.epoch, '') || '|' || c.phase || '|' || c.widths || '|' || c.macs || '|' || "
       "c.params || '|' || ifnull(c.latency_cycles, '') || '|' || ifnull(c.energy_pj, '') || '|' "
       "|| ifnull(c.top1, '') FROM candidates c JOIN runs r ON r.id = c.run_id ORDER BY r.arm, "
       "r.seed, c.phase, c.epoch, c.widths");
-  std::vector<std::string> out;
-  while (q.step()) out.push_back(q.column_text(0));
-  return out;
 }
 
 std::int64_t count_runs(const std::string& db_path) {
@@ -168,16 +174,11 @@ TEST_F(Campaign, AnEditedPlanIsRefusedBeforeAnyJobRunsNamingTheFile) {
 
 // Every epoch row (search and retrain) of the database, without wall-clock columns.
 std::vector<std::string> epoch_rows(const std::string& db_path) {
-  results::OpenOptions ro;
-  ro.mode = results::OpenMode::kReadOnly;
-  results::Database db(db_path, ro);
-  auto q = db.prepare(
+  return column(
+      db_path,
       "SELECT r.arm || '|' || r.seed || '|' || e.epoch || '|' || e.phase || '|' || e.loss || '|' "
       "|| e.top1 || '|' || ifnull(e.test_top1, '') FROM epochs e JOIN runs r ON r.id = e.run_id "
       "ORDER BY r.arm, r.seed, e.phase, e.epoch");
-  std::vector<std::string> out;
-  while (q.step()) out.push_back(q.column_text(0));
-  return out;
 }
 
 TEST_F(Campaign, AHalfDoneJobMovedToAnotherDirectoryResumesToTheSameRows) {

@@ -49,6 +49,7 @@ struct JobStatus {
   std::optional<double> top1;     // final top-1 (finished)
   std::optional<double> seconds;  // wall time recorded for the run so far
   std::string detail;             // why failed / stale
+  bool ran = false;               // run_job ran the search (not: busy, or done meanwhile)
 };
 
 // "i/N", 0 <= i < N: this process takes the jobs whose index % N == i (nce/common/shard.h).
@@ -99,7 +100,8 @@ void check_database_owner(const Plan& plan, const CampaignOptions& options);
 nn::DatasetPair load_plan_data(const Plan& plan, const CampaignOptions& options);
 
 // Runs one job now (takes its lock; kBusy if another process holds it) and returns its state
-// after: finished, diverged or failed (detail = the error). nce::Interrupted propagates (the job
+// after: finished, diverged or failed (detail = the error), with `ran` set; a job another process
+// finished meanwhile is returned as it is, `ran` false. nce::Interrupted propagates (the job
 // is then resumable).
 JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& data,
                   const CampaignOptions& options);
