@@ -5,6 +5,7 @@
 
 #include "cli_util.h"
 #include "command.h"
+#include "interrupt.h"
 #include "nce/results/candidates.h"
 #include "nce/results/database.h"
 #include "nce/results/merge.h"
@@ -48,7 +49,11 @@ int db_query(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("db", po::value<std::string>()->required(), "result database (opened read-only)")
-        ("sql", po::value<std::string>()->required(), "SQL to run (also the positional argument)");
+        ("sql", po::value<std::string>()->required(), "SQL to run (also the positional argument)")
+        ("timeout", po::value<double>()->default_value(60),
+         "stop the query after this many seconds (0 = no limit)")
+        ("max-memory", po::value<double>()->default_value(1024),
+         "stop the query when SQLite needs more than this many MiB (0 = no limit)");
     // clang-format on
     add_format_options(options);
     po::positional_options_description positional;
@@ -58,7 +63,9 @@ int db_query(const std::vector<std::string>& args) {
             args, "db query",
             "--db FILE \"SQL\" [--csv|--json|--md]\n\n"
             "Runs SQL on a result database opened read-only (statements that write are\n"
-            "refused). Stable views: v_candidates(run_id, method, model, dataset, bits,\n"
+            "refused), within a time and a memory limit (--timeout, --max-memory;\n"
+            "Ctrl-C stops it too). Stable views: v_candidates(run_id, method, model, dataset, "
+            "bits,\n"
             "hw, epoch, phase, widths, macs, params, latency_cycles, energy_pj, top1) and\n"
             "v_runs(run_id, method, model, dataset, bits, hw, status, started_at,\n"
             "finished_at, final_top1, config). Example:\n"
@@ -67,8 +74,17 @@ int db_query(const std::vector<std::string>& args) {
             options, vm, &positional)) {
       return 0;
     }
+    const InterruptHandler interrupts;
+    QueryLimits limits;
+    limits.seconds = vm["timeout"].as<double>();
+    const double mib = vm["max-memory"].as<double>();
+    if (!(limits.seconds >= 0) || !(mib >= 0) || mib > 1e9) {
+      throw std::invalid_argument("--timeout and --max-memory must be 0 (no limit) or positive");
+    }
+    limits.heap_bytes = static_cast<std::int64_t>(mib * (1 << 20));
+    limits.interrupted = [] { return interrupt_signal(); };
     Database db = open_read_only(vm["db"].as<std::string>());
-    std::cout << format_result(run_query(db, vm["sql"].as<std::string>()), vm);
+    std::cout << format_result(run_query(db, vm["sql"].as<std::string>(), limits), vm);
     return 0;
   });
 }

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "nce/common/ini.h"
+#include "nce/common/input_file.h"
 #include "nce/common/json.h"
 #include "nce/common/text.h"
 #include "nce/models/network.h"
@@ -504,9 +505,13 @@ Plan load_plan(const std::string& path) {
   if (std::filesystem::is_directory(path)) {
     throw std::invalid_argument(path + ": is a directory, not a plan file");
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_plan(text.str(), path, std::filesystem::path(path).parent_path().string());
+  std::string text;
+  try {
+    text = read_input_file(path, InputKind::kText, "campaign plan");
+  } catch (const std::runtime_error& e) {
+    throw std::invalid_argument(e.what());
+  }
+  return parse_plan(text, path, std::filesystem::path(path).parent_path().string());
 }
 
 }  // namespace nce::campaign

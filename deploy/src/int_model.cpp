@@ -1,4 +1,5 @@
 #include "nce/deploy/int_model.h"
+#include "nce/common/input_file.h"
 
 #include <zlib.h>
 
@@ -575,8 +576,7 @@ IntModel parse_int_model(const char* data, std::size_t size, const std::string& 
 IntModel read_int_model(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open the integer model (missing?)");
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
+  const std::string bytes = read_input_file(path, InputKind::kModel, "integer model");
   return parse_int_model(bytes.data(), bytes.size(), path);
 }
 

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
 
+#include "nce/common/interrupted.h"
 #include "nce/common/json.h"
 
 namespace nce::results {
@@ -144,6 +146,75 @@ QueryResult run_query(const Database& db, const std::string& sql, bool read_only
   }
   if (!any) throw DatabaseError(db.path() + ": no SQL statement given");
   return last;
+}
+
+namespace {
+
+struct QueryClock {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  const QueryLimits* limits = nullptr;
+  bool timed_out = false;
+  int signal = 0;
+};
+
+// SQLite's progress handler: non-zero stops the running statement (SQLITE_INTERRUPT).
+int on_progress(void* arg) {
+  auto* clock = static_cast<QueryClock*>(arg);
+  if (clock->limits->interrupted) {
+    if (const int sig = clock->limits->interrupted()) {
+      clock->signal = sig;
+      return 1;
+    }
+  }
+  if (clock->limits->seconds > 0 &&
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - clock->start).count() >
+          clock->limits->seconds) {
+    clock->timed_out = true;
+    return 1;
+  }
+  return 0;
+}
+
+std::string format_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+QueryResult run_query(const Database& db, const std::string& sql, const QueryLimits& limits,
+                      bool read_only_statements) {
+  QueryClock clock;
+  clock.limits = &limits;
+  sqlite3_progress_handler(db.handle(), 4096, on_progress, &clock);
+  const sqlite3_int64 heap_before = sqlite3_hard_heap_limit64(-1);
+  if (limits.heap_bytes > 0) sqlite3_hard_heap_limit64(limits.heap_bytes);
+  struct Restore {
+    const Database& db;
+    sqlite3_int64 heap;
+    ~Restore() {
+      sqlite3_progress_handler(db.handle(), 0, nullptr, nullptr);
+      sqlite3_hard_heap_limit64(heap);
+    }
+  } restore{db, heap_before};
+  try {
+    return run_query(db, sql, read_only_statements);
+  } catch (const DatabaseError& e) {
+    if (clock.signal) throw Interrupted(clock.signal);
+    if (clock.timed_out) {
+      throw DatabaseError(db.path() + ": the query ran longer than its limit of " +
+                          format_number(limits.seconds) +
+                          " s and was stopped (nce db query --timeout SECONDS raises it)");
+    }
+    if (e.sqlite_code() == SQLITE_NOMEM && limits.heap_bytes > 0) {
+      throw DatabaseError(db.path() + ": the query needed more than " +
+                          format_number(static_cast<double>(limits.heap_bytes) / (1 << 20)) +
+                          " MiB of memory and was stopped (nce db query --max-memory MB raises "
+                          "it)");
+    }
+    throw;
+  }
 }
 
 QueryResult dump_table(const Database& db, const std::string& table) {

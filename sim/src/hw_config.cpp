@@ -1,4 +1,5 @@
 #include "nce/sim/hw_config.h"
+#include "nce/common/input_file.h"
 
 #include "nce/common/ini.h"
 
@@ -344,9 +345,7 @@ HwConfig load_hw_config(const std::string& path) {
   }
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read hardware config '" + path + "'");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse_hw_config(buf.str(), path);
+  return parse_hw_config(read_input_file(path, InputKind::kText, "hardware config"), path);
 }
 
 HwConfig with_overrides(const HwConfig& base, const std::map<std::string, std::string>& overrides) {

@@ -1,4 +1,5 @@
 #include "nce/sim/scalesim_compat.h"
+#include "nce/common/input_file.h"
 
 #include "nce/common/checked.h"
 #include "nce/common/ini.h"
@@ -26,9 +27,11 @@ namespace {
 std::string read_file(const std::string& path, const char* what) {
   std::ifstream in(path);
   if (!in) throw std::invalid_argument(std::string("cannot read ") + what + " '" + path + "'");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  try {
+    return read_input_file(path, InputKind::kText, what);
+  } catch (const std::runtime_error& e) {
+    throw std::invalid_argument(e.what());
+  }
 }
 
 bool parse_long(const std::string& value, long& v) {

@@ -1,4 +1,5 @@
 #include "nce/sweep/sweep.h"
+#include "nce/common/input_file.h"
 
 #include <algorithm>
 #include <atomic>
@@ -372,8 +373,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
 SweepSpec load_sweep(const std::string& path, const std::string& default_candidates_db) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read sweep file '" + path + "'");
-  std::stringstream text;
-  text << in.rdbuf();
+  std::stringstream text(read_input_file(path, InputKind::kText, "sweep file"));
   // A first pass finds [sweep] candidates_db without running queries.
   std::string db_path = default_candidates_db;
   for (const auto& e : parse_ini(text.str(), path)) {
@@ -471,8 +471,7 @@ SweepSummary run_sweep(const SweepSpec& spec, ResultSink& sink, sim::CostCache* 
           const std::size_t point = pair / spec.networks.size();
           auto it = services.find(point);
           if (it == services.end()) {
-            it = services
-                     .try_emplace(point, spec.points[point].hw, locked ? &*locked : nullptr)
+            it = services.try_emplace(point, spec.points[point].hw, locked ? &*locked : nullptr)
                      .first;
           }
           evals[k - begin] = evaluate_pair(spec, point, pair % spec.networks.size(), it->second);

@@ -324,6 +324,32 @@ TEST(Reliability, ADirectoryGivenAsHwSaysItIsADirectory) {
   EXPECT_FALSE(contains(r.output, "missing key")) << r.output;
 }
 
+// Issue 26, resource bounds: a recursive CTE stops at --timeout (and --max-memory) with a message
+// naming the database; a plan or model that is /dev/zero is refused at the input limit.
+TEST(Reliability, AnEndlessQueryOrAnEndlessInputFileIsStopped) {
+  ScratchFile db(".db");
+  existing_db(db);
+  const std::string endless =
+      "\"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c\"";
+  auto r = run_nce("db query --timeout 0.5 --db " + db.path() + " " + endless);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, db.path() + ": the query ran longer than its limit of 0.5 s"))
+      << r.output;
+  r = run_nce("db query --timeout 0 --max-memory 4 --db " + db.path() +
+              " \"WITH RECURSIVE c(x, s) AS (SELECT 1, '' UNION ALL SELECT x + 1, s || "
+              "hex(zeroblob(1000)) FROM c WHERE x < 1000000) SELECT max(length(s)) FROM c\"");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "needed more than 4 MiB")) << r.output;
+  r = run_nce("campaign --plan /dev/zero --db " + db.path() + " --list");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "/dev/zero: campaign plan is larger than 16 MiB")) << r.output;
+  ::setenv("NCE_MAX_INPUT_MB", "8", 1);  // the model limit is 1 GiB: not read that far here
+  r = run_nce("infer --model /dev/zero --dataset fashion-mnist");
+  ::unsetenv("NCE_MAX_INPUT_MB");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "/dev/zero: integer model is larger than 8 MiB")) << r.output;
+}
+
 // Finding 9: SQL statements and read-only files.
 TEST(Reliability, DbQueryShowsOneResultPerCallAndReadsPragmas) {
   ScratchFile db(".db");

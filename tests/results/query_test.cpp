@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "nce/common/interrupted.h"
 #include "nce/results/sqlite_sink.h"
 #include "test_util.h"
 
@@ -123,6 +124,44 @@ TEST_F(QueryTest, DumpTableChecksTheName) {
   EXPECT_EQ(dump_table(db, "v_candidates").rows.size(), 2u);
   EXPECT_THROW(dump_table(db, "v_candidates; DROP TABLE runs"), DatabaseError);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM runs"), 1);
+}
+
+// A query past its time or memory limit stops with an error naming the file and the limit; a
+// signal stops it as an interruption.
+TEST_F(QueryTest, AQueryPastItsTimeOrMemoryLimitIsStopped) {
+  OpenOptions ro;
+  ro.mode = OpenMode::kReadOnly;
+  Database db(file_.path(), ro);
+  const std::string endless =
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+  QueryLimits limits;
+  limits.seconds = 0.3;
+  try {
+    run_query(db, endless, limits);
+    FAIL() << "an endless query ended";
+  } catch (const DatabaseError& e) {
+    EXPECT_NE(std::string(e.what()).find(file_.path() + ": the query ran longer than its limit of "
+                                                        "0.3 s"),
+              std::string::npos)
+        << e.what();
+  }
+  // A string that grows by 2 kB a row: past 8 MiB by row ~4,200.
+  const std::string hungry =
+      "WITH RECURSIVE c(x, s) AS (SELECT 1, '' UNION ALL SELECT x + 1, s || hex(zeroblob(1000)) "
+      "FROM c WHERE x < 1000000) SELECT max(length(s)) FROM c";
+  limits.seconds = 0;
+  limits.heap_bytes = 8 << 20;
+  try {
+    run_query(db, hungry, limits);
+    FAIL() << "a query past the heap limit ended";
+  } catch (const DatabaseError& e) {
+    EXPECT_NE(std::string(e.what()).find("needed more than 8 MiB"), std::string::npos) << e.what();
+  }
+  // The limit is the query's: afterwards the database works as before.
+  EXPECT_EQ(run_query(db, "SELECT 40 + 2").rows.at(0).at(0).integer, 42);
+  limits.heap_bytes = 0;
+  limits.interrupted = [] { return 2; };
+  EXPECT_THROW(run_query(db, endless, limits), Interrupted);
 }
 
 }  // namespace

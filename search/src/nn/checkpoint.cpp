@@ -11,6 +11,8 @@
 #include <stdexcept>
 
 #include "nce/common/byte_io.h"
+#include "nce/common/input_file.h"
+#include "nce/common/output_file.h"
 
 namespace nce::nn {
 
@@ -151,22 +153,14 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
   header.pod(static_cast<std::uint64_t>(stored.bytes().size()));
   header.pod(crc_of(stored.bytes().data(), stored.bytes().size()));
 
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) throw std::runtime_error(path + ": cannot write checkpoint (open " + tmp + ")");
-  bool ok =
-      std::fwrite(header.bytes().data(), 1, header.bytes().size(), f) == header.bytes().size();
-  ok = ok &&
-       std::fwrite(stored.bytes().data(), 1, stored.bytes().size(), f) == stored.bytes().size();
-  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": cannot write checkpoint (write to " + tmp + " failed)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": cannot write checkpoint (rename from " + tmp + " failed)");
+  // A temporary created exclusively beside `path`, fsync'd and renamed over it (a crash never
+  // leaves a half-written checkpoint; a symlink or special file at `path` is refused).
+  std::string file(header.bytes().begin(), header.bytes().end());
+  file.append(stored.bytes().begin(), stored.bytes().end());
+  try {
+    write_file_atomic(path, file);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + " (writing a checkpoint)");
   }
 }
 
@@ -175,10 +169,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw std::runtime_error(path + ": checkpoint file not found");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open checkpoint");
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
+  const std::string bytes = read_input_file(path, InputKind::kCheckpoint, "checkpoint");
   if (bytes.size() < kHeaderBytes) {
     throw std::runtime_error(path + ": truncated checkpoint (" + std::to_string(bytes.size()) +
                              " bytes, header alone is " + std::to_string(kHeaderBytes) + ")");

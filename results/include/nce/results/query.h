@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,20 @@ struct QueryResult {
 // journal_mode", no "= value") counts as a read. Errors throw DatabaseError naming the file and
 // the SQL.
 QueryResult run_query(const Database& db, const std::string& sql, bool read_only_statements = true);
+
+// Bounds on a query: its wall-clock time (checked every few thousand steps of SQLite's virtual
+// machine by a progress handler) and the heap SQLite may hold meanwhile
+// (sqlite3_hard_heap_limit64: process-wide, set for the query and restored after). A query past
+// either ends with a DatabaseError naming the file and the limit (a recursive CTE that would take
+// gigabytes stops at the limit); `interrupted` (may be empty) is polled with the clock, and a
+// non-zero signal number ends the query with nce::Interrupted.
+struct QueryLimits {
+  double seconds = 60;                              // 0 = no limit
+  std::int64_t heap_bytes = std::int64_t{1} << 30;  // 0 = no limit
+  std::function<int()> interrupted;
+};
+QueryResult run_query(const Database& db, const std::string& sql, const QueryLimits& limits,
+                      bool read_only_statements = true);
 
 // SELECT * of a table or view, after checking the name exists (no SQL injected through it).
 QueryResult dump_table(const Database& db, const std::string& table);

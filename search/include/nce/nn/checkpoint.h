@@ -16,8 +16,8 @@
 // where a string is u32 length + bytes, and in v2 a tensor's n f32 values are stored as four
 // planes of n bytes (byte 0 of every value, then byte 1, ...: deflate then finds the repeated
 // sign/exponent bytes; a trained ResNet-20's weights and momenta shrink to about 80%). The file
-// is written to "<path>.tmp" and renamed over `path`, so a crash never leaves a half-written
-// checkpoint under the real name.
+// is written through write_file_atomic (nce/common/output_file.h: an exclusive temporary beside
+// it, fsync, rename), so a crash never leaves a half-written checkpoint under the real name.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +42,7 @@ struct Checkpoint {
 
 inline constexpr std::uint32_t kCheckpointVersion = 2;
 
-// Writes atomically (temp file + rename). Throws std::runtime_error naming the path on failure.
+// Writes atomically (write_file_atomic). Throws std::runtime_error naming the path on failure.
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
 // Reads and verifies magic, version, length and crc32. Throws std::runtime_error naming the path
