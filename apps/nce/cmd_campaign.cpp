@@ -71,8 +71,10 @@ class CampaignProgress : public campaign::CampaignObserver {
   void on_job_start(const campaign::Job& job, const campaign::JobStatus& s, int done,
                     int total) override {
     if (quiet_) return;
-    out_ << prefix_ << "job " << done + 1 << "/" << total << ": " << job.id << " ("
-         << job.config.method << ", seed " << job.seed
+    out_ << prefix_ << "job " << done + 1;
+    if (total > 0)
+      out_ << "/" << total;  // under MPI the share is known only as jobs are handed out
+    out_ << ": " << job.id << " (" << job.config.method << ", seed " << job.seed
          << (s.state == campaign::JobState::kResumable ? ", resuming" : "")
          << (s.state == campaign::JobState::kFailed ? ", again after a failure" : "") << ")"
          << std::endl;
@@ -87,8 +89,13 @@ class CampaignProgress : public campaign::CampaignObserver {
     elapsed_ += seconds;
     if (quiet_ && s.state != campaign::JobState::kFailed) return;
     out_ << prefix_ << "job " << job.id << ": " << state_cell(s) << " in "
-         << format_duration(seconds) << "; " << done << " done, " << total - done << " left";
-    if (done < total) out_ << ", ETA " << format_duration(elapsed_ / done * (total - done));
+         << format_duration(seconds) << "; " << done << " done";
+    if (total <= 0) {
+      out_ << " by this rank";
+    } else {
+      out_ << ", " << total - done << " left";
+      if (done < total) out_ << ", ETA " << format_duration(elapsed_ / done * (total - done));
+    }
     out_ << std::endl;
     if (!s.detail.empty()) out_ << prefix_ << "  " << s.detail << std::endl;
   }

@@ -124,7 +124,8 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
       if (job < 0) break;
       if (!data) data = std::make_unique<nn::DatasetPair>(load_plan_data(plan, options));
       if (options.observer) {
-        options.observer->on_job_start(plan.jobs[job], job_state(plan, job, options), done, count);
+        // total 0: this rank's share is decided as jobs are handed out (its own count is done).
+        options.observer->on_job_start(plan.jobs[job], job_state(plan, job, options), done, 0);
       }
       const auto t0 = std::chrono::steady_clock::now();
       const JobStatus s = run_job(plan, job, *data, options);
@@ -138,8 +139,7 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
       if (options.observer) {
         options.observer->on_job_end(
             plan.jobs[job], s,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), done,
-            count);
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), done, 0);
       }
     }
   } catch (...) {

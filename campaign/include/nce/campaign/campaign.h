@@ -59,7 +59,8 @@ using nce::Shard;
 class CampaignObserver {
  public:
   virtual ~CampaignObserver() = default;
-  // A job starts (resumed: from its checkpoint). done/total: jobs of this process's share.
+  // A job starts (resumed: from its checkpoint). done/total: jobs of this process's share (total 0
+  // under MPI, where the share is decided as jobs are handed out: done counts this rank's jobs).
   virtual void on_job_start(const Job& job, const JobStatus& status, int done, int total) {}
   virtual void on_job_end(const Job& job, const JobStatus& status, double seconds, int done,
                           int total) {}
