@@ -63,6 +63,17 @@ class Campaign : public ::testing::Test {
     o.db_path = (dir_ / (name + ".db")).string();
     return o;
   }
+  // The campaign `name` run until a "signal" in its second job, nce-s1, once that job's first
+  // epoch's checkpoint is written (the options returned poll nothing).
+  CampaignOptions interrupted_in_nce_s1(const Plan& plan, const std::string& name) const {
+    CampaignOptions cut = options(name);
+    const fs::path ckpt = fs::path(work_dir(cut)) / "nce-s1.ckpt";
+    cut.interrupt_signal = [ckpt] { return fs::exists(ckpt) ? SIGINT : 0; };
+    EXPECT_THROW(run_campaign(plan, cut), Interrupted);
+    EXPECT_TRUE(fs::exists(ckpt));
+    cut.interrupt_signal = nullptr;
+    return cut;
+  }
   fs::path dir_;
 };
 
@@ -119,17 +130,11 @@ TEST_F(Campaign, APlanInterruptedMidJobAndRerunGivesTheRowsOfAnUninterruptedRun)
   const CampaignOptions whole = options("whole");
   run_campaign(plan, whole);
 
-  CampaignOptions cut = options("cut");
-  // A "signal" in the second job's search once its first epoch's checkpoint is written.
-  const fs::path ckpt = fs::path(work_dir(cut)) / "nce-s1.ckpt";
-  cut.interrupt_signal = [ckpt] { return fs::exists(ckpt) ? SIGINT : 0; };
-  EXPECT_THROW(run_campaign(plan, cut), Interrupted);
-  ASSERT_TRUE(fs::exists(ckpt));
+  CampaignOptions cut = interrupted_in_nce_s1(plan, "cut");
   const std::vector<JobStatus> states = job_states(plan, cut);
   EXPECT_EQ(states[0].state, JobState::kFinished);
   EXPECT_EQ(states[1].state, JobState::kResumable);
   EXPECT_EQ(states[2].state, JobState::kPending);
-  cut.interrupt_signal = nullptr;
   const CampaignSummary rest = run_campaign(plan, cut);
   EXPECT_EQ(rest.ran, 2);
   EXPECT_EQ(rest.skipped, 1);
@@ -187,11 +192,7 @@ TEST_F(Campaign, AHalfDoneJobMovedToAnotherDirectoryResumesToTheSameRows) {
   run_campaign(plan, whole);
 
   // Interrupted in the nce job once its first epoch's checkpoint is written ...
-  CampaignOptions cut = options("cut");
-  const fs::path ckpt = fs::path(work_dir(cut)) / "nce-s1.ckpt";
-  cut.interrupt_signal = [ckpt] { return fs::exists(ckpt) ? SIGINT : 0; };
-  EXPECT_THROW(run_campaign(plan, cut), Interrupted);
-  ASSERT_TRUE(fs::exists(ckpt));
+  CampaignOptions cut = interrupted_in_nce_s1(plan, "cut");
   // ... then the database and its jobs directory move (another machine, a git checkout).
   const fs::path moved = dir_ / "elsewhere";
   fs::create_directories(moved);
