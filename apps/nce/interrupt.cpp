@@ -7,19 +7,16 @@
 namespace nce::app {
 namespace {
 
-std::atomic<int> g_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free, "the handler needs a lock-free atomic");
-
 struct sigaction g_previous_int, g_previous_term;
 
 extern "C" void record_signal(int signal) {
-  g_signal.store(signal, std::memory_order_relaxed);
+  record_interrupt(signal);  // nce/common/interrupted.h: a lock-free atomic store
 }
 
 }  // namespace
 
 InterruptHandler::InterruptHandler() {
-  g_signal.store(0);
+  record_interrupt(0);
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
   action.sa_handler = record_signal;
@@ -35,7 +32,7 @@ InterruptHandler::~InterruptHandler() {
 }
 
 int interrupt_signal() {
-  return g_signal.load(std::memory_order_relaxed);
+  return pending_interrupt();
 }
 
 void throw_if_interrupted() {

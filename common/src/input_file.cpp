@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "nce/common/interrupted.h"
+
 namespace nce {
 
 namespace {
@@ -73,11 +75,15 @@ std::string read_input_file(const std::string& path, InputKind kind, const std::
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        if (const int sig = pending_interrupt()) throw Interrupted(sig);
+        continue;
+      }
       throw std::runtime_error(path + ": cannot read the " + what + " (" + std::strerror(errno) +
                                ")");
     }
     if (n == 0) break;
+    if (const int sig = pending_interrupt()) throw Interrupted(sig);  // SIGINT/SIGTERM meanwhile
     if (bytes.size() + static_cast<std::uint64_t>(n) > limit) throw too_large("and more");
     bytes.append(buf, static_cast<std::size_t>(n));
   }

@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
+
+#include "nce/common/interrupted.h"
 
 namespace nce {
 namespace {
@@ -60,6 +63,17 @@ TEST_F(InputFile, AnEndlessFileIsRefusedAtTheLimit) {
   ::setenv("NCE_MAX_INPUT_MB", "2", 1);
   const std::string e = error_of("/dev/zero", InputKind::kCheckpoint);
   EXPECT_NE(e.find("/dev/zero: test file is larger than 2 MiB (and more)"), std::string::npos) << e;
+}
+
+TEST_F(InputFile, ASignalStopsTheReadAtOnce) {
+  record_interrupt(SIGTERM);  // as the executable's handler does
+  try {
+    read_input_file("/dev/zero", InputKind::kCheckpoint, "test file");
+    ADD_FAILURE() << "read on after a signal";
+  } catch (const Interrupted& e) {
+    EXPECT_EQ(e.signal(), SIGTERM);
+  }
+  record_interrupt(0);
 }
 
 TEST_F(InputFile, ADirectoryOrAMissingFileIsNamed) {

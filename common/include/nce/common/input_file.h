@@ -1,7 +1,8 @@
 // Reading an input file whole, within a bound: a file larger than the limit of its kind is
 // refused before memory runs out. A regular file's size is checked before anything is read; a file
 // that does not say its size (/dev/zero, a FIFO, /proc) is read in pieces and refused as soon as it
-// passes the limit. Every reader of a whole file uses it (campaign plans, sweeps, hw configs,
+// passes the limit. A SIGINT/SIGTERM recorded meanwhile (pending_interrupt) ends the read at the
+// next piece with nce::Interrupted. Every reader of a whole file uses it (campaign plans, sweeps, hw configs,
 // SCALE-Sim configs, topologies, integer models, checkpoints).
 //
 // Limits by kind: text (configs, plans, sweeps, topologies) 16 MiB, integer models 1 GiB,
