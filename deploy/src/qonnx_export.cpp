@@ -251,11 +251,16 @@ QonnxGraph export_qonnx(const nn::Checkpoint& ck, const nn::Normalization& norm,
         // model's e is the smallest with round(S / 2^e) <= 127, i.e. the number of thresholds
         // 127.5 x 2^(k-1), k >= 1, that S reaches; for integer S, ceil(127.5 x 2^(k-1)) - 0.5
         // (127.5, 254.5, 509.5, ...) decides the same with half a unit of margin.
+        // Past 2^23 a float32 cannot hold the half: the exact tie value itself (255 x 2^(k-2),
+        // representable) then decides, for sums that the graph computes exactly.
         std::vector<float> thresholds;
         for (int k = 1; k < 64; ++k) {
-          const double t = std::ceil(std::ldexp(127.5, k - 1)) - 0.5;
-          if (t > max_sum) break;
-          thresholds.push_back(static_cast<float>(t));
+          const double tie = std::ldexp(127.5, k - 1);
+          if (tie > max_sum) break;
+          const double t = std::ceil(tie) - 0.5;
+          thresholds.push_back(static_cast<double>(static_cast<float>(t)) == t
+                                   ? static_cast<float>(t)
+                                   : static_cast<float>(tie));
         }
         const std::string hp = h.name + ".input_scale";
         const std::string mx =

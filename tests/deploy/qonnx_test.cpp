@@ -68,9 +68,11 @@ std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-// Runs the reference script; returns its exit status, its output in `log`.
-int run_script(const std::string& py, const std::string& args, std::string& log) {
-  const std::string log_path = ::testing::TempDir() + "qonnx_reference.log";
+// Runs the reference script; returns its exit status, its output in `log`. `tag` names the
+// temporary files (ctest runs the tests of this binary in parallel).
+int run_script(const std::string& py, const std::string& args, const std::string& tag,
+               std::string& log) {
+  const std::string log_path = ::testing::TempDir() + "qonnx_" + tag + ".log";
   const int rc = std::system((py + " " + kScript + " " + args + " >" + log_path + " 2>&1").c_str());
   log = slurp(log_path);
   std::remove(log_path.c_str());
@@ -82,8 +84,9 @@ struct Tiny {
   nn::Normalization norm;
 };
 
-Tiny train_tiny(bool quantize_all, const nn::Dataset& train_set, nn::QuantizerKind q, int bits,
-                int epochs, int max_batches, std::vector<int> widths = {}) {
+Tiny train_tiny(const std::string& tag, bool quantize_all, const nn::Dataset& train_set,
+                nn::QuantizerKind q, int bits, int epochs, int max_batches,
+                std::vector<int> widths = {}) {
   nn::TrainConfig c;
   c.model = "resnet8";
   c.widths = std::move(widths);
@@ -97,7 +100,7 @@ Tiny train_tiny(bool quantize_all, const nn::Dataset& train_set, nn::QuantizerKi
   c.batch_size = 50;
   c.lr = 0.05;
   c.test_each_epoch = false;
-  c.checkpoint_path = ::testing::TempDir() + "qonnx_tiny.ckpt";
+  c.checkpoint_path = ::testing::TempDir() + "qonnx_" + tag + ".ckpt";
   nn::train(c, train_set, train_set);
   Tiny t;
   t.checkpoint = nn::read_checkpoint(c.checkpoint_path);
@@ -131,7 +134,7 @@ Agreement compare_with_engine(const std::string& py, const Tiny& t, const nn::Da
   args << "run " << onnx_path << " " << img_path << " " << n << " " << test_set.channels << " "
        << test_set.height << " " << test_set.width << " " << out_path;
   std::string log;
-  const int rc = run_script(py, args.str(), log);
+  const int rc = run_script(py, args.str(), tag, log);
   EXPECT_EQ(rc, 0) << log;
   const std::string raw = slurp(out_path);
   for (const std::string& p : {onnx_path, img_path, out_path}) std::remove(p.c_str());
@@ -178,7 +181,7 @@ TEST(Qonnx, QuantizeAllLayersGraphMatchesTheIntegerEngine) {
   REQUIRE_PYTHON_ONNX(py);
   omp_set_num_threads(2);
   const nn::Dataset train_set = synthetic(300, 1), test_set = synthetic(kImages, 2);
-  const Tiny t = train_tiny(true, train_set, nn::QuantizerKind::kSawb, 2, 2, 0);
+  const Tiny t = train_tiny("qall", true, train_set, nn::QuantizerKind::kSawb, 2, 2, 0);
   bool head_dynamic = true;
   const Agreement a = compare_with_engine(py, t, test_set, "qall", &head_dynamic);
   std::printf("quantize_all SAWB W2A2: %d of %d predictions equal, max logit difference %.2e\n",
@@ -194,7 +197,7 @@ TEST(Qonnx, DefaultNetworkGraphMatchesTheIntegerEngine) {
   REQUIRE_PYTHON_ONNX(py);
   omp_set_num_threads(2);
   const nn::Dataset train_set = synthetic(300, 3), test_set = synthetic(kImages, 4);
-  const Tiny t = train_tiny(false, train_set, nn::QuantizerKind::kSawb, 2, 2, 0);
+  const Tiny t = train_tiny("default", false, train_set, nn::QuantizerKind::kSawb, 2, 2, 0);
   bool head_dynamic = false;
   const Agreement a = compare_with_engine(py, t, test_set, "default", &head_dynamic);
   std::printf("default SAWB W2A2: %d of %d predictions equal, max logit difference %.2e\n", a.equal,
@@ -225,9 +228,9 @@ TEST(Qonnx, EachQuantizerExportPassesTheCheckerAndMatches) {
        {Case{nn::QuantizerKind::kSawb, 2, false}, Case{nn::QuantizerKind::kDorefa, 2, false},
         Case{nn::QuantizerKind::kLsq, 3, false}, Case{nn::QuantizerKind::kDorefa, 4, true},
         Case{nn::QuantizerKind::kLsq, 8, false}}) {
-    const Tiny t = train_tiny(k.all, train_set, k.q, k.bits, 1, 1, {1, 4, 4, 4, 8, 8, 8, 8});
     const std::string tag =
         std::string(nn::to_string(k.q)) + "-w" + std::to_string(k.bits) + (k.all ? "-all" : "");
+    const Tiny t = train_tiny(tag, k.all, train_set, k.q, k.bits, 1, 1, {1, 4, 4, 4, 8, 8, 8, 8});
     const QonnxGraph g = export_qonnx(t.checkpoint, t.norm, tag + ".ckpt");
     EXPECT_GT(g.quant_nodes, 10) << tag;
     paths.push_back(::testing::TempDir() + "qonnx_" + tag + ".onnx");
@@ -242,7 +245,7 @@ TEST(Qonnx, EachQuantizerExportPassesTheCheckerAndMatches) {
     EXPECT_GT(a.varied, a.images / 2) << tag << ": the logits do not depend on the image";
   }
   std::string log;
-  EXPECT_EQ(run_script(py, "check" + files, log), 0) << log;
+  EXPECT_EQ(run_script(py, "check" + files, "check", log), 0) << log;
   std::printf("%s", log.c_str());
   for (const std::string& p : paths) std::remove(p.c_str());
 }
@@ -251,8 +254,8 @@ TEST(Qonnx, EachQuantizerExportPassesTheCheckerAndMatches) {
 TEST(Qonnx, CheckerRefusesAQuantWithoutItsDomain) {
   REQUIRE_PYTHON_ONNX(py);
   const nn::Dataset train_set = synthetic(50, 8);
-  const Tiny t =
-      train_tiny(false, train_set, nn::QuantizerKind::kSawb, 2, 1, 1, {1, 4, 4, 4, 8, 8, 8, 8});
+  const Tiny t = train_tiny("domain", false, train_set, nn::QuantizerKind::kSawb, 2, 1, 1,
+                            {1, 4, 4, 4, 8, 8, 8, 8});
   QonnxGraph g = export_qonnx(t.checkpoint, t.norm, "domain.ckpt");
   // Rename the declared domain (same length) so that the Quant nodes' domain has no opset import.
   const std::string from = "qonnx.custom_op.general", to = "qonnx.custom_op.xxxxxxx";
@@ -271,7 +274,7 @@ TEST(Qonnx, CheckerRefusesAQuantWithoutItsDomain) {
   const std::string path = ::testing::TempDir() + "qonnx_bad_domain.onnx";
   write_file_atomic(path, bytes);
   std::string log;
-  EXPECT_NE(run_script(py, "check " + path, log), 0) << log;
+  EXPECT_NE(run_script(py, "check " + path, "bad_domain", log), 0) << log;
   std::remove(path.c_str());
 }
 
@@ -291,8 +294,8 @@ TEST(Qonnx, UnsupportedCheckpointsAreRefusedNamingTheFile) {
   }
   // What only the graph cannot express: an average pool on a conv's output codes.
   const nn::Dataset train_set = synthetic(50, 9);
-  const Tiny t =
-      train_tiny(false, train_set, nn::QuantizerKind::kSawb, 2, 1, 1, {1, 4, 4, 4, 8, 8, 8, 8});
+  const Tiny t = train_tiny("pooled", false, train_set, nn::QuantizerKind::kSawb, 2, 1, 1,
+                            {1, 4, 4, 4, 8, 8, 8, 8});
   IntModel model;
   export_qonnx(t.checkpoint, t.norm, "ok.ckpt", &model);
   for (Op& op : model.ops)
