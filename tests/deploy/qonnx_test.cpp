@@ -16,6 +16,7 @@
 
 #include <omp.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -63,6 +64,12 @@ std::string python_with_onnx() {
   GTEST_SKIP() << "no python3 with onnx and numpy (apt-get install python3-onnx python3-numpy; " \
                   "scripts/install-deps.sh installs them): the QONNX graph is not checked"
 
+// A temporary file of this process: ctest runs the tests of this binary in parallel, and other
+// checkouts may run them at the same time.
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "qonnx_" + std::to_string(getpid()) + "_" + name;
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
@@ -72,7 +79,7 @@ std::string slurp(const std::string& path) {
 // temporary files (ctest runs the tests of this binary in parallel).
 int run_script(const std::string& py, const std::string& args, const std::string& tag,
                std::string& log) {
-  const std::string log_path = ::testing::TempDir() + "qonnx_" + tag + ".log";
+  const std::string log_path = temp_path(tag + ".log");
   const int rc = std::system((py + " " + kScript + " " + args + " >" + log_path + " 2>&1").c_str());
   log = slurp(log_path);
   std::remove(log_path.c_str());
@@ -100,7 +107,7 @@ Tiny train_tiny(const std::string& tag, bool quantize_all, const nn::Dataset& tr
   c.batch_size = 50;
   c.lr = 0.05;
   c.test_each_epoch = false;
-  c.checkpoint_path = ::testing::TempDir() + "qonnx_" + tag + ".ckpt";
+  c.checkpoint_path = temp_path(tag + ".ckpt");
   nn::train(c, train_set, train_set);
   Tiny t;
   t.checkpoint = nn::read_checkpoint(c.checkpoint_path);
@@ -122,9 +129,8 @@ Agreement compare_with_engine(const std::string& py, const Tiny& t, const nn::Da
   IntModel model;
   const QonnxGraph g = export_qonnx(t.checkpoint, t.norm, tag + ".ckpt", &model);
   *head_dynamic = g.head_scale_dynamic;
-  const std::string dir = ::testing::TempDir();
-  const std::string onnx_path = dir + "qonnx_compare_" + tag + ".onnx",
-                    img_path = dir + "qonnx_images.u8", out_path = dir + "qonnx_logits.f64";
+  const std::string onnx_path = temp_path("compare_" + tag + ".onnx"),
+                    img_path = temp_path(tag + ".u8"), out_path = temp_path(tag + ".f64");
   write_file_atomic(onnx_path, g.bytes);
   const int n = std::min(kImages, test_set.size());
   const std::size_t image_bytes =
@@ -233,7 +239,7 @@ TEST(Qonnx, EachQuantizerExportPassesTheCheckerAndMatches) {
     const Tiny t = train_tiny(tag, k.all, train_set, k.q, k.bits, 1, 1, {1, 4, 4, 4, 8, 8, 8, 8});
     const QonnxGraph g = export_qonnx(t.checkpoint, t.norm, tag + ".ckpt");
     EXPECT_GT(g.quant_nodes, 10) << tag;
-    paths.push_back(::testing::TempDir() + "qonnx_" + tag + ".onnx");
+    paths.push_back(temp_path(tag + ".onnx"));
     write_file_atomic(paths.back(), g.bytes);
     files += " " + paths.back();
     bool head_dynamic = false;
@@ -271,7 +277,7 @@ TEST(Qonnx, CheckerRefusesAQuantWithoutItsDomain) {
     pos += from.size();
   }
   ASSERT_EQ(replaced, 1u);
-  const std::string path = ::testing::TempDir() + "qonnx_bad_domain.onnx";
+  const std::string path = temp_path("bad_domain.onnx");
   write_file_atomic(path, bytes);
   std::string log;
   EXPECT_NE(run_script(py, "check " + path, "bad_domain", log), 0) << log;
