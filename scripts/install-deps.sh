@@ -11,6 +11,7 @@ packages=(
   zlib1g-dev xz-utils
   openmpi-bin libopenmpi-dev
   dataset-fashion-mnist
+  python3-onnx python3-numpy   # tests only: onnx.checker + the numpy reference of the QONNX export
 )
 
 source "$(dirname "$0")/apt-install.sh"

@@ -554,6 +554,9 @@ ExportResult run_export(const ExportConfig& config) {
   if (config.checkpoint.empty() || config.out.empty())
     throw std::invalid_argument("export: --checkpoint and --out are required");
   if (config.subset < 0) throw std::invalid_argument("export: --subset must be >= 0");
+  if (config.format != "nce" && config.format != "qonnx")
+    throw std::invalid_argument("export: --format '" + config.format +
+                                "': want nce (the integer model) or qonnx");
   check_output_path(config.out);  // before the minutes of reading and exporting
   const nn::Checkpoint ck = nn::read_checkpoint(config.checkpoint);
   std::string dataset = config.dataset;
@@ -574,6 +577,13 @@ ExportResult run_export(const ExportConfig& config) {
                              " (pass the run's --subset; the normalization comes from them)");
   const nn::Normalization norm = nn::compute_normalization(data.train);
   ExportResult r;
+  if (config.format == "qonnx") {
+    // The graph quantizes as the integer model does, so it refuses what that refuses.
+    r.qonnx = export_qonnx(ck, norm, config.checkpoint, &r.model);
+    write_file_atomic(config.out, r.qonnx.bytes);
+    r.bytes = r.qonnx.bytes.size();
+    return r;
+  }
   r.model = export_int_model(ck, norm, config.checkpoint);
   write_int_model(config.out, r.model);
   r.bytes = serialize(r.model).size();

@@ -23,6 +23,7 @@
 #include "nce/deploy/infer.h"
 #include "nce/nn/checkpoint.h"
 #include "nce/nn/trainer.h"
+#include "synthetic_data.h"
 
 namespace nce::deploy {
 namespace {
@@ -37,27 +38,7 @@ constexpr double kCloseCallGap = 0.05;
 // network's logits by about 20% (measured float against float), so agreement is lower.
 constexpr double kMinAgreementFull8 = 0.88;
 
-// 10 classes: a bright 4x4 square at a class-specific place on noise.
-nn::Dataset synthetic(int n, std::uint64_t seed) {
-  nn::Dataset d;
-  d.source = "synthetic";
-  d.channels = 1;
-  d.height = d.width = 16;
-  d.num_classes = 10;
-  std::mt19937_64 rng(seed);
-  for (int i = 0; i < n; ++i) {
-    const int label = i % 10;
-    d.labels.push_back(static_cast<std::uint8_t>(label));
-    const int y0 = (label / 5) * 8 + 2, x0 = (label % 5) * 3;
-    for (int y = 0; y < 16; ++y)
-      for (int x = 0; x < 16; ++x) {
-        int v = static_cast<int>(rng() % 90);
-        if (y >= y0 && y < y0 + 4 && x >= x0 && x < x0 + 4) v += 120 + static_cast<int>(rng() % 40);
-        d.pixels.push_back(static_cast<std::uint8_t>(v));
-      }
-  }
-  return d;
-}
+using test_data::synthetic;
 
 struct Trained {
   nn::TrainResult result;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "nce/deploy/int_model.h"
+#include "nce/deploy/qonnx_export.h"
 #include "nce/nn/checkpoint.h"
 #include "nce/nn/dataset.h"
 
@@ -36,10 +37,14 @@ struct ExportConfig {
   std::string dataset;     // "" = the checkpoint's; its training set gives the normalization
   std::string data_dir;
   int subset = 0;  // per class, as the training run's --subset (checked against train_images)
+  // "nce": the integer model (.nceim); "qonnx": an ONNX graph with QONNX Quant nodes that
+  // quantizes as the integer model does (qonnx_export.h).
+  std::string format = "nce";
 };
 
 struct ExportResult {
-  IntModel model;
+  IntModel model;         // the integer model (written, or the source of the QONNX graph)
+  QonnxGraph qonnx;       // format "qonnx": the graph written
   std::size_t bytes = 0;  // of the file written
 };
 
