@@ -196,7 +196,7 @@ class PlanHw : public ::testing::Test {
 };
 
 TEST_F(PlanHw, AnHwNameThatIsNotAPlainFileNameWordIsRefused) {
-  for (const std::string& name : {"../escape", "a/b", "..", "x..y", ".hidden"}) {
+  for (const char* name : {"../escape", "a/b", "..", "x..y", ".hidden"}) {
     write("bad.cfg", name);
     const std::string e = plan_error("bad.cfg");
     EXPECT_NE(e.find("p.cfg:3: 'hw': "), std::string::npos) << name << ": " << e;
