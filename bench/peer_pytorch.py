@@ -2,7 +2,7 @@
 """PyTorch peer of nce's Eigen trainer: the same CIFAR ResNet (TAS option-B shortcuts: 2x2 average
 pool + 1x1 conv without BN), PACT activations and SAWB / DoReFa weight fake-quantization, first conv,
 last FC and 1x1 shortcuts in full precision, exactly as nce_nn builds it (search/include/nce/nn/
-network.h, NCE-SPEC.md section 1).
+network.h, docs/algorithm.md §1).
 
 Three modes:
   speed (default): times training steps (forward + CE + backward + SGD step) on random data,

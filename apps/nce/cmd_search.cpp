@@ -32,9 +32,9 @@ const char* kUsage =
     "       [--hw FILE] [--lambda-flops X --lambda-params X --lambda-latency X --lambda-energy X]\n"
     "       [--warmup-epochs N --search-epochs N --retrain-epochs N] [--threshold T] [--db "
     "FILE]\n\n"
-    "Searches per-layer channel widths of a uniformly quantized network (NCE-SPEC.md), retrains\n"
-    "the result from scratch and compares it with the original network: accuracy, MACs, PARAMs\n"
-    "and, with --hw, the array's cycles and energy.";
+    "Searches per-layer channel widths of a uniformly quantized network (docs/algorithm.md),\n"
+    "retrains the result from scratch and compares it with the original network: accuracy, MACs,\n"
+    "PARAMs and, with --hw, the array's cycles and energy.";
 
 int search_main(const std::vector<std::string>& args) {
   return run_guarded("search", [&]() -> int {

@@ -25,7 +25,7 @@ po::options_description search_options() {
       "bits", po::value<int>()->default_value(2), "uniform weight/activation bits: 2, 3, 4, 8, 32")(
       "quantizer", po::value<std::string>()->default_value("sawb"), "weights: sawb, dorefa, lsq")(
       "pact-init", po::value<float>()->default_value(10.0f),
-      "initial PACT clip (NCE-SPEC: 10; about 3 keeps 2-bit Fashion-MNIST nets stable)")(
+      "initial PACT clip (docs/algorithm.md: 10; about 3 keeps 2-bit Fashion-MNIST nets stable)")(
       "hw", po::value<std::string>(), "hardware config (.cfg) for cycles and energy")(
       "lambda-flops", po::value<double>()->default_value(d.flops.lambda),
       "weight of the MACs term")(

@@ -1,5 +1,5 @@
-// `nce sim` end to end: the DESIGN.md JSON contract on every preset, both engines agreeing, bad
-// hardware configs rejected with the file, key and value, SCALE-Sim compatibility mode on the
+// `nce sim` end to end: the docs/design.md §4 JSON contract on every preset, both engines agreeing,
+// bad hardware configs rejected with the file, key and value, SCALE-Sim compatibility mode on the
 // fixtures in tests/data/sim/.
 #include <gtest/gtest.h>
 

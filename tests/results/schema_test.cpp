@@ -1,5 +1,5 @@
 // Migrations: a hand-built version-1 database is brought to the current version in place with
-// every row kept, and the stable views have exactly the columns DESIGN.md promises.
+// every row kept, and the stable views have exactly the columns docs/design.md §5 promises.
 #include "nce/results/schema.h"
 
 #include <sqlite3.h>

@@ -21,7 +21,7 @@ TEST(ExpectedCost, ResNet20UniformInitIs16_55MMacs) {
   const models::Network net = models::build_canonical("resnet20");
   const ArchParams arch = uniform_arch(net);
   const ExpectedCost e = expected_cost(net, arch, macs_cost(net));
-  EXPECT_NEAR(e.value, 16548912.5, 1e-3);  // hand-derived in NCE-SPEC §5's counting
+  EXPECT_NEAR(e.value, 16548912.5, 1e-3);  // hand-derived in docs/algorithm.md §5's counting
   EXPECT_DOUBLE_EQ(std::round(e.value / 1e4) / 1e2, 16.55);
 }
 

@@ -8,9 +8,9 @@
 //   * BN (running statistics), the weight and activation scales and the next PACT fold into one
 //     per-channel requantization (integer multiplier, offset, shift);
 //   * full-precision layers (stem, 1x1 shortcuts, FC) run on 8-bit two's complement operands, the
-//     array's bit-serial rule (HW-SPEC.md): weights per output channel to 8 bits (max-abs), inputs
-//     to at most 127. The stem reads the raw pixels: x = pixel - 128 is exactly 8-bit, and the
-//     input normalization folds into the weights plus a per-pixel accumulator offset;
+//     array's bit-serial rule (docs/hardware.md §4): weights per output channel to 8 bits
+//     (max-abs), inputs to at most 127. The stem reads the raw pixels: x = pixel - 128 is exactly
+//     8-bit, and input normalization folds into the weights plus a per-pixel accumulator offset;
 //   * residual adds run in a fixed-point domain (2^-16 of the add's PACT step), the head on the
 //     integer global sum pool shifted per image to 8 bits.
 #pragma once

@@ -47,7 +47,7 @@ struct PoolSpec {
   int k = 0, stride = 0, pad = 0;
 };
 
-// The two weight rules of the array (HW-SPEC.md).
+// The two weight rules of the array (docs/hardware.md §4).
 enum class WeightRule : std::uint8_t {
   kQuantized = 0,  // b-bit signed codes c in [-2^(b-1), 2^(b-1)-1]; weight = scale*(alpha*c+beta)
   kFull8 = 1,      // 8-bit two's complement codes; weight = scale[ch] * c

@@ -1,5 +1,5 @@
 // Network descriptions: the layers of a CNN at a given width vector, with their shapes, the GEMM
-// each conv/FC lowers to, and MACs/PARAMs counted as in NCE-SPEC.md §2.
+// each conv/FC lowers to, and MACs/PARAMs counted as in docs/algorithm.md §2.
 //
 // Units: channels, pixels and counts are plain integers; MACs are multiply-accumulates (what papers
 // call FLOPs); PARAMs count every parameter (conv/FC weights, biases, BN gamma and beta).
@@ -26,9 +26,9 @@ struct Pool {
   int pad = 0;
 };
 
-// The GEMM a conv/FC lowers to (HW-SPEC.md): K = k*k*C_in (reduction), N = H_out*W_out (output
-// pixels, per image), M = C_out (filters). An FC is a 1x1 conv on a 1x1 map: K = C_in, N = 1, M =
-// C_out.
+// The GEMM a conv/FC lowers to (docs/hardware.md §2): K = k*k*C_in (reduction), N = H_out*W_out
+// (output pixels, per image), M = C_out (filters). An FC is a 1x1 conv on a 1x1 map: K = C_in,
+// N = 1, M = C_out.
 struct GemmShape {
   std::int64_t K = 0;
   std::int64_t N = 0;

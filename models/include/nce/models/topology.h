@@ -1,4 +1,4 @@
-// SCALE-Sim topology CSV export and import (HW-SPEC.md, "Compatibility with SCALE-Sim v2"): the one
+// SCALE-Sim topology CSV export and import (docs/hardware.md §7): the one
 // reader of topology files, for nce networks (read_topology_csv) and for SCALE-Sim's compatibility
 // mode (sim/scalesim_compat.h reads the same rows).
 //

@@ -14,7 +14,7 @@
 //   cost_cache(hw_fingerprint, gemm_k, gemm_n, gemm_m, quantized, kind, bits ->  a whole
 //        nce::sim::LayerCost: status, passes, folds, cycles, compute/stall cycles, utilization,
 //        energy and its breakdown, every event count)                 (sqlite_cost_cache.h)
-// Stable views (DESIGN.md; columns never change meaning):
+// Stable views (docs/design.md §5; columns never change meaning):
 //   v_candidates(run_id, method, model, dataset, bits, hw, epoch, phase, widths, macs, params,
 //                latency_cycles, energy_pj, top1)
 //   v_runs(run_id, method, model, dataset, bits, hw, status, started_at, finished_at, final_top1,

@@ -1,4 +1,4 @@
-// Activations: ReLU and PACT (NCE-SPEC.md §1), elementwise over tensors of any shape.
+// Activations: ReLU and PACT (docs/algorithm.md §1), elementwise over tensors of any shape.
 //
 // PACT with clip a and b bits: y = clip(x, 0, a), then (b < 32) y_q = round(y*n/a)*a/n with
 // n = 2^b - 1 levels above zero (round half to even). b = 32: no quantization (y = clip(x, 0, a)).

@@ -6,7 +6,7 @@
 // filters [0, c_out) and input channels [0, c_in). Filter o, channel c, tap (ky, kx) is at
 // weight[o*weight_ld + (c*k + ky)*k + kx] with weight_ld = c_in_alloc*k*k (the allocated row
 // length). weight_ld = 0 means c_in*k*k (the whole allocation is active). This is what the
-// supernet needs: candidates are prefixes of the widest weight tensor (NCE-SPEC.md §3).
+// supernet needs: candidates are prefixes of the widest weight tensor (docs/algorithm.md §3).
 //
 // Kernels (AVX-512, or AVX2 + FMA; portable loops otherwise): Y = W * im2col(x) with a
 // register-tiled GEMM that broadcasts W and streams im2col rows (8 filters x 48 pixels per tile

@@ -2,7 +2,7 @@
 // BatchNorm and ReLU/PACT, residual blocks with their shortcuts (identity, 2x2 avg pool + 1x1 conv,
 // 1x1 strided conv + BN), VGG chains with max pools, global average pooling and the FC.
 //
-// Quantization (NCE-SPEC.md §1):
+// Quantization (docs/algorithm.md §1):
 // - Weights of a layer are quantized (options.quantizer at options.weight_bits) when the layer is
 //   quantized: models::Layer::quantized, or every layer when options.quantize_all_layers is set.
 //   Full precision by default: the first conv, the last FC and the 1x1 shortcut convs.

@@ -6,7 +6,7 @@
 // Adam: g = grad + wd*w;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;  t = steps taken (from 1)
 //       w -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)      (L2 decay as torch.optim.Adam)
 // wd per parameter = (Parameter::weight_decay ? the options' weight_decay : 0) + Parameter::clip_l2
-// (the PACT clips' own L2 of 0.001, NCE-SPEC.md §1, reaches the optimizer this way).
+// (the PACT clips' own L2 of 0.001, docs/algorithm.md §1, reaches the optimizer this way).
 // The optimizer keeps pointers into the Parameters' tensors: the network must outlive it.
 // Not thread safe; the update itself is vectorized with Eigen.
 #pragma once

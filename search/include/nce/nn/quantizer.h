@@ -1,6 +1,6 @@
-// Weight quantizers with straight-through gradients (NCE-SPEC.md §1). All work on a flat array of
-// n weights (one layer's active weights) and one scale per layer. bits = 32 means no quantization
-// (wq = w, gradient passes unchanged). Supported bits: 2, 3, 4, 8, 32.
+// Weight quantizers with straight-through gradients (docs/algorithm.md §1). All work on a flat
+// array of n weights (one layer's active weights) and one scale per layer. bits = 32 means no
+// quantization (wq = w, gradient passes unchanged). Supported bits: 2, 3, 4, 8, 32.
 //
 // SAWB (default): clip a = c1*sqrt(E[w^2]) + c2*E[|w|]; 2^b uniform levels on [-a, a]
 //   (-a + i*2a/(2^b - 1); 2 bits: {-a, -a/3, a/3, a}). STE: dw = dwq where |w| <= a, else 0

@@ -1,5 +1,5 @@
 // Residual add of two NCHW tensors with the same N, H, W and possibly different channel counts:
-// the narrower one is added into the first channels of the wider one (NCE-SPEC.md §4).
+// the narrower one is added into the first channels of the wider one (docs/algorithm.md §4).
 #pragma once
 
 #include "nce/nn/activation.h"

@@ -103,8 +103,8 @@ class Tensor {
 // A learnable tensor and its gradient, as the optimizers see it. The layer that owns the tensors
 // outlives the Parameter. weight_decay: false for BN gamma/beta, PACT clips and LSQ steps.
 // clip_l2: the coefficient of an extra L2 term the optimizer adds to the gradient
-// (grad += clip_l2 * value) independently of weight decay: 0.001 for PACT clips (NCE-SPEC.md §1),
-// 0 elsewhere.
+// (grad += clip_l2 * value) independently of weight decay: 0.001 for PACT clips
+// (docs/algorithm.md §1), 0 elsewhere.
 struct Parameter {
   std::string name;
   Tensor* value = nullptr;

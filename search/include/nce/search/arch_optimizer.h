@@ -1,4 +1,4 @@
-// The architecture step's optimizer (NCE-SPEC.md §5, TAS): Adam on the logits alpha of every
+// The architecture step's optimizer (docs/algorithm.md §5, TAS): Adam on the logits alpha of every
 // layer (doubles), with L2 weight decay, by nn::AdamRule (the rule nn::Adam applies to network
 // parameters). Moment buffers follow NCE expansions (fit() gives new candidates zero moments).
 #pragma once

@@ -1,6 +1,6 @@
-// Architecture parameters of a width search (NCE-SPEC.md §3-4): per searchable width index, the
-// candidate channel counts and their logits alpha, softmax, Gumbel sampling of two candidates with
-// differentiable mixing weights, argmax derivation and NCE expansion.
+// Architecture parameters of a width search (docs/algorithm.md §3-4): per searchable width index,
+// the candidate channel counts and their logits alpha, softmax, Gumbel sampling of two candidates
+// with differentiable mixing weights, argmax derivation and NCE expansion.
 //
 // Indices: width index w = 1..S as in models::Network::widths (0 is the fixed input); internally
 // layer(w) is stored at w-1. Probabilities and logits are double. Not thread safe.
@@ -17,7 +17,7 @@ namespace nce::search {
 std::vector<int> channel_candidates(int channels);
 
 // Width of the k-th NCE expansion (k >= 1) of a layer with C channels: int(C * (1 + 0.1 k))
-// (CHOICE, NCE-SPEC §3), at least one more than the (k-1)-th.
+// (CHOICE, docs/algorithm.md §3), at least one more than the (k-1)-th.
 int expansion_width(int channels, int k);
 
 struct LayerChoice {

@@ -1,4 +1,4 @@
-// Channel-wise interpolation (TAS, NCE-SPEC.md §4): resizes a tensor from iC to oC channels,
+// Channel-wise interpolation (TAS, docs/algorithm.md §4): resizes a tensor from iC to oC channels,
 //   out[:, o] = mean(x[:, floor(o*iC/oC) .. ceil((o+1)*iC/oC) - 1]),
 // so two candidate outputs of different widths can be mixed. Backward spreads grad_out[o] equally
 // over the channels it averaged. Tensors are NCHW (nn/tensor.h); iC == oC copies.

@@ -1,4 +1,4 @@
-// Expected costs of a width distribution and their gradients w.r.t. alpha (NCE-SPEC.md §5).
+// Expected costs of a width distribution and their gradients w.r.t. alpha (docs/algorithm.md §5).
 //
 // For every MAC-bearing layer l of the network (at its full, i.e. supernet, widths) with input
 // width index i and output width index o, the expected cost is
@@ -35,12 +35,12 @@ ExpectedCost expected_cost(const models::Network& net, const ArchParams& arch,
 double concrete_cost(const models::Network& net, const std::vector<int>& widths,
                      const LayerCostFn& cost);
 
-// MACs of a layer at (c_in, c_out): k*k*H_out*W_out*c_in*c_out (NCE-SPEC §2).
+// MACs of a layer at (c_in, c_out): k*k*H_out*W_out*c_in*c_out (docs/algorithm.md §2).
 LayerCostFn macs_cost(const models::Network& net);
 // PARAMs of a layer at (c_in, c_out): weights + bias + BN gamma/beta.
 LayerCostFn params_cost(const models::Network& net);
 
-// TAS's cost loss (NCE-SPEC §5): with F the argmax architecture's cost, R the target and
+// TAS's cost loss (docs/algorithm.md §5): with F the argmax architecture's cost, R the target and
 // R_max the supernet's cost: +log E if F > R; -log E if F < R - tolerance*R_max; else 0.
 struct CostLoss {
   double loss = 0;

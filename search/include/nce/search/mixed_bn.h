@@ -1,5 +1,5 @@
-// The two-candidate step of a supernet layer (TAS; NCE-SPEC.md §3-4), fused: the conv ran once
-// at the wider drawn width C = y.c(); candidate j (width w_j <= C) normalizes the first w_j
+// The two-candidate step of a supernet layer (TAS; docs/algorithm.md §3-4), fused: the conv ran
+// once at the wider drawn width C = y.c(); candidate j (width w_j <= C) normalizes the first w_j
 // channels with its own BatchNorm, channel-wise interpolation (CWI, cwi.h) brings it to C
 // channels, and the two are mixed with the draw's weights m_j, then activated:
 //

@@ -1,5 +1,5 @@
-// The width searches behind `nce search` (NCE-SPEC.md §3-6): NCE, TAS, WRPN, random search and
-// the unadapted network, each ending in a retrain of its chosen width vector(s) from scratch.
+// The width searches behind `nce search` (docs/algorithm.md §3-6): NCE, TAS, WRPN, random search
+// and the unadapted network, each ending in a retrain of its chosen width vector(s) from scratch.
 //
 // NCE / TAS (Algorithm 1): the training set is split 50/50 per class into D_w (weights) and D_a
 // (architecture). Warm-up epochs train the supernet's weights with uniformly drawn candidates;

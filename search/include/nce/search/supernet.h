@@ -1,5 +1,5 @@
-// The width-search supernet (TAS, extended by NCE; NCE-SPEC.md §3-4) for the CIFAR ResNets and
-// VGG-16.
+// The width-search supernet (TAS, extended by NCE; docs/algorithm.md §3-4) for the CIFAR ResNets
+// and VGG-16.
 //
 // Every searchable conv holds one weight tensor allocated at the widest width its layer can ever
 // reach (max_candidates candidates: 8 for TAS, up to 16 with NCE expansions) and one BatchNorm

@@ -1,4 +1,4 @@
-// One NCE or TAS supernet search (NCE-SPEC.md Algorithm 1), the part of run_search that trains
+// One NCE or TAS supernet search (docs/algorithm.md §5), the part of run_search that trains
 // the supernet: the 50/50 split of the training set, warm-up epochs (weight steps with uniform
 // draws), search epochs (a weight step on D_w, then an architecture step on D_a: CE plus the cost
 // terms, Adam on alpha), at the end of every search epoch the derived (argmax) candidate and, for

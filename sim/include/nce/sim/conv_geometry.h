@@ -1,7 +1,7 @@
 // The geometry of one conv/FC layer as the array sees it: enough to lower it to a GEMM and to know
 // which ifmap words an im2col tile touches (operand_reuse.h).
 //
-// GEMM (HW-SPEC.md): K = k*k*c_in (reduction, im2col column kk = (c*k + ky)*k + kx),
+// GEMM (docs/hardware.md §2): K = k*k*c_in (reduction, im2col column kk = (c*k + ky)*k + kx),
 // N = h_out*w_out (output pixels, row n = oy*w_out + ox), M = c_out. Input pixel of (n, kk):
 // (c, oy*stride - pad + ky, ox*stride - pad + kx); positions outside the h_in x w_in map are
 // zero padding (generated, never stored or fetched).

@@ -79,10 +79,10 @@ class MemoryCostCache : public CostCache {
 
 CostKey cost_key_for(const models::Layer& layer, int c_in, int c_out);
 
-// NCE-SPEC.md's candidate rule, for benchmarks and tools: per width index w >= 1 with C channels,
-// sorted unique int(C * r) for r = 0.3, 0.4, ..., 1.0, then the expansions int(C * (1 + 0.1k)),
-// k = 1, 2, ... up to `max_candidates` in all (16 = a fully expanded NCE search space). Index 0
-// keeps the input channels.
+// The candidate rule of docs/algorithm.md §3, for benchmarks and tools: per width index w >= 1
+// with C channels, sorted unique int(C * r) for r = 0.3, 0.4, ..., 1.0, then the expansions
+// int(C * (1 + 0.1k)), k = 1, 2, ... up to `max_candidates` in all (16 = a fully expanded NCE
+// search space). Index 0 keeps the input channels.
 std::vector<std::vector<int>> nce_width_candidates(const std::vector<int>& widths,
                                                    int max_candidates = 16);
 

@@ -2,8 +2,8 @@
 // the words each fold must bring from DRAM, and the output groups. Pure bookkeeping, no timing:
 // the fast path (layer_cost.h) and the SystemC engine (nce_sim) both build on it.
 //
-// GEMM (HW-SPEC.md, conv_geometry.h): A = ifmap operand matrix N x K (im2col rows, one per output
-// pixel), W = filter matrix K x M, O = A * W (N x M). Dataflows, as in SCALE-Sim v2:
+// GEMM (docs/hardware.md §2, conv_geometry.h): A = ifmap operand matrix N x K (im2col rows, one
+// per output pixel), W = filter matrix K x M, O = A * W (N x M). Dataflows, as in SCALE-Sim v2:
 //   OS: array rows <- N (pixels),  cols <- M (filters), T = K streams through time
 //   WS: array rows <- K (reduction), cols <- M (filters), T = N streams  (weights stay)
 //   IS: array rows <- K (reduction), cols <- N (pixels),  T = M streams  (inputs stay)

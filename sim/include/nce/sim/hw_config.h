@@ -1,5 +1,5 @@
-// Hardware configuration of the modelled accelerator (HW-SPEC.md): a dense R x C array of b-bit MAC
-// PEs, three SRAM buffers, a DRAM interface, a clock and per-event energies.
+// Hardware configuration of the modelled accelerator (docs/hardware.md §1): a dense R x C array of
+// b-bit MAC PEs, three SRAM buffers, a DRAM interface, a clock and per-event energies.
 //
 // A .cfg file uses Boost.Program_options INI syntax ("key = value" lines under "[section]" headers,
 // '#' or ';' comments). Every key below is required except general.name (defaults to the file

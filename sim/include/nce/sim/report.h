@@ -1,6 +1,6 @@
 // A whole network's per-layer costs on one hw config, from either engine, and how `nce sim`
 // prints it: a text table (cycles, stalls, utilization, energy and where it went) or JSON with the
-// keys DESIGN.md fixes: {"hw","engine","total_cycles","stall_cycles","energy_pj",
+// keys docs/design.md §4 fixes: {"hw","engine","total_cycles","stall_cycles","energy_pj",
 // "layers":[{"name","cycles","stall_cycles","utilization","energy_pj",...}]} (extra keys per
 // layer: "compute_cycles", "passes", "macs", "energy_breakdown_pj", "dram_bytes").
 #pragma once
