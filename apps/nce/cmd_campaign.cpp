@@ -30,7 +30,10 @@ const char* kUsage =
     "it again and finished jobs are skipped, interrupted or killed ones resume from their\n"
     "checkpoints, failed ones run again. --shard i/N runs only jobs i, i+N, ... (e.g. a Slurm\n"
     "job array: see README); under mpirun rank 0 hands jobs out one at a time to every rank\n"
-    "(itself included) and merges them all when all are done.";
+    "(itself included) and merges them all when all are done. The database records the plan and\n"
+    "refuses any other; DB and the work directory may be moved or committed and the campaign\n"
+    "continued elsewhere (a finished job deletes its checkpoints). A job another process runs is\n"
+    "skipped; an unreadable job database is reported and the others run.";
 
 std::string state_cell(const campaign::JobStatus& s) {
   std::string text = campaign::to_string(s.state);
