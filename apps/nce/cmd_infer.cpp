@@ -27,6 +27,10 @@ int run_infer_command(const std::vector<std::string>& args) {
         "portable, avx2, vnni or auto (the fastest this CPU has)")(
         "batch", po::value<int>()->default_value(256), "images per engine call")(
         "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
+        "checkpoint", po::value<std::string>()->default_value(""),
+        "the checkpoint the model was exported from: also run the trainer's eval of it on the "
+        "same images and count the images where the two predict different classes (and how many "
+        "of those are float ties)")(
         "json", po::bool_switch(), "print JSON instead of text");
     po::variables_map vm;
     if (!parse_or_help(args, "infer", "--model FILE --dataset D [--data DIR] [--engine E]", opts,
@@ -43,6 +47,7 @@ int run_infer_command(const std::vector<std::string>& args) {
     c.subset = vm["subset"].as<int>();
     c.engine = vm["engine"].as<std::string>();
     c.batch = vm["batch"].as<int>();
+    c.compare_checkpoint = vm["checkpoint"].as<std::string>();
     const deploy::InferResult r = deploy::run_infer(c);
     const double ips = r.seconds > 0 ? r.images / r.seconds : 0.0;
     if (vm["json"].as<bool>()) {
@@ -56,6 +61,15 @@ int run_infer_command(const std::vector<std::string>& args) {
       j.key("seconds").value(r.seconds);
       j.key("images_per_s").value(ips);
       j.key("threads").value(omp_get_max_threads());
+      if (r.compared) {
+        j.key("trainer_top1").value(r.agreement.float_top1);
+        j.key("agree").value(r.agreement.equal);
+        j.key("disagree").value(r.agreement.images - r.agreement.equal);
+        j.key("disagree_logit_ties").value(r.agreement.logit_ties);
+        j.key("disagree_code_ties").value(r.agreement.code_ties);
+        j.key("disagree_other").value(r.agreement.other);
+        j.key("disagreeing_images").value(r.agreement.disagreeing);
+      }
       j.end_object();
       std::cout << "\n";
     } else {
@@ -63,6 +77,20 @@ int run_infer_command(const std::vector<std::string>& args) {
           "infer %s (%s kernel, %d threads): %d images, top-1 %.2f%%, top-5 %.2f%%, "
           "%.1f images/s\n",
           c.model.c_str(), r.kernel.c_str(), omp_get_max_threads(), r.images, r.top1, r.top5, ips);
+      if (r.compared) {
+        const deploy::Agreement& a = r.agreement;
+        std::printf(
+            "trainer's eval of %s: top-1 %.2f%%; the same class on %d of %d images (%.2f%%); of "
+            "the %d apart, %d are float ties in the logits, %d start at a float tie in a code "
+            "(within %g of a rounding boundary), %d other\n",
+            c.compare_checkpoint.c_str(), a.float_top1, a.equal, a.images,
+            a.images > 0 ? 100.0 * a.equal / a.images : 0.0, a.images - a.equal, a.logit_ties,
+            a.code_ties, deploy::kCodeTieDistance, a.other);
+        if (a.other > 0)
+          std::printf(
+              "note: a checkpoint trained without --int8-full-precision keeps its stem, shortcuts "
+              "and FC in float, which the integer model rounds to 8 bits\n");
+      }
     }
     return 0;
   });

@@ -57,7 +57,13 @@ InferResult run_infer(const InferConfig& config) {
   nn::DatasetPair data = nn::load_dataset(dataset, config.data_dir);
   if (config.subset > 0) data.test = nn::subset_per_class(data.test, config.subset);
   IntEngine engine(model, kernel);
-  return infer_dataset(engine, data.test, config.batch, config.model);
+  InferResult r = infer_dataset(engine, data.test, config.batch, config.model);
+  if (!config.compare_checkpoint.empty()) {
+    r.agreement = compare_with_trainer(model, r.predictions, config.compare_checkpoint, data.test,
+                                       config.batch);
+    r.compared = true;
+  }
+  return r;
 }
 
 }  // namespace nce::deploy

@@ -608,6 +608,19 @@ void IntEngine::run(const std::uint8_t* images, int n, IntLogits& out) {
   }
 }
 
+void IntEngine::trace(const std::uint8_t* image, std::vector<std::vector<std::uint8_t>>& codes) {
+  Impl& m = *impl_;
+  Impl::ImageBuffers b;
+  m.size_buffers(b);
+  m.scratch.resize(std::max<std::size_t>(m.scratch.size(), 1));
+  std::vector<std::int64_t> logits(static_cast<std::size_t>(m.model.classes()));
+  int exponent = 0;
+  m.run_image(image, b, false, logits.data(), &exponent);
+  codes = std::move(b.codes);
+  for (std::size_t v = 0; v < codes.size(); ++v)
+    if (m.model.values[v].kind != ValueKind::kCodes) codes[v].clear();
+}
+
 std::vector<std::int64_t> conv_pre_requant(const ConvOp& op0, const std::uint8_t* input_chw,
                                            int in_height, int in_width, int max_code,
                                            KernelKind kernel) {

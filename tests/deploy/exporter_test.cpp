@@ -48,10 +48,11 @@ struct Trained {
 
 Trained train_tiny(bool quantize_all, const nn::Dataset& train_set, const nn::Dataset& test_set,
                    const std::string& path, nn::QuantizerKind quantizer = nn::QuantizerKind::kSawb,
-                   int bits = 2, int epochs = 3) {
+                   int bits = 2, int epochs = 3, bool int8_full_precision = false) {
   nn::TrainConfig c;
   c.model = "resnet8";
-  c.dataset = "fashion-mnist";
+  c.dataset = train_set.channels == 3 ? "cifar10" : "fashion-mnist";
+  c.network.int8_full_precision = int8_full_precision;
   c.network.weight_bits = c.network.activation_bits = bits;
   c.network.quantizer = quantizer;
   c.network.quantize_all_layers = quantize_all;
@@ -218,8 +219,72 @@ TEST(Exporter, DefaultNetworkAgreesWithTheFloatEval) {
   // infer_dataset counts like nn::evaluate.
   IntEngine engine(model, best_kernel());
   const InferResult r = infer_dataset(engine, test_set, 64, "default.nceim");
+  // Against the checkpoint as trained (float stem, shortcuts and FC), the disagreements are not
+  // ties: compare_with_trainer says so (and names no more ties than there are).
+  const std::string ck_path = ::testing::TempDir() + "deploy_def_again.ckpt";
+  nn::write_checkpoint(ck_path, t.checkpoint);
+  const Agreement a = compare_with_trainer(model, r.predictions, ck_path, test_set, 64);
+  std::remove(ck_path.c_str());
+  EXPECT_EQ(a.images - a.equal, c.disagree);
+  EXPECT_GT(a.other, 0);
+  EXPECT_EQ(a.equal + a.logit_ties + a.code_ties + a.other, a.images);
   EXPECT_EQ(r.images, test_set.size());
   EXPECT_NEAR(r.top1, c.float_top1, 100.0 * (1.0 - kMinAgreementFull8));
+}
+
+// Trained with --int8-full-precision, the float network runs the stem, the shortcuts and the FC
+// on the exporter's 8-bit rule (the stem's weights rounded after the 3-channel normalization is
+// folded in, the FC's input rounded per image), so the exported model is exact up to float
+// rounding: every disagreement with the trainer's own eval is a float tie. Also at 4 bits with
+// every layer quantized, where the head's per-image shift rounds the pooled sums (16 pixels x
+// code 15 > 127), which the float network now does too.
+TEST(Exporter, Int8FullPrecisionTrainingAgreesWithTheFloatEvalUpToTies) {
+  omp_set_num_threads(2);
+  const nn::Dataset train_set = synthetic(600, 7, 3), test_set = synthetic(300, 8, 3);
+  Trained t = train_tiny(false, train_set, test_set, ::testing::TempDir() + "deploy_i8.ckpt",
+                         nn::QuantizerKind::kSawb, 2, 3, true);
+  EXPECT_TRUE(std::count(t.checkpoint.options.begin(), t.checkpoint.options.end(),
+                         std::make_pair(std::string("int8_full_precision"), std::string("1"))));
+  const IntModel model = export_int_model(t.checkpoint, t.norm, "int8.ckpt");
+  const Comparison c = compare(t, model, test_set, kTieLogitGap);
+  std::printf("int8 full precision: float top-1 %.2f%%, %d of %d disagree (%d ties), logit error "
+              "%.6f\n",
+              c.float_top1, c.disagree, c.images, c.ties, c.logit_error);
+  EXPECT_GT(c.float_top1, 30.0);
+  EXPECT_EQ(c.ties, c.disagree);
+  EXPECT_LE(c.disagree, kMaxTieFraction * c.images);
+  EXPECT_LT(c.logit_error, 1e-3);
+  // `nce infer --checkpoint` classifies the same way: every disagreement a tie.
+  const std::string ck_path = ::testing::TempDir() + "deploy_i8_again.ckpt";
+  nn::write_checkpoint(ck_path, t.checkpoint);
+  IntEngine engine(model, best_kernel());
+  const InferResult r = infer_dataset(engine, test_set, 64, "int8.nceim");
+  const Agreement a = compare_with_trainer(model, r.predictions, ck_path, test_set, 64);
+  std::remove(ck_path.c_str());
+  EXPECT_EQ(a.images, test_set.size());
+  EXPECT_EQ(a.equal + a.logit_ties + a.code_ties, a.images);
+  EXPECT_EQ(a.other, 0);
+  EXPECT_NEAR(a.float_top1, c.float_top1, 1e-9);
+
+  Trained t4 = train_tiny(true, train_set, test_set, ::testing::TempDir() + "deploy_i8q4.ckpt",
+                          nn::QuantizerKind::kSawb, 4, 1, true);
+  const IntModel m4 = export_int_model(t4.checkpoint, t4.norm, "int8q4.ckpt");
+  const Comparison c4 = compare(t4, m4, test_set, kTieLogitGap);
+  std::printf("int8 full precision, W4A4 all quantized: %d of %d disagree (%d ties), logit error "
+              "%.6f\n",
+              c4.disagree, c4.images, c4.ties, c4.logit_error);
+  EXPECT_EQ(c4.ties, c4.disagree);
+  EXPECT_LE(c4.disagree, kMaxTieFraction * c4.images);
+  // Another run's checkpoint (W4A4) against the W2A2 model is refused, naming the file.
+  const std::string other_path = ::testing::TempDir() + "deploy_i8q4_again.ckpt";
+  nn::write_checkpoint(other_path, t4.checkpoint);
+  try {
+    compare_with_trainer(model, r.predictions, other_path, test_set, 64);
+    ADD_FAILURE() << "a W4A4 checkpoint was compared with a W2A2 model";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(other_path), std::string::npos) << e.what();
+  }
+  std::remove(other_path.c_str());
 }
 
 // Export and infer agree on what is supported: 8-bit SAWB/DoReFa weights (effective integers

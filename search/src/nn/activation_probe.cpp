@@ -84,14 +84,9 @@ ActivationStats measure_activation(const float* x, std::size_t n, const ActParam
   return st;
 }
 
-std::vector<ActivationStats> Network::probe_activations(const Tensor& images, int reference_bits) {
-  if (reference_bits < 2 || reference_bits > 8) {
-    throw std::invalid_argument("probe_activations: reference_bits = " +
-                                std::to_string(reference_bits) + " must be in 2..8");
-  }
+void Network::visit_activation_inputs(const Tensor& images, const ActivationVisitor& visit) {
   forward(images, Mode::kEval);
   Impl& m = *impl_;
-  std::vector<ActivationStats> out;
   Tensor x;
   for (const Step& s : m.plan) {
     if (s.kind == Step::kConv) {
@@ -112,20 +107,29 @@ std::vector<ActivationStats> Network::probe_activations(const Tensor& images, in
           for (std::size_t p = 0; p < plane; ++p) x[off + p] = z[off + p] * scale + shift;
         }
       }
-      ActivationStats st = measure_activation(x.data(), x.size(), m.act_params(nd), reference_bits);
-      st.name = nd.layer.name;
-      st.channels = z.c();
-      out.push_back(std::move(st));
+      visit(nd.layer.name, x, m.act_params(nd));
     } else if (s.kind == Step::kAdd) {
       AddNode& nd = m.adds[s.index];
       if (nd.act == Act::kNone) continue;
       residual_add(m.values[nd.main].data, m.values[nd.shortcut].data, x);
-      ActivationStats st = measure_activation(x.data(), x.size(), m.act_params(nd), reference_bits);
-      st.name = nd.name + ".out";
-      st.channels = x.c();
-      out.push_back(std::move(st));
+      visit(nd.name + ".out", x, m.act_params(nd));
     }
   }
+}
+
+std::vector<ActivationStats> Network::probe_activations(const Tensor& images, int reference_bits) {
+  if (reference_bits < 2 || reference_bits > 8) {
+    throw std::invalid_argument("probe_activations: reference_bits = " +
+                                std::to_string(reference_bits) + " must be in 2..8");
+  }
+  std::vector<ActivationStats> out;
+  visit_activation_inputs(images, [&](const std::string& name, const Tensor& x,
+                                      const ActParams& act) {
+    ActivationStats st = measure_activation(x.data(), x.size(), act, reference_bits);
+    st.name = name;
+    st.channels = x.c();
+    out.push_back(std::move(st));
+  });
   return out;
 }
 

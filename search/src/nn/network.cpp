@@ -14,6 +14,7 @@
 #include "nce/nn/pooling.h"
 #include "nce/nn/random.h"
 #include "nce/nn/residual.h"
+#include "full8.h"
 #include "network_impl.h"
 
 namespace nce::nn {
@@ -76,14 +77,6 @@ void apply_act_backward(const ActParams& act, const Tensor& x, Tensor& g, float*
 
 }  // namespace
 
-void Network::Impl::quantize_weights(ConvNode& nd) {
-  if (!nd.quant_w) return;
-  nd.wq.resize_like(nd.weight);
-  nd.qscale =
-      nn::quantize_weights(opt.quantizer, opt.weight_bits, nd.weight.data(), nd.weight.size(),
-                           nd.step.size() ? nd.step[0] : 0.0f, nd.wq.data());
-}
-
 void Network::Impl::forward_conv(ConvNode& nd, Mode mode) {
   const bool train = mode == Mode::kTrain;
   Value& out = values[nd.out];
@@ -97,7 +90,7 @@ void Network::Impl::forward_conv(ConvNode& nd, Mode mode) {
     x = &nd.pooled_in;
   }
   quantize_weights(nd);
-  const float* w = nd.quant_w ? nd.wq.data() : nd.weight.data();
+  const float* w = nd.quant_w || nd.full8 ? nd.wq.data() : nd.weight.data();
   const bool has_pool = nd.layer.out_pool.kind != models::PoolKind::kNone;
   const bool has_act = nd.act != Act::kNone;
   Tensor* zt = (nd.bn || has_act || has_pool) ? &nd.z : &out.data;
@@ -160,7 +153,8 @@ void Network::Impl::backward_conv(ConvNode& nd) {
   }
   const bool pooled = nd.layer.in_pool.kind != models::PoolKind::kNone;
   const Tensor& x = pooled ? nd.pooled_in : in.data;
-  const float* w = nd.quant_w ? nd.wq.data() : nd.weight.data();
+  // full8: the gradient of the 8-bit weights goes straight through to the float ones.
+  const float* w = nd.quant_w || nd.full8 ? nd.wq.data() : nd.weight.data();
   float* dw = nd.weight_grad.data();
   if (nd.quant_w) {
     nd.dwq.resize_like(nd.weight);
@@ -255,17 +249,30 @@ void Network::Impl::forward_head(HeadNode& nd) {
     global_avg_pool_forward(x, nd.pooled);
     feat = &nd.pooled;
   }
+  const float* w = nd.weight.data();
+  if (nd.full8) {
+    if (!nd.pool) {
+      nd.pooled.resize_like(x);
+      std::copy(x.data(), x.data() + x.size(), nd.pooled.data());
+      feat = &nd.pooled;
+    }
+    quantize_head_input(nd.pooled, head_input_unit(nd), x.plane());
+    nd.wq.resize_like(nd.weight);
+    quantize_full8(nd.weight.data(), nd.layer.c_out, nd.layer.c_in, 1, {}, nd.wq.data());
+    w = nd.wq.data();
+  }
   LinearParams lp{nd.layer.c_in, nd.layer.c_out, 0};
-  linear_forward(lp, *feat, nd.weight.data(), nd.bias.data(), values[nd.out].data);
+  linear_forward(lp, *feat, w, nd.bias.data(), values[nd.out].data);
 }
 
 void Network::Impl::backward_head(HeadNode& nd) {
   Value& in = values[nd.in];
   const Tensor& g = values[nd.out].grad;
   LinearParams lp{nd.layer.c_in, nd.layer.c_out, 0};
-  const Tensor& feat = nd.pool ? nd.pooled : in.data;
+  // full8: straight through the 8-bit input and weights.
+  const Tensor& feat = nd.pool || nd.full8 ? nd.pooled : in.data;
   Tensor* dfeat = in.needs_grad ? &nd.g1 : nullptr;
-  linear_backward(lp, feat, nd.weight.data(), g, nd.weight_grad.data(), nd.bias_grad.data(), dfeat);
+  linear_backward(lp, feat, nd.full8 ? nd.wq.data() : nd.weight.data(), g, nd.weight_grad.data(), nd.bias_grad.data(), dfeat);
   if (!in.needs_grad) return;
   if (nd.pool) {
     global_avg_pool_backward(nd.g1, in.data.h(), in.data.w(), nd.g2);
@@ -376,6 +383,14 @@ Network::Network(const models::Network& description, const NetworkOptions& optio
       uniform_init(nd.bias, bound, rng);
       zeros_like(nd.weight_grad, nd.weight);
       zeros_like(nd.bias_grad, nd.bias);
+      nd.full8 = m.opt.int8_full_precision;
+      if (!m.convs.empty() && m.convs.back().out == cur) {
+        nd.src_kind = Step::kConv;
+        nd.src = static_cast<int>(m.convs.size()) - 1;
+      } else if (!m.adds.empty() && m.adds.back().out == cur) {
+        nd.src_kind = Step::kAdd;
+        nd.src = static_cast<int>(m.adds.size()) - 1;
+      }
       m.heads.push_back(std::move(nd));
       m.plan.push_back(Step{Step::kHead, 0});
       m.logits = m.heads.back().out;
@@ -391,6 +406,7 @@ Network::Network(const models::Network& description, const NetworkOptions& optio
     nd.out = m.new_value();
     nd.conv = ConvParams{l.c_in, l.c_out, l.k, l.stride, l.pad, 0};
     nd.quant_w = m.layer_quantized(l) && m.opt.weight_bits < 32;
+    nd.full8 = !nd.quant_w && m.opt.int8_full_precision;
     nd.weight.resize(l.c_out, l.c_in, l.k, l.k);
     kaiming_normal(nd.weight, l.c_in * l.k * l.k, rng);
     zeros_like(nd.weight_grad, nd.weight);

@@ -26,12 +26,20 @@ struct Value {
   bool needs_grad = true;
 };
 
+// One step of the plan, in forward order.
+struct Step {
+  enum Kind { kConv, kAdd, kHead } kind;
+  int index;
+};
+
 // A conv layer with its BN, activation and output pool, and their state and scratch.
 struct ConvNode {
   models::Layer layer;
   int in = 0, out = 0;
   ConvParams conv;
   bool quant_w = false;
+  bool full8 = false;           // the 8-bit rule (options.int8_full_precision, not quant_w)
+  std::vector<float> in_scale;  // full8: per input channel factors (the stem's 1 / std)
   Tensor weight, weight_grad;
   Tensor wq, dwq;
   float qscale = 0.0f;
@@ -59,12 +67,11 @@ struct HeadNode {
   Tensor weight, weight_grad, bias, bias_grad;
   Tensor pooled, g1, g2;
   bool pool = false;
-};
-
-// One step of the plan, in forward order.
-struct Step {
-  enum Kind { kConv, kAdd, kHead } kind;
-  int index;
+  bool full8 = false;  // the 8-bit rule (options.int8_full_precision): weights and input
+  Tensor wq;           // full8: the 8-bit weights
+  // The node whose activation feeds the head (for the unit of its 8-bit input): a conv or an add.
+  Step::Kind src_kind = Step::kConv;
+  int src = -1;
 };
 
 struct Network::Impl {
@@ -98,6 +105,8 @@ struct Network::Impl {
   void forward_head(HeadNode& nd);
   void backward_head(HeadNode& nd);
   void quantize_weights(ConvNode& nd);
+  // The head's input unit for the 8-bit rule: the PACT step of its producer, or 2^-16 (ReLU).
+  double head_input_unit(const HeadNode& nd) const;
 };
 
 }  // namespace nce::nn

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -86,6 +87,12 @@ void load_network(Network& net, const std::vector<StateBuffer>& saved, const std
     }
     std::copy(saved[i].values.begin(), saved[i].values.end(), t.data());
   }
+}
+
+std::vector<float> inverse(const std::vector<float>& stddev) {
+  std::vector<float> out(stddev.size());
+  for (std::size_t c = 0; c < out.size(); ++c) out[c] = 1.0f / stddev[c];
+  return out;
 }
 
 // Top-1 and top-5 hits of one row of logits: the label's rank = the number of other classes whose
@@ -208,11 +215,58 @@ std::vector<std::pair<std::string, std::string>> checkpoint_identity(const Train
       {"seed", std::to_string(c.seed)},
       {"max_batches", std::to_string(c.max_batches)},
   };
+  // Only when set, so that the checkpoints of earlier runs keep their identity.
+  if (n.int8_full_precision) id.emplace_back("int8_full_precision", "1");
   if (c.teacher) {
     id.emplace_back("distill", c.teacher_label + " T=" + num(c.distill_temperature) +
                                    " weight=" + num(c.distill_weight));
   }
   return id;
+}
+
+std::unique_ptr<Network> network_from_checkpoint(const Checkpoint& ck, const std::string& path,
+                                                 const Normalization& norm) {
+  std::map<std::string, std::string> opt(ck.options.begin(), ck.options.end());
+  auto get = [&](const std::string& key) -> const std::string& {
+    auto it = opt.find(key);
+    if (it == opt.end()) throw std::runtime_error(path + ": checkpoint has no option '" + key + "'");
+    return it->second;
+  };
+  auto number = [&](const std::string& key) {
+    const std::string& v = get(key);
+    try {
+      std::size_t used = 0;
+      const double x = std::stod(v, &used);
+      if (used == v.size()) return x;
+    } catch (const std::exception&) {
+    }
+    throw std::runtime_error(path + ": checkpoint option '" + key + "' = '" + v +
+                             "' is not a number");
+  };
+  NetworkOptions o;
+  o.weight_bits = static_cast<int>(number("weight_bits"));
+  o.activation_bits = static_cast<int>(number("activation_bits"));
+  o.bn_eps = static_cast<float>(number("bn_eps"));
+  o.quantize_all_layers = get("quantize_all_layers") == "1";
+  o.int8_full_precision = opt.count("int8_full_precision") && opt["int8_full_precision"] == "1";
+  models::InputShape input;
+  input.num_classes = 10;  // the data sets nce trains on (the exporter assumes the same)
+  char x1 = 0, x2 = 0;
+  std::istringstream in(get("input"));
+  if (!(in >> input.channels >> x1 >> input.height >> x2 >> input.width) || x1 != 'x' || x2 != 'x')
+    throw std::runtime_error(path + ": checkpoint option 'input' = '" + get("input") +
+                             "' is not CxHxW");
+  std::unique_ptr<Network> net;
+  try {
+    o.quantizer = parse_quantizer(get("quantizer"));
+    const models::Network desc = models::build(ck.model, ck.widths, input);
+    net = std::make_unique<Network>(desc, o, 0);
+    net->set_input_scale(inverse(norm.stddev));
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+  load_network(*net, ck.network, path);
+  return net;
 }
 
 EvalStats evaluate(Network& net, const Dataset& data, const Normalization& norm, int batch_size) {
@@ -278,6 +332,7 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
   auto optimizer = make_optimizer(config, net);
 
   const Normalization norm = compute_normalization(train_set);
+  net.set_input_scale(inverse(norm.stddev));  // the stem's 8-bit rule: normalization folded in
   BatchOptions batch_options;
   batch_options.batch_size = config.batch_size;
   batch_options.shuffle = true;

@@ -40,6 +40,10 @@ class IntEngine {
   // images: n images of C x H x W bytes (nn::Dataset's layout), the model's input shape.
   void run(const std::uint8_t* images, int n, IntLogits& out);
 
+  // One image, keeping every value: codes[v] holds value v's codes (H x W x C) when it is a kCodes
+  // value, and is empty otherwise. For comparing layer by layer with the float network.
+  void trace(const std::uint8_t* image, std::vector<std::vector<std::uint8_t>>& codes);
+
   const IntModel& model() const;
   KernelKind kernel() const;
 

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,12 @@ struct NetworkOptions {
   float bn_momentum = 0.1f;
   float bn_eps = 1e-5f;
   bool quantize_all_layers = false;  // also quantize the layers models:: keeps full precision
+  // The full-precision layers (the stem, 1x1 shortcuts and FC: every layer not quantized above)
+  // train and evaluate on the array's 8-bit rule, as `nce export` runs them: weights rounded to
+  // 8 bits per output channel (max-abs / 127; the stem's after the input normalization is folded
+  // in, see set_input_scale), the FC's input rounded to 8 bits per image; straight-through
+  // gradients. Off: they stay float, and the exported model differs from the trained one there.
+  bool int8_full_precision = false;
 };
 
 // Throws std::invalid_argument naming the option and value.
@@ -109,10 +116,22 @@ class Network {
   // reference_bits (2..8): the precision of the hypothetical quantizer for ReLU activations.
   std::vector<ActivationStats> probe_activations(const Tensor& images, int reference_bits);
 
+  // An eval-mode forward of `images` that hands every activation (ReLU or PACT), in forward
+  // order, to `visit`: its name (as ActivationStats::name), its input x (N x C x H x W: a conv's
+  // BN output, or a block's residual sum; valid during the call) and its parameters.
+  using ActivationVisitor =
+      std::function<void(const std::string& name, const Tensor& x, const ActParams& act)>;
+  void visit_activation_inputs(const Tensor& images, const ActivationVisitor& visit);
+
   void zero_grad();
   std::vector<Parameter> parameters();
   // Parameters then buffers, in a fixed order; for checkpoints.
   std::vector<NamedTensor> state();
+
+  // With options.int8_full_precision: the factor (1 / std of the input normalization) of each
+  // input channel, by which the stem's weights are scaled before the 8-bit rule rounds them
+  // (default 1). The trainer sets it from the training set's normalization.
+  void set_input_scale(const std::vector<float>& per_channel);
 
   const models::Network& description() const;
   const NetworkOptions& options() const;

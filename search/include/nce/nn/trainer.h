@@ -24,6 +24,8 @@
 
 namespace nce::nn {
 
+struct Checkpoint;  // checkpoint.h
+
 struct TrainConfig {
   std::string model = "resnet20";
   std::vector<int> widths;          // empty: the model's default widths for the data's channels
@@ -129,6 +131,15 @@ class TrainObserver {
 // Mean loss, top-1 and top-5 of `net` on `data` in eval mode, in file order. Throws DivergedError
 // when a logit or the loss is not finite (NaN logits are never counted as hits).
 EvalStats evaluate(Network& net, const Dataset& data, const Normalization& norm, int batch_size);
+
+// The trained network of a checkpoint of `nce train` (`path` names it in errors): its model,
+// widths and the network options among its identity (weight_bits, activation_bits, quantizer,
+// bn_eps, quantize_all_layers, int8_full_precision), its parameters and running statistics, and
+// the stem's input factors from `norm` (the training set's normalization). Throws
+// std::runtime_error naming the file and the key that is missing or malformed.
+std::unique_ptr<Network> network_from_checkpoint(const Checkpoint& checkpoint,
+                                                 const std::string& path,
+                                                 const Normalization& norm);
 
 // Trains config.model on train_set and evaluates on test_set (both must have the same image
 // shape and class count). Throws std::invalid_argument for a bad config, std::runtime_error for a
