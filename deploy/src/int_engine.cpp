@@ -3,7 +3,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <climits>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -21,6 +27,44 @@ using detail::preprocess_input;
 using detail::Scratch;
 
 namespace {
+
+// The threads of one parallel region working on one image meet at barriers of their own: a short
+// spin (about 256 pauses), then a futex sleep. One image then pays for one OpenMP wake-up, not one
+// per conv, whatever OMP_WAIT_POLICY says (`passive` made each conv's parallel region wait for
+// sleeping threads; `active` threads spin through a loaded machine's time slices).
+class TeamBarrier {
+ public:
+  explicit TeamBarrier(int n) : n_(n) {}
+  void wait() {
+    const unsigned gen = gen_.load(std::memory_order_seq_cst);
+    if (count_.fetch_add(1, std::memory_order_seq_cst) + 1 == n_) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_seq_cst);
+      if (sleepers_.load(std::memory_order_seq_cst) > 0)
+        syscall(SYS_futex, reinterpret_cast<unsigned*>(&gen_), FUTEX_WAKE_PRIVATE, INT_MAX,
+                nullptr, nullptr, 0);
+      return;
+    }
+    for (int spin = 0; spin < kSpins; ++spin) {
+      if (gen_.load(std::memory_order_seq_cst) != gen) return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    while (gen_.load(std::memory_order_seq_cst) == gen)
+      syscall(SYS_futex, reinterpret_cast<unsigned*>(&gen_), FUTEX_WAIT_PRIVATE, gen, nullptr,
+              nullptr, 0);
+    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+ private:
+  static constexpr int kSpins = 256;  // about 5-10 us, then sleep in the kernel
+  const int n_;
+  std::atomic<int> count_{0};
+  std::atomic<unsigned> gen_{0};
+  std::atomic<int> sleepers_{0};
+};
 
 // Max pool of a channels-last map (codes or int32); taps outside the map are skipped.
 template <typename T>
@@ -109,9 +153,15 @@ struct IntEngine::Impl {
     }
   }
 
-  // Runs image `img` (C x H x W bytes) into logits row `out`. inner: split the convs' pixels
-  // across the threads (call from outside a parallel region).
-  void run_image(const std::uint8_t* img, ImageBuffers& b, bool inner, std::int64_t* logits,
+  // A team of threads on one image (inside a parallel region): each conv's pixel chunks are split
+  // across them, everything else runs on thread 0, and they meet at `barrier`.
+  struct Team {
+    int tid = 0, size = 1;
+    TeamBarrier* barrier = nullptr;
+  };
+  // Runs image `img` (C x H x W bytes) into logits row `out` (written by team thread 0). team:
+  // null for one thread alone.
+  void run_image(const std::uint8_t* img, ImageBuffers& b, const Team* team, std::int64_t* logits,
                  int* exponent);
 };
 
@@ -140,34 +190,46 @@ KernelKind IntEngine::kernel() const {
   return impl_->kernel;
 }
 
-void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool inner,
+void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, const Team* team,
                                 std::int64_t* logits, int* exponent) {
+  const bool lead = !team || team->tid == 0;
+  const int tid = team ? team->tid : 0, size = team ? team->size : 1;
+  Scratch& own = scratch[static_cast<std::size_t>(team ? tid : omp_get_thread_num())];
   // The input: C x H x W -> H x W x C.
   const ValueInfo& in = model.values[0];
   std::uint8_t* x0 = b.codes[0].data();
-  for (int c = 0; c < in.channels; ++c)
-    for (int p = 0; p < in.height * in.width; ++p)
-      x0[static_cast<std::size_t>(p) * in.channels + c] =
-          img[static_cast<std::size_t>(c) * in.height * in.width + p];
+  if (lead)
+    for (int c = 0; c < in.channels; ++c)
+      for (int p = 0; p < in.height * in.width; ++p)
+        x0[static_cast<std::size_t>(p) * in.channels + c] =
+            img[static_cast<std::size_t>(c) * in.height * in.width + p];
   for (std::size_t i = 0; i < model.ops.size(); ++i) {
+    if (!lead && model.ops[i].kind != OpKind::kConv) continue;
     const Op& op = model.ops[i];
     if (op.kind == OpKind::kConv) {
       const ConvOp& c = op.conv;
       const PreparedConv& pc = convs[i];
       const ValueInfo& vi = model.values[c.input];
-      const std::uint8_t* src = b.codes[c.input].data();
-      if (pc.preprocess) {
-        b.src.resize(static_cast<std::size_t>(c.h_in) * c.w_in * c.c_in);
-        preprocess_input(c, src, vi.height, vi.width, b.src.data());
-        src = b.src.data();
-      }
-      if (pc.implicit) {
-        pad_map(src, c.h_in, c.w_in, c.c_in, pc.cp, c.pad, b.padded);
-        src = b.padded.data();
-      }
       const ValueInfo& vo = model.values[c.output];
       const bool pool = c.out_pool.kind != PoolKind::kNone;
       const int plane = c.h_out * c.w_out;
+      if (lead) {  // the operand and the output buffers, before the team reads and writes them
+        const std::uint8_t* from = b.codes[c.input].data();
+        if (pc.preprocess) {
+          b.src.resize(static_cast<std::size_t>(c.h_in) * c.w_in * c.c_in);
+          preprocess_input(c, from, vi.height, vi.width, b.src.data());
+          from = b.src.data();
+        }
+        if (pc.implicit) pad_map(from, c.h_in, c.w_in, c.c_in, pc.cp, c.pad, b.padded);
+        if (pool && vo.kind == ValueKind::kCodes)
+          b.prepool.resize(static_cast<std::size_t>(plane) * c.c_out);
+        if (pool && vo.kind == ValueKind::kFixed)
+          b.prepool_fixed.resize(static_cast<std::size_t>(plane) * c.c_out);
+      }
+      if (team) team->barrier->wait();
+      const std::uint8_t* src = pc.implicit     ? b.padded.data()
+                                : pc.preprocess ? b.src.data()
+                                                : b.codes[c.input].data();
       auto run_range = [&](int p0, int p1, Scratch& s) {
         if (vo.kind == ValueKind::kCodes) {
           std::uint8_t* o = pool ? b.prepool.data() : b.codes[c.output].data();
@@ -177,21 +239,16 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, bool i
           conv_range(pc, src, p0, p1, kernel, s, o);
         }
       };
-      if (pool) {
-        if (vo.kind == ValueKind::kCodes) {
-          b.prepool.resize(static_cast<std::size_t>(plane) * c.c_out);
-        } else {
-          b.prepool_fixed.resize(static_cast<std::size_t>(plane) * c.c_out);
-        }
-      }
-      if (inner) {
+      if (team) {
         const int chunks = (plane + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static)
-        for (int ch = 0; ch < chunks; ++ch)
-          run_range(ch * kChunk, std::min(plane, (ch + 1) * kChunk),
-                    scratch[static_cast<std::size_t>(omp_get_thread_num())]);
+        const int per = (chunks + size - 1) / size;  // contiguous chunks per thread
+        const int p0 = std::min(plane, tid * per * kChunk);
+        const int p1 = std::min(plane, (tid + 1) * per * kChunk);
+        if (p0 < p1) run_range(p0, p1, own);
+        team->barrier->wait();
+        if (!lead) continue;
       } else {
-        run_range(0, plane, scratch[static_cast<std::size_t>(omp_get_thread_num())]);
+        run_range(0, plane, own);
       }
       if (pool && vo.kind == ValueKind::kCodes)
         max_pool(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
@@ -282,15 +339,23 @@ void IntEngine::run(const std::uint8_t* images, int n, IntLogits& out) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n; ++i) {
       m.run_image(images + image_bytes * i,
-                  m.per_thread[static_cast<std::size_t>(omp_get_thread_num())], false,
+                  m.per_thread[static_cast<std::size_t>(omp_get_thread_num())], nullptr,
                   out.values.data() + static_cast<std::size_t>(i) * classes,
                   &out.exponent[static_cast<std::size_t>(i)]);
     }
   } else {
-    for (int i = 0; i < n; ++i)
-      m.run_image(images + image_bytes * i, m.per_thread[0], true,
-                  out.values.data() + static_cast<std::size_t>(i) * classes,
-                  &out.exponent[static_cast<std::size_t>(i)]);
+    // Fewer images than threads: one team per image, in one parallel region.
+    TeamBarrier barrier(threads);
+#pragma omp parallel num_threads(threads)
+    {
+      Impl::Team team{omp_get_thread_num(), omp_get_num_threads(), &barrier};
+      const bool whole = team.size == threads;  // else thread 0 alone, without barriers
+      if (whole || team.tid == 0)
+        for (int i = 0; i < n; ++i)
+          m.run_image(images + image_bytes * i, m.per_thread[0], whole ? &team : nullptr,
+                      out.values.data() + static_cast<std::size_t>(i) * classes,
+                      &out.exponent[static_cast<std::size_t>(i)]);
+    }
   }
 }
 
@@ -301,7 +366,7 @@ void IntEngine::trace(const std::uint8_t* image, std::vector<std::vector<std::ui
   m.scratch.resize(std::max<std::size_t>(m.scratch.size(), 1));
   std::vector<std::int64_t> logits(static_cast<std::size_t>(m.model.classes()));
   int exponent = 0;
-  m.run_image(image, b, false, logits.data(), &exponent);
+  m.run_image(image, b, nullptr, logits.data(), &exponent);
   codes = std::move(b.codes);
   for (std::size_t v = 0; v < codes.size(); ++v)
     if (m.model.values[v].kind != ValueKind::kCodes) codes[v].clear();

@@ -99,6 +99,22 @@ Comparison compare(Trained& t, const IntModel& model, const nn::Dataset& test_se
   }
   for (std::size_t k = 1; k < per_kernel.size(); ++k)
     EXPECT_EQ(per_kernel[k].values, per_kernel[0].values) << "kernel " << k;
+  {  // One image at a time: a team of 2 threads per image (and 1 thread alone) gets the same.
+    IntEngine engine(model, best_kernel());
+    const std::size_t bytes = test_set.pixels.size() / static_cast<std::size_t>(test_set.size());
+    for (int threads : {2, 1}) {
+      omp_set_num_threads(threads);
+      for (int i = 0; i < 8; ++i) {
+        IntLogits one;
+        engine.run(test_set.pixels.data() + bytes * i, 1, one);
+        EXPECT_TRUE(std::equal(one.values.begin(), one.values.end(),
+                               per_kernel[0].values.begin() + i * classes))
+            << "image " << i << " alone, " << threads << " threads";
+        EXPECT_EQ(one.exponent[0], per_kernel[0].exponent[static_cast<std::size_t>(i)]);
+      }
+    }
+    omp_set_num_threads(2);
+  }
   const IntLogits& il = per_kernel[0];
   cmp.images = test_set.size();
   int hits = 0;
