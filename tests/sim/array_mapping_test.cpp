@@ -17,37 +17,32 @@ namespace {
 using testing::make_hw;
 
 TEST(ArrayMapping, CeilDiv) {
-  EXPECT_EQ(ceil_div(0, 4), 0);
-  EXPECT_EQ(ceil_div(1, 4), 1);
-  EXPECT_EQ(ceil_div(4, 4), 1);
-  EXPECT_EQ(ceil_div(5, 4), 2);
-  EXPECT_EQ(ceil_div(7, 1), 7);
-  EXPECT_EQ(ceil_div(std::int64_t{1} << 40, 3), ((std::int64_t{1} << 40) + 2) / 3);
+  const std::int64_t big = std::int64_t{1} << 40;
+  const std::int64_t cases[][3] = {{0, 4, 0}, {1, 4, 1}, {4, 4, 1},
+                                   {5, 4, 2}, {7, 1, 7}, {big, 3, (big + 2) / 3}};
+  for (const auto& c : cases) EXPECT_EQ(ceil_div(c[0], c[1]), c[2]) << c[0] << " / " << c[1];
 }
 
 TEST(ArrayMapping, EachDataflowPlacesKNMAsSCALESimDoes) {
   // K = 100 reduction, N = 30 pixels, M = 7 filters on an 8 x 4 array.
-  const ArrayMapping os = map_gemm_to_array(Dataflow::kOS, 100, 30, 7, 8, 4);
-  EXPECT_EQ(os.Sr, 30);
-  EXPECT_EQ(os.Sc, 7);
-  EXPECT_EQ(os.T, 100);
-  EXPECT_EQ(os.row_folds, 4);  // ceil(30 / 8)
-  EXPECT_EQ(os.col_folds, 2);  // ceil(7 / 4)
-  const ArrayMapping ws = map_gemm_to_array(Dataflow::kWS, 100, 30, 7, 8, 4);
-  EXPECT_EQ(ws.Sr, 100);
-  EXPECT_EQ(ws.Sc, 7);
-  EXPECT_EQ(ws.T, 30);
-  EXPECT_EQ(ws.row_folds, 13);
-  EXPECT_EQ(ws.col_folds, 2);
-  const ArrayMapping is = map_gemm_to_array(Dataflow::kIS, 100, 30, 7, 8, 4);
-  EXPECT_EQ(is.Sr, 100);
-  EXPECT_EQ(is.Sc, 30);
-  EXPECT_EQ(is.T, 7);
-  EXPECT_EQ(is.row_folds, 13);
-  EXPECT_EQ(is.col_folds, 8);
-  EXPECT_EQ(fold_cycles(Dataflow::kOS, 8, 4, 100), 100 + 8 + 4 - 2);
-  EXPECT_EQ(fold_cycles(Dataflow::kWS, 8, 4, 30), 2 * 8 + 4 + 30 - 2);
-  EXPECT_EQ(fold_cycles(Dataflow::kIS, 8, 4, 7), 2 * 8 + 4 + 7 - 2);
+  struct Case {
+    Dataflow dataflow;
+    ArrayMapping want;  // Sr, Sc, T, ceil(Sr / 8), ceil(Sc / 4)
+    std::int64_t fold_cycles;
+  };
+  const Case cases[] = {
+      {Dataflow::kOS, {30, 7, 100, 4, 2}, 100 + 8 + 4 - 2},
+      {Dataflow::kWS, {100, 7, 30, 13, 2}, 2 * 8 + 4 + 30 - 2},
+      {Dataflow::kIS, {100, 30, 7, 13, 8}, 2 * 8 + 4 + 7 - 2},
+  };
+  for (const Case& c : cases) {
+    const ArrayMapping m = map_gemm_to_array(c.dataflow, 100, 30, 7, 8, 4);
+    const std::int64_t got[] = {m.Sr, m.Sc, m.T, m.row_folds, m.col_folds};
+    const std::int64_t want[] = {c.want.Sr, c.want.Sc, c.want.T, c.want.row_folds,
+                                 c.want.col_folds};
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(got[i], want[i]) << to_string(c.dataflow) << " " << i;
+    EXPECT_EQ(fold_cycles(c.dataflow, 8, 4, m.T), c.fold_cycles) << to_string(c.dataflow);
+  }
 }
 
 TEST(ArrayMapping, TheFoldPlanUsesIt) {
