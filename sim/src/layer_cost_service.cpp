@@ -1,6 +1,7 @@
 #include "nce/sim/layer_cost_service.h"
 
 #include <algorithm>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -51,11 +52,17 @@ void LayerCostService::prepare(const std::vector<CostKey>& keys, int threads) {
     memo_.emplace(key, LayerCost{});  // reserved here (a repeated key is found), computed below
     missing.push_back(key);
   }
-  // 2. Compute them in parallel.
+  // 2. Compute them in parallel. A key the fast path refuses (std::invalid_argument) leaves the
+  // memo as it was before this call and is rethrown here, from the calling thread.
   std::vector<LayerCost> results(missing.size());
+  std::vector<std::exception_ptr> errors(missing.size());
   auto work = [&](std::size_t begin, std::size_t step) {
     for (std::size_t i = begin; i < missing.size(); i += step) {
-      results[i] = compute(missing[i], missing[i].to_string());
+      try {
+        results[i] = compute(missing[i], missing[i].to_string());
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
     }
   };
   const std::size_t nthreads = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, threads)),
@@ -67,6 +74,11 @@ void LayerCostService::prepare(const std::vector<CostKey>& keys, int threads) {
     for (std::size_t t = 1; t < nthreads; ++t) pool.emplace_back(work, t, nthreads);
     work(0, nthreads);
     for (auto& th : pool) th.join();
+  }
+  for (const std::exception_ptr& error : errors) {
+    if (!error) continue;
+    for (const CostKey& key : missing) memo_.erase(key);
+    std::rethrow_exception(error);
   }
   // 3. Memoize and cache them, in order.
   for (std::size_t i = 0; i < missing.size(); ++i) {

@@ -132,5 +132,32 @@ TEST(LayerCostService, PrepareAsksTheCacheComputesEachMissingKeyOnceAndSharesThe
   EXPECT_EQ(second.cache_hits(), static_cast<std::int64_t>(distinct.size()));
 }
 
+// A key the fast path refuses throws from prepare(), on one thread or several, and leaves nothing
+// half-made in the memo.
+TEST(LayerCostService, PrepareThrowsForAKeyTheFastPathRefusesAndMemoizesNoneOfItsBatch) {
+  const HwConfig hw = make_hw(8, 8, "os");
+  const models::Network net = models::build_canonical("resnet20");
+  CostKey bad = cost_key_for(net.layers.front(), 3, 16);
+  bad.K = 0;  // no channels: not a GEMM
+  for (int threads : {1, 4}) {
+    std::vector<CostKey> keys;
+    for (const auto& layer : net.layers) {
+      for (int extra : {0, 1, 2}) {  // enough distinct keys (> 16) for worker threads
+        keys.push_back(cost_key_for(layer, layer.c_in, layer.c_out + extra));
+      }
+    }
+    keys.push_back(bad);
+    LayerCostService costs(hw);
+    EXPECT_THROW(costs.prepare(keys, threads), std::invalid_argument) << threads;
+    EXPECT_THROW(costs.known(bad), std::out_of_range) << threads;
+    EXPECT_THROW(costs.known(keys.front()), std::out_of_range) << threads;
+    EXPECT_EQ(costs.computed(), 0) << threads;
+    keys.pop_back();
+    costs.prepare(keys, threads);
+    EXPECT_EQ(costs.known(keys.front()).cycles, fast_layer_cost(hw, net.layers.front()).cycles)
+        << threads;
+  }
+}
+
 }  // namespace
 }  // namespace nce::sim

@@ -38,7 +38,9 @@ class LayerCostService {
 
   // Makes every key in `keys` known: each one not memoized yet is asked of the cache, in the order
   // given, and the rest are computed on up to `threads` threads, then stored in the cache in that
-  // order. Afterwards known(key) answers for each of them.
+  // order. Afterwards known(key) answers for each of them. A key the fast path refuses (a shape it
+  // cannot represent) throws its std::invalid_argument; the keys this call would have computed are
+  // then not memoized (those the cache answered are).
   void prepare(const std::vector<CostKey>& keys, int threads);
   // The memoized cost of a key cost() or prepare() has seen; throws std::out_of_range otherwise.
   // The reference stays valid as long as the service.
