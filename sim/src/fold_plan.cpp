@@ -15,9 +15,6 @@
 namespace nce::sim {
 
 namespace {
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
-  return (a + b - 1) / b;
-}
 
 // Words per buffer of one fold streaming t steps with r x c of the array used.
 struct TileWords {
@@ -93,8 +90,7 @@ Fold fold_at(const FoldPlan& p, std::int64_t index) {
 }  // namespace
 
 std::int64_t FoldPlan::fold_cycles(std::int64_t t_used) const {
-  if (dataflow == Dataflow::kOS) return t_used + rows + cols - 2;
-  return 2 * static_cast<std::int64_t>(rows) + cols + t_used - 2;
+  return sim::fold_cycles(dataflow, rows, cols, t_used);
 }
 
 FoldPlan make_fold_plan(const HwConfig& hw, std::int64_t K, std::int64_t N, std::int64_t M) {
@@ -115,19 +111,10 @@ FoldPlan make_fold_plan(const HwConfig& hw, const ConvGeometry& geo) {
   p.K = K;
   p.N = N;
   p.M = M;
-  switch (hw.dataflow) {
-    case Dataflow::kOS:
-      p.Sr = N, p.Sc = M, p.T = K;
-      break;
-    case Dataflow::kWS:
-      p.Sr = K, p.Sc = M, p.T = N;
-      break;
-    case Dataflow::kIS:
-      p.Sr = K, p.Sc = N, p.T = M;
-      break;
-  }
-  p.row_folds = ceil_div(p.Sr, hw.rows);
-  p.col_folds = ceil_div(p.Sc, hw.cols);
+  const ArrayMapping mapping = map_gemm_to_array(hw.dataflow, K, N, M, hw.rows, hw.cols);
+  p.Sr = mapping.Sr, p.Sc = mapping.Sc, p.T = mapping.T;
+  p.row_folds = mapping.row_folds;
+  p.col_folds = mapping.col_folds;
 
   // The longest chunk whose streamed tiles fit every working half.
   const std::int64_t r = std::min<std::int64_t>(hw.rows, p.Sr);

@@ -136,8 +136,7 @@ LayerCost infeasible_cost(const std::string& detail, int passes) {
   return c;
 }
 
-PassResult fast_pass(const HwConfig& hw, const ConvGeometry& geo) {
-  const FoldPlan plan = make_fold_plan(hw, geo);
+PassResult fast_pass(const HwConfig& hw, const FoldPlan& plan) {
   const std::vector<Fold> folds = plan_folds(plan);
   const std::int64_t F = static_cast<std::int64_t>(folds.size());
   PassResult r;
@@ -187,12 +186,11 @@ PassResult fast_pass(const HwConfig& hw, const ConvGeometry& geo) {
 
 LayerCost fast_layer_cost(const HwConfig& hw, const GemmLayer& layer) {
   const int passes = passes_for(hw, layer.quantized);
-  const ConvGeometry geo = layer.geometry();
-  const FoldPlan plan = make_fold_plan(hw, geo);
+  const FoldPlan plan = make_fold_plan(hw, layer.geometry());
   if (auto shortfall = check_sram_fit(hw, plan)) {
     return infeasible_cost(describe_shortfall(hw, layer.name, *shortfall), passes);
   }
-  const PassResult one = fast_pass(hw, geo);
+  const PassResult one = fast_pass(hw, plan);
   return finalize_cost(hw, std::vector<PassResult>(static_cast<std::size_t>(passes), one),
                        plan.num_folds());
 }

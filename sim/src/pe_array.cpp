@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "nce/sim/array_mapping.h"
+
 namespace nce::sim {
 
 PeArray::PeArray(int rows, int cols)
@@ -17,36 +19,63 @@ PeArray::PeArray(int rows, int cols)
   assert(rows > 0 && cols > 0 && "array needs rows and cols");
 }
 
-FoldActivity PeArray::run_os_fold(const OperandView& a, int r_used, const OperandView& b,
-                                  int c_used, std::int64_t T, std::vector<std::int64_t>& out) {
-  assert(r_used >= 1 && r_used <= rows_ && c_used >= 1 && c_used <= cols_ && T >= 1);
-  const std::int64_t R = rows_, C = cols_, RC = R * C;
+void PeArray::begin_fold(int r_used, int c_used, std::int64_t T) {
+  assert(r_used >= 1 && r_used <= rows_ && c_used >= 1 && c_used <= cols_ && T >= 1 &&
+         "a fold uses 1..rows x 1..cols PEs and streams at least one step");
+  (void)r_used, (void)c_used, (void)T;  // NDEBUG
   std::fill(a_reg_.begin(), a_reg_.end(), 0);
   std::fill(b_reg_.begin(), b_reg_.end(), 0);
   std::fill(a_valid_.begin(), a_valid_.end(), 0);
   std::fill(b_valid_.begin(), b_valid_.end(), 0);
   std::fill(acc_.begin(), acc_.end(), 0);
+}
+
+void PeArray::shift_right() {
+  const std::size_t n = a_reg_.size() - 1;
+  std::memmove(a_reg_.data() + 1, a_reg_.data(), n * sizeof(std::int32_t));
+  std::memmove(a_valid_.data() + 1, a_valid_.data(), n);
+}
+
+void PeArray::shift_down() {
+  const std::size_t n = b_reg_.size() - static_cast<std::size_t>(cols_);
+  std::memmove(b_reg_.data() + cols_, b_reg_.data(), n * sizeof(std::int32_t));
+  std::memmove(b_valid_.data() + cols_, b_valid_.data(), n);
+}
+
+std::int64_t PeArray::feed_left(const OperandView& x, int r_used, std::int64_t step,
+                                std::int64_t T) {
+  shift_right();
+  // Local pointers: the valid flags are bytes, which may alias the vectors' own pointers.
+  std::int32_t* reg = a_reg_.data();
+  std::uint8_t* valid_flag = a_valid_.data();
+  const std::int64_t R = rows_, C = cols_;
+  std::int64_t fed = 0;
+  for (std::int64_t i = 0; i < R; ++i) {
+    const std::int64_t t = step - i;
+    const bool valid = i < r_used && t >= 0 && t < T;
+    reg[i * C] = valid ? x.at(i, t) : 0;
+    valid_flag[i * C] = valid;
+    fed += valid;
+  }
+  return fed;
+}
+
+FoldActivity PeArray::run_os_fold(const OperandView& a, int r_used, const OperandView& b,
+                                  int c_used, std::int64_t T, std::vector<std::int64_t>& out) {
+  begin_fold(r_used, c_used, T);
+  const std::int64_t R = rows_, C = cols_;
   std::int32_t* ar = a_reg_.data();
   std::int32_t* br = b_reg_.data();
   std::uint8_t* av = a_valid_.data();
   std::uint8_t* bv = b_valid_.data();
   std::int64_t* acc = acc_.data();
   FoldActivity act;
-  act.cycles = T + R + C - 2;
+  act.cycles = fold_cycles(Dataflow::kOS, R, C, T);
   for (std::int64_t c = 0; c < act.cycles; ++c) {
     // Horizontal operands move one PE right; row i's left edge takes a(i, c - i).
-    std::memmove(ar + 1, ar, static_cast<std::size_t>(RC - 1) * sizeof(std::int32_t));
-    std::memmove(av + 1, av, static_cast<std::size_t>(RC - 1));
-    for (std::int64_t i = 0; i < R; ++i) {
-      const std::int64_t k = c - i;
-      const bool valid = i < r_used && k >= 0 && k < T;
-      ar[i * C] = valid ? a.at(i, k) : 0;
-      av[i * C] = valid;
-      act.left_edge_reads += valid;
-    }
+    act.left_edge_reads += feed_left(a, r_used, c, T);
     // Vertical operands move one PE down; column j's top edge takes b(c - j, j).
-    std::memmove(br + C, br, static_cast<std::size_t>(RC - C) * sizeof(std::int32_t));
-    std::memmove(bv + C, bv, static_cast<std::size_t>(RC - C));
+    shift_down();
     for (std::int64_t j = 0; j < C; ++j) {
       const std::int64_t k = c - j;
       const bool valid = j < c_used && k >= 0 && k < T;
@@ -81,13 +110,8 @@ FoldActivity PeArray::run_os_fold(const OperandView& a, int r_used, const Operan
 FoldActivity PeArray::run_stationary_fold(const OperandView& s, int r_used, int c_used,
                                           const OperandView& v, std::int64_t T,
                                           std::vector<std::int64_t>& out) {
-  assert(r_used >= 1 && r_used <= rows_ && c_used >= 1 && c_used <= cols_ && T >= 1);
-  const std::int64_t R = rows_, C = cols_, RC = R * C;
-  std::fill(a_reg_.begin(), a_reg_.end(), 0);
-  std::fill(b_reg_.begin(), b_reg_.end(), 0);
-  std::fill(a_valid_.begin(), a_valid_.end(), 0);
-  std::fill(b_valid_.begin(), b_valid_.end(), 0);
-  std::fill(acc_.begin(), acc_.end(), 0);
+  begin_fold(r_used, c_used, T);
+  const std::int64_t R = rows_, C = cols_;
   std::int32_t* ar = a_reg_.data();
   std::int32_t* sr = b_reg_.data();
   std::uint8_t* av = a_valid_.data();
@@ -95,11 +119,10 @@ FoldActivity PeArray::run_stationary_fold(const OperandView& s, int r_used, int 
   std::int64_t* psum = acc_.data();
   out.assign(static_cast<std::size_t>(T) * c_used, 0);
   FoldActivity act;
-  act.cycles = 2 * R + C + T - 2;
+  act.cycles = fold_cycles(Dataflow::kWS, R, C, T);  // IS: the same array steps
   // Load: the stationary tile shifts down one row per cycle; row R-1-c enters at cycle c.
   for (std::int64_t c = 0; c < R; ++c) {
-    std::memmove(sr + C, sr, static_cast<std::size_t>(RC - C) * sizeof(std::int32_t));
-    std::memmove(sv + C, sv, static_cast<std::size_t>(RC - C));
+    shift_down();
     const std::int64_t r = R - 1 - c;
     for (std::int64_t j = 0; j < C; ++j) {
       const bool valid = r < r_used && j < c_used;
@@ -108,17 +131,10 @@ FoldActivity PeArray::run_stationary_fold(const OperandView& s, int r_used, int 
       act.stationary_reads += valid;
     }
   }
-  // Stream.
+  // Stream: row r's left edge takes v(t, r) at cycle R + t + r.
+  const OperandView v_rows{v.base, v.stride_j, v.stride_i};  // v transposed: (r, t)
   for (std::int64_t c = R; c < act.cycles; ++c) {
-    std::memmove(ar + 1, ar, static_cast<std::size_t>(RC - 1) * sizeof(std::int32_t));
-    std::memmove(av + 1, av, static_cast<std::size_t>(RC - 1));
-    for (std::int64_t r = 0; r < R; ++r) {
-      const std::int64_t t = c - R - r;
-      const bool valid = r < r_used && t >= 0 && t < T;
-      ar[r * C] = valid ? v.at(t, r) : 0;
-      av[r * C] = valid;
-      act.left_edge_reads += valid;
-    }
+    act.left_edge_reads += feed_left(v_rows, r_used, c - R, T);
     // Psums move down one row while each PE adds its product (bottom-up so row r-1 is still the
     // previous cycle's value). Columns >= c_used hold no valid stationary operand.
     std::int64_t macs = 0;

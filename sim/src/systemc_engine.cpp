@@ -87,11 +87,66 @@ class ArrayTop : public sc_core::sc_module {
     }
   }
 
+  // Adds a fold's rows x cols output tile (row-major) into psums: element (i, j) at
+  // psums[base + i * step_i + j * step_j].
+  static void add_tile(const std::vector<std::int64_t>& tile, std::int64_t rows, std::int64_t cols,
+                       std::int64_t base, std::int64_t step_i, std::int64_t step_j,
+                       std::vector<std::int64_t>& psums) {
+    for (std::int64_t i = 0; i < rows; ++i) {
+      for (std::int64_t j = 0; j < cols; ++j) {
+        psums[static_cast<std::size_t>(base + i * step_i + j * step_j)] += tile[i * cols + j];
+      }
+    }
+  }
+
+  // Runs fold f on the array (its output tile in `tile`), adds the tile into psums (N x M) and
+  // counts the fold's operand SRAM reads into e.
+  FoldActivity run_fold(const Fold& f, const std::vector<std::int32_t>& A,
+                        const std::vector<std::int32_t>& W, std::vector<std::int64_t>& psums,
+                        std::vector<std::int64_t>& tile, EventCounts& e) {
+    const std::int64_t K = plan_.K, M = plan_.M;
+    const int r_used = static_cast<int>(f.r_used), c_used = static_cast<int>(f.c_used);
+    const std::int64_t base = f.n0 * M + f.m0;  // psums index of the tile's corner
+    FoldActivity act;
+    switch (plan_.dataflow) {
+      case Dataflow::kOS: {
+        // Rows <- pixels [n0, n1), cols <- filters [m0, m1), time <- reduction [k0, k1).
+        OperandView a{A.data() + f.n0 * K + f.k0, K, 1};
+        OperandView b{W.data() + f.k0 * M + f.m0, M, 1};
+        act = array_->run_os_fold(a, r_used, b, c_used, f.t_used, tile);
+        add_tile(tile, r_used, c_used, base, M, 1, psums);
+        e.ifmap_sram_reads += act.left_edge_reads;
+        e.filter_sram_reads += act.top_edge_reads;
+        break;
+      }
+      case Dataflow::kWS: {
+        // Stationary W[k0.., m0..]; time <- pixels [n0, n1).
+        OperandView s{W.data() + f.k0 * M + f.m0, M, 1};
+        OperandView v{A.data() + f.n0 * K + f.k0, K, 1};
+        act = array_->run_stationary_fold(s, r_used, c_used, v, f.t_used, tile);
+        add_tile(tile, f.t_used, c_used, base, M, 1, psums);
+        e.filter_sram_reads += act.stationary_reads;
+        e.ifmap_sram_reads += act.left_edge_reads;
+        break;
+      }
+      case Dataflow::kIS: {
+        // Stationary A^T[k0.., n0..]; time <- filters [m0, m1).
+        OperandView s{A.data() + f.n0 * K + f.k0, 1, K};
+        OperandView v{W.data() + f.k0 * M + f.m0, 1, M};
+        act = array_->run_stationary_fold(s, r_used, c_used, v, f.t_used, tile);
+        add_tile(tile, f.t_used, c_used, base, 1, M, psums);
+        e.ifmap_sram_reads += act.stationary_reads;
+        e.filter_sram_reads += act.left_edge_reads;
+        break;
+      }
+    }
+    return act;
+  }
+
   // One pass over the GEMM: A (N x K) and W (K x M) operands, psums (N x M) out.
   PassResult run_pass(const std::vector<std::int32_t>& A, const std::vector<std::int32_t>& W,
                       std::vector<std::int64_t>& psums) {
     const std::int64_t F = plan_.num_folds(), G = plan_.num_groups();
-    const std::int64_t K = plan_.K, M = plan_.M;
     loaded_.assign(static_cast<std::size_t>(F), 0);
     ended_.assign(static_cast<std::size_t>(F), 0);
     group_done_.assign(static_cast<std::size_t>(G), 0);
@@ -115,53 +170,8 @@ class ArrayTop : public sc_core::sc_module {
       }
       result_.stall_cycles += cycles_since(prev_end);
 
-      FoldActivity act;
-      const int r_used = static_cast<int>(f.r_used), c_used = static_cast<int>(f.c_used);
       auto& e = result_.events;
-      switch (plan_.dataflow) {
-        case Dataflow::kOS: {
-          // Rows <- pixels [n0, n1), cols <- filters [m0, m1), time <- reduction [k0, k1).
-          OperandView a{A.data() + f.n0 * K + f.k0, K, 1};
-          OperandView b{W.data() + f.k0 * M + f.m0, M, 1};
-          act = array_->run_os_fold(a, r_used, b, c_used, f.t_used, tile);
-          for (std::int64_t r = 0; r < r_used; ++r) {
-            for (std::int64_t c = 0; c < c_used; ++c) {
-              psums[static_cast<std::size_t>((f.n0 + r) * M + f.m0 + c)] += tile[r * c_used + c];
-            }
-          }
-          e.ifmap_sram_reads += act.left_edge_reads;
-          e.filter_sram_reads += act.top_edge_reads;
-          break;
-        }
-        case Dataflow::kWS: {
-          // Stationary W[k0.., m0..]; time <- pixels [n0, n1).
-          OperandView s{W.data() + f.k0 * M + f.m0, M, 1};
-          OperandView v{A.data() + f.n0 * K + f.k0, K, 1};
-          act = array_->run_stationary_fold(s, r_used, c_used, v, f.t_used, tile);
-          for (std::int64_t t = 0; t < f.t_used; ++t) {
-            for (std::int64_t c = 0; c < c_used; ++c) {
-              psums[static_cast<std::size_t>((f.n0 + t) * M + f.m0 + c)] += tile[t * c_used + c];
-            }
-          }
-          e.filter_sram_reads += act.stationary_reads;
-          e.ifmap_sram_reads += act.left_edge_reads;
-          break;
-        }
-        case Dataflow::kIS: {
-          // Stationary A^T[k0.., n0..]; time <- filters [m0, m1).
-          OperandView s{A.data() + f.n0 * K + f.k0, 1, K};
-          OperandView v{W.data() + f.k0 * M + f.m0, 1, M};
-          act = array_->run_stationary_fold(s, r_used, c_used, v, f.t_used, tile);
-          for (std::int64_t t = 0; t < f.t_used; ++t) {
-            for (std::int64_t c = 0; c < c_used; ++c) {
-              psums[static_cast<std::size_t>((f.n0 + c) * M + f.m0 + t)] += tile[t * c_used + c];
-            }
-          }
-          e.ifmap_sram_reads += act.stationary_reads;
-          e.filter_sram_reads += act.left_edge_reads;
-          break;
-        }
-      }
+      const FoldActivity act = run_fold(f, A, W, psums, tile, e);
       e.macs += act.macs;
       e.ofmap_sram_writes += act.outputs;
       if (!f.first_of_group) e.ofmap_sram_reads += act.outputs;  // psums read back to add

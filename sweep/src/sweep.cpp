@@ -144,6 +144,171 @@ class LockedCache : public sim::CostCache {
   std::mutex mutex_;
 };
 
+// [grid] keys must be hw config keys (general.name is generated per point).
+void check_grid_keys(const SweepSpec& spec, const std::vector<IniEntry>& entries,
+                     const std::string& source) {
+  const auto known = spec.base.to_key_values();
+  for (const auto& e : entries) {
+    if (e.section != "grid") continue;
+    if (!known.count(e.key) || e.key == "general.name") {
+      std::string list;
+      for (const auto& [k, v] : known) {
+        if (k != "general.name") list += (list.empty() ? "" : ", ") + k;
+      }
+      throw std::invalid_argument(source + ":" + std::to_string(e.line) +
+                                  ": unknown hw config key '" + e.key +
+                                  "' in [grid] (known: " + list + ")");
+    }
+  }
+}
+
+// Expands the grid (first key slowest, last fastest) into spec.points, validating every point.
+void expand_grid(SweepSpec& spec, const std::string& source) {
+  std::size_t total = 1;
+  bool too_many = false;
+  std::string sizes;  // "4 array.rows x 4 array.cols x ..."
+  for (const auto& [key, values] : spec.grid) {
+    sizes += (sizes.empty() ? "" : " x ") + std::to_string(values.size()) + " " + key;
+    too_many = too_many || values.size() > kMaxSweepPoints / total;
+    if (!too_many) total *= values.size();
+  }
+  if (too_many) {
+    throw std::invalid_argument(source + ": [grid] has more than " +
+                                std::to_string(kMaxSweepPoints) + " points (" + sizes +
+                                "); split it into several sweep files");
+  }
+  for (std::size_t idx = 0; idx < total; ++idx) {
+    std::vector<std::size_t> at(spec.grid.size(), 0);
+    std::size_t rem = idx;
+    for (std::size_t g = spec.grid.size(); g-- > 0;) {
+      at[g] = rem % spec.grid[g].second.size();
+      rem /= spec.grid[g].second.size();
+    }
+    SweepPoint p;
+    std::string label;
+    for (std::size_t g = 0; g < spec.grid.size(); ++g) {
+      const auto& [key, values] = spec.grid[g];
+      p.overrides[key] = values[at[g]];
+      label += (label.empty() ? "" : ",") + short_key(key, spec.grid) + "=" + values[at[g]];
+    }
+    p.name = spec.base.name + "{" + label + "}";
+    auto overrides = p.overrides;
+    overrides["general.name"] = p.name;
+    try {
+      p.hw = sim::with_overrides(spec.base, overrides);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(source + ": grid point " + p.name + ": " + e.what());
+    }
+    spec.points.push_back(std::move(p));
+  }
+}
+
+// A [networks] wrpn line: one network per multiplier.
+void add_wrpn_networks(const IniEntry& e, const std::string& where, const std::string& dataset,
+                       SweepSpec& spec) {
+  auto [model, list] = split_model(e.value, where, e.key);
+  auto items = split_list(list);
+  if (items.empty()) throw std::invalid_argument(where + "[networks] wrpn: no multipliers");
+  for (const auto& item : items) {
+    double m = 0;
+    try {
+      m = models::parse_multipliers(item).front();
+    } catch (const std::invalid_argument& ex) {
+      throw std::invalid_argument(where + "[networks] wrpn: bad multiplier '" + item +
+                                  "': " + ex.what());
+    }
+    SweepNetwork n;
+    n.model = model;
+    n.method = "wrpn";
+    n.dataset = dataset;
+    models::InputShape input = input_for(model, dataset, where);
+    try {
+      n.widths = models::scale_widths(models::default_widths(model, input.channels), m);
+    } catch (const std::invalid_argument& ex) {
+      throw std::invalid_argument(where + "[networks] wrpn: " + ex.what());
+    }
+    n.label = model + " wrpn x" + item;
+    spec.networks.push_back(n);
+  }
+}
+
+// A [networks] candidates line: one network per row the query returns.
+void add_candidate_networks(const IniEntry& e, const std::string& where, const std::string& dataset,
+                            const Database* candidates_from, SweepSpec& spec) {
+  if (!candidates_from) {
+    throw std::invalid_argument(where +
+                                "[networks] candidates: no database to query (give "
+                                "--db or [sweep] candidates_db)");
+  }
+  QueryResult rows = run_query(*candidates_from, e.value);
+  auto column = [&](const std::string& name) -> int {
+    for (size_t c = 0; c < rows.columns.size(); ++c) {
+      if (rows.columns[c] == name) return static_cast<int>(c);
+    }
+    return -1;
+  };
+  int model_col = column("model"), widths_col = column("widths");
+  if (model_col < 0 || widths_col < 0) {
+    throw std::invalid_argument(where +
+                                "[networks] candidates: the query must return "
+                                "columns 'model' and 'widths'");
+  }
+  int method_col = column("method"), dataset_col = column("dataset"), top1_col = column("top1"),
+      run_col = column("run_id"), epoch_col = column("epoch");
+  for (const auto& r : rows.rows) {
+    SweepNetwork n;
+    n.model = r[model_col].to_string();
+    n.widths = parse_json_int_array(r[widths_col].to_string());
+    n.method = method_col >= 0 ? r[method_col].to_string() : "candidate";
+    n.dataset = dataset_col >= 0 && !r[dataset_col].to_string().empty() ? r[dataset_col].to_string()
+                                                                        : dataset;
+    if (top1_col >= 0 && r[top1_col].type != Value::Type::kNull) {
+      n.top1 = r[top1_col].type == Value::Type::kReal ? r[top1_col].real
+                                                      : static_cast<double>(r[top1_col].integer);
+    }
+    n.label = n.model + " " + n.method;
+    if (run_col >= 0) n.label += " run " + r[run_col].to_string();
+    if (epoch_col >= 0 && r[epoch_col].type != Value::Type::kNull) {
+      n.label += " epoch " + r[epoch_col].to_string();
+    }
+    spec.networks.push_back(n);
+  }
+}
+
+// The networks of one [networks] line (model, widths, wrpn, candidates), appended to spec.
+void add_networks(const IniEntry& e, const std::string& source, const std::string& dataset,
+                  const Database* candidates_from, SweepSpec& spec) {
+  const std::string where = source + ":" + std::to_string(e.line) + ": ";
+  if (e.key == "model") {
+    SweepNetwork n;
+    n.model = e.value;
+    n.label = e.value;
+    n.method = "original";
+    n.dataset = dataset;
+    spec.networks.push_back(n);
+  } else if (e.key == "widths") {
+    auto [model, list] = split_model(e.value, where, e.key);
+    SweepNetwork n;
+    n.model = model;
+    n.method = "custom";
+    n.dataset = dataset;
+    try {
+      n.widths = models::parse_widths(list);
+    } catch (const std::invalid_argument& ex) {
+      throw std::invalid_argument(where + "[networks] widths: " + ex.what());
+    }
+    n.label = model + " " + models::format_widths(n.widths);
+    spec.networks.push_back(n);
+  } else if (e.key == "wrpn") {
+    add_wrpn_networks(e, where, dataset, spec);
+  } else if (e.key == "candidates") {
+    add_candidate_networks(e, where, dataset, candidates_from, spec);
+  } else {
+    throw std::invalid_argument(where + "unknown key '" + e.key +
+                                "' in [networks] (model, widths, wrpn, candidates)");
+  }
+}
+
 }  // namespace
 
 SweepSpec parse_sweep(const std::string& text, const std::string& source,
@@ -210,152 +375,9 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
                                 ": empty grid: [grid] needs at least one "
                                 "'section.key = v1, v2, ...' line");
   }
-  // Grid keys must be hw config keys (general.name is generated per point).
-  const auto known = spec.base.to_key_values();
-  for (const auto& e : entries) {
-    if (e.section != "grid") continue;
-    if (!known.count(e.key) || e.key == "general.name") {
-      std::string list;
-      for (const auto& [k, v] : known) {
-        if (k != "general.name") list += (list.empty() ? "" : ", ") + k;
-      }
-      throw std::invalid_argument(source + ":" + std::to_string(e.line) +
-                                  ": unknown hw config key '" + e.key +
-                                  "' in [grid] (known: " + list + ")");
-    }
-  }
-  // Expand the grid (first key slowest, last fastest) and validate every point.
-  std::size_t total = 1;
-  bool too_many = false;
-  std::string sizes;  // "4 array.rows x 4 array.cols x ..."
-  for (const auto& [key, values] : spec.grid) {
-    sizes += (sizes.empty() ? "" : " x ") + std::to_string(values.size()) + " " + key;
-    too_many = too_many || values.size() > kMaxSweepPoints / total;
-    if (!too_many) total *= values.size();
-  }
-  if (too_many) {
-    throw std::invalid_argument(source + ": [grid] has more than " +
-                                std::to_string(kMaxSweepPoints) + " points (" + sizes +
-                                "); split it into several sweep files");
-  }
-  for (std::size_t idx = 0; idx < total; ++idx) {
-    std::vector<std::size_t> at(spec.grid.size(), 0);
-    std::size_t rem = idx;
-    for (std::size_t g = spec.grid.size(); g-- > 0;) {
-      at[g] = rem % spec.grid[g].second.size();
-      rem /= spec.grid[g].second.size();
-    }
-    SweepPoint p;
-    std::string label;
-    for (std::size_t g = 0; g < spec.grid.size(); ++g) {
-      const auto& [key, values] = spec.grid[g];
-      p.overrides[key] = values[at[g]];
-      label += (label.empty() ? "" : ",") + short_key(key, spec.grid) + "=" + values[at[g]];
-    }
-    p.name = spec.base.name + "{" + label + "}";
-    auto overrides = p.overrides;
-    overrides["general.name"] = p.name;
-    try {
-      p.hw = sim::with_overrides(spec.base, overrides);
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(source + ": grid point " + p.name + ": " + e.what());
-    }
-    spec.points.push_back(std::move(p));
-  }
-
-  for (const auto& e : network_entries) {
-    const std::string where = source + ":" + std::to_string(e.line) + ": ";
-    if (e.key == "model") {
-      SweepNetwork n;
-      n.model = e.value;
-      n.label = e.value;
-      n.method = "original";
-      n.dataset = dataset;
-      spec.networks.push_back(n);
-    } else if (e.key == "widths") {
-      auto [model, list] = split_model(e.value, where, e.key);
-      SweepNetwork n;
-      n.model = model;
-      n.method = "custom";
-      n.dataset = dataset;
-      try {
-        n.widths = models::parse_widths(list);
-      } catch (const std::invalid_argument& ex) {
-        throw std::invalid_argument(where + "[networks] widths: " + ex.what());
-      }
-      n.label = model + " " + models::format_widths(n.widths);
-      spec.networks.push_back(n);
-    } else if (e.key == "wrpn") {
-      auto [model, list] = split_model(e.value, where, e.key);
-      auto items = split_list(list);
-      if (items.empty()) throw std::invalid_argument(where + "[networks] wrpn: no multipliers");
-      for (const auto& item : items) {
-        double m = 0;
-        try {
-          m = models::parse_multipliers(item).front();
-        } catch (const std::invalid_argument& ex) {
-          throw std::invalid_argument(where + "[networks] wrpn: bad multiplier '" + item +
-                                      "': " + ex.what());
-        }
-        SweepNetwork n;
-        n.model = model;
-        n.method = "wrpn";
-        n.dataset = dataset;
-        models::InputShape input = input_for(model, dataset, where);
-        try {
-          n.widths = models::scale_widths(models::default_widths(model, input.channels), m);
-        } catch (const std::invalid_argument& ex) {
-          throw std::invalid_argument(where + "[networks] wrpn: " + ex.what());
-        }
-        n.label = model + " wrpn x" + item;
-        spec.networks.push_back(n);
-      }
-    } else if (e.key == "candidates") {
-      if (!candidates_from) {
-        throw std::invalid_argument(where +
-                                    "[networks] candidates: no database to query (give "
-                                    "--db or [sweep] candidates_db)");
-      }
-      QueryResult rows = run_query(*candidates_from, e.value);
-      auto column = [&](const std::string& name) -> int {
-        for (size_t c = 0; c < rows.columns.size(); ++c) {
-          if (rows.columns[c] == name) return static_cast<int>(c);
-        }
-        return -1;
-      };
-      int model_col = column("model"), widths_col = column("widths");
-      if (model_col < 0 || widths_col < 0) {
-        throw std::invalid_argument(where +
-                                    "[networks] candidates: the query must return "
-                                    "columns 'model' and 'widths'");
-      }
-      int method_col = column("method"), dataset_col = column("dataset"), top1_col = column("top1"),
-          run_col = column("run_id"), epoch_col = column("epoch");
-      for (const auto& r : rows.rows) {
-        SweepNetwork n;
-        n.model = r[model_col].to_string();
-        n.widths = parse_json_int_array(r[widths_col].to_string());
-        n.method = method_col >= 0 ? r[method_col].to_string() : "candidate";
-        n.dataset = dataset_col >= 0 && !r[dataset_col].to_string().empty()
-                        ? r[dataset_col].to_string()
-                        : dataset;
-        if (top1_col >= 0 && r[top1_col].type != Value::Type::kNull) {
-          n.top1 = r[top1_col].type == Value::Type::kReal
-                       ? r[top1_col].real
-                       : static_cast<double>(r[top1_col].integer);
-        }
-        n.label = n.model + " " + n.method;
-        if (run_col >= 0) n.label += " run " + r[run_col].to_string();
-        if (epoch_col >= 0 && r[epoch_col].type != Value::Type::kNull) {
-          n.label += " epoch " + r[epoch_col].to_string();
-        }
-        spec.networks.push_back(n);
-      }
-    } else {
-      throw std::invalid_argument(where + "unknown key '" + e.key +
-                                  "' in [networks] (model, widths, wrpn, candidates)");
-    }
-  }
+  check_grid_keys(spec, entries, source);
+  expand_grid(spec, source);
+  for (const auto& e : network_entries) add_networks(e, source, dataset, candidates_from, spec);
   if (spec.networks.empty()) {
     throw std::invalid_argument(source +
                                 ": no networks: [networks] needs at least one "

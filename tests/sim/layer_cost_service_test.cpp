@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "sim_test_util.h"
 
@@ -85,6 +87,76 @@ TEST(LayerCostService, AnUnmappableLayerIsAStatusOrAnErrorNamingHwLayerAndWidths
   LayerCostService again(hw, &cache);
   EXPECT_EQ(again.cost(layer, 16, 32).status, CostStatus::kOverflow);
   EXPECT_EQ(again.computed(), 0);
+}
+
+// prepare() is how sim::CostTable fills its grid: the same memo as cost(), the cache asked first
+// and told after, every missing key computed once whatever the thread count.
+TEST(LayerCostService, PrepareAsksTheCacheComputesEachMissingKeyOnceAndSharesTheMemo) {
+  const HwConfig hw = make_hw(8, 8, "is", 2, 16, 2.0);
+  const models::Network net = models::build_canonical("resnet8");
+  std::vector<CostKey> keys;
+  std::set<CostKey> distinct;
+  for (const auto& layer : net.layers) {
+    for (int c_out : {layer.c_out, layer.c_out + 3}) {
+      keys.push_back(cost_key_for(layer, layer.c_in, c_out));
+      distinct.insert(keys.back());
+    }
+  }
+  keys.push_back(keys.front());  // asked twice, computed once
+  MemoryCostCache cache;
+  LayerCostService first(hw, &cache);
+  first.cost(net.layers.front(), net.layers.front().c_in, net.layers.front().c_out);
+  ASSERT_EQ(first.computed(), 1);
+  first.prepare(keys, 3);
+  EXPECT_EQ(first.computed(), static_cast<std::int64_t>(distinct.size()));
+  EXPECT_EQ(first.cache_hits(), 0);
+  EXPECT_EQ(cache.size(), distinct.size());
+  for (const auto& layer : net.layers) {
+    for (int c_out : {layer.c_out, layer.c_out + 3}) {
+      models::Layer changed = layer;
+      changed.c_out = c_out;
+      const LayerCost ref = fast_layer_cost(hw, changed);
+      const LayerCost& got = first.known(cost_key_for(layer, layer.c_in, c_out));
+      EXPECT_EQ(got.cycles, ref.cycles) << layer.name;
+      EXPECT_EQ(got.events, ref.events) << layer.name;
+      EXPECT_DOUBLE_EQ(got.energy_pj, ref.energy_pj) << layer.name;
+      EXPECT_EQ(&first.cost(layer, layer.c_in, c_out), &got) << layer.name;  // one memo
+    }
+  }
+  EXPECT_EQ(first.computed(), static_cast<std::int64_t>(distinct.size()));
+  EXPECT_THROW(first.known(cost_key_for(net.layers.front(), 1, 1)), std::out_of_range);
+  // A second service on the cache: every key a hit, one thread or several.
+  LayerCostService second(hw, &cache);
+  second.prepare(keys, 1);
+  EXPECT_EQ(second.computed(), 0);
+  EXPECT_EQ(second.cache_hits(), static_cast<std::int64_t>(distinct.size()));
+}
+
+// A key the fast path refuses throws from prepare(), on one thread or several, and leaves nothing
+// half-made in the memo.
+TEST(LayerCostService, PrepareThrowsForAKeyTheFastPathRefusesAndMemoizesNoneOfItsBatch) {
+  const HwConfig hw = make_hw(8, 8, "os");
+  const models::Network net = models::build_canonical("resnet20");
+  CostKey bad = cost_key_for(net.layers.front(), 3, 16);
+  bad.K = 0;  // no channels: not a GEMM
+  for (int threads : {1, 4}) {
+    std::vector<CostKey> keys;
+    for (const auto& layer : net.layers) {
+      for (int extra : {0, 1, 2}) {  // enough distinct keys (> 16) for worker threads
+        keys.push_back(cost_key_for(layer, layer.c_in, layer.c_out + extra));
+      }
+    }
+    keys.push_back(bad);
+    LayerCostService costs(hw);
+    EXPECT_THROW(costs.prepare(keys, threads), std::invalid_argument) << threads;
+    EXPECT_THROW(costs.known(bad), std::out_of_range) << threads;
+    EXPECT_THROW(costs.known(keys.front()), std::out_of_range) << threads;
+    EXPECT_EQ(costs.computed(), 0) << threads;
+    keys.pop_back();
+    costs.prepare(keys, threads);
+    EXPECT_EQ(costs.known(keys.front()).cycles, fast_layer_cost(hw, net.layers.front()).cycles)
+        << threads;
+  }
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // cost keyed by (hw fingerprint, the whole layer key, array bits) — the layer key is CostKey's
 // text: GEMM K/N/M, the conv geometry that decides DRAM reuse, quantized, kind (schema v3) — so
 // that a repeated sweep, search or campaign job does not compute it again, across processes and
-// runs. sim::LayerCostService and sim::CostTable consult it.
+// runs. sim::LayerCostService (and sim::CostTable through it) consults it.
 //
 // The first lookup of a hw fingerprint reads all of its entries in one query and keeps them in
 // memory (entries other processes add later are not seen; they are recomputed and ignored on
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "nce/results/database.h"
-#include "nce/sim/cost_table.h"
+#include "nce/sim/cost_key.h"
 
 namespace nce::results {
 

@@ -3,11 +3,9 @@
 // the fast path (layer_cost.h) and the SystemC engine (nce_sim) both build on it.
 //
 // GEMM (docs/hardware.md §2, conv_geometry.h): A = ifmap operand matrix N x K (im2col rows, one
-// per output pixel), W = filter matrix K x M, O = A * W (N x M). Dataflows, as in SCALE-Sim v2:
-//   OS: array rows <- N (pixels),  cols <- M (filters), T = K streams through time
-//   WS: array rows <- K (reduction), cols <- M (filters), T = N streams  (weights stay)
-//   IS: array rows <- K (reduction), cols <- N (pixels),  T = M streams  (inputs stay)
-// Sr x Sc is the spatial extent, folded into ceil(Sr/R) x ceil(Sc/C) tiles.
+// per output pixel), W = filter matrix K x M, O = A * W (N x M). The dataflow maps it onto the
+// array as array_mapping.h says (the same mapping the SCALE-Sim reproduction uses): Sr x Sc is the
+// spatial extent, folded into ceil(Sr/R) x ceil(Sc/C) tiles, T streams through time.
 //
 // Chunks of the streamed dimension: when one fold's streamed operand tile (OS: ifmap r x T and
 // filter T x c; WS: ifmap T x r and psums T x c; IS: filter r x T and psums T x c, r/c the used
@@ -38,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "nce/sim/array_mapping.h"
 #include "nce/sim/conv_geometry.h"
 #include "nce/sim/hw_config.h"
 
@@ -61,11 +60,7 @@ struct FoldPlan {
   std::int64_t num_groups() const {
     return dataflow == Dataflow::kOS ? row_folds * col_folds : col_folds * t_chunks;
   }
-  // Cycles of one fold streaming t_used steps, fill and drain skew included, no stalls (the same
-  // counts as SCALE-Sim v2):
-  //   OS: t_used + R + C - 2        (operands skew in; psums move to shadow registers at the end)
-  //   WS/IS: 2R + C + t_used - 2    (R cycles to shift the stationary tile in, then t_used
-  //                                  vectors stream with skew; psums leave the bottom row)
+  // Cycles of one fold streaming t_used steps: sim::fold_cycles (array_mapping.h) on this array.
   std::int64_t fold_cycles(std::int64_t t_used) const;
 };
 

@@ -101,9 +101,12 @@ LayerCost finalize_cost(const HwConfig& hw, const std::vector<PassResult>& passe
                         std::int64_t folds);
 LayerCost infeasible_cost(const std::string& detail, int passes);
 
-// Fast path: one pass by the fold recurrence.
-PassResult fast_pass(const HwConfig& hw, const ConvGeometry& geo);
-// Fast path for a whole layer (all passes).
+struct FoldPlan;  // fold_plan.h
+
+// Fast path: one pass by the fold recurrence over `plan` (make_fold_plan(hw, geometry)).
+PassResult fast_pass(const HwConfig& hw, const FoldPlan& plan);
+// Fast path for a whole layer (all passes): one fold plan, one pass computed, its result counted
+// once a pass.
 LayerCost fast_layer_cost(const HwConfig& hw, const GemmLayer& layer);
 LayerCost fast_layer_cost(const HwConfig& hw, const models::Layer& layer);
 

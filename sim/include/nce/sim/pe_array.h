@@ -60,6 +60,15 @@ class PeArray {
                                    std::vector<std::int64_t>& out);
 
  private:
+  // Checks a fold's shape (asserts) and sets every register, valid flag and accumulator to 0.
+  void begin_fold(int r_used, int c_used, std::int64_t T);
+  void shift_right();  // a_reg_ / a_valid_ one PE right (the left column is then refilled)
+  void shift_down();   // b_reg_ / b_valid_ one PE down (the top row is then refilled)
+  // Shifts the horizontal operands one PE right and feeds the left column with skew: row i takes
+  // x(i, step - i) where that lies in rows [0, r_used) and steps [0, T), else a bubble. Returns
+  // the valid operands fed.
+  std::int64_t feed_left(const OperandView& x, int r_used, std::int64_t step, std::int64_t T);
+
   int rows_, cols_;
   std::vector<std::int32_t> a_reg_, b_reg_;  // horizontal / vertical (or stationary) operands
   std::vector<std::uint8_t> a_valid_, b_valid_;

@@ -45,7 +45,7 @@
 #include "nce/results/database.h"
 #include "nce/common/shard.h"
 #include "nce/results/result_sink.h"
-#include "nce/sim/cost_table.h"
+#include "nce/sim/cost_key.h"
 #include "nce/sim/hw_config.h"
 #include "nce/sim/layer_cost_service.h"
 
