@@ -14,6 +14,7 @@ function(nce_add_library name)
   target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
   target_link_libraries(${name} PUBLIC ${ARG_LIBS} PRIVATE ${ARG_PRIVATE_LIBS})
   nce_set_warnings(${name})
+  set_property(GLOBAL APPEND PROPERTY NCE_LIBRARY_TARGETS ${name})
 endfunction()
 
 # nce_add_test(name SOURCES ... LIBS ... [NO_MAIN]): one GoogleTest binary; one ctest entry per TEST
@@ -37,4 +38,32 @@ function(nce_add_test name)
     DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${ARG_TIMEOUT}
                ENVIRONMENT "SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1;OMP_NUM_THREADS=2;OMP_WAIT_POLICY=passive;${ARG_ENV}")
+endfunction()
+
+# nce_check_layering(): the data flow of docs/design.md §2 as a configure-time check. Each nce_*
+# library may link only libraries before it in this order (so no cycle, and nothing upstream knows
+# anything downstream: record/ never links campaign/ or sweep/, no library links the executable).
+# A library missing from the list, or a link against a later one, fails the configure.
+function(nce_check_layering)
+  set(order nce_common nce_models nce_hw nce_sim nce_nn nce_search nce_deploy nce_results
+            nce_record nce_sweep nce_campaign)
+  get_property(dirs GLOBAL PROPERTY NCE_LIBRARY_TARGETS)
+  foreach(lib IN LISTS dirs)
+    list(FIND order ${lib} rank)
+    if(rank EQUAL -1)
+      message(FATAL_ERROR "nce_check_layering: library ${lib} has no place in the layer order "
+                          "(cmake/NceHelpers.cmake, docs/design.md §2)")
+    endif()
+    get_target_property(links ${lib} LINK_LIBRARIES)
+    foreach(dep IN LISTS links)
+      if(NOT dep MATCHES "^nce")
+        continue()
+      endif()
+      list(FIND order ${dep} dep_rank)
+      if(dep_rank EQUAL -1 OR NOT dep_rank LESS rank)
+        message(FATAL_ERROR "nce_check_layering: ${lib} links ${dep}, which is not below it "
+                            "(docs/design.md §2: data flows one way)")
+      endif()
+    endforeach()
+  endforeach()
 endfunction()

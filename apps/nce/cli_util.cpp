@@ -267,13 +267,6 @@ int report_error(const std::string& command, const std::string& what) {
   return 2;
 }
 
-std::string resume_key_path(const std::string& path) {
-  std::error_code ec;
-  const std::filesystem::path absolute = std::filesystem::absolute(path).lexically_normal();
-  const std::filesystem::path canonical = std::filesystem::weakly_canonical(absolute, ec);
-  return ec ? absolute.string() : canonical.string();
-}
-
 int report_interrupted(const std::string& command, const Interrupted& interrupted) {
   std::cerr << "nce " << command << ": " << interrupted.what() << "\n";
   return interrupted.exit_code();

@@ -60,31 +60,9 @@ int run_guarded(const std::string& command, Body&& body) {
   }
 }
 
-// Runs `body` (a training or a search) and returns what it returns; ends `run` (if any) by how
-// `body` ended abnormally, and rethrows (run_guarded reports it): the network diverged
-// (nn::DivergedError: a NaN/inf loss or logits) -> "diverged", which keeps it off every front and
-// chart; a signal (Interrupted) -> "interrupted" (--resume continues it). Any other exception
-// leaves the run to RunScope ("failed").
-template <typename Body>
-auto record_run_end(results::RunScope* run, Body&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const nn::DivergedError&) {
-    if (run != nullptr) run->finish(results::RunStatus::kDiverged);
-    throw;
-  } catch (const Interrupted&) {
-    if (run != nullptr) run->finish(results::RunStatus::kInterrupted);
-    throw;
-  }
-}
-
 // The input shape a --dataset names (cifar10, fashion-mnist, imagenet); "" = the model's
 // canonical input. Throws std::invalid_argument naming the value.
 models::InputShape input_for_dataset(const std::string& model, const std::string& dataset);
-
-// The absolute, normalized form of a checkpoint path, as runs.resume_key holds it (so a resume
-// from another working directory finds the run).
-std::string resume_key_path(const std::string& path);
 
 // "45s", "3m07s", "1h02m"; "?" for a negative or non-finite value.
 std::string format_duration(double seconds);

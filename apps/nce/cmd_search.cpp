@@ -2,8 +2,9 @@
 // PARAMs, latency and energy terms; latency and energy come from the simulated array's fast cost
 // path (sim::LayerCostService) for the --hw config. Prints progress and a comparison with the
 // original network; records every candidate in the result database (--db); writes the analysis
-// files (--analysis). Options: search_options.cpp; output: search_report.cpp; the recorded run:
-// campaign/search_job.h (shared with nce campaign).
+// files (--analysis). Options: search_options.cpp (the settings: nce/record/search_settings.h);
+// output: search_report.cpp; the recorded run: nce/record/recorded_search.h (shared with nce
+// campaign).
 #include <omp.h>
 
 #include <iostream>
@@ -13,14 +14,10 @@
 #include "cli_util.h"
 #include "command.h"
 #include "interrupt.h"
-#include "nce/campaign/search_job.h"
 #include "nce/nn/dataset.h"
-#include "nce/results/result_sink.h"
-#include "nce/results/sqlite_cost_cache.h"
-#include "nce/results/sqlite_sink.h"
+#include "nce/record/recorded_search.h"
+#include "nce/record/search_settings.h"
 #include "nce/search/search_run.h"
-#include "nce/sim/hw_config.h"
-#include "nce/sim/layer_cost_service.h"
 #include "search_options.h"
 #include "search_report.h"
 
@@ -43,30 +40,22 @@ int search_main(const std::vector<std::string>& args) {
     if (!parse_or_help(args, "search", kUsage, opts, vm)) return 0;
     const InterruptHandler interrupts;
     SearchCommand cmd = search_command(vm);  // validated before anything is loaded
-    search::SearchConfig& c = cmd.config;
+    search::SearchConfig& c = cmd.settings.config;
 
     // Hardware and the result database.
-    std::unique_ptr<results::SqliteCostCache> cache;
-    std::unique_ptr<results::ResultSink> sink;
-    if (!cmd.db_path.empty()) {
-      sink = results::make_result_sink(cmd.db_path);
-      cache = std::make_unique<results::SqliteCostCache>(cmd.db_path);
-    }
-    std::unique_ptr<sim::LayerCostService> hw_costs;
-    search::HardwareCosts hw;
-    if (!cmd.hw_path.empty()) {
-      hw_costs =
-          std::make_unique<sim::LayerCostService>(sim::load_hw_config(cmd.hw_path), cache.get());
-      hw = campaign::hardware_costs(*hw_costs);
-      c.hw_fingerprint = hw_costs->fingerprint();
-      if (sink) {
-        sink->record_hw_config(c.hw_fingerprint, hw_costs->hw().name, hw_costs->hw().to_cfg_text());
-      }
-    }
+    record::SearchBackend backend = record::open_search_backend(cmd.db_path, cmd.hw_path);
+    const search::HardwareCosts& hw = backend.hw;
+    c.hw_fingerprint = backend.hw_fingerprint;
+    // What the run stores as its config, in the form every campaign job stores too.
+    const std::string config_json = record::config_json(cmd.settings, c.hw_fingerprint, {});
 
     nn::DatasetPair data = nn::load_dataset(c.dataset, cmd.data_dir);
-    if (cmd.subset > 0) data.train = nn::subset_per_class(data.train, cmd.subset);
-    if (cmd.test_subset > 0) data.test = nn::subset_per_class(data.test, cmd.test_subset);
+    if (cmd.settings.subset > 0) {
+      data.train = nn::subset_per_class(data.train, cmd.settings.subset);
+    }
+    if (cmd.settings.test_subset > 0) {
+      data.test = nn::subset_per_class(data.test, cmd.settings.test_subset);
+    }
     search::check_resume(c, data.train);  // before the run is continued in the database
     if (!cmd.quiet) {
       std::cout << "nce search --method " << c.method << " on " << c.model << ", " << c.dataset
@@ -81,8 +70,9 @@ int search_main(const std::vector<std::string>& args) {
     // One database run per method run (the --baseline retrain is a run of its own).
     // A run that writes a checkpoint is found again by it: --resume continues the same run.
     SearchProgress progress(std::cout, cmd.quiet);
-    const search::SearchResult result = campaign::run_recorded_search(
-        c, data, hw, sink.get(), campaign::run_info(c, hw.name, cmd.config_json, NCE_GIT_COMMIT),
+    results::ResultSink* sink = backend.sink.get();
+    const search::SearchResult result = record::run_recorded_search(
+        c, data, hw, sink, record::run_info(c, hw.name, config_json, NCE_GIT_COMMIT),
         c.hw_fingerprint, &progress);
 
     std::optional<search::Candidate> original_trained;
@@ -93,8 +83,8 @@ int search_main(const std::vector<std::string>& args) {
       b.method = "none";
       b.checkpoint_path = c.checkpoint_path.empty() ? "" : c.checkpoint_path + ".baseline";
       b.resume = c.resume && search::has_resume_state(b);  // the search may have ended first
-      const search::SearchResult br = campaign::run_recorded_search(
-          b, data, hw, sink.get(), campaign::run_info(b, hw.name, cmd.config_json, NCE_GIT_COMMIT),
+      const search::SearchResult br = record::run_recorded_search(
+          b, data, hw, sink, record::run_info(b, hw.name, config_json, NCE_GIT_COMMIT),
           c.hw_fingerprint, &progress);
       original_trained = br.final;
     }
@@ -107,7 +97,7 @@ int search_main(const std::vector<std::string>& args) {
     }
     if (!cmd.json_path.empty()) {
       write_search_json(cmd.json_path, result,
-                        original_trained ? *original_trained : result.original, cmd.config_json);
+                        original_trained ? *original_trained : result.original, cmd.options_json);
     }
     return 0;
   });

@@ -1,10 +1,10 @@
 // nce train: trains a models:: network on Fashion-MNIST or CIFAR-10 (nce_nn's trainer), printing
 // per-epoch loss, accuracy, images/s and ETA; checkpoints every epoch; --resume continues exactly;
 // final top-1/top-5 on the test set; a JSON summary (--json) and the result database (--db).
-// Options: train_options.cpp; printing, recording and the JSON summary: train_report.cpp.
+// Options: train_options.cpp; printing and the JSON summary: train_report.cpp; the recorded run:
+// nce/record/recorded_train.h.
 #include <iostream>
 #include <memory>
-#include <optional>
 
 #include "cli_util.h"
 #include "command.h"
@@ -12,6 +12,7 @@
 #include "nce/nn/checkpoint.h"
 #include "nce/nn/dataset.h"
 #include "nce/nn/trainer.h"
+#include "nce/record/recorded_train.h"
 #include "nce/results/result_sink.h"
 #include "nce/results/sqlite_sink.h"
 #include "train_options.h"
@@ -43,34 +44,11 @@ int run_train(const std::vector<std::string>& args) {
     std::ostream& out = cmd.json_path == "-" ? std::cerr : std::cout;
 
     std::unique_ptr<results::ResultSink> sink;
-    std::optional<results::RunScope> run;
-    if (!cmd.db_path.empty()) {
-      sink = results::make_result_sink(cmd.db_path);
-      results::RunInfo info;
-      info.method = "train";
-      info.model = c.model;
-      info.dataset = c.dataset;
-      info.bits = c.network.weight_bits == c.network.activation_bits ? c.network.weight_bits : 0;
-      info.config_json = cmd.config_json;
-      info.git_commit = NCE_GIT_COMMIT;
-      info.seed = c.seed;
-      if (!c.checkpoint_path.empty()) {
-        info.resume_key = "train " + resume_key_path(c.checkpoint_path);
-      }
-      run.emplace(*sink, info, c.resume);
-    }
-
+    if (!cmd.db_path.empty()) sink = results::make_result_sink(cmd.db_path);
     TrainProgress progress(out, cmd.quiet);
-    std::optional<TrainRecorder> recorder;
-    if (run) recorder.emplace(*run);
-    TrainObservers observers;
-    observers.add(&progress);
-    observers.add(recorder ? &*recorder : nullptr);
-    const nn::TrainResult result = record_run_end(
-        run ? &*run : nullptr, [&] { return nn::train(c, data.train, data.test, &observers); });
-
+    const nn::TrainResult result = record::run_recorded_training(
+        c, data, sink.get(), record::train_run_info(c, cmd.config_json, NCE_GIT_COMMIT), &progress);
     progress.print_result(c, result);
-    if (recorder) recorder->record_result(c, data, result);
     if (!cmd.json_path.empty()) {
       write_text_file(cmd.json_path, train_summary_json(c, cmd.config_json, data, result));
     }

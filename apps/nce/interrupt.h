@@ -2,7 +2,7 @@
 // lives, either signal only records its number (an atomic store, nothing else in the handler);
 // the command polls at safe points (between batches and epochs, where the last epoch's checkpoint
 // is complete) and throw_if_interrupted() ends the work there with an Interrupted exception.
-// run_guarded reports it and exits 128 + the signal (130 SIGINT, 143 SIGTERM); record_run_end
+// run_guarded reports it and exits 128 + the signal (130 SIGINT, 143 SIGTERM); a recorded run
 // marks the run "interrupted". A second signal gets the default action (ends the process at once).
 #pragma once
 

@@ -1,24 +1,27 @@
-// nce search's command line: its options (what --help shows) and their mapping onto a
-// search::SearchConfig plus the command's own settings (data, hw, outputs).
+// nce search's command line: its options (what --help shows) and their mapping onto the search's
+// settings (record::SearchSettings: every setting key of nce/record/search_settings.h is an option,
+// with that table's type, default, range and help) plus the command's own inputs and outputs.
 #pragma once
 
 #include <string>
 
 #include "cli_util.h"
-#include "nce/search/search_run.h"
+#include "nce/record/search_settings.h"
 
 namespace nce::app {
 
 struct SearchCommand {
-  search::SearchConfig config;
-  std::string data_dir;      // "" = the data set's default location
-  std::string hw_path;       // --hw, "" = none
-  std::string db_path;       // --db, "" = none
-  std::string analysis_dir;  // --analysis, "" = none
-  std::string json_path;     // --json, "" = none
-  int subset = 0, test_subset = 0;
+  record::SearchSettings settings;  // config: checkpoint, resume, analysis and probes set too
+  std::string data_dir;             // "" = the data set's default location
+  std::string hw_path;              // --hw, "" = none
+  std::string db_path;              // --db, "" = none
+  std::string analysis_dir;         // --analysis, "" = none
+  std::string json_path;            // --json, "" = none
   bool baseline = false, quiet = false;
-  std::string config_json;  // every option, given or defaulted, as recorded with the run
+  // Every option, given or defaulted, by its option name: the command line as --json's "config"
+  // echoes it. (The database's runs.config holds record::config_json, the form campaign jobs
+  // store too.)
+  std::string options_json;
 };
 
 po::options_description search_options();

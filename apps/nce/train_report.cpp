@@ -69,43 +69,6 @@ void TrainProgress::print_result(const nn::TrainConfig& c, const nn::TrainResult
   }
 }
 
-void TrainRecorder::on_epoch(const nn::EpochStats& e, int, double) {
-  results::EpochRecord r;
-  r.epoch = e.epoch;
-  r.phase = "train";
-  r.loss = e.loss;
-  r.top1 = e.top1;
-  if (!std::isnan(e.test_top1)) r.test_top1 = e.test_top1;
-  r.seconds = e.seconds;
-  std::ostringstream extra;
-  JsonWriter j(extra);
-  j.begin_object().key("lr").value(e.lr).key("images_per_s").value(e.images_per_s);
-  if (!std::isnan(e.test_top5)) j.key("test_top5").value(e.test_top5);
-  j.end_object();
-  r.extra_json = extra.str();
-  run_.epoch(r);
-}
-
-void TrainRecorder::record_result(const nn::TrainConfig& c, const nn::DatasetPair& data,
-                                  const nn::TrainResult& r) {
-  if (!r.stopped_early) {
-    const models::Network d = models::build(
-        c.model, r.widths,
-        {data.train.channels, data.train.height, data.train.width, data.train.num_classes});
-    results::CandidateRecord cand;
-    cand.epoch = c.epochs;
-    cand.phase = "final";
-    cand.widths = r.widths;
-    cand.macs = d.macs();
-    cand.params = d.params();
-    cand.top1 = r.test.top1;
-    run_.candidate(cand);
-    run_.finish(results::RunStatus::kFinished, r.test.top1);
-  } else {
-    run_.finish(results::RunStatus::kInterrupted);
-  }
-}
-
 std::string train_summary_json(const nn::TrainConfig& c, const std::string& config_json,
                                const nn::DatasetPair& data, const nn::TrainResult& r) {
   std::ostringstream out;

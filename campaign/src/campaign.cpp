@@ -10,14 +10,11 @@
 #include <memory>
 #include <stdexcept>
 
-#include "nce/campaign/search_job.h"
 #include "nce/common/interrupted.h"
 #include "nce/nn/trainer.h"
+#include "nce/record/recorded_search.h"
 #include "nce/results/database.h"
 #include "nce/results/merge.h"
-#include "nce/results/sqlite_cost_cache.h"
-#include "nce/results/sqlite_sink.h"
-#include "nce/sim/hw_config.h"
 
 namespace nce::campaign {
 namespace {
@@ -332,19 +329,10 @@ JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& da
   search::SearchConfig c = job.config;
   c.checkpoint_path = job_path(options, job, ".ckpt");
   c.resume = search::has_resume_state(c);
-  const std::string db_path = job_path(options, job, ".db");
-  std::unique_ptr<results::ResultSink> sink = results::make_result_sink(db_path);
-  std::unique_ptr<results::SqliteCostCache> cache;
-  std::unique_ptr<sim::LayerCostService> costs;
-  search::HardwareCosts hw;
-  if (!job.hw_path.empty()) {
-    cache = std::make_unique<results::SqliteCostCache>(db_path);
-    costs = std::make_unique<sim::LayerCostService>(sim::load_hw_config(job.hw_path), cache.get());
-    hw = hardware_costs(*costs);
-    c.hw_fingerprint = costs->fingerprint();
-    sink->record_hw_config(c.hw_fingerprint, costs->hw().name, costs->hw().to_cfg_text());
-  }
-  results::RunInfo info = run_info(c, hw.name, job.config_json, options.git_commit);
+  record::SearchBackend backend =
+      record::open_search_backend(job_path(options, job, ".db"), job.hw_path);
+  c.hw_fingerprint = backend.hw_fingerprint;
+  results::RunInfo info = record::run_info(c, backend.hw.name, job.config_json, options.git_commit);
   info.campaign = plan.name;
   info.arm = job.arm;
   // Found by the job's id, not by where the work directory lies: a job's directory may be moved
@@ -357,10 +345,10 @@ JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& da
     if (c.resume) search::check_resume(c, data.train);
     // The job's run is continued whenever its database has one (a retry after a failure too),
     // so a job is one run however often it was started.
-    run_recorded_search(c, data, hw, sink.get(), info, c.hw_fingerprint, &poll,
-                        /*continue_run=*/true);
-    if (cache) cache->flush();
-    sink.reset();
+    record::run_recorded_search(c, data, backend.hw, backend.sink.get(), info, c.hw_fingerprint,
+                                &poll, /*continue_run=*/true);
+    backend.flush();
+    backend.sink.reset();
   } catch (const Interrupted&) {
     throw;
   } catch (const nn::DivergedError& e) {

@@ -4,11 +4,9 @@
 #include <cctype>
 #include <cerrno>
 #include <climits>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -16,10 +14,9 @@
 
 #include "nce/common/ini.h"
 #include "nce/common/input_file.h"
-#include "nce/common/json.h"
 #include "nce/common/text.h"
 #include "nce/models/network.h"
-#include "nce/nn/quantizer.h"
+#include "nce/record/search_settings.h"
 #include "nce/sim/hw_config.h"
 
 namespace nce::campaign {
@@ -36,16 +33,6 @@ std::string normalize_key(std::string key) {
   return key;
 }
 
-double parse_double(const std::string& v, const std::string& what) {
-  errno = 0;
-  char* end = nullptr;
-  const double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(d)) {
-    throw std::invalid_argument(what + " must be a finite number, got '" + v + "'");
-  }
-  return d;
-}
-
 int parse_int(const std::string& v, const std::string& what, long lo, long hi) {
   errno = 0;
   char* end = nullptr;
@@ -55,12 +42,6 @@ int parse_int(const std::string& v, const std::string& what, long lo, long hi) {
                                 std::to_string(hi) + ", got '" + v + "'");
   }
   return static_cast<int>(n);
-}
-
-bool parse_bool(const std::string& v, const std::string& what) {
-  if (v == "yes" || v == "true" || v == "1" || v == "on") return true;
-  if (v == "no" || v == "false" || v == "0" || v == "off") return false;
-  throw std::invalid_argument(what + " must be yes or no, got '" + v + "'");
 }
 
 std::vector<std::uint64_t> parse_seeds(const std::string& v, const std::string& what) {
@@ -76,126 +57,20 @@ std::vector<std::uint64_t> parse_seeds(const std::string& v, const std::string& 
   return seeds;
 }
 
-using Setter =
-    std::function<void(search::SearchConfig&, const std::string& value, const std::string& what)>;
-
-// The protocol keys: `nce search`'s option names, each onto its SearchConfig field.
-const std::map<std::string, Setter>& protocol_keys() {
-  using C = search::SearchConfig;
-  using S = const std::string&;
-  static const std::map<std::string, Setter> keys = {
-      {"bits",
-       [](C& c, S v, S w) {
-         c.supernet.weight_bits = c.supernet.activation_bits = parse_int(v, w, 1, 32);
-       }},
-      {"quantizer", [](C& c, S v, S) { c.supernet.quantizer = nn::parse_quantizer(v); }},
-      {"pact-init",
-       [](C& c, S v, S w) {
-         const double x = parse_double(v, w);
-         if (!(x > 0)) throw std::invalid_argument(w + " must be > 0, got '" + v + "'");
-         c.supernet.pact_init_clip = static_cast<float>(x);
-       }},
-      {"lambda-flops", [](C& c, S v, S w) { c.flops.lambda = parse_double(v, w); }},
-      {"lambda-params", [](C& c, S v, S w) { c.params.lambda = parse_double(v, w); }},
-      {"lambda-latency", [](C& c, S v, S w) { c.latency.lambda = parse_double(v, w); }},
-      {"lambda-energy", [](C& c, S v, S w) { c.energy.lambda = parse_double(v, w); }},
-      {"flops-target", [](C& c, S v, S w) { c.flops.target_ratio = parse_double(v, w); }},
-      {"params-target", [](C& c, S v, S w) { c.params.target_ratio = parse_double(v, w); }},
-      {"latency-target", [](C& c, S v, S w) { c.latency.target_ratio = parse_double(v, w); }},
-      {"energy-target", [](C& c, S v, S w) { c.energy.target_ratio = parse_double(v, w); }},
-      {"warmup-epochs", [](C& c, S v, S w) { c.warmup_epochs = parse_int(v, w, 0, 100000); }},
-      {"search-epochs", [](C& c, S v, S w) { c.search_epochs = parse_int(v, w, 0, 100000); }},
-      {"retrain-epochs", [](C& c, S v, S w) { c.retrain_epochs = parse_int(v, w, 1, 100000); }},
-      // false: the job ends after the search (a pilot of the search's behaviour); no final top-1.
-      {"retrain", [](C& c, S v, S w) { c.retrain = parse_bool(v, w); }},
-      {"threshold", [](C& c, S v, S w) { c.threshold = parse_double(v, w); }},
-      {"max-candidates", [](C& c, S v, S w) { c.max_candidates = parse_int(v, w, 1, 1000); }},
-      {"wrpn-multipliers",
-       [](C& c, S v, S w) {
-         try {
-           c.wrpn_multipliers = models::parse_multipliers(v);
-         } catch (const std::invalid_argument& e) {
-           throw std::invalid_argument(w + ": " + e.what());
-         }
-       }},
-      {"random-samples", [](C& c, S v, S w) { c.random_samples = parse_int(v, w, 1, 100000); }},
-      {"batch", [](C& c, S v, S w) { c.batch_size = parse_int(v, w, 2, 1 << 20); }},
-      {"lr", [](C& c, S v, S w) { c.lr = parse_double(v, w); }},
-      {"arch-lr", [](C& c, S v, S w) { c.arch_lr = parse_double(v, w); }},
-      {"max-batches", [](C& c, S v, S w) { c.max_batches = parse_int(v, w, 0, 1 << 30); }},
-      {"augment", [](C& c, S v, S w) { c.augment = parse_bool(v, w); }},
-      {"tas-counting", [](C& c, S v, S w) { c.count_width_shortcuts = !parse_bool(v, w); }},
-      {"widths",
-       [](C& c, S v, S w) {
-         try {
-           c.widths = models::parse_widths(v);
-         } catch (const std::invalid_argument& e) {
-           throw std::invalid_argument(w + ": " + e.what());
-         }
-       }},
-      {"base-multiplier", [](C& c, S v, S w) { c.base_multiplier = parse_double(v, w); }},
-      {"distill", [](C& c, S v, S w) { c.distill = parse_bool(v, w); }},
-      {"distill-temperature",
-       [](C& c, S v, S w) { c.distill_temperature = static_cast<float>(parse_double(v, w)); }},
-      {"distill-weight",
-       [](C& c, S v, S w) { c.distill_weight = static_cast<float>(parse_double(v, w)); }},
-      {"distill-teacher-bits",
-       [](C& c, S v, S w) { c.distill_teacher_bits = parse_int(v, w, 0, 32); }},
-  };
-  return keys;
-}
-
 std::string resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
   return (std::filesystem::path(base_dir) / path).lexically_normal().string();
 }
 
-// Every setting a job's result depends on, canonical (sorted keys): the job's identity.
+// Every setting a job's result depends on, canonical (sorted keys): the job's identity, and the
+// config its run stores (record::config_json, the form `nce search` stores too).
 std::string job_json(const Plan& plan, const Job& job, const std::string& hw_fingerprint) {
-  const search::SearchConfig& c = job.config;
-  std::ostringstream out;
-  JsonWriter j(out);
-  j.begin_object();
-  j.key("arch_lr").value(c.arch_lr);
-  j.key("arm").value(job.arm);
-  j.key("augment").value(c.augment);
-  j.key("base_multiplier").value(c.base_multiplier);
-  j.key("batch").value(c.batch_size);
-  j.key("bits").value(c.supernet.weight_bits);
-  j.key("campaign").value(plan.name);
-  j.key("count_width_shortcuts").value(c.count_width_shortcuts);
-  j.key("dataset").value(plan.dataset);
-  j.key("distill").value(c.distill);
-  j.key("distill_teacher_bits").value(c.distill_teacher_bits);
-  j.key("distill_temperature").value(static_cast<double>(c.distill_temperature));
-  j.key("distill_weight").value(static_cast<double>(c.distill_weight));
-  j.key("energy").begin_array().value(c.energy.lambda).value(c.energy.target_ratio).end_array();
-  j.key("flops").begin_array().value(c.flops.lambda).value(c.flops.target_ratio).end_array();
-  j.key("hw").value(job.hw_path.empty() ? std::string() : hw_fingerprint);
-  j.key("latency").begin_array().value(c.latency.lambda).value(c.latency.target_ratio).end_array();
-  j.key("lr").value(c.lr);
-  j.key("max_batches").value(c.max_batches);
-  j.key("max_candidates").value(c.max_candidates);
-  j.key("method").value(c.method);
-  j.key("model").value(c.model);
-  j.key("pact_init").value(static_cast<double>(c.supernet.pact_init_clip));
-  j.key("params").begin_array().value(c.params.lambda).value(c.params.target_ratio).end_array();
-  j.key("quantizer").value(nn::to_string(c.supernet.quantizer));
-  j.key("random_samples").value(c.random_samples);
-  j.key("retrain").value(c.retrain);
-  j.key("retrain_epochs").value(c.retrain_epochs);
-  j.key("search_epochs").value(c.search_epochs);
-  j.key("seed").value(c.seed);
-  j.key("subset").value(plan.subset);
-  j.key("test_subset").value(plan.test_subset);
-  j.key("threshold").value(c.threshold);
-  j.key("warmup_epochs").value(c.warmup_epochs);
-  j.key("widths").value(c.widths);
-  j.key("wrpn_multipliers").begin_array();
-  for (double m : c.wrpn_multipliers) j.value(m);
-  j.end_array();
-  j.end_object();
-  return out.str();
+  record::SearchSettings settings;
+  settings.config = job.config;
+  settings.subset = plan.subset;
+  settings.test_subset = plan.test_subset;
+  return record::config_json(settings, job.hw_path.empty() ? std::string() : hw_fingerprint,
+                             {plan.name, job.arm});
 }
 
 bool valid_name(const std::string& name) {
@@ -266,7 +141,7 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
   check_sections(sections, entries, source);
   Plan plan;
   plan.source = source;
-  search::SearchConfig protocol;
+  record::SearchSettings protocol;  // subset and test_subset: [campaign]'s, set on the jobs
   std::vector<std::uint64_t> seeds = {1};
   struct ArmEntries {
     std::string name;
@@ -356,12 +231,13 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
         throw std::invalid_argument(at + "'" + e.key + "' belongs in an [arm NAME] section" +
                                     (key == "seeds" ? " or [campaign]" : ""));
       }
-      if (key != "method" && key != "seeds" && !protocol_keys().count(key)) {
-        std::string known;
-        for (const auto& [k, s] : protocol_keys()) known += (known.empty() ? "" : ", ") + k;
+      const record::SettingKey* setting = record::find_setting(key);
+      if (key != "method" && key != "seeds" &&
+          (setting == nullptr || setting->scope != record::SettingScope::kProtocol)) {
         throw std::invalid_argument(
             at + "unknown key '" + e.key + "' in [" + e.section +
-            "] (keys: " + (e.section == "protocol" ? "" : "method, seeds, ") + known + ")");
+            "] (keys: " + (e.section == "protocol" ? "" : "method, seeds, ") +
+            record::protocol_key_names() + ")");
       }
       if (key == "augment") augment_set = true;
       if (e.section == "protocol") {
@@ -379,11 +255,12 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
                                 ": the plan has no arm (add [arm NAME] sections with "
                                 "method = nce|tas|wrpn|random|none)");
   }
-  protocol.model = plan.model;
-  protocol.dataset = plan.dataset;
-  if (!augment_set) protocol.augment = plan.dataset == "cifar10";
-  auto apply = [&](search::SearchConfig& c, const IniEntry& e) {
-    protocol_keys().at(normalize_key(e.key))(c, e.value, where(source, e) + "'" + e.key + "'");
+  protocol.config.model = plan.model;
+  protocol.config.dataset = plan.dataset;
+  record::finish_settings(protocol, augment_set);
+  auto apply = [&](record::SearchSettings& c, const IniEntry& e) {
+    record::apply_setting(c, *record::find_setting(e.key), e.value,
+                          where(source, e) + "'" + e.key + "'");
   };
   for (const IniEntry* e : protocol_entries) apply(protocol, *e);
 
@@ -414,7 +291,8 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
   }
   for (const ArmEntries& arm : arms) {
     plan.arms.push_back(arm.name);
-    search::SearchConfig c = protocol;
+    record::SearchSettings settings = protocol;
+    search::SearchConfig& c = settings.config;
     std::vector<std::uint64_t> arm_seeds = seeds;
     bool has_method = false;
     for (const IniEntry* e : arm.entries) {
@@ -426,7 +304,7 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
       } else if (key == "seeds") {
         arm_seeds = parse_seeds(e->value, what);
       } else {
-        apply(c, *e);
+        apply(settings, *e);
       }
     }
     const std::string at = source + ":" + std::to_string(arm.line) + ": arm '" + arm.name + "'";

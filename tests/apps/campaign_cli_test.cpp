@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli_test.h"
 #include "nce/results/database.h"
@@ -72,6 +74,52 @@ TEST_F(CampaignCli, ListsRunsAndSkipsWhatIsDone) {
   r = run_nce("campaign --plan " + path("nope.cfg") + " --db " + path("c.db"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("nope.cfg"), std::string::npos) << r.output;
+}
+
+// One canonical config (nce/record/search_settings.h): `nce search` and a campaign job with the same
+// settings store the same runs.config, but for the job's campaign and arm labels.
+TEST_F(CampaignCli, SearchAndACampaignJobWithTheSameSettingsStoreTheSameConfig) {
+  std::ofstream(dir_ / "same.cfg") << "[campaign]\nname = same\nmodel = resnet8\n"
+                                      "dataset = fashion-mnist\nseeds = 4\nsubset = 10\n"
+                                      "test-subset = 5\nhw = " NCE_SOURCE_DIR
+                                      "/hw_configs/edge-16x16-ws-2b.cfg\n"
+                                      "[protocol]\nwarmup-epochs = 1\nsearch-epochs = 1\n"
+                                      "retrain = no\npact-init = 3\nbatch = 16\n"
+                                      "max-batches = 2\ntas-counting = yes\n"
+                                      "[arm tas]\nmethod = tas\nlambda-latency = 0.5\n";
+  auto r = run_nce("campaign --quiet --plan " + path("same.cfg") + " --db " + path("c.db"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_nce(
+      "search --quiet --method tas --model resnet8 --dataset fashion-mnist --seed 4 "
+      "--subset 10 --test-subset 5 --hw " NCE_SOURCE_DIR
+      "/hw_configs/edge-16x16-ws-2b.cfg --warmup-epochs 1 --search-epochs 1 "
+      "--no-retrain --pact-init 3 --batch 16 --max-batches 2 --tas-counting "
+      "--lambda-latency 0.5 --db " +
+      path("s.db"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto config_of = [](const std::string& db_path) {
+    results::OpenOptions ro;
+    ro.mode = results::OpenMode::kReadOnly;
+    results::Database db(db_path, ro);
+    auto q = db.prepare("SELECT config FROM runs");
+    EXPECT_TRUE(q.step()) << db_path;
+    std::string config = q.column_text(0);
+    EXPECT_FALSE(q.step()) << db_path;  // one run
+    return config;
+  };
+  std::string job = config_of(path("c.db"));
+  const std::string search = config_of(path("s.db"));
+  const std::vector<std::pair<std::string, std::string>> labels = {
+      {"\"arm\":\"tas\"", "\"arm\":\"\""}, {"\"campaign\":\"same\"", "\"campaign\":\"\""}};
+  for (const auto& [label, none] : labels) {
+    const auto at = job.find(label);
+    ASSERT_NE(at, std::string::npos) << job;
+    job.replace(at, label.size(), none);
+  }
+  EXPECT_EQ(job, search);
+  EXPECT_NE(search.find("\"retrain\":false"), std::string::npos) << search;
+  EXPECT_NE(search.find("\"count_width_shortcuts\":false"), std::string::npos) << search;
+  EXPECT_NE(search.find("\"hw\":\"cost_model="), std::string::npos) << search;
 }
 
 std::string file_bytes(const std::string& path) {

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "nce/results/database.h"
+
 namespace nce::campaign {
 namespace {
 
@@ -38,6 +40,84 @@ std::string error_of(const std::string& text) {
     return e.what();
   }
   return "";
+}
+
+// The canonical config of a job (its identity in the plan's fingerprint and what its run stores,
+// record::config_json) must not drift: a committed campaign's jobs would turn stale. The golden
+// string is what the code of issue 27 (before the settings moved to nce_record) wrote for this job.
+const char* kGoldenPlan = R"([campaign]
+name = golden
+model = resnet8
+dataset = fashion-mnist
+subset = 20
+test-subset = 10
+seeds = 3
+
+[protocol]
+bits = 3
+quantizer = lsq
+pact-init = 3
+warmup-epochs = 1
+search-epochs = 2
+retrain-epochs = 1
+lambda-flops = 1.5
+flops-target = 0.75
+max-batches = 4
+batch = 32
+lr = 0.05
+arch-lr = 0.002
+threshold = 0.25
+
+[arm tas-2x]
+method = tas
+base-multiplier = 2
+tas-counting = yes
+distill = yes
+distill-temperature = 3.5
+distill-weight = 0.8
+distill-teacher-bits = 4
+widths = 1,16,16,16,32,32,64,64
+wrpn-multipliers = 1,1.5
+random-samples = 5
+augment = yes
+retrain = yes
+)";
+
+TEST(Plan, AJobsConfigJsonKeepsItsCanonicalFormByteForByte) {
+  const Plan p = parse_plan(kGoldenPlan, "golden.cfg", "");
+  ASSERT_EQ(p.jobs.size(), 1u);
+  EXPECT_EQ(
+      p.jobs[0].config_json,
+      R"({"arch_lr":0.002,"arm":"tas-2x","augment":true,"base_multiplier":2,"batch":32,"bits":3,"campaign":"golden","count_width_shortcuts":false,"dataset":"fashion-mnist","distill":true,"distill_teacher_bits":4,"distill_temperature":3.5,"distill_weight":0.8000000119,"energy":[0,1],"flops":[1.5,0.75],"hw":"","latency":[0,1],"lr":0.05,"max_batches":4,"max_candidates":16,"method":"tas","model":"resnet8","pact_init":3,"params":[2,1],"quantizer":"lsq","random_samples":5,"retrain":true,"retrain_epochs":1,"search_epochs":2,"seed":3,"subset":20,"test_subset":10,"threshold":0.25,"warmup_epochs":1,"widths":[1,16,16,16,32,32,64,64],"wrpn_multipliers":[1,1.5]})");
+  EXPECT_EQ(p.fingerprint, "88a8a1fcc36258005454e70937a55210");
+}
+
+// The committed campaign's plan still describes the jobs its databases hold (no job turns stale):
+// every job database in results/campaigns/<plan>.db.jobs stores exactly the job's config_json.
+TEST(Plan, TheCommittedCampaignsJobsMatchTheirStoredConfigs) {
+  const std::string dir = std::string(NCE_SOURCE_DIR) + "/results/campaigns/";
+  const Plan p = load_plan(dir + "cifar10-resnet20-w2a2.cfg");
+  int compared = 0;
+  for (const Job& job : p.jobs) {
+    const std::string committed = dir + "cifar10-resnet20-w2a2.db.jobs/" + job.id + ".db";
+    if (!std::filesystem::exists(committed)) continue;
+    // A copy: opening the committed file would leave -wal/-shm files in the source tree.
+    const std::string db_path = (std::filesystem::temp_directory_path() /
+                                 ("nce_plan_test_" + std::to_string(::getpid()) + ".db"))
+                                    .string();
+    std::filesystem::copy_file(committed, db_path,
+                               std::filesystem::copy_options::overwrite_existing);
+    std::string stored;
+    {
+      results::Database db(db_path);
+      auto q = db.prepare("SELECT config FROM runs ORDER BY id DESC LIMIT 1");
+      if (q.step()) stored = q.column_text(0);
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path + suffix);
+    EXPECT_EQ(stored, job.config_json) << committed;
+    ++compared;
+  }
+  EXPECT_GE(compared, 2);  // tas-s1 and nce-s1 are committed
 }
 
 TEST(Plan, JobsAreArmsTimesSeedsSeedMajorWithTheArmsOverrides) {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <random>
 
-#include "nce/campaign/search_job.h"
+#include "nce/record/recorded_search.h"
 #include "nce/search/search_run.h"
 #include "nce/sim/hw_config.h"
 #include "nce/sim/layer_cost_service.h"
@@ -42,7 +42,7 @@ TEST(SearchLatency, ALatencyBudgetOnA16WideArrayFavoursMultiplesOf16) {
   ASSERT_EQ(hw_config.cols, 16);
   // The layer costs as nce search asks them (sim::LayerCostService through campaign's adapter).
   sim::LayerCostService costs(hw_config);
-  const HardwareCosts hw = campaign::hardware_costs(costs);
+  const HardwareCosts hw = record::hardware_costs(costs);
   const nn::Dataset data = noise_data(128, 5);
   SearchConfig c;
   c.method = "tas";

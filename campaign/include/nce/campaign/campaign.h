@@ -1,5 +1,5 @@
-// Running a campaign plan (plan.h): every job is one recorded search (search_job.h) with its own
-// checkpoint and its own small database in the work directory,
+// Running a campaign plan (plan.h): every job is one recorded search (nce/record/recorded_search.h)
+// with its own checkpoint and its own small database in the work directory,
 //   <work>/<job id>.ckpt (+ .retrain-* ...)   the search's checkpoints (search_checkpoint.h),
 //                                              deleted when the job finishes
 //   <work>/<job id>.db                         the job's run (runs.campaign, runs.arm set)

@@ -26,7 +26,10 @@
 //   base-multiplier = 2                 # any protocol key may be overridden per arm
 //   seeds = 1                           # and the seeds
 //
-// Keys may be written with '-' or '_'. Relative paths (data, hw) are relative to the plan's
+// The [protocol] and [arm NAME] keys are the settings table's (nce/record/search_settings.h:
+// `nce search`'s options without the dashes; a switch such as --distill or --no-augment is written
+// distill = yes, augment = no); each job's config_json is record::config_json, what its run
+// stores. Keys may be written with '-' or '_'. Relative paths (data, hw) are relative to the plan's
 // directory. Every job (arm x hw x seed) is one search (search::SearchConfig) with its own
 // checkpoint. Errors (an unknown, repeated or empty section, an unknown or repeated key, a bad
 // value, an unknown model, a widths list the model cannot take, no arm, an arm without method, an

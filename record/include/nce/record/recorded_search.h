@@ -2,10 +2,12 @@
 // and every epoch and candidate sent to a result sink as one database run. `nce search` and
 // every job of `nce campaign` run through here, so both record a search the same way.
 //
-//   sim::LayerCostService costs(sim::load_hw_config(path), &sqlite_cache);
-//   results::RunInfo info = run_info(config, costs.hw().name, config_json, NCE_GIT_COMMIT);
-//   SearchResult r = run_recorded_search(config, data, hardware_costs(costs), sink.get(), info,
-//                                        costs.fingerprint(), &printer);
+//   SearchBackend b = open_search_backend(db_path, hw_path);   // "" = none
+//   config.hw_fingerprint = b.hw_fingerprint;
+//   results::RunInfo info = run_info(config, b.hw.name, config_json, NCE_GIT_COMMIT);
+//   SearchResult r = run_recorded_search(config, data, b.hw, b.sink.get(), info,
+//                                        b.hw_fingerprint, &printer);
+//   b.flush();
 //
 // How a run ends: finished (its final top-1); "interrupted" when an observer threw
 // nce::Interrupted (a signal) or the search stopped early (stop_after_epoch); "diverged" on
@@ -17,14 +19,33 @@
 
 #include "nce/nn/dataset.h"
 #include "nce/results/result_sink.h"
+#include "nce/results/sqlite_cost_cache.h"
 #include "nce/search/search_run.h"
 #include "nce/sim/layer_cost_service.h"
 
-namespace nce::campaign {
+namespace nce::record {
 
 // Latency (cycles) and energy (pJ) of a layer as the search asks for them, from `costs` (which
 // must outlive the result); an unmappable layer throws (LayerCostService::mappable_cost).
 search::HardwareCosts hardware_costs(sim::LayerCostService& costs);
+
+// The hardware and the database a recorded search writes to, set up in one call (`nce search`
+// and every campaign job): the result sink of `db_path`, the array of `hw_path` costed through a
+// LayerCostService whose cost cache is the database's (results::SqliteCostCache), and the hw
+// config recorded in the database (hw_configs). Members are declared so that the cost service
+// goes before the cache it writes to.
+struct SearchBackend {
+  std::unique_ptr<results::ResultSink> sink;        // null: no database
+  std::unique_ptr<results::SqliteCostCache> cache;  // null: no database or no hardware
+  std::unique_ptr<sim::LayerCostService> costs;     // null: no hardware
+  search::HardwareCosts hw;                         // empty functions and name: no hardware
+  std::string hw_fingerprint;                       // sim::HwConfig::fingerprint(); "" = none
+  // Writes the cost cache's pending entries (also done, errors swallowed, on destruction).
+  void flush();
+};
+
+// "" for either path = none. Throws what opening the database or loading the config throws.
+SearchBackend open_search_backend(const std::string& db_path, const std::string& hw_path);
 
 // The database run of a search: method ("none" is stored as "original"), model, data set, bits,
 // seed, the hw config's name and the resume key of its checkpoint ("search <absolute path>").
@@ -63,4 +84,4 @@ search::SearchResult run_recorded_search(
     const search::HardwareCosts& hw, results::ResultSink* sink, const results::RunInfo& info,
     const std::string& hw_fingerprint, search::SearchObserver* printer, bool continue_run = false);
 
-}  // namespace nce::campaign
+}  // namespace nce::record

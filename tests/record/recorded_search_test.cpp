@@ -1,6 +1,6 @@
-// The recorded search shared by nce search and nce campaign: the run it opens, what it records,
-// and how it ends (finished, interrupted, diverged, failed).
-#include "nce/campaign/search_job.h"
+// The recorded search shared by nce search and nce campaign (nce_record): the run it opens, what it
+// records, and how it ends (finished, interrupted, diverged, failed).
+#include "nce/record/recorded_search.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,57 +9,21 @@
 #include <stdexcept>
 #include <string>
 
-#include "../search/quadrant_data.h"
 #include "nce/common/interrupted.h"
 #include "nce/nn/trainer.h"
 #include "nce/results/database.h"
 #include "nce/results/sqlite_sink.h"
 #include "nce/sim/hw_config.h"
+#include "run_test_fixture.h"
 
-namespace nce::campaign {
+namespace nce::record {
 namespace {
 
 namespace fs = std::filesystem;
 
-search::SearchConfig tiny_search() {
-  search::SearchConfig c;
-  c.method = "tas";
-  c.model = "resnet8";
-  c.dataset = "quadrants";
-  c.warmup_epochs = 1;
-  c.search_epochs = 2;
-  c.retrain_epochs = 1;
-  c.batch_size = 16;
-  c.max_batches = 2;
-  c.augment = false;
-  return c;
-}
+using testing::tiny_search;
 
-class SearchJob : public ::testing::Test {
- protected:
-  void SetUp() override {
-    db_ = (fs::temp_directory_path() /
-           ("nce_search_job_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()) + ".db"))
-              .string();
-    fs::remove(db_);
-    data_.train = nn::testing::quadrant_images(3, 16, 1);
-    data_.test = nn::testing::quadrant_images(3, 8, 2);
-  }
-  void TearDown() override {
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db_ + suffix);
-  }
-  std::string status() {
-    results::Database db(db_);
-    auto q = db.prepare("SELECT status FROM runs");
-    std::string s;
-    while (q.step()) s += q.column_text(0) + ";";
-    return s;
-  }
-  std::string db_;
-  nn::DatasetPair data_;
-};
+class SearchJob : public testing::RecordedRunTest {};
 
 TEST(SearchJobRunInfo, NamesTheRunAsTheDatabaseKeepsIt) {
   search::SearchConfig c = tiny_search();
@@ -119,6 +83,42 @@ TEST_F(SearchJob, AFinishedSearchRecordsEveryEpochAndCandidateWithItsHwCosts) {
   EXPECT_GT(costs.computed(), 0);
 }
 
+// The set-up `nce search` and every campaign job share: the database's sink, its cost cache
+// behind the array's cost service, and the hw config recorded; "" = none of either.
+TEST_F(SearchJob, TheBackendOpensTheDatabaseAndTheArrayInOneCall) {
+  const std::string hw_path = std::string(NCE_SOURCE_DIR) + "/hw_configs/edge-16x16-ws-2b.cfg";
+  {
+    SearchBackend none = open_search_backend("", "");
+    EXPECT_FALSE(none.sink || none.cache || none.costs);
+    EXPECT_FALSE(static_cast<bool>(none.hw.latency_cycles));
+    EXPECT_TRUE(none.hw_fingerprint.empty());
+    none.flush();
+  }
+  {
+    SearchBackend hw_only = open_search_backend("", hw_path);
+    EXPECT_FALSE(hw_only.sink || hw_only.cache);
+    ASSERT_TRUE(hw_only.costs);
+    EXPECT_EQ(hw_only.hw_fingerprint, sim::load_hw_config(hw_path).fingerprint());
+    EXPECT_EQ(hw_only.hw.name, "edge-16x16-ws-2b");
+  }
+  EXPECT_FALSE(fs::exists(db_));
+  {
+    SearchBackend b = open_search_backend(db_, hw_path);
+    ASSERT_TRUE(b.sink && b.cache && b.costs);
+    const models::Network net = models::build("resnet8", {}, models::cifar_input());
+    EXPECT_GT(b.hw.latency_cycles(net.layers[1], 16, 16), 0.0);
+    b.flush();
+  }
+  results::Database db(db_);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM hw_configs WHERE name = 'edge-16x16-ws-2b' AND "
+                         "fingerprint = '" +
+                         sim::load_hw_config(hw_path).fingerprint() + "'"),
+            1);
+  EXPECT_GT(db.query_int("SELECT count(*) FROM cost_cache").value_or(0), 0);
+  SearchBackend db_only = open_search_backend(db_, "");
+  EXPECT_TRUE(db_only.sink && !db_only.cache && !db_only.costs);
+}
+
 class ThrowAtFirstBatch : public search::SearchObserver {
  public:
   explicit ThrowAtFirstBatch(bool diverge) : diverge_(diverge) {}
@@ -167,4 +167,4 @@ TEST_F(SearchJob, AnyOtherErrorEndsTheRunFailed) {
 }
 
 }  // namespace
-}  // namespace nce::campaign
+}  // namespace nce::record

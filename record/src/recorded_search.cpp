@@ -1,15 +1,17 @@
-#include "nce/campaign/search_job.h"
+#include "nce/record/recorded_search.h"
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
 
-#include "nce/common/interrupted.h"
 #include "nce/common/json.h"
 #include "nce/nn/trainer.h"
+#include "nce/results/sqlite_sink.h"
+#include "nce/sim/hw_config.h"
+#include "run_end.h"
 
-namespace nce::campaign {
+namespace nce::record {
 
 search::HardwareCosts hardware_costs(sim::LayerCostService& costs) {
   search::HardwareCosts hw;
@@ -22,6 +24,24 @@ search::HardwareCosts hardware_costs(sim::LayerCostService& costs) {
     return c->mappable_cost(l, ci, co).energy_pj;
   };
   return hw;
+}
+
+SearchBackend open_search_backend(const std::string& db_path, const std::string& hw_path) {
+  SearchBackend b;
+  if (!db_path.empty()) b.sink = results::make_result_sink(db_path);
+  if (hw_path.empty()) return b;
+  if (!db_path.empty()) b.cache = std::make_unique<results::SqliteCostCache>(db_path);
+  b.costs = std::make_unique<sim::LayerCostService>(sim::load_hw_config(hw_path), b.cache.get());
+  b.hw = hardware_costs(*b.costs);
+  b.hw_fingerprint = b.costs->fingerprint();
+  if (b.sink) {
+    b.sink->record_hw_config(b.hw_fingerprint, b.costs->hw().name, b.costs->hw().to_cfg_text());
+  }
+  return b;
+}
+
+void SearchBackend::flush() {
+  if (cache) cache->flush();
 }
 
 std::string absolute_path(const std::string& path) {
@@ -139,16 +159,9 @@ search::SearchResult run_recorded_search(const search::SearchConfig& config,
     run = std::make_unique<results::RunScope>(*sink, info, config.resume || continue_run);
   }
   RecordingObserver observer(run.get(), hw_fingerprint, printer);
-  search::SearchResult result;
-  try {
-    result = search::run_search(config, data.train, data.test, hw, &observer);
-  } catch (const nn::DivergedError&) {
-    if (run) run->finish(results::RunStatus::kDiverged);
-    throw;
-  } catch (const Interrupted&) {
-    if (run) run->finish(results::RunStatus::kInterrupted);
-    throw;
-  }  // anything else: RunScope marks the run "failed"
+  const search::SearchResult result = end_run_on_throw(run.get(), [&] {
+    return search::run_search(config, data.train, data.test, hw, &observer);
+  });  // anything else: RunScope marks the run "failed"
   if (run) {
     if (result.stopped_early) {
       run->finish(results::RunStatus::kInterrupted);
@@ -160,4 +173,4 @@ search::SearchResult run_recorded_search(const search::SearchConfig& config,
   return result;
 }
 
-}  // namespace nce::campaign
+}  // namespace nce::record
