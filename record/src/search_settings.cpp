@@ -77,6 +77,10 @@ const std::vector<SettingKey> kKeys = {
      "stop after the search: no retrain, no final top-1 (a pilot of the search's behaviour; "
      "a plan: retrain = no)",
      [](S s, V v) { s.config.retrain = v.on; }, "no-retrain", false},
+    {"int8-full-precision", kSwitch, kProtocol, "", kNone, kNone, false,
+     "retrain with the stem, 1x1 shortcuts and FC on the array's 8-bit rule (nce train "
+     "--int8-full-precision), so that nce export + nce infer predict what the final top-1 counted",
+     [](S s, V v) { s.config.retrain_int8_full_precision = v.on; }, "int8-full-precision", true},
     {"threshold", kReal, kProtocol, "0.3", kNone, kNone, false,
      "NCE expansion threshold T in (0,1)", [](S s, V v) { s.config.threshold = v.number; }},
     {"max-candidates", kInt, kProtocol, "16", 1, 1000, false, "NCE: candidates per layer, 8..16",
@@ -256,6 +260,8 @@ std::string config_json(const SearchSettings& settings, const std::string& hw_fi
   j.key("energy").begin_array().value(c.energy.lambda).value(c.energy.target_ratio).end_array();
   j.key("flops").begin_array().value(c.flops.lambda).value(c.flops.target_ratio).end_array();
   j.key("hw").value(hw_fingerprint);
+  // Only when set, so that every earlier run's and plan's stored config stays as it was.
+  if (c.retrain_int8_full_precision) j.key("int8_full_precision").value(true);
   j.key("latency").begin_array().value(c.latency.lambda).value(c.latency.target_ratio).end_array();
   j.key("lr").value(c.lr);
   j.key("max_batches").value(c.max_batches);

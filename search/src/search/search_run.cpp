@@ -231,6 +231,7 @@ Search::Trained Search::train_widths(const std::vector<int>& widths, const std::
   t.network.quantizer = c_.supernet.quantizer;
   t.network.pact_init_clip = c_.supernet.pact_init_clip;
   t.network.pact_clip_l2 = c_.supernet.pact_clip_l2;
+  t.network.int8_full_precision = c_.retrain_int8_full_precision;
   t.epochs = c_.retrain_epochs;
   t.batch_size = c_.batch_size;
   t.lr = c_.lr;
@@ -318,6 +319,7 @@ void Search::write_final_checkpoint(const Trained& t, const std::vector<int>& wi
                 {"bn_eps", num(o.bn_eps)},
                 {"quantize_all_layers", o.quantize_all_layers ? "1" : "0"},
                 {"written_by", "nce search --save-checkpoint (final retrained design)"}};
+  if (o.int8_full_precision) ck.options.emplace_back("int8_full_precision", "1");
   ck.epochs_done = c_.retrain_epochs;
   for (const nn::NamedTensor& nt : t.net->state())
     ck.network.push_back(nn::StateBuffer{

@@ -52,6 +52,10 @@ struct SearchConfig {
   int retrain_epochs = 2;
   int batch_size = 128;
   int max_batches = 0;  // per epoch (search and retrain); 0 = all (smoke runs)
+  // The retrains run their stem, 1x1 shortcuts and FC on the array's 8-bit rule
+  // (nn::NetworkOptions::int8_full_precision), so the exported integer model predicts what the
+  // final top-1 counted. The search's supernet is unchanged.
+  bool retrain_int8_full_precision = false;
   double lr = 0.1;      // weights: SGD, cosine to 0 over warm-up + search
   float momentum = 0.9f;
   bool nesterov = true;
