@@ -6,6 +6,7 @@
 #include "cli_util.h"
 #include "command.h"
 #include "interrupt.h"
+#include "nce/results/campaign_records.h"
 #include "nce/results/candidates.h"
 #include "nce/results/database.h"
 #include "nce/results/merge.h"
@@ -257,8 +258,8 @@ int db_merge(const std::vector<std::string>& args) {
                 << " candidates, " << s.epochs_added << " epochs, " << s.hw_configs_added
                 << " hw configs, " << s.cost_entries_added << " cost-cache entries\n";
     }
-    std::cout << out.path() << ": " << out.query_int("SELECT count(*) FROM runs").value_or(0)
-              << " runs, " << out.query_int("SELECT count(*) FROM candidates").value_or(0)
+    const RowCounts rows = row_counts(out);
+    std::cout << out.path() << ": " << rows.runs << " runs, " << rows.candidates
               << " candidates\n";
     return 0;
   });

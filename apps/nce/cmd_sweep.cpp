@@ -4,6 +4,7 @@
 
 #include "cli_util.h"
 #include "command.h"
+#include "nce/results/campaign_records.h"
 #include "nce/results/query.h"
 #include "nce/results/sqlite_cost_cache.h"
 #include "nce/results/sqlite_sink.h"
@@ -70,11 +71,7 @@ int sweep(const std::vector<std::string>& args) {
     if (cache) cache->flush();
     if (s.interrupted) throw Interrupted(interrupt_signal());
     if (!vm.count("quiet")) {
-      QueryResult table = run_query(
-          sink.database(),
-          "SELECT hw, method, model, macs, latency_cycles, energy_pj, top1 FROM v_candidates "
-          "WHERE run_id = " +
-              std::to_string(s.run));
+      QueryResult table = run_query(sink.database(), run_candidates_sql(s.run));
       std::cout << format_table(table);
     }
     std::cout << "sweep " << spec.name << " shard " << o.shard.index << "/" << o.shard.count << ": "

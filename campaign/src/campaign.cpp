@@ -13,6 +13,7 @@
 #include "nce/common/interrupted.h"
 #include "nce/nn/trainer.h"
 #include "nce/record/recorded_search.h"
+#include "nce/results/campaign_records.h"
 #include "nce/results/database.h"
 #include "nce/results/merge.h"
 
@@ -72,22 +73,17 @@ JobStatus read_state_or_throw(const Plan& plan, std::size_t index, const Campaig
   results::OpenOptions ro;
   ro.mode = results::OpenMode::kReadOnly;
   results::Database db(db_path, ro);
-  if (!db.query_int("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'")
-           .value_or(0)) {
-    return s;  // created by another process, not yet migrated
-  }
-  auto q = db.prepare(
-      "SELECT status, final_top1, config, wall_seconds, ifnull(campaign, ''), ifnull(arm, '') "
-      "FROM runs ORDER BY id DESC LIMIT 1");
-  if (!q.step()) return s;  // created, nothing recorded yet
-  const std::string status = q.column_text(0);
-  if (!q.is_null(1)) s.top1 = q.column_double(1);
-  if (!q.is_null(3)) s.seconds = q.column_double(3);
-  if (q.column_text(4) != plan.name || q.column_text(5) != job.arm) {
+  const results::LastRun run = results::last_run(db);
+  if (!run.migrated) return s;  // created by another process, not yet migrated
+  if (!run.any) return s;       // created, nothing recorded yet
+  const std::string& status = run.status;
+  if (run.final_top1) s.top1 = *run.final_top1;
+  if (run.wall_seconds) s.seconds = *run.wall_seconds;
+  if (run.campaign != plan.name || run.arm != job.arm) {
     s.state = JobState::kStale;
-    s.detail = db_path + " holds a run of campaign '" + q.column_text(4) + "' arm '" +
-               q.column_text(5) + "', not of this plan";
-  } else if (q.column_text(2) != job.config_json) {
+    s.detail = db_path + " holds a run of campaign '" + run.campaign + "' arm '" + run.arm +
+               "', not of this plan";
+  } else if (run.config != job.config_json) {
     s.state = JobState::kStale;
     s.detail = db_path + " holds a run of other settings (the plan changed since)";
   } else if (status == "finished") {
@@ -197,26 +193,19 @@ namespace {
 // Why `db` cannot take `plan`'s runs ("" if it can): it records another plan, or holds runs of
 // another campaign.
 std::string foreign_owner(const results::Database& db, const Plan& plan) {
-  if (db.schema_version() >= 7) {
-    auto q = db.prepare("SELECT name, fingerprint, plan FROM campaigns ORDER BY name");
-    while (q.step()) {
-      if (q.column_text(0) != plan.name) {
-        return "belongs to campaign '" + q.column_text(0) + "' of plan " + q.column_text(2) +
-               " (fingerprint " + q.column_text(1) + ")";
-      }
-      if (q.column_text(1) != plan.fingerprint) {
-        return "belongs to another version of campaign '" + q.column_text(0) + "' (plan " +
-               q.column_text(2) + ", fingerprint " + q.column_text(1) +
-               "): its settings, arms or seeds changed since, or another plan has its name";
-      }
+  for (const results::CampaignRecord& r : results::campaign_records(db)) {
+    if (r.name != plan.name) {
+      return "belongs to campaign '" + r.name + "' of plan " + r.plan + " (fingerprint " +
+             r.fingerprint + ")";
+    }
+    if (r.fingerprint != plan.fingerprint) {
+      return "belongs to another version of campaign '" + r.name + "' (plan " + r.plan +
+             ", fingerprint " + r.fingerprint +
+             "): its settings, arms or seeds changed since, or another plan has its name";
     }
   }
-  if (db.schema_version() >= 6) {
-    auto q = db.prepare(
-        "SELECT campaign FROM runs WHERE campaign IS NOT NULL AND campaign <> ? LIMIT 1");
-    q.bind(1, plan.name);
-    if (q.step()) return "holds runs of campaign '" + q.column_text(0) + "'";
-  }
+  if (const auto other = results::other_campaigns_run(db, plan.name))
+    return "holds runs of campaign '" + *other + "'";
   return "";
 }
 
@@ -232,11 +221,7 @@ void claim_database(results::Database& db, const Plan& plan, const CampaignOptio
   db.write_transaction([&] {
     const std::string why = foreign_owner(db, plan);
     if (!why.empty()) throw std::invalid_argument(not_ours(options, plan, why));
-    auto insert = db.prepare(
-        "INSERT OR IGNORE INTO campaigns (name, fingerprint, plan, created_at) "
-        "VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))");
-    insert.bind(1, plan.name).bind(2, plan.fingerprint).bind(3, plan.source);
-    insert.run();
+    results::record_campaign(db, {plan.name, plan.fingerprint, plan.source});
   });
 }
 
