@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the test suite with AddressSanitizer + UndefinedBehaviorSanitizer and the portable kernels
-# (-DNCE_NATIVE_ARCH=OFF: the loops every machine runs) into build-asan/ and runs ctest there.
+# Builds the test suite with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/ and runs
+# ctest there. The build is the portable one (-DNCE_NATIVE_ARCH=OFF, the default): the suite runs
+# the kernels of the CPU's best instruction-set level, and isa_test and small_gemm_test run every
+# level the CPU has; NCE_ISA=portable (or avx2) scripts/sanitize.sh runs the whole suite at that one.
 # Any report fails the test that made it (halt_on_error). CI (.ci/run) runs it after scripts/test.sh.
 # Usage: scripts/sanitize.sh [ctest -R regex; default: the whole suite]
 set -euo pipefail
