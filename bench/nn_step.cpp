@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "nce/models/network.h"
+#include "nce/nn/isa.h"
 #include "nce/nn/loss.h"
 #include "nce/nn/network.h"
 
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
         1000.0 * median, batch / median, 1000.0 * best, batch / best,
         static_cast<double>(net.buffer_bytes()) / (1 << 20));
   }
-  std::printf("peak RSS %.0f MiB\n", peak_rss_mib());
+  std::printf("peak RSS %.0f MiB, kernels %s\n", peak_rss_mib(),
+              nce::nn::isa_description().c_str());
   return 0;
 }

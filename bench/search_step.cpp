@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nce/models/network.h"
+#include "nce/nn/isa.h"
 #include "nce/nn/loss.h"
 #include "nce/nn/network.h"
 #include "nce/nn/optimizer.h"
@@ -113,8 +114,8 @@ int main(int argc, char** argv) {
     search_s += now_s() - t;
   }
   const double plain_ms = 1000 * plain_s / rounds, search_ms = 1000 * search_s / rounds;
-  std::printf("%s W%dA%d batch %d, %d rounds interleaved\n", model.c_str(), bits, bits, batch,
-              rounds);
+  std::printf("%s W%dA%d batch %d, kernels %s, %d rounds interleaved\n", model.c_str(), bits, bits,
+              batch, nce::nn::isa_description().c_str(), rounds);
   std::printf("  plain training step      %8.1f ms  (%.1f images/s)\n", plain_ms,
               batch / (plain_ms / 1000));
   std::printf("  search iteration (w + a) %8.1f ms\n", search_ms);

@@ -21,6 +21,7 @@
 #include "nce/deploy/exporter.h"
 #include "nce/deploy/int_engine.h"
 #include "nce/models/network.h"
+#include "nce/nn/isa.h"
 #include "nce/nn/loss.h"
 #include "nce/nn/network.h"
 #include "nce/nn/optimizer.h"
@@ -174,6 +175,7 @@ int run_bench(const std::string& what, const std::vector<std::string>& args) {
       j.key("batch").value(batch);
       j.key("steps").value(steps);
       j.key("threads").value(omp_get_max_threads());
+      j.key("isa").value(nn::to_string(nn::active_isa()));
       j.key("images_per_s").value(images_per_s);
       j.key("ms_per_step").value(1000.0 * total / steps);
       j.key("ms_per_step_min").value(1000.0 * fastest);
@@ -184,13 +186,13 @@ int run_bench(const std::string& what, const std::vector<std::string>& args) {
     } else {
       std::printf(
           "%s%s %s W%dA%d %s batch %d, %d threads: %.1f images/s (%.1f ms/step, best %.1f), "
-          "peak RSS %.0f MiB, buffers %.0f MiB\n",
+          "peak RSS %.0f MiB, buffers %.0f MiB, kernels %s\n",
           what.c_str(),
           int_engine ? (std::string(" int (") + deploy::to_string(engine->kernel()) + ")").c_str()
                      : "",
           model.c_str(), options.weight_bits, options.activation_bits,
           nn::to_string(options.quantizer), batch, omp_get_max_threads(), images_per_s,
-          1000.0 * total / steps, 1000.0 * fastest, rss, buffers);
+          1000.0 * total / steps, 1000.0 * fastest, rss, buffers, nn::isa_description().c_str());
     }
     return 0;
   });

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command.h"
+#include "nce/nn/isa.h"
 
 namespace nce::app {
 
@@ -62,8 +63,16 @@ int main(int argc, char** argv) {
     print_overview(std::cout);
     return args.empty() ? 1 : 0;
   }
+  // The kernels' instruction-set level (NCE_ISA or the CPU's best): a bad NCE_ISA stops here.
+  try {
+    nce::nn::select_isa_from_environment();
+  } catch (const std::exception& e) {
+    std::cerr << "nce: " << e.what() << "\n";
+    return 2;
+  }
   if (args[0] == "--version") {
-    std::cout << "nce " NCE_VERSION " (" NCE_GIT_COMMIT ")\n";
+    std::cout << "nce " NCE_VERSION " (" NCE_GIT_COMMIT ")\n"
+              << "kernels: " << nce::nn::isa_description() << "\n";
     return 0;
   }
   const auto& all = nce::app::commands();

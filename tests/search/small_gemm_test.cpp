@@ -1,5 +1,6 @@
-// Every kernel set this build compiled (AVX-512, AVX2, portable: small_gemm_kernels.h) against a
-// naive double-precision loop, on odd sizes that exercise the register tiles' row and column
+// Every kernel set this build compiled and this CPU runs (AVX-512, AVX2, portable:
+// small_gemm_kernels.h; the instruction-set levels of nce/nn/isa.h) against a naive
+// double-precision loop, on odd sizes that exercise the register tiles' row and column
 // tails, the masked panels of "same" convs and the gathered panels of strided ones.
 #include "small_gemm_kernels.h"
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "nce/nn/isa.h"
 #include "small_gemm.h"
 
 namespace nce::nn::detail {
@@ -29,6 +31,15 @@ Floats random_floats(std::size_t n, std::mt19937& rng) {
   return v;
 }
 
+// isa.h's view: NCE_ISA=name is accepted.
+bool parse_isa_supported(const std::string& name) {
+  try {
+    return std::string(to_string(parse_isa(name))) == name;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 bool cpu_runs(const GemmKernels& set) {
   const std::string name = set.name;
   if (name == "avx512") return __builtin_cpu_supports("avx512f");
@@ -36,7 +47,7 @@ bool cpu_runs(const GemmKernels& set) {
   return true;
 }
 
-// The compiled sets this CPU can run (with -march=native: all of them).
+// The compiled sets this CPU can run.
 std::vector<const GemmKernels*> runnable_sets() {
   std::vector<const GemmKernels*> sets;
   for (const GemmKernels* s : compiled_gemm_kernels())
@@ -156,19 +167,23 @@ void check_weight_grad(int M, int K, int N, const std::vector<double>& B, std::p
 TEST(SmallGemm, TheBestCompiledSetComesFirstAndThePortableOneLast) {
   const std::vector<const GemmKernels*> sets = compiled_gemm_kernels();
   ASSERT_FALSE(sets.empty());
-#if NCE_SMALL_GEMM_AVX512
+#if NCE_NN_X86_LEVELS
   EXPECT_STREQ(sets.front()->name, "avx512");
-#elif NCE_SMALL_GEMM_AVX2
-  EXPECT_STREQ(sets.front()->name, "avx2");
+  EXPECT_STREQ(sets[1]->name, "avx2");
 #endif
   EXPECT_STREQ(sets.back()->name, "portable");
-  EXPECT_EQ(conv_same_gemm_supported(), sets.front()->conv_same_gemm != nullptr);
-  EXPECT_EQ(conv_gather_supported(), sets.front()->conv_gather_gemm != nullptr);
+  // The dispatcher calls the active level's set, one this CPU runs (nce/nn/isa.h).
+  const GemmKernels& active = active_gemm_kernels();
+  EXPECT_STREQ(active.name, to_string(active_isa()));
+  EXPECT_TRUE(cpu_runs(active)) << active.name;
+  EXPECT_EQ(conv_same_gemm_supported(), active.conv_same_gemm != nullptr);
+  EXPECT_EQ(conv_gather_supported(), active.conv_gather_gemm != nullptr);
   std::string names;
   for (const GemmKernels* s : sets) names += std::string(names.empty() ? "" : ",") + s->name;
   RecordProperty("kernel_sets", names);
   for (const GemmKernels* s : sets) {
-    EXPECT_TRUE(cpu_runs(*s)) << s->name << " is compiled but this CPU cannot run it";
+    // A level the CPU runs is one isa.h offers (and the other way round).
+    EXPECT_EQ(cpu_runs(*s), parse_isa_supported(s->name)) << s->name;
     EXPECT_TRUE(s->pack_at && s->gemm_at_b && s->weight_grad_explicit && s->transpose) << s->name;
     EXPECT_EQ(s->conv_same_gemm == nullptr, s->weight_grad_same == nullptr) << s->name;
     EXPECT_EQ(s->conv_gather_gemm == nullptr, s->weight_grad_gather == nullptr) << s->name;
@@ -313,10 +328,11 @@ TEST(SmallGemm, SameMasksMarkThePixelsWhoseTapReadsInsideTheMap) {
   conv_same_block_masks(24, 8, 8, 3, masks);
   ASSERT_EQ(masks.size(), 27u);
   EXPECT_EQ(masks[2 * 9 + 4], 0xFFFFu);
-  // The dispatcher's masks are those of the set it calls.
+  // The dispatcher's masks are those of the set it calls (the active level's).
   std::vector<std::uint64_t> dispatched;
   conv_same_masks(8, 8, 3, dispatched);
-  conv_same_block_masks(compiled_gemm_kernels().front()->same_block, 8, 8, 3, masks);
+  EXPECT_EQ(conv_same_block(), active_gemm_kernels().same_block);
+  conv_same_block_masks(active_gemm_kernels().same_block, 8, 8, 3, masks);
   EXPECT_EQ(dispatched, masks);
 }
 

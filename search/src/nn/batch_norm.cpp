@@ -6,59 +6,36 @@
 #include <cmath>
 #include <vector>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#endif
+#include "batch_norm_kernels.h"
+#include "nce/nn/isa.h"
 
 namespace nce::nn {
 namespace {
 
-#if defined(__AVX2__) && defined(__FMA__)
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+using detail::PlaneSums;
+
+#if NCE_NN_X86_LEVELS
+// The AVX2 plane loops run at the AVX2 and AVX-512 levels (nce/nn/isa.h).
+bool vector_planes() {
+  return active_isa() != Isa::kPortable;
 }
 #endif
-
-// Sums over one plane that the BN backward needs, after the activation's backward.
-struct PlaneSums {
-  float clip = 0.0f;  // sum of g where u >= clip (PACT)
-  float g = 0.0f;     // sum of the masked g
-  float gx = 0.0f;    // sum of the masked g * (x - mean)
-};
 
 // One pass over a plane: u = x*scale + shift, g *= pass(u) (ActParams::backward) and the sums
 // (the same values as ActParams::backward followed by the two sums, up to float reassociation).
 PlaneSums act_bn_plane_backward(const ActParams& act, const float* x, float scale, float shift,
                                 float mean, float* g, std::size_t n) {
-  PlaneSums r;
+  PlaneSums r{0.0f, 0.0f, 0.0f};
   const bool pact = act.kind == ActParams::Kind::kPact, relu = act.kind == ActParams::Kind::kRelu;
   const float clip = act.clip;
   std::size_t j = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-  const __m256 vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(shift), vm = _mm256_set1_ps(mean),
-               vc = _mm256_set1_ps(clip), zero = _mm256_setzero_ps();
-  __m256 ac = zero, ag = zero, agx = zero;
-  for (; j + 8 <= n; j += 8) {
-    const __m256 xv = _mm256_loadu_ps(x + j);
-    __m256 gv = _mm256_loadu_ps(g + j);
-    const __m256 u = _mm256_add_ps(_mm256_mul_ps(xv, vs), vb);  // unfused, as in the forward
-    if (pact) {
-      ac = _mm256_add_ps(ac, _mm256_and_ps(_mm256_cmp_ps(u, vc, _CMP_GE_OQ), gv));
-      const __m256 pass =
-          _mm256_and_ps(_mm256_cmp_ps(u, zero, _CMP_GE_OQ), _mm256_cmp_ps(u, vc, _CMP_LE_OQ));
-      gv = _mm256_and_ps(pass, gv);
-      _mm256_storeu_ps(g + j, gv);
-    } else if (relu) {
-      gv = _mm256_and_ps(_mm256_cmp_ps(u, zero, _CMP_GT_OQ), gv);
-      _mm256_storeu_ps(g + j, gv);
-    }
-    ag = _mm256_add_ps(ag, gv);
-    agx = _mm256_add_ps(agx, _mm256_mul_ps(gv, _mm256_sub_ps(xv, vm)));
+#if NCE_NN_X86_LEVELS
+  if (vector_planes()) {
+    const detail::PlaneAct kind = pact   ? detail::PlaneAct::kPact
+                                  : relu ? detail::PlaneAct::kRelu
+                                         : detail::PlaneAct::kNone;
+    j = detail::act_bn_plane_backward_avx2(kind, clip, x, scale, shift, mean, g, n, &r);
   }
-  r.clip = hsum(ac), r.g = hsum(ag), r.gx = hsum(agx);
 #endif
   for (; j < n; ++j) {
     const float u = x[j] * scale + shift;
@@ -118,17 +95,9 @@ ChannelStatistics batch_norm_channel_statistics(const BatchNormParams& p, const 
     // One pass for both sums (float per plane, as Eigen's sum() was, up to reassociation).
     float ps = 0.0f, pq = 0.0f;
     Eigen::Index j = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-    const __m256 vk = _mm256_set1_ps(k);
-    __m256 as0 = _mm256_setzero_ps(), aq0 = as0, as1 = as0, aq1 = as0;
-    for (; j + 16 <= hw; j += 16) {
-      const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + j), vk);
-      const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + j + 8), vk);
-      as0 = _mm256_add_ps(as0, d0), as1 = _mm256_add_ps(as1, d1);
-      aq0 = _mm256_add_ps(aq0, _mm256_mul_ps(d0, d0));
-      aq1 = _mm256_add_ps(aq1, _mm256_mul_ps(d1, d1));
-    }
-    ps = hsum(_mm256_add_ps(as0, as1)), pq = hsum(_mm256_add_ps(aq0, aq1));
+#if NCE_NN_X86_LEVELS
+    if (vector_planes())
+      j = detail::plane_moments_avx2(a, static_cast<std::size_t>(hw), k, &ps, &pq);
 #endif
     for (; j < hw; ++j) {
       const float d = a[j] - k;

@@ -109,11 +109,13 @@ constexpr int kImagesPerChunk = 8;
 // The forward has no partial sums: smaller units leave less idle time at the end of the loop.
 constexpr int kForwardImagesPerChunk = 2;
 
-// The implicit-im2col masks depend on the map and kernel only: cached in the workspace.
+// The implicit-im2col masks depend on the map, the kernel and the active level's block only:
+// cached in the workspace.
 void same_masks(int h, int w, int k, ConvWorkspace& ws) {
-  if (ws.masks_key[0] == h && ws.masks_key[1] == w && ws.masks_key[2] == k) return;
+  const int key[4] = {h, w, k, detail::conv_same_block()};
+  if (std::equal(key, key + 4, ws.masks_key)) return;
   detail::conv_same_masks(h, w, k, ws.masks);
-  ws.masks_key[0] = h, ws.masks_key[1] = w, ws.masks_key[2] = k;
+  std::copy(key, key + 4, ws.masks_key);
 }
 
 // Strided (and other non-"same", non-pointwise) convs gather their im2col panels (AVX2).

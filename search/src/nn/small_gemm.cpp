@@ -1,5 +1,5 @@
-// small_gemm.h: the dispatcher. Every call goes to the best kernel set this build compiled
-// (small_gemm_kernels.h): AVX-512, else AVX2, else the portable loops.
+// small_gemm.h: the dispatcher. Every call goes to the kernel set of the active instruction-set
+// level (nce/nn/isa.h; small_gemm_kernels.h): AVX-512, AVX2 or the portable loops.
 #include "small_gemm.h"
 
 #include <algorithm>
@@ -7,33 +7,46 @@
 #include <cstdint>
 #include <vector>
 
+#include "nce/nn/isa.h"
 #include "small_gemm_kernels.h"
 
 namespace nce::nn::detail {
 namespace {
 
 const GemmKernels& best() {
-#if NCE_SMALL_GEMM_AVX512
-  return kAvx512Kernels;
-#elif NCE_SMALL_GEMM_AVX2
-  return kAvx2Kernels;
-#else
-  return kPortableKernels;
-#endif
+  return active_gemm_kernels();
 }
 
 }  // namespace
 
 std::vector<const GemmKernels*> compiled_gemm_kernels() {
   std::vector<const GemmKernels*> sets;
-#if NCE_SMALL_GEMM_AVX512
+#if NCE_NN_X86_LEVELS
   sets.push_back(&kAvx512Kernels);
-#endif
-#if NCE_SMALL_GEMM_AVX2
   sets.push_back(&kAvx2Kernels);
 #endif
   sets.push_back(&kPortableKernels);
   return sets;
+}
+
+const GemmKernels& active_gemm_kernels() {
+  switch (active_isa()) {
+#if NCE_NN_X86_LEVELS
+    case Isa::kAvx512:
+      return kAvx512Kernels;
+    case Isa::kAvx2:
+      return kAvx2Kernels;
+#endif
+    default:
+      return kPortableKernels;
+  }
+}
+
+float* thread_buffer(BufferSlot slot, std::size_t floats) {
+  thread_local std::vector<float> buffers[static_cast<int>(BufferSlot::kCount)];
+  std::vector<float>& b = buffers[static_cast<int>(slot)];
+  if (b.size() < floats) b.resize(floats);
+  return b.data();
 }
 
 void pack_at(int M, int K, const float* At, float* packed) {
@@ -51,11 +64,7 @@ void weight_grad_explicit(int M, int K, int N, const float* dy_t, const float* c
 }
 
 void transpose(int rows, int cols, const float* src, float* dst) {
-#if defined(__AVX2__)
-  transpose_avx2(rows, cols, src, dst);  // also without FMA, where best() is portable
-#else
-  transpose_portable(rows, cols, src, dst);
-#endif
+  best().transpose(rows, cols, src, dst);
 }
 
 bool conv_same_gemm_supported() {
@@ -78,6 +87,10 @@ void conv_same_block_masks(int block, int h, int w, int k, std::vector<std::uint
       }
     }
   }
+}
+
+int conv_same_block() {
+  return best().same_block;
 }
 
 void conv_same_masks(int h, int w, int k, std::vector<std::uint64_t>& masks) {

@@ -27,10 +27,12 @@ void conv_same_gemm(int M, int c_in, int h, int w, int k, const float* At, const
 // For every 48-pixel block of the output and every tap: bit j = pixel j of the block reads inside
 // the input map. Layout [block][tap].
 void conv_same_masks(int h, int w, int k, std::vector<std::uint64_t>& masks);
+// The pixels per block of those masks (the active level's; part of a cache key for them).
+int conv_same_block();
 bool conv_same_gemm_supported();
 
-// Any other conv (strides, other paddings) under AVX2: the im2col panels are gathered from the
-// image with per-block offset tables instead of building the im2col matrix. offs: from
+// Any other conv (strides, other paddings) at the AVX2 level: the im2col panels are gathered from
+// the image with per-block offset tables instead of building the im2col matrix. offs: from
 // conv_gather_offsets (depends on the geometry only). Y = W x im2col(x) (not accumulated);
 // dWt += im2col(x) x dY^T as weight_grad_explicit.
 bool conv_gather_supported();

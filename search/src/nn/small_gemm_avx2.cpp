@@ -1,14 +1,18 @@
 // small_gemm.h's kernels for AVX2 + FMA (16 ymm registers): 4 x 24 tiles of Y, 24-pixel panels,
 // and the gathered im2col panels of strided convs; and the AVX transpose every wider set uses.
+// Compiled with -march=x86-64-v3 (search/CMakeLists.txt); the rules of small_gemm_kernels.h apply.
 #include "small_gemm_kernels.h"
 
-#if defined(__AVX2__)
+#if NCE_NN_X86_LEVELS
+
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "small_gemm_avx2.cpp is compiled with -march=x86-64-v3 (search/CMakeLists.txt)"
+#endif
 
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <vector>
+#include <cstring>
 
 namespace nce::nn::detail {
 
@@ -61,8 +65,11 @@ void transpose_avx2(int rows, int cols, const float* src, float* dst) {
             src[static_cast<std::ptrdiff_t>(i) * cols + c];
 }
 
-#if NCE_SMALL_GEMM_AVX2
 namespace {
+
+inline int min_int(int a, int b) {
+  return a < b ? a : b;
+}
 
 // AVX2 + FMA (16 ymm registers): the same broadcast GEMMs as the AVX-512 path with 4 x 24 tiles
 // of Y (12 accumulators) and 24-pixel panels (kBlock).
@@ -136,14 +143,13 @@ void tile_rx24(int K, const float* At, const float* B, float* Y, std::ptrdiff_t 
 // Every row of Y for one 24-column panel; `width` < 24 goes through a 24-column temporary.
 void rows24(int M, int K, const float* At, const float* panel, float* Y, std::ptrdiff_t ldy,
             bool accumulate, int width) {
-  thread_local std::vector<float> tmp;
   float* out = Y;
   std::ptrdiff_t ld = ldy;
   if (width < 24) {
-    if (tmp.size() < static_cast<std::size_t>(M) * 24) tmp.resize(static_cast<std::size_t>(M) * 24);
-    out = tmp.data(), ld = 24;
+    out = thread_buffer(BufferSlot::kTile, static_cast<std::size_t>(M) * 24), ld = 24;
     if (accumulate)
-      for (int m = 0; m < M; ++m) std::copy(Y + m * ldy, Y + m * ldy + width, out + m * 24);
+      for (int m = 0; m < M; ++m)
+        std::memcpy(out + m * 24, Y + m * ldy, sizeof(float) * static_cast<std::size_t>(width));
   }
   // At is packed (pack_at): the K x R block of rows [m, m + R) starts at At + m*K.
   int m = 0;
@@ -152,7 +158,8 @@ void rows24(int M, int K, const float* At, const float* panel, float* Y, std::pt
     tile_rx24<decltype(rows_left)::value>(K, At + m * K, panel, out + m * ld, ld, accumulate);
   });
   if (width < 24)
-    for (int r = 0; r < M; ++r) std::copy(out + r * 24, out + r * 24 + width, Y + r * ldy);
+    for (int r = 0; r < M; ++r)
+      std::memcpy(Y + r * ldy, out + r * 24, sizeof(float) * static_cast<std::size_t>(width));
 }
 
 // dWt rows [0, R) (R <= 6) x columns [0, 16) += panel rows (stride 24, `width` pixels) x dy_t
@@ -263,12 +270,9 @@ inline void same_panel(int c_in, int kk, std::ptrdiff_t plane, const std::ptrdif
 // apart, and K rows of one block would fight over the same L1 sets).
 template <class F>
 void for_each_copied_panel24(int K, int N, const float* B, std::ptrdiff_t ldb, F&& f) {
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 24)
-    panel.resize(static_cast<std::size_t>(K) * 24);
-  float* pb = panel.data();
+  float* pb = thread_buffer(BufferSlot::kPanel, static_cast<std::size_t>(K) * 24);
   for (int n = 0; n < N; n += 24) {
-    const int width = std::min(24, N - n);
+    const int width = min_int(24, N - n);
     const std::uint64_t m = low_bits(width);
     for (int k = 0; k < K; ++k) masked_copy24(B + k * ldb + n, pb + k * 24, m);
     f(static_cast<const float*>(pb), n, width);
@@ -282,17 +286,14 @@ void for_each_same_panel24(int c_in, int h, int w, int k, const float* x,
                            const std::uint64_t* block_masks, F&& f) {
   const int pad = (k - 1) / 2, kk = k * k, K = c_in * kk, N = h * w;
   const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(h) * w;
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 24)
-    panel.resize(static_cast<std::size_t>(K) * 24);
-  float* pb = panel.data();
+  float* pb = thread_buffer(BufferSlot::kPanel, static_cast<std::size_t>(K) * 24);
   std::ptrdiff_t offsets[49];  // same_panel's kMaxTaps: k <= 7
   for (int t = 0; t < kk && t < 49; ++t)
     offsets[t] = static_cast<std::ptrdiff_t>(t / k - pad) * w + (t % k - pad);
   for (int n = 0; n < N; n += 24) {
     same_panel(c_in, kk, plane, offsets, x, n,
                block_masks + static_cast<std::ptrdiff_t>(n / 24) * kk, pb);
-    f(static_cast<const float*>(pb), n, std::min(24, N - n));
+    f(static_cast<const float*>(pb), n, min_int(24, N - n));
   }
 }
 
@@ -321,13 +322,11 @@ template <class F>
 void for_each_gathered_panel24(int c_in, int h, int w, int k, int N, const float* x,
                                const std::int32_t* offs, F&& f) {
   const int kk = k * k;
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(c_in) * kk * 24)
-    panel.resize(static_cast<std::size_t>(c_in) * kk * 24);
+  float* pb = thread_buffer(BufferSlot::kPanel, static_cast<std::size_t>(c_in) * kk * 24);
   for (int n = 0; n < N; n += 24) {
     gather_panel(c_in, kk, static_cast<std::ptrdiff_t>(h) * w,
-                 offs + static_cast<std::ptrdiff_t>(n / 24) * kk * 24, x, panel.data());
-    f(static_cast<const float*>(panel.data()), n, std::min(24, N - n));
+                 offs + static_cast<std::ptrdiff_t>(n / 24) * kk * 24, x, pb);
+    f(static_cast<const float*>(pb), n, min_int(24, N - n));
   }
 }
 
@@ -382,7 +381,7 @@ void weight_grad_gather(int M, int c_in, int h, int w, int k, int ho, int wo, co
 void pack_at(int M, int K, const float* At, float* packed) {
   // Rows of A in tiles of 4 (the last one M % 4), each tile K x R, contiguous.
   for (int m = 0; m < M; m += 4) {
-    const int R = std::min(4, M - m);
+    const int R = min_int(4, M - m);
     float* dst = packed + static_cast<std::ptrdiff_t>(m) * K;
     for (int k = 0; k < K; ++k)
       for (int r = 0; r < R; ++r) dst[k * R + r] = At[static_cast<std::ptrdiff_t>(k) * M + m + r];
@@ -404,8 +403,6 @@ const GemmKernels kAvx2Kernels = {
     transpose_avx2,
 };
 
-#endif  // NCE_SMALL_GEMM_AVX2
-
 }  // namespace nce::nn::detail
 
-#endif  // __AVX2__
+#endif  // NCE_NN_X86_LEVELS

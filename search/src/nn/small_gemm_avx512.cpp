@@ -1,16 +1,25 @@
 // small_gemm.h's kernels for AVX-512F (32 zmm registers): 8 x 48 tiles of Y, 48-pixel panels.
+// Compiled with -march=x86-64-v4 (search/CMakeLists.txt); the rules of small_gemm_kernels.h
+// apply.
 #include "small_gemm_kernels.h"
 
-#if NCE_SMALL_GEMM_AVX512
+#if NCE_NN_X86_LEVELS
+
+#if !defined(__AVX512F__) || !defined(__AVX512BW__)
+#error "small_gemm_avx512.cpp is compiled with -march=x86-64-v4 (search/CMakeLists.txt)"
+#endif
 
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <vector>
+#include <cstring>
 
 namespace nce::nn::detail {
 namespace {
+
+inline int min_int(int a, int b) {
+  return a < b ? a : b;
+}
 
 // Tile of MR rows x (NV vectors of 16) columns; `mask` applies to the last vector.
 template <int MR, int NV>
@@ -141,10 +150,7 @@ void for_each_same_panel48(int c_in, int h, int w, int k, const float* x,
                            const std::uint64_t* block_masks, F&& f) {
   const int pad = (k - 1) / 2, kk = k * k, K = c_in * kk, N = h * w;
   const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(h) * w;
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 48)
-    panel.resize(static_cast<std::size_t>(K) * 48);
-  float* pb = panel.data();
+  float* pb = thread_buffer(BufferSlot::kPanel, static_cast<std::size_t>(K) * 48);
   std::ptrdiff_t offsets[64];
   for (int t = 0; t < kk && t < 64; ++t)
     offsets[t] = static_cast<std::ptrdiff_t>(t / k - pad) * w + (t % k - pad);
@@ -155,7 +161,7 @@ void for_each_same_panel48(int c_in, int h, int w, int k, const float* x,
       for (int t = 0; t < kk; ++t)
         masked_copy48(xc + offsets[t], pb + static_cast<std::ptrdiff_t>(c * kk + t) * 48, masks[t]);
     }
-    f(static_cast<const float*>(pb), n, std::min(48, N - n));
+    f(static_cast<const float*>(pb), n, min_int(48, N - n));
   }
 }
 
@@ -219,7 +225,7 @@ inline void wgrad_tile(int R, int width, const float* panel, const float* dyt, i
 // One 48-pixel block: every (8-row, up to 48-column) tile of dWt.
 void wgrad_block(int M, int K, int width, const float* panel, const float* dyt, float* dwt) {
   for (int k = 0; k < K; k += 8) {
-    const int R = std::min(8, K - k);
+    const int R = min_int(8, K - k);
     const float* pk = panel + static_cast<std::ptrdiff_t>(k) * 48;
     float* dk = dwt + static_cast<std::ptrdiff_t>(k) * M;
     int m = 0;
@@ -244,10 +250,7 @@ void gemm_at_b(int M, int N, int K, const float* At, const float* B, std::ptrdif
                std::ptrdiff_t ldy, bool accumulate) {
   // B's rows are often 4 KiB apart (a 32x32 map): copy each 48-column block into a contiguous
   // panel first, or the K rows of a block fight over the same L1 sets.
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 48)
-    panel.resize(static_cast<std::size_t>(K) * 48);
-  float* pb = panel.data();
+  float* pb = thread_buffer(BufferSlot::kPanel, static_cast<std::size_t>(K) * 48);
   int n = 0;
   for (; n + 48 <= N; n += 48) {
     for (int k = 0; k < K; ++k) {
@@ -271,12 +274,9 @@ void gemm_at_b(int M, int N, int K, const float* At, const float* B, std::ptrdif
 
 void weight_grad_explicit(int M, int K, int N, const float* dy_t, const float* col,
                           std::ptrdiff_t ldb, float* dwt) {
-  thread_local std::vector<float> panel;
-  if (panel.size() < static_cast<std::size_t>(K) * 48)
-    panel.resize(static_cast<std::size_t>(K) * 48);
-  float* pb = panel.data();
+  float* pb = thread_buffer(BufferSlot::kPanel, static_cast<std::size_t>(K) * 48);
   for (int n = 0; n < N; n += 48) {
-    const int width = std::min(48, N - n);
+    const int width = min_int(48, N - n);
     const std::uint64_t m = width == 48 ? ~std::uint64_t{0} : (std::uint64_t{1} << width) - 1;
     for (int k = 0; k < K; ++k)
       masked_copy48(col + k * ldb + n, pb + static_cast<std::ptrdiff_t>(k) * 48, m);
@@ -312,7 +312,8 @@ void conv_same_gemm(int M, int c_in, int h, int w, int k, const float* At, const
 
 // A is used as given: one k step broadcasts M consecutive floats of At.
 void pack_at(int M, int K, const float* At, float* packed) {
-  std::copy(At, At + static_cast<std::ptrdiff_t>(M) * K, packed);
+  std::memcpy(packed, At,
+              sizeof(float) * static_cast<std::size_t>(M) * static_cast<std::size_t>(K));
 }
 
 }  // namespace
@@ -332,4 +333,4 @@ const GemmKernels kAvx512Kernels = {
 
 }  // namespace nce::nn::detail
 
-#endif  // NCE_SMALL_GEMM_AVX512
+#endif  // NCE_NN_X86_LEVELS

@@ -1,8 +1,11 @@
-// Internal to small_gemm*.cpp and tests/search/small_gemm_test.cpp: the kernels of small_gemm.h
-// for each instruction set, one file each (small_gemm_avx512.cpp, small_gemm_avx2.cpp,
-// small_gemm_portable.cpp), and the table small_gemm.cpp dispatches through. A set is compiled
-// when the compiler targets its instructions (nce_nn is built with -march=native, see
-// search/CMakeLists.txt: no file has flags of its own); small_gemm.h uses the best one compiled.
+// Internal to small_gemm*.cpp, batch_norm*.cpp and their tests: the kernels of small_gemm.h for
+// each instruction-set level of nce/nn/isa.h, one file each (small_gemm_avx512.cpp,
+// small_gemm_avx2.cpp, small_gemm_portable.cpp), and the table small_gemm.cpp dispatches through.
+// The AVX2 and AVX-512 files are compiled with their level's flags (search/CMakeLists.txt) and run
+// only where the CPU has those instructions, so they must not define anything the linker could
+// pick for other files: no library templates (std::vector, std::min, ...; the per-thread buffers
+// come from thread_buffer below), no inline functions of shared headers, no static initializers.
+// tests/search/isa_objects_check.sh checks their objects for weak symbols and initializers.
 // Every function has the contract of its namesake in small_gemm.h; layouts are row-major.
 #pragma once
 
@@ -11,15 +14,11 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX512F__)
-#define NCE_SMALL_GEMM_AVX512 1
+// The AVX2 and AVX-512 levels exist on x86-64 builds (search/CMakeLists.txt compiles their files).
+#if defined(__x86_64__)
+#define NCE_NN_X86_LEVELS 1
 #else
-#define NCE_SMALL_GEMM_AVX512 0
-#endif
-#if defined(__AVX2__) && defined(__FMA__)
-#define NCE_SMALL_GEMM_AVX2 1
-#else
-#define NCE_SMALL_GEMM_AVX2 0
+#define NCE_NN_X86_LEVELS 0
 #endif
 
 namespace nce::nn::detail {
@@ -51,22 +50,26 @@ struct GemmKernels {
 };
 
 // The sets, defined in their files; a set's name is declared only where it is compiled.
-#if NCE_SMALL_GEMM_AVX512
+#if NCE_NN_X86_LEVELS
 extern const GemmKernels kAvx512Kernels;  // 8 x 48 tiles of zmm registers, 48-pixel panels
-#endif
-#if NCE_SMALL_GEMM_AVX2
-extern const GemmKernels kAvx2Kernels;  // 4 x 24 tiles of ymm registers, 24-pixel panels
-#endif
-extern const GemmKernels kPortableKernels;  // plain loops; no implicit-im2col kernels
-
-#if defined(__AVX2__)
-// The 8 x 8 block transpose (AVX only, exact): every set compiled for AVX2 uses it.
+extern const GemmKernels kAvx2Kernels;    // 4 x 24 tiles of ymm registers, 24-pixel panels
+// The 8 x 8 block transpose (AVX, exact): the AVX2 and AVX-512 sets use it.
 void transpose_avx2(int rows, int cols, const float* src, float* dst);
 #endif
+extern const GemmKernels kPortableKernels;  // plain loops; no implicit-im2col kernels
 void transpose_portable(int rows, int cols, const float* src, float* dst);
 
-// Every set compiled into this build, best first: the first is the one small_gemm.h calls.
+// Every set compiled into this build, best first (isa.h's levels avx512, avx2, portable).
 std::vector<const GemmKernels*> compiled_gemm_kernels();
+// The set of the active level (isa.h's active_isa()): the one small_gemm.h calls.
+const GemmKernels& active_gemm_kernels();
+
+// A per-thread buffer of at least `floats` floats for the kernels' panels, one per slot (each
+// kernel call uses a slot for one purpose; a nested use takes another slot). Grows, never shrinks;
+// valid until the same thread asks for the same slot again. Compiled at the baseline
+// (small_gemm.cpp).
+enum class BufferSlot { kPanel, kTile, kCount };
+float* thread_buffer(BufferSlot slot, std::size_t floats);
 
 // conv_same_masks (small_gemm.h) for blocks of `block` pixels (a set's same_block, <= 64).
 void conv_same_block_masks(int block, int h, int w, int k, std::vector<std::uint64_t>& masks);

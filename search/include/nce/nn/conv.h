@@ -8,14 +8,14 @@
 // length). weight_ld = 0 means c_in*k*k (the whole allocation is active). This is what the
 // supernet needs: candidates are prefixes of the widest weight tensor (docs/algorithm.md §3).
 //
-// Kernels (AVX-512, or AVX2 + FMA; portable loops otherwise): Y = W * im2col(x) with a
-// register-tiled GEMM that broadcasts W and streams im2col rows (8 filters x 48 pixels per tile
-// under AVX-512, 4 x 24 under AVX2 with W packed in 4-filter tiles). For stride-1 "same" convs
-// the im2col rows are built on the fly from the image with masked loads, one panel of pixels at
-// a time, so the im2col matrix is never written; under AVX2 the other convs (strides) gather
-// their panels from the image the same way. The backward computes dx as the forward conv of dy
-// with the flipped filters (stride 1) or as W^T dy + col2im (other strides), and dW^T with a
-// second register-tiled kernel over the same on-the-fly im2col panels.
+// Kernels (the active level's, nce/nn/isa.h: AVX-512, AVX2 + FMA or portable loops): Y = W *
+// im2col(x) with a register-tiled GEMM that broadcasts W and streams im2col rows (8 filters x 48
+// pixels per tile under AVX-512, 4 x 24 under AVX2 with W packed in 4-filter tiles). For stride-1
+// "same" convs the im2col rows are built on the fly from the image with masked loads, one panel of
+// pixels at a time, so the im2col matrix is never written; under AVX2 the other convs (strides)
+// gather their panels from the image the same way. The backward computes dx as the forward conv
+// of dy with the flipped filters (stride 1) or as W^T dy + col2im (other strides), and dW^T with
+// a second register-tiled kernel over the same on-the-fly im2col panels.
 // Both cores: images are split over OpenMP threads (small problems run on one thread). Results do
 // not depend on timing (static schedule, fixed reduction order).
 #pragma once
@@ -46,8 +46,8 @@ struct ConvWorkspace {
   std::vector<float, Aligned64Allocator<float>> wt;       // W^T for the forward GEMM
   std::vector<float, Aligned64Allocator<float>> flipped;  // the backward-data GEMM's operand
   std::vector<float, Aligned64Allocator<float>> scratch;  // the GEMM operands before packing
-  std::vector<std::uint64_t> masks;  // implicit im2col validity masks for masks_key (h, w, k)
-  int masks_key[3] = {0, 0, 0};
+  std::vector<std::uint64_t> masks;  // implicit im2col masks for masks_key (h, w, k, block)
+  int masks_key[4] = {0, 0, 0, 0};
   std::vector<std::int32_t> gather;  // gathered-im2col offsets for gather_key (h, w, k, stride, pad)
   int gather_key[5] = {0, 0, 0, 0, 0};
 };

@@ -29,7 +29,8 @@
 // add + activation is one fused pass too. Weights are quantized once per forward into a copy.
 // Convolutions: register-tiled AVX-512 or AVX2 + FMA GEMMs (conv.h) that build their im2col
 // operand on the fly, a panel of pixels at a time (48 under AVX-512, 24 under AVX2), or under AVX2
-// gather it from the image for strided convs; the portable build uses an explicit im2col.
+// gather it from the image for strided convs; the portable level uses an explicit im2col. The
+// level is chosen at run time (nce/nn/isa.h: CPUID, or NCE_ISA).
 // Memory: the forward keeps the conv outputs and activations the backward needs (not the BN
 // outputs: the backward recomputes them); buffers are reused between steps of the same batch
 // size (ResNet-20, batch 128: about 400 MiB). Results are deterministic for a given thread count.
