@@ -286,14 +286,21 @@ TEST(Exporter, Int8FullPrecisionTrainingAgreesWithTheFloatEvalUpToTies) {
                           nn::QuantizerKind::kSawb, 4, 1, true);
   const IntModel m4 = export_int_model(t4.checkpoint, t4.norm, "int8q4.ckpt");
   const Comparison c4 = compare(t4, m4, test_set, kTieLogitGap);
-  std::printf("int8 full precision, W4A4 all quantized: %d of %d disagree (%d ties), logit error "
-              "%.6f\n",
+  std::printf("int8 full precision, W4A4 all quantized: %d of %d disagree (%d logit ties), logit "
+              "error %.6f\n",
               c4.disagree, c4.images, c4.ties, c4.logit_error);
-  EXPECT_EQ(c4.ties, c4.disagree);
-  EXPECT_LE(c4.disagree, kMaxTieFraction * c4.images);
-  // Another run's checkpoint (W4A4) against the W2A2 model is refused, naming the file.
+  // Every disagreement is a tie, in the logits or in an intermediate code (a tiny run's weights
+  // depend on the summation order of the kernel level that trained them, so a code tie can
+  // happen at one level and not at another).
   const std::string other_path = ::testing::TempDir() + "deploy_i8q4_again.ckpt";
   nn::write_checkpoint(other_path, t4.checkpoint);
+  IntEngine e4(m4, best_kernel());
+  const InferResult r4 = infer_dataset(e4, test_set, 64, "int8q4.nceim");
+  const Agreement a4 = compare_with_trainer(m4, r4.predictions, other_path, test_set, 64);
+  EXPECT_EQ(a4.images - a4.equal, c4.disagree);
+  EXPECT_EQ(a4.other, 0);
+  EXPECT_LE(c4.disagree, kMaxTieFraction * c4.images);
+  // Another run's checkpoint (W4A4) against the W2A2 model is refused, naming the file.
   try {
     compare_with_trainer(model, r.predictions, other_path, test_set, 64);
     ADD_FAILURE() << "a W4A4 checkpoint was compared with a W2A2 model";
