@@ -34,7 +34,7 @@ import peer_pytorch as peer  # noqa: E402
 
 
 def read_checkpoint(path):
-    """search/include/nce/nn/checkpoint.h, version 1."""
+    """nn/include/nce/nn/checkpoint.h, version 1."""
     b = open(path, "rb").read()
     if b[:8] != b"NCECKPT\0":
         sys.exit("%s: not an nce checkpoint" % path)

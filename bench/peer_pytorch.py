@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer of nce's Eigen trainer: the same CIFAR ResNet (TAS option-B shortcuts: 2x2 average
 pool + 1x1 conv without BN), PACT activations and SAWB / DoReFa weight fake-quantization, first conv,
-last FC and 1x1 shortcuts in full precision, exactly as nce_nn builds it (search/include/nce/nn/
+last FC and 1x1 shortcuts in full precision, exactly as nce_nn builds it (nn/include/nce/nn/
 network.h, docs/algorithm.md §1).
 
 Three modes:
@@ -194,7 +194,7 @@ def build(args, in_channels=3):
 
 
 def lr_at(step, base, total, warmup, final=0.0):
-    """nce's CosineSchedule (search/include/nce/nn/schedule.h)."""
+    """nce's CosineSchedule (nn/include/nce/nn/schedule.h)."""
     if step < warmup:
         return base * (step + 1) / warmup
     span = total - warmup

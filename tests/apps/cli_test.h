@@ -40,7 +40,7 @@ inline bool contains(const std::string& text, const std::string& needle) {
 inline std::string fashion_mnist_sample_dir(const std::string& prefix) {
   const std::string dir = ::testing::TempDir() + prefix +
                           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  const std::string src = std::string(NCE_TEST_DATA_DIR) + "/search/fashion-mnist-sample";
+  const std::string src = std::string(NCE_TEST_DATA_DIR) + "/nn/fashion-mnist-sample";
   const std::string cmd = "mkdir -p " + dir + " && cp " + src + "/train-images-idx3-ubyte.gz " +
                           src + "/train-labels-idx1-ubyte.gz " + dir + "/ && cp " + src +
                           "/train-images-idx3-ubyte.gz " + dir +

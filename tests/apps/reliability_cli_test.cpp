@@ -51,7 +51,7 @@ class ScratchDir {
   fs::path path_;
 };
 
-const std::string kSample = std::string(NCE_SOURCE_DIR) + "/tests/data/search/fashion-mnist-sample";
+const std::string kSample = std::string(NCE_SOURCE_DIR) + "/tests/data/nn/fashion-mnist-sample";
 const std::string kHw = std::string(NCE_SOURCE_DIR) + "/hw_configs/edge-16x16-ws-2b.cfg";
 
 // The 100-image Fashion-MNIST sample as both the training and the test set.

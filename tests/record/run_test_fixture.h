@@ -1,6 +1,6 @@
 // What the tests of a recorded run share: a database file of the test's own (removed with its
 // -wal and -shm files before and after the test) and a tiny data set
-// (tests/search/quadrant_data.h).
+// (tests/nn/quadrant_data.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "../search/quadrant_data.h"
+#include "../nn/quadrant_data.h"
 #include "nce/nn/dataset.h"
 #include "nce/record/search_settings.h"
 #include "nce/results/database.h"

@@ -7,7 +7,7 @@
 #include <numeric>
 #include <random>
 
-#include "quadrant_data.h"
+#include "../nn/quadrant_data.h"
 
 namespace nce::search {
 namespace {

@@ -10,7 +10,7 @@
 //             and later), and the AVX2 ones where no AVX-512 kernel exists
 //
 // Levels agree up to float summation order (each sums a dot product in its own order; see
-// tests/search/isa_test.cpp for the tolerance). Thread safety: active_isa() may be called from any
+// tests/nn/isa_test.cpp for the tolerance). Thread safety: active_isa() may be called from any
 // thread; select_isa() must not run while another thread is in an nn kernel.
 #pragma once
 

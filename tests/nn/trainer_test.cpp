@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSampleDir = std::string(NCE_TEST_DATA_DIR) + "/search/fashion-mnist-sample";
+const std::string kSampleDir = std::string(NCE_TEST_DATA_DIR) + "/nn/fashion-mnist-sample";
 
 // 100 real Fashion-MNIST images (10 per class).
 const Dataset& sample() {

@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSampleDir = std::string(NCE_TEST_DATA_DIR) + "/search/fashion-mnist-sample";
+const std::string kSampleDir = std::string(NCE_TEST_DATA_DIR) + "/nn/fashion-mnist-sample";
 
 // A fresh temporary directory per test, removed afterwards.
 class TempDir {

@@ -5,7 +5,7 @@
 // only where the CPU has those instructions, so they must not define anything the linker could
 // pick for other files: no library templates (std::vector, std::min, ...; the per-thread buffers
 // come from thread_buffer below), no inline functions of shared headers, no static initializers.
-// tests/search/isa_objects_check.sh checks their objects for weak symbols and initializers.
+// tests/nn/isa_objects_check.sh checks their objects for weak symbols and initializers.
 // Every function has the contract of its namesake in small_gemm.h; layouts are row-major.
 #pragma once
 
