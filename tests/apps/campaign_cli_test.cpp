@@ -12,6 +12,7 @@
 
 #include "cli_test.h"
 #include "nce/results/database.h"
+#include "support/scratch_dir.h"
 
 namespace nce {
 namespace {
@@ -22,12 +23,6 @@ using testing::run_nce;
 class CampaignCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nce_campaign_cli_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     std::ofstream(dir_ / "plan.cfg") << "[campaign]\nname = tiny\nmodel = resnet8\n"
                                         "dataset = fashion-mnist\nseeds = 1, 2\nsubset = 10\n"
                                         "test-subset = 5\nhw = " NCE_SOURCE_DIR
@@ -36,9 +31,9 @@ class CampaignCli : public ::testing::Test {
                                         "retrain-epochs = 1\npact-init = 3\nbatch = 16\n"
                                         "[arm original]\nmethod = none\n[arm tas]\nmethod = tas\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  std::string path(const std::string& name) const { return scratch_.file(name); }
+  const testing::ScratchDir scratch_{"nce_campaign_cli_" + testing::current_test_name()};
+  const fs::path dir_ = scratch_.root();
 };
 
 std::string rows(const std::string& db_path) {
@@ -76,8 +71,8 @@ TEST_F(CampaignCli, ListsRunsAndSkipsWhatIsDone) {
   EXPECT_NE(r.output.find("nope.cfg"), std::string::npos) << r.output;
 }
 
-// One canonical config (nce/record/search_settings.h): `nce search` and a campaign job with the same
-// settings store the same runs.config, but for the job's campaign and arm labels.
+// One canonical config (nce/record/search_settings.h): `nce search` and a campaign job with the
+// same settings store the same runs.config, but for the job's campaign and arm labels.
 TEST_F(CampaignCli, SearchAndACampaignJobWithTheSameSettingsStoreTheSameConfig) {
   std::ofstream(dir_ / "same.cfg") << "[campaign]\nname = same\nmodel = resnet8\n"
                                       "dataset = fashion-mnist\nseeds = 4\nsubset = 10\n"

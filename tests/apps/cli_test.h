@@ -7,7 +7,9 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace nce::testing {
 
@@ -32,6 +34,28 @@ inline CliResult run_nce(const std::string& args) {
 
 inline bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
+}
+
+// A command line (appended to the binary as is) and what its output must contain.
+struct CliCase {
+  const char* args;
+  const char* needle;
+};
+
+// Runs each case: its output must contain the needle, and it must exit with `exit_code`, or (none
+// given) with some non-zero status that is not a crash.
+inline void expect_refused(const std::vector<CliCase>& cases,
+                           std::optional<int> exit_code = std::nullopt) {
+  for (const CliCase& c : cases) {
+    const CliResult r = run_nce(c.args);
+    if (exit_code) {
+      EXPECT_EQ(r.exit_code, *exit_code) << c.args << "\n" << r.output;
+    } else {
+      EXPECT_NE(r.exit_code, 0) << c.args;
+      EXPECT_NE(r.exit_code, -1) << c.args << " crashed";
+    }
+    EXPECT_TRUE(contains(r.output, c.needle)) << c.args << "\n" << r.output;
+  }
 }
 
 #ifdef NCE_TEST_DATA_DIR

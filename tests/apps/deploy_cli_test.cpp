@@ -47,17 +47,42 @@ std::string top1_of(const std::string& output) {
   return at == std::string::npos ? "" : output.substr(at, output.find('%', at) - at);
 }
 
+// One test's files: the Fashion-MNIST sample directory, TempDir()/<name>.ckpt and .nceim (removed
+// at the end).
+struct ExportFiles {
+  explicit ExportFiles(const std::string& name)
+      : dir(sample_dir()),
+        ckpt(::testing::TempDir() + name + ".ckpt"),
+        model(::testing::TempDir() + name + ".nceim") {}
+  ~ExportFiles() {
+    std::remove(ckpt.c_str());
+    std::remove(model.c_str());
+  }
+  const std::string dir, ckpt, model;
+};
+
+// The runs whose checkpoints the tests export; the checkpoint's path and --data follow.
+const char* const kTrain =
+    "train --model resnet8 --dataset fashion-mnist --bits 2 --epochs 1 --batch 10 --max-batches 4 "
+    "--no-epoch-test --checkpoint";
+const char* const kSearch =
+    "search --method nce --model resnet8 --batch 10 --warmup-epochs 1 --search-epochs 1 "
+    "--retrain-epochs 1 --max-batches 2 --pact-init 3 --save-checkpoint";
+
+// Runs `nce <writer> <ckpt> --data <dir>` (kTrain or kSearch), then `nce export` of that checkpoint
+// to the model file; both must exit 0. `exported`: the export's result.
+void write_and_export(const char* writer, const ExportFiles& f, CliResult& exported) {
+  const CliResult r = run_nce(std::string(writer) + " " + f.ckpt + " --data " + f.dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  exported = run_nce("export --checkpoint " + f.ckpt + " --out " + f.model + " --data " + f.dir);
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+}
+
 TEST(DeployCli, TrainExportInferWithEveryEngineAndRefuseBadModels) {
-  const std::string dir = sample_dir();
-  const std::string ckpt = ::testing::TempDir() + "nce_deploy_cli.ckpt";
-  const std::string model = ::testing::TempDir() + "nce_deploy_cli.nceim";
-  CliResult r = run_nce("train --model resnet8 --dataset fashion-mnist --data " + dir +
-                        " --bits 2 --epochs 1 --batch 10 --max-batches 4 --no-epoch-test "
-                        "--checkpoint " +
-                        ckpt);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_nce("export --checkpoint " + ckpt + " --out " + model + " --data " + dir);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const ExportFiles f("nce_deploy_cli");
+  const std::string &dir = f.dir, &ckpt = f.ckpt, &model = f.model;
+  CliResult r;
+  ASSERT_NO_FATAL_FAILURE(write_and_export(kTrain, f, r));
   EXPECT_TRUE(contains(r.output, "exported resnet8")) << r.output;
   std::string first;
   for (const char* engine : {"portable", "avx2", "vnni", "auto"}) {
@@ -110,27 +135,16 @@ TEST(DeployCli, TrainExportInferWithEveryEngineAndRefuseBadModels) {
     EXPECT_EQ(left.find(".tmp"), std::string::npos) << "left behind: " << left;
   std::remove(fifo.c_str());
   std::remove(link.c_str());
-  std::remove(ckpt.c_str());
-  std::remove(model.c_str());
 }
 
 // search -> export -> infer: nce search --save-checkpoint writes the final retrained network.
 TEST(DeployCli, SearchSavesTheFinalNetworkForExport) {
-  const std::string dir = sample_dir();
-  const std::string ckpt = ::testing::TempDir() + "nce_deploy_cli_search.ckpt";
-  const std::string model = ::testing::TempDir() + "nce_deploy_cli_search.nceim";
-  CliResult r = run_nce("search --method nce --model resnet8 --data " + dir +
-                        " --batch 10 --warmup-epochs 1 --search-epochs 1 --retrain-epochs 1 "
-                        "--max-batches 2 --pact-init 3 --save-checkpoint " +
-                        ckpt);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_nce("export --checkpoint " + ckpt + " --out " + model + " --data " + dir);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_nce("infer --model " + model + " --data " + dir);
+  const ExportFiles f("nce_deploy_cli_search");
+  CliResult r;
+  ASSERT_NO_FATAL_FAILURE(write_and_export(kSearch, f, r));
+  r = run_nce("infer --model " + f.model + " --data " + f.dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "100 images")) << r.output;
-  std::remove(ckpt.c_str());
-  std::remove(model.c_str());
 }
 
 }  // namespace

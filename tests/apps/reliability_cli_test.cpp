@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include "nce/common/utf8.h"
 #include "nce/results/database.h"
 #include "nce/results/sqlite_sink.h"
+#include "support/scratch_dir.h"
 
 namespace nce {
 namespace {
@@ -31,24 +33,8 @@ using testing::contains;
 using testing::run_nce;
 
 // A scratch directory, removed with everything in it.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& tag) {
-    path_ =
-        fs::temp_directory_path() / ("nce_reliability_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
+struct ScratchDir : testing::ScratchDir {
+  explicit ScratchDir(const std::string& tag) : testing::ScratchDir("nce_reliability_" + tag) {}
 };
 
 const std::string kSample = std::string(NCE_SOURCE_DIR) + "/tests/data/nn/fashion-mnist-sample";
@@ -178,18 +164,21 @@ std::string hw_with(const ScratchDir& dir, const std::string& from, const std::s
   return path;
 }
 
+// A line of the hw config replaced (from -> to) and the key the error must name.
+struct HwEdit {
+  std::string from, to, key;
+};
+
 // Finding 3: an absurd DRAM bandwidth gave negative cycles and energy (and a sweep stored them).
 TEST(Reliability, AbsurdHwValuesAreRefusedByBothEngines) {
   ScratchDir dir("hw");
-  struct Case {
-    std::string from, to, key;
-  } cases[] = {
+  const HwEdit cases[] = {
       {"dram_bytes_per_cycle = 4", "dram_bytes_per_cycle = 1e-15", "memory.dram_bytes_per_cycle"},
       {"dram_bytes_per_cycle = 4", "dram_bytes_per_cycle = 1e-20", "memory.dram_bytes_per_cycle"},
       {"ifmap_sram_kb = 32", "ifmap_sram_kb = 1e16", "memory.ifmap_sram_kb"},
       {"mac_pj = 0.06", "mac_pj = 1e308", "energy.mac_pj"},
   };
-  for (const Case& c : cases) {
+  for (const HwEdit& c : cases) {
     const std::string hw = hw_with(dir, c.from, c.to);
     for (const char* engine : {"fast", "systemc"}) {
       const auto r = run_nce("sim --hw " + hw + " --model resnet20 --engine " + engine);
@@ -244,19 +233,21 @@ TEST(Reliability, TheSystemCEngineRefusesOperandsItCannotHoldBeforeAllocating) {
   EXPECT_TRUE(contains(r.output, "--engine fast")) << r.output;
 }
 
+// Records a finished run of `method` on `model` with one candidate (widths 3,16, 100 MACs, 50%).
+void record_one_run(const std::string& db_path, const std::string& method,
+                    const std::string& model = "") {
+  results::SqliteSink sink(db_path);
+  const results::RunId run = sink.begin_run(results::testing::run_info(method, model));
+  results::CandidateRecord c;
+  c.widths = {3, 16};
+  c.macs = 100;
+  c.top1 = 50;
+  sink.record_candidate(run, c);
+  sink.finish_run(run, results::RunStatus::kFinished, 50.0);
+}
+
 std::string existing_db(const ScratchFile& file) {
-  {
-    results::SqliteSink sink(file.path());
-    results::RunInfo info;
-    info.method = "nce";
-    const results::RunId run = sink.begin_run(info);
-    results::CandidateRecord c;
-    c.widths = {3, 16};
-    c.macs = 100;
-    c.top1 = 50;
-    sink.record_candidate(run, c);
-    sink.finish_run(run, results::RunStatus::kFinished, 50.0);
-  }
+  record_one_run(file.path(), "nce");
   return read_file(file.path());
 }
 
@@ -381,19 +372,7 @@ TEST(Reliability, AReadOnlyDatabaseInAReadOnlyDirectoryCanBeRead) {
 TEST(Reliability, JsonAndSvgOutputsAreValidUtf8) {
   ScratchDir dir("utf8");
   ScratchFile db(".db");
-  {
-    results::SqliteSink sink(db.path());
-    results::RunInfo info;
-    info.method = "nce\xff\xfe";
-    info.model = "resnet\xc3";
-    const results::RunId run = sink.begin_run(info);
-    results::CandidateRecord c;
-    c.widths = {3, 16};
-    c.macs = 100;
-    c.top1 = 50;
-    sink.record_candidate(run, c);
-    sink.finish_run(run, results::RunStatus::kFinished, 50.0);
-  }
+  record_one_run(db.path(), "nce\xff\xfe", "resnet\xc3");
   const std::string svg = dir.file("chart.svg"), json = dir.file("runs.json");
   auto r = run_nce("compare --db " + db.path() + " --out " + svg + " --title $'t\\xff\\xc0'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -448,6 +427,12 @@ std::string tiny_search(const std::string& data, const std::string& hw, const st
          hw + " --checkpoint " + ckpt + " --db " + db;
 }
 
+// Each query's value (query_one) in the database at `db` is the text given with it.
+void expect_values(const std::string& db,
+                   const std::vector<std::pair<std::string, std::string>>& queries) {
+  for (const auto& [sql, want] : queries) EXPECT_EQ(query_one(db, sql), want) << sql;
+}
+
 // Findings 6 and 10: SIGINT ends a search as an "interrupted" run (exit 130) with a valid
 // checkpoint; --resume continues the same run id, so the database holds one run, its whole
 // history and its final design once (compare --phase final counts it once); the run records the
@@ -468,12 +453,11 @@ TEST(Reliability, AnInterruptedSearchResumesAsTheSameRun) {
 
   const auto r = run_nce(args + " --resume --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(query_one(db, "SELECT count(*) || ' ' || group_concat(status) FROM runs"),
-            "1 finished");
-  EXPECT_EQ(query_one(db, "SELECT count(*) FROM epochs WHERE phase IN ('warmup', 'search')"), "41");
-  EXPECT_EQ(query_one(db, "SELECT count(*) FROM epochs WHERE phase = 'retrain:final'"), "1");
-  EXPECT_EQ(query_one(db, "SELECT count(*) FROM v_candidates WHERE phase = 'final'"), "1");
-  EXPECT_EQ(query_one(db, "SELECT count(*) FROM v_candidates WHERE phase = 'search'"), "40");
+  expect_values(db, {{"SELECT count(*) || ' ' || group_concat(status) FROM runs", "1 finished"},
+                     {"SELECT count(*) FROM epochs WHERE phase IN ('warmup', 'search')", "41"},
+                     {"SELECT count(*) FROM epochs WHERE phase = 'retrain:final'", "1"},
+                     {"SELECT count(*) FROM v_candidates WHERE phase = 'final'", "1"},
+                     {"SELECT count(*) FROM v_candidates WHERE phase = 'search'", "40"}});
   const auto md = run_nce("compare --db " + db + " --x macs --phase final --md " +
                           dir.file("final.md") + " --out " + dir.file("final.svg"));
   ASSERT_EQ(md.exit_code, 0) << md.output;
@@ -530,10 +514,9 @@ TEST(Reliability, AnInterruptedTrainingResumesAsTheSameRun) {
   EXPECT_EQ(query_one(db, "SELECT group_concat(status) FROM runs"), "interrupted");
   const auto r = run_nce(args + " --resume --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(query_one(db, "SELECT count(*) || ' ' || group_concat(status) FROM runs"),
-            "1 finished");
-  EXPECT_EQ(query_one(db, "SELECT count(*) FROM epochs"), "60");
-  EXPECT_EQ(query_one(db, "SELECT count(*) FROM v_candidates WHERE phase = 'final'"), "1");
+  expect_values(db, {{"SELECT count(*) || ' ' || group_concat(status) FROM runs", "1 finished"},
+                     {"SELECT count(*) FROM epochs", "60"},
+                     {"SELECT count(*) FROM v_candidates WHERE phase = 'final'", "1"}});
 }
 
 }  // namespace

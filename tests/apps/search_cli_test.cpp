@@ -14,7 +14,9 @@
 namespace nce::testing {
 namespace {
 
-std::string sample_dir() { return fashion_mnist_sample_dir("nce_search_cli_fmnist_"); }
+std::string sample_dir() {
+  return fashion_mnist_sample_dir("nce_search_cli_fmnist_");
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -80,27 +82,21 @@ TEST(SearchCli, AnalysisWritesActivationStatisticsAndDistillationRuns) {
 }
 
 TEST(SearchCli, BadOptionsExitWithAMessageBeforeLoadingData) {
-  struct Case {
-    const char* args;
-    const char* needle;
-  } cases[] = {
-      {"search --threshold 1.5", "--threshold must be in (0, 1)"},
-      {"search --lambda-params -2", "--lambda-params must be >= 0"},
-      {"search --lambda-energy 1", "needs a hardware config"},
-      {"search --pact-init 0", "--pact-init must be > 0"},
-      {"search --method darts", "unknown --method 'darts'"},
-      {"search --model resnet50", "CIFAR ResNets and vgg16"},
-      {"search --hw /nonexistent.cfg", "/nonexistent.cfg"},
-      {"search --resume", "--resume needs --checkpoint"},
-      {"search --distill --distill-weight 2", "--distill-weight must be in [0, 1]"},
-      {"search --distill --method none", "--distill needs a method that changes the widths"},
-      {"search --distill --distill-teacher-bits 6", "--distill-teacher-bits must be 2, 3, 4"},
-  };
-  for (const auto& c : cases) {
-    CliResult r = run_nce(c.args);
-    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
-    EXPECT_TRUE(contains(r.output, c.needle)) << c.args << "\n" << r.output;
-  }
+  expect_refused(
+      {
+          {"search --threshold 1.5", "--threshold must be in (0, 1)"},
+          {"search --lambda-params -2", "--lambda-params must be >= 0"},
+          {"search --lambda-energy 1", "needs a hardware config"},
+          {"search --pact-init 0", "--pact-init must be > 0"},
+          {"search --method darts", "unknown --method 'darts'"},
+          {"search --model resnet50", "CIFAR ResNets and vgg16"},
+          {"search --hw /nonexistent.cfg", "/nonexistent.cfg"},
+          {"search --resume", "--resume needs --checkpoint"},
+          {"search --distill --distill-weight 2", "--distill-weight must be in [0, 1]"},
+          {"search --distill --method none", "--distill needs a method that changes the widths"},
+          {"search --distill --distill-teacher-bits 6", "--distill-teacher-bits must be 2, 3, 4"},
+      },
+      2);
 }
 
 }  // namespace

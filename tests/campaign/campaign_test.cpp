@@ -13,6 +13,7 @@
 #include "nce/campaign/plan.h"
 #include "nce/common/interrupted.h"
 #include "nce/results/database.h"
+#include "support/scratch_dir.h"
 
 namespace nce::campaign {
 namespace {
@@ -43,21 +44,20 @@ method = nce
 seeds = 1, 2
 )";
 
+// kPlan with its first `from` replaced by `to`, read as the file `name`.
+Plan edited_plan(const std::string& from, const std::string& to,
+                 const std::string& name = "tiny.cfg") {
+  std::string text = kPlan;
+  if (!from.empty()) text.replace(text.find(from), from.size(), to);
+  return parse_plan(text, name, std::string(NCE_SOURCE_DIR) + "/hw_configs");
+}
+
 Plan tiny_plan() {
-  return parse_plan(kPlan, "tiny.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
+  return edited_plan("", "");
 }
 
 class Campaign : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nce_campaign_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   CampaignOptions options(const std::string& name) const {
     CampaignOptions o;
     o.db_path = (dir_ / (name + ".db")).string();
@@ -74,7 +74,8 @@ class Campaign : public ::testing::Test {
     cut.interrupt_signal = nullptr;
     return cut;
   }
-  fs::path dir_;
+  const nce::testing::ScratchDir scratch_{"nce_campaign_" + nce::testing::current_test_name()};
+  const fs::path dir_ = scratch_.root();
 };
 
 // The first column of every row `sql` returns from the database at `db_path`.
@@ -164,9 +165,7 @@ TEST_F(Campaign, ShardsMergedEqualTheSerialRun) {
 TEST_F(Campaign, AnEditedPlanIsRefusedBeforeAnyJobRunsNamingTheFile) {
   const CampaignOptions o = options("c");
   run_campaign(tiny_plan(), o);
-  std::string edited = kPlan;
-  edited.replace(edited.find("retrain-epochs = 1"), 18, "retrain-epochs = 2");
-  const Plan changed = parse_plan(edited, "tiny.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
+  const Plan changed = edited_plan("retrain-epochs = 1", "retrain-epochs = 2");
   try {
     run_campaign(changed, o);
     FAIL() << "an edited plan ran";
@@ -243,9 +242,7 @@ TEST_F(Campaign, ACorruptJobDatabaseIsReportedAndTheOthersRun) {
 TEST_F(Campaign, AnotherPlansDatabaseIsRefusedBeforeAnyWrite) {
   const CampaignOptions o = options("c");
   run_campaign(tiny_plan(), o);
-  std::string other = kPlan;
-  other.replace(other.find("name = tiny"), 11, "name = other");
-  const Plan foreign = parse_plan(other, "other.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs");
+  const Plan foreign = edited_plan("name = tiny", "name = other", "other.cfg");
   CampaignOptions f = o;
   f.work_dir = (dir_ / "other.jobs").string();  // its own jobs; only the database is shared
   try {
@@ -260,11 +257,7 @@ TEST_F(Campaign, AnotherPlansDatabaseIsRefusedBeforeAnyWrite) {
   }
   EXPECT_FALSE(fs::exists(f.work_dir));  // nothing ran
   // The same name with other settings is another plan too.
-  std::string edited = kPlan;
-  edited.replace(edited.find("seeds = 1, 2"), 12, "seeds = 1, 3");
-  EXPECT_THROW(
-      run_campaign(parse_plan(edited, "tiny.cfg", std::string(NCE_SOURCE_DIR) + "/hw_configs"), f),
-      std::invalid_argument);
+  EXPECT_THROW(run_campaign(edited_plan("seeds = 1, 2", "seeds = 1, 3"), f), std::invalid_argument);
   // A database path that is a directory fails at once.
   CampaignOptions d = o;
   d.db_path = dir_.string();

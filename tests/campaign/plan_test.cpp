@@ -9,11 +9,16 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nce/results/database.h"
+#include "support/errors.h"
 
 namespace nce::campaign {
 namespace {
+
+using nce::testing::what_thrown;
 
 const char* kPlan = R"(
 [campaign]
@@ -34,12 +39,7 @@ seeds = 7
 )";
 
 std::string error_of(const std::string& text) {
-  try {
-    parse_plan(text, "p.cfg", "");
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return what_thrown<std::invalid_argument>([&] { parse_plan(text, "p.cfg", ""); });
 }
 
 // The canonical config of a job (its identity in the plan's fingerprint and what its run stores,
@@ -138,19 +138,26 @@ TEST(Plan, JobsAreArmsTimesSeedsSeedMajorWithTheArmsOverrides) {
   EXPECT_EQ(parse_plan(kPlan, "other.cfg", "").jobs[1].config_json, p.jobs[1].config_json);
 }
 
+// Each plan text is refused with an error that holds the text given with it.
+void expect_refused(const std::vector<std::pair<std::string, std::string>>& plans) {
+  for (const auto& [text, needle] : plans) {
+    const std::string e = error_of(text);
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  }
+}
+
 TEST(Plan, UnknownKeysSectionsAndBadValuesAreRefusedWithTheLine) {
-  std::string e = error_of(std::string(kPlan) + "[arm x]\nmethod = nce\nlamda-flops = 2\n");
-  EXPECT_NE(e.find("p.cfg:19: unknown key 'lamda-flops' in [arm x]"), std::string::npos) << e;
-  e = error_of(std::string(kPlan) + "[arms]\n");
-  EXPECT_NE(e.find("p.cfg:17: unknown section [arms]"), std::string::npos) << e;
-  e = error_of(std::string(kPlan) + "[arms]\nk = v\n");
-  EXPECT_NE(e.find("p.cfg:17: unknown section [arms]"), std::string::npos) << e;
-  e = error_of("[campaign]\nname = t\n[protocol]\nlr = fast\n[arm a]\nmethod = none\n");
-  EXPECT_NE(e.find("p.cfg:4: 'lr' must be a finite number, got 'fast'"), std::string::npos) << e;
-  e = error_of("[campaign]\nname = t\nseeds = 1, 1\n[arm a]\nmethod = none\n");
-  EXPECT_NE(e.find("lists seed 1 twice"), std::string::npos) << e;
-  e = error_of("[campaign]\nname = t\n[arm a]\nmethod = none\nmethod = tas\n");
-  EXPECT_NE(e.find("p.cfg:5: key 'method' given twice"), std::string::npos) << e;
+  expect_refused({
+      {std::string(kPlan) + "[arm x]\nmethod = nce\nlamda-flops = 2\n",
+       "p.cfg:19: unknown key 'lamda-flops' in [arm x]"},
+      {std::string(kPlan) + "[arms]\n", "p.cfg:17: unknown section [arms]"},
+      {std::string(kPlan) + "[arms]\nk = v\n", "p.cfg:17: unknown section [arms]"},
+      {"[campaign]\nname = t\n[protocol]\nlr = fast\n[arm a]\nmethod = none\n",
+       "p.cfg:4: 'lr' must be a finite number, got 'fast'"},
+      {"[campaign]\nname = t\nseeds = 1, 1\n[arm a]\nmethod = none\n", "lists seed 1 twice"},
+      {"[campaign]\nname = t\n[arm a]\nmethod = none\nmethod = tas\n",
+       "p.cfg:5: key 'method' given twice"},
+  });
 }
 
 TEST(Plan, NoArmNoMethodNoNameOrAnImpossibleProtocolIsRefused) {
@@ -159,18 +166,16 @@ TEST(Plan, NoArmNoMethodNoNameOrAnImpossibleProtocolIsRefused) {
   EXPECT_NE(error_of("[campaign]\nname = t\n[arm a]\nseeds = 1\n").find("arm 'a' needs a method"),
             std::string::npos);
   EXPECT_NE(error_of("[arm a]\nmethod = none\n").find("needs a name"), std::string::npos);
-  std::string e =
-      error_of("[campaign]\nname = t\n[protocol]\nthreshold = 1.5\n[arm a]\nmethod = nce\n");
-  EXPECT_NE(e.find("arm 'a': --threshold must be in (0, 1), got 1.5"), std::string::npos) << e;
-  e = error_of(
-      "[campaign]\nname = t\n[arm a]\nmethod = nce\nwarmup-epochs = 0\nsearch-epochs = 0\n");
-  EXPECT_NE(e.find("needs at least one warm-up or search epoch"), std::string::npos) << e;
-  e = error_of("[campaign]\nname = t\n[arm a]\nmethod = genetic\n");
-  EXPECT_NE(e.find("genetic"), std::string::npos) << e;
-  e = error_of("[campaign]\nname = t\n[protocol]\nlambda-latency = 1\n[arm a]\nmethod = tas\n");
-  EXPECT_NE(e.find("needs a hardware config"), std::string::npos) << e;
-  e = error_of("[campaign]\nname = t\nhw = /no/such.cfg\n[arm a]\nmethod = tas\n");
-  EXPECT_NE(e.find("/no/such.cfg"), std::string::npos) << e;
+  expect_refused({
+      {"[campaign]\nname = t\n[protocol]\nthreshold = 1.5\n[arm a]\nmethod = nce\n",
+       "arm 'a': --threshold must be in (0, 1), got 1.5"},
+      {"[campaign]\nname = t\n[arm a]\nmethod = nce\nwarmup-epochs = 0\nsearch-epochs = 0\n",
+       "needs at least one warm-up or search epoch"},
+      {"[campaign]\nname = t\n[arm a]\nmethod = genetic\n", "genetic"},
+      {"[campaign]\nname = t\n[protocol]\nlambda-latency = 1\n[arm a]\nmethod = tas\n",
+       "needs a hardware config"},
+      {"[campaign]\nname = t\nhw = /no/such.cfg\n[arm a]\nmethod = tas\n", "/no/such.cfg"},
+  });
 }
 
 TEST(Plan, HwPathsAreRelativeToThePlanAndEveryJobRunsOnEach) {

@@ -1,4 +1,5 @@
 #include "nce/common/ini.h"
+#include "support/errors.h"
 
 #include <gtest/gtest.h>
 
@@ -9,14 +10,11 @@
 namespace nce {
 namespace {
 
+using nce::testing::what_thrown;
+
 // The message parse_ini throws for `text`, or "" when it reads it.
 std::string error_of(const std::string& text, const IniSyntax& syntax = {}) {
-  try {
-    parse_ini(text, "t.cfg", syntax);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return what_thrown<std::invalid_argument>([&] { parse_ini(text, "t.cfg", syntax); });
 }
 
 IniSyntax hash_anywhere() {  // hw configs (Boost.Program_options)

@@ -13,19 +13,17 @@
 #include <string>
 
 #include "nce/common/interrupted.h"
+#include "support/errors.h"
 
 namespace nce {
 namespace {
 
+using nce::testing::what_thrown;
+
 namespace fs = std::filesystem;
 
 std::string error_of(const std::string& path, InputKind kind) {
-  try {
-    read_input_file(path, kind, "test file");
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
+  return what_thrown([&] { read_input_file(path, kind, "test file"); });
 }
 
 class InputFile : public ::testing::Test {

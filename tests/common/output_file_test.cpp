@@ -1,6 +1,7 @@
 // Output files: written through an exclusive temporary and renamed; a target that is not a regular
 // file is refused; a write error leaves the target untouched and no temporary behind.
 #include "nce/common/output_file.h"
+#include "support/errors.h"
 
 #include <dirent.h>
 #include <sys/resource.h>
@@ -20,6 +21,8 @@
 
 namespace nce {
 namespace {
+
+using nce::testing::what_thrown;
 
 // A fresh directory for one test, removed with what is in it.
 class ScratchDir {
@@ -56,12 +59,7 @@ std::string read(const std::string& path) {
 }
 
 std::string error_of(const std::string& path, const std::string& bytes) {
-  try {
-    write_file_atomic(path, bytes);
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
+  return what_thrown<std::runtime_error>([&] { write_file_atomic(path, bytes); });
 }
 
 TEST(OutputFile, WritesAndReplacesARegularFileLeavingNoTemporary) {

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <sstream>
 
 #include "nce/common/output_file.h"
@@ -32,11 +33,13 @@
 #include "nce/deploy/qonnx_export.h"
 #include "nce/nn/checkpoint.h"
 #include "nce/nn/trainer.h"
+#include "support/errors.h"
 #include "synthetic_data.h"
 
 namespace nce::deploy {
 namespace {
 
+using nce::testing::what_must_throw;
 using test_data::synthetic;
 
 constexpr int kImages = 40;  // test images evaluated by the reference
@@ -183,37 +186,50 @@ Agreement compare_with_engine(const std::string& py, const Tiny& t, const nn::Da
   return a;
 }
 
-TEST(Qonnx, QuantizeAllLayersGraphMatchesTheIntegerEngine) {
+// A SAWB W2A2 ResNet-8 (every layer quantized, or the default network) trained 2 epochs on 300
+// synthetic images, its graph against the integer engine on kImages others: every prediction
+// equal, logits within kLogitTolerance and varied, and the head scale per image or constant.
+struct W2A2Case {
+  const char* name;  // the ctest name's last part
+  const char* tag;   // its files' and messages' name
+  bool quantize_all;
+  std::uint64_t train_seed, test_seed;
+  bool head_dynamic;  // whether the graph's head scale is per image
+  const char* why;
+};
+
+// What gtest prints for a case (in the test list, so in ctest's names): its name.
+void PrintTo(const W2A2Case& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class QonnxW2A2 : public ::testing::TestWithParam<W2A2Case> {};
+
+TEST_P(QonnxW2A2, GraphMatchesTheIntegerEngine) {
   REQUIRE_PYTHON_ONNX(py);
   omp_set_num_threads(2);
-  const nn::Dataset train_set = synthetic(300, 1), test_set = synthetic(kImages, 2);
-  const Tiny t = train_tiny("qall", true, train_set, nn::QuantizerKind::kSawb, 2, 2, 0);
-  bool head_dynamic = true;
-  const Agreement a = compare_with_engine(py, t, test_set, "qall", &head_dynamic);
-  std::printf("quantize_all SAWB W2A2: %d of %d predictions equal, max logit difference %.2e\n",
-              a.equal, a.images, a.max_error);
-  EXPECT_FALSE(head_dynamic) << "the head's pooled codes fit 8 bits: a constant scale";
+  const W2A2Case& c = GetParam();
+  const nn::Dataset train_set = synthetic(300, c.train_seed),
+                    test_set = synthetic(kImages, c.test_seed);
+  const Tiny t = train_tiny(c.tag, c.quantize_all, train_set, nn::QuantizerKind::kSawb, 2, 2, 0);
+  bool head_dynamic = !c.head_dynamic;
+  const Agreement a = compare_with_engine(py, t, test_set, c.tag, &head_dynamic);
+  std::printf("%s SAWB W2A2: %d of %d predictions equal, max logit difference %.2e\n",
+              c.quantize_all ? "quantize_all" : "default", a.equal, a.images, a.max_error);
+  EXPECT_EQ(head_dynamic, c.head_dynamic) << c.why;
   EXPECT_EQ(a.images, kImages);
   EXPECT_EQ(a.equal, a.images);
   EXPECT_GT(a.varied, a.images / 2);
   EXPECT_LE(a.max_error, kLogitTolerance);
 }
 
-TEST(Qonnx, DefaultNetworkGraphMatchesTheIntegerEngine) {
-  REQUIRE_PYTHON_ONNX(py);
-  omp_set_num_threads(2);
-  const nn::Dataset train_set = synthetic(300, 3), test_set = synthetic(kImages, 4);
-  const Tiny t = train_tiny("default", false, train_set, nn::QuantizerKind::kSawb, 2, 2, 0);
-  bool head_dynamic = false;
-  const Agreement a = compare_with_engine(py, t, test_set, "default", &head_dynamic);
-  std::printf("default SAWB W2A2: %d of %d predictions equal, max logit difference %.2e\n", a.equal,
-              a.images, a.max_error);
-  EXPECT_TRUE(head_dynamic) << "a ReLU output feeds the FC: nce infer's shift is per image";
-  EXPECT_EQ(a.images, kImages);
-  EXPECT_EQ(a.equal, a.images);
-  EXPECT_GT(a.varied, a.images / 2);
-  EXPECT_LE(a.max_error, kLogitTolerance);
-}
+INSTANTIATE_TEST_SUITE_P(
+    Qonnx, QonnxW2A2,
+    ::testing::Values(W2A2Case{"QuantizeAllLayers", "qall", true, 1, 2, false,
+                               "the head's pooled codes fit 8 bits: a constant scale"},
+                      W2A2Case{"DefaultNetwork", "default", false, 3, 4, true,
+                               "a ReLU output feeds the FC: nce infer's shift is per image"}),
+    [](const ::testing::TestParamInfo<W2A2Case>& p) { return std::string(p.param.name); });
 
 // Every quantizer and bit width: the export passes onnx.checker, and the graph (barely trained:
 // one batch) still computes what the integer model computes: the DoReFa/SAWB zero point -1/2,
@@ -290,14 +306,10 @@ TEST(Qonnx, UnsupportedCheckpointsAreRefusedNamingTheFile) {
   ck.options = {{"weight_bits", "32"}, {"activation_bits", "32"},    {"quantizer", "sawb"},
                 {"bn_eps", "1e-05"},   {"quantize_all_layers", "0"}, {"input", "1x16x16"}};
   const nn::Normalization norm{{0.5f}, {0.25f}};
-  try {
-    export_qonnx(ck, norm, "fp32.ckpt");
-    FAIL() << "a 32-bit checkpoint was exported";
-  } catch (const std::runtime_error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.rfind("fp32.ckpt: cannot export as QONNX", 0), 0u) << msg;
-    EXPECT_NE(msg.find("32"), std::string::npos) << msg;
-  }
+  std::string msg = what_must_throw<std::runtime_error>(
+      "a 32-bit checkpoint was exported", [&] { export_qonnx(ck, norm, "fp32.ckpt"); });
+  EXPECT_EQ(msg.rfind("fp32.ckpt: cannot export as QONNX", 0), 0u) << msg;
+  EXPECT_NE(msg.find("32"), std::string::npos) << msg;
   // What only the graph cannot express: an average pool on a conv's output codes.
   const nn::Dataset train_set = synthetic(50, 9);
   const Tiny t = train_tiny("pooled", false, train_set, nn::QuantizerKind::kSawb, 2, 1, 1,
@@ -307,14 +319,11 @@ TEST(Qonnx, UnsupportedCheckpointsAreRefusedNamingTheFile) {
   for (Op& op : model.ops)
     if (op.kind == OpKind::kConv && op.conv.name == "s1b1.conv_a")
       op.conv.out_pool = PoolSpec{PoolKind::kSum, 2, 2, 0};
-  try {
+  msg = what_must_throw<std::runtime_error>("an average pool on a conv's output was exported", [&] {
     export_qonnx(t.checkpoint, t.norm, model, "pooled.ckpt");
-    FAIL() << "an average pool on a conv's output was exported";
-  } catch (const std::runtime_error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.rfind("pooled.ckpt: cannot export as QONNX", 0), 0u) << msg;
-    EXPECT_NE(msg.find("s1b1.conv_a"), std::string::npos) << msg;
-  }
+  });
+  EXPECT_EQ(msg.rfind("pooled.ckpt: cannot export as QONNX", 0), 0u) << msg;
+  EXPECT_NE(msg.find("s1b1.conv_a"), std::string::npos) << msg;
 }
 
 }  // namespace

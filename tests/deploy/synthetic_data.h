@@ -11,11 +11,7 @@
 namespace nce::deploy::test_data {
 
 inline nn::Dataset synthetic(int n, std::uint64_t seed, int channels = 1) {
-  nn::Dataset d;
-  d.source = "synthetic";
-  d.channels = channels;
-  d.height = d.width = 16;
-  d.num_classes = 10;
+  nn::Dataset d{"synthetic", channels, /*height=*/16, /*width=*/16, /*num_classes=*/10, {}, {}};
   std::mt19937_64 rng(seed);
   for (int i = 0; i < n; ++i) {
     const int label = i % 10;
@@ -29,7 +25,8 @@ inline nn::Dataset synthetic(int n, std::uint64_t seed, int channels = 1) {
         plane[y * 16 + x] = static_cast<std::uint8_t>(v);
       }
     for (int c = 0; c < channels; ++c)
-      for (std::uint8_t v : plane) d.pixels.push_back(static_cast<std::uint8_t>(v * (c + 1) / channels));
+      for (std::uint8_t v : plane)
+        d.pixels.push_back(static_cast<std::uint8_t>(v * (c + 1) / channels));
   }
   return d;
 }

@@ -1,4 +1,5 @@
 #include "nce/models/network.h"
+#include "support/errors.h"
 
 #include <gtest/gtest.h>
 
@@ -10,11 +11,24 @@
 namespace nce::models {
 namespace {
 
+using nce::testing::expect_mentions;
+using nce::testing::what_must_throw;
+
 // Published totals are rounded: MACs to 0.01M (0.001G for ImageNet), PARAMs to 0.01M.
 void expect_rounds_to(std::int64_t value, double published, double unit, int decimals) {
   const double scale = std::pow(10.0, decimals);
   EXPECT_DOUBLE_EQ(std::round(static_cast<double>(value) / unit * scale) / scale, published)
       << "value " << value;
+}
+
+// build_canonical(model), its MACs rounding to the published `macs` (in units of macs_unit, to
+// macs_decimals) and its parameters to `params_m` million (params_decimals).
+Network expect_published(const std::string& model, double macs, double macs_unit,
+                         int macs_decimals, double params_m, int params_decimals) {
+  Network net = build_canonical(model);
+  expect_rounds_to(net.macs(), macs, macs_unit, macs_decimals);
+  expect_rounds_to(net.params(), params_m, 1e6, params_decimals);
+  return net;
 }
 
 TEST(Network, ResNet20MatchesPublishedAndExactCounts) {
@@ -79,12 +93,8 @@ TEST(Network, GemmShapeLowersConvAndFc) {
 }
 
 TEST(Network, CifarResNetsMatchPublished) {
-  Network r32 = build_canonical("resnet32");
-  expect_rounds_to(r32.macs(), 69.12, 1e6, 2);
-  expect_rounds_to(r32.params(), 0.47, 1e6, 2);
-  Network r56 = build_canonical("resnet56");
-  expect_rounds_to(r56.macs(), 125.75, 1e6, 2);
-  expect_rounds_to(r56.params(), 0.86, 1e6, 2);
+  expect_published("resnet32", 69.12, 1e6, 2, 0.47, 2);
+  expect_published("resnet56", 125.75, 1e6, 2, 0.86, 2);
   Network r8 = build_canonical("resnet8");
   EXPECT_EQ(r8.num_searchable(), 7);
   Network r110 = build_canonical("resnet110");
@@ -92,21 +102,15 @@ TEST(Network, CifarResNetsMatchPublished) {
 }
 
 TEST(Network, Vgg16MatchesPublished) {
-  Network net = build_canonical("vgg16");
-  expect_rounds_to(net.macs(), 313.2, 1e6, 1);
-  expect_rounds_to(net.params(), 14.72, 1e6, 2);
+  Network net = expect_published("vgg16", 313.2, 1e6, 1, 14.72, 2);
   EXPECT_EQ(net.num_searchable(), 13);
   EXPECT_FALSE(net.layer("conv1").quantized);
   EXPECT_TRUE(net.layer("conv13").quantized);
 }
 
 TEST(Network, ImageNetResNetsMatchPublished) {
-  Network r18 = build_canonical("resnet18");
-  expect_rounds_to(r18.macs(), 1.814, 1e9, 3);
-  expect_rounds_to(r18.params(), 11.69, 1e6, 2);
-  Network r50 = build_canonical("resnet50");
-  expect_rounds_to(r50.macs(), 4.089, 1e9, 3);
-  expect_rounds_to(r50.params(), 25.56, 1e6, 2);
+  expect_published("resnet18", 1.814, 1e9, 3, 11.69, 2);
+  Network r50 = expect_published("resnet50", 4.089, 1e9, 3, 25.56, 2);
   EXPECT_EQ(r50.layer("s1b1.conv_c").c_out, 256);
   EXPECT_EQ(r50.layer("s4b3.conv_c").h_out, 7);
 }
@@ -159,12 +163,9 @@ TEST(Network, WrpnScalingKeepsTheInput) {
 }
 
 void expect_error_mentions(const std::function<void()>& fn, const std::string& needle) {
-  try {
-    fn();
-    FAIL() << "no exception; expected one mentioning '" << needle << "'";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
+  expect_mentions(
+      what_must_throw<std::invalid_argument>("expected one mentioning '" + needle + "'", fn),
+      {needle});
 }
 
 TEST(Network, BadInputSaysWhatAndWhere) {

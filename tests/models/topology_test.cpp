@@ -1,4 +1,5 @@
 #include "nce/models/topology.h"
+#include "support/errors.h"
 
 #include <gtest/gtest.h>
 
@@ -7,6 +8,9 @@
 
 namespace nce::models {
 namespace {
+
+using nce::testing::expect_mentions;
+using nce::testing::what_must_throw;
 
 TEST(Topology, WriteThenReadGivesTheSameNetwork) {
   for (const char* model : {"resnet20", "vgg16", "resnet50"}) {
@@ -56,22 +60,20 @@ TEST(Topology, ReadsScaleSimStyleRowsWithAndWithoutTrailingComma) {
   EXPECT_EQ(net.layers[1].c_in, 16);
 }
 
+// A SCALE-Sim topology file's header line (the conv format, eight columns).
+const char* const kHeader =
+    "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+    "Strides,\n";
+
 void expect_csv_error(const std::string& text, const std::string& needle) {
   std::stringstream csv(text);
-  try {
-    read_topology_csv(csv, "bad.csv");
-    FAIL() << "no exception for:\n" << text;
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("bad.csv"), std::string::npos) << what;
-    EXPECT_NE(what.find(needle), std::string::npos) << what;
-  }
+  expect_mentions(what_must_throw<std::invalid_argument>(
+                      "for:\n" + text, [&] { read_topology_csv(csv, "bad.csv"); }),
+                  {"bad.csv", needle});
 }
 
 TEST(Topology, MalformedFilesNameTheLineAndColumn) {
-  const std::string header =
-      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-      "Strides,\n";
+  const std::string header = kHeader;
   expect_csv_error("", "empty");
   expect_csv_error("Conv1, 34, 34, 3, 3, 3, 16, 1,\n", "header");
   expect_csv_error(header, "no layer rows");
@@ -105,9 +107,7 @@ TEST(Topology, ExportCarriesPrecisionAndPaddingInColumnsScaleSimIgnores) {
   }
   EXPECT_GE(full_precision, 4);  // stem, two 1x1 shortcuts, fc
   // Without the extra columns (a plain SCALE-Sim file) every layer is quantized, unpadded.
-  std::stringstream plain(
-      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-      "Strides,\nconv1, 34, 34, 3, 3, 3, 16, 1,\n");
+  std::stringstream plain(kHeader + std::string("conv1, 34, 34, 3, 3, 3, 16, 1,\n"));
   Network p = read_topology_csv(plain, "plain.csv");
   EXPECT_TRUE(p.layers[0].quantized);
   EXPECT_EQ(p.layers[0].pad, 0);
@@ -135,9 +135,7 @@ TEST(Topology, RowsAsScaleSimReadsThem) {
   std::stringstream conv("Layer name, IFMAP Height\nx, 3, 3, 1, 1, 1, 1, 1,\n");
   EXPECT_EQ(detect_topology_format(conv), TopologyFormat::kConv);
   // nce's networks have one stride and 0/1 precision flags.
-  const std::string header =
-      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-      "Channels, Num Filter, Strides,\n";
+  const std::string header = kHeader;
   expect_csv_error(header + "c, 16, 16, 3, 3, 4, 8, 1, 2,\n", "stride 1x2 is not square");
   expect_csv_error(header + "c, 16, 16, 3, 3, 4, 8, 1, 1, 2,\n", "'Quantized' is 2");
   expect_csv_error(header + "c, 16, 16, 3, 3, 4, 8, 1, 1, 1, 8,\n", "'Pad' is 8");
@@ -146,9 +144,7 @@ TEST(Topology, RowsAsScaleSimReadsThem) {
 
 TEST(Topology, LayersWhoseCountsWouldOverflowAreRefused) {
   // Layer::macs() overflowed int64 for such rows (fuzz/topology_csv_fuzz.cpp checks the counts).
-  const std::string header =
-      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-      "Strides,\n";
+  const std::string header = kHeader;
   expect_csv_error(header + "Big, 34, 34, 3, 3, 2000000000, 16, 1,\n", "at most 16384");
   expect_csv_error(header + "Big, 34, 34, 3, 3, 3, 2147483647, 1,\n", "at most 16384");
   expect_csv_error(header + "Wide, 3, 2000000000, 3, 3, 3, 16, 1,\n", "pixels a side");

@@ -1,4 +1,5 @@
 #include "nce/nn/checkpoint.h"
+#include "support/errors.h"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,9 @@
 
 namespace nce::nn {
 namespace {
+
+using nce::testing::expect_mentions;
+using nce::testing::what_must_throw;
 
 namespace fs = std::filesystem;
 
@@ -39,14 +43,7 @@ Checkpoint sample() {
 
 template <typename Fn>
 void expect_error(Fn fn, const std::string& path, const std::string& what) {
-  try {
-    fn();
-    FAIL() << "no exception";
-  } catch (const std::runtime_error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(path), std::string::npos) << msg;
-    EXPECT_NE(msg.find(what), std::string::npos) << msg;
-  }
+  expect_mentions(what_must_throw<std::runtime_error>(what, fn), {path, what});
 }
 
 class CheckpointTest : public ::testing::Test {

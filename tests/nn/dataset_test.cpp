@@ -1,4 +1,5 @@
 #include "nce/nn/dataset.h"
+#include "support/errors.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -13,6 +14,9 @@
 
 namespace nce::nn {
 namespace {
+
+using nce::testing::expect_mentions;
+using nce::testing::what_must_throw;
 
 namespace fs = std::filesystem;
 
@@ -95,14 +99,16 @@ std::vector<int> cycle_labels(int count) {
 // Expects `fn` to throw std::runtime_error whose message contains every piece of `parts`.
 template <typename Fn>
 void expect_error(Fn fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    FAIL() << "no exception";
-  } catch (const std::runtime_error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << part << "'";
-  }
+  expect_mentions(what_must_throw<std::runtime_error>("want one mentioning " + parts.front(), fn),
+                  parts);
+}
+
+// read_idx of dir's img.gz and lab.gz fails with a message naming `named` (one of the two) and
+// holding every one of `parts`.
+void expect_idx_error(const TempDir& dir, const std::string& named,
+                      std::vector<std::string> parts) {
+  parts.insert(parts.begin(), dir.file(named));
+  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); }, parts);
 }
 
 TEST(DatasetTest, ReadsIdxFixture) {
@@ -149,12 +155,10 @@ TEST(DatasetTest, IdxBadMagic) {
   img[3] = 0x01;
   write_gz(dir.file("img.gz"), img);
   write_gz(dir.file("lab.gz"), idx_labels({1, 2}));
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("img.gz"), "bad magic"});
+  expect_idx_error(dir, "img.gz", {"bad magic"});
   write_gz(dir.file("img.gz"), idx_images(2, 3, 3));
   write_gz(dir.file("lab.gz"), idx_images(2, 3, 3));
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("lab.gz"), "bad magic"});
+  expect_idx_error(dir, "lab.gz", {"bad magic"});
 }
 
 TEST(DatasetTest, IdxTruncatedImagesAndLabels) {
@@ -163,14 +167,12 @@ TEST(DatasetTest, IdxTruncatedImagesAndLabels) {
   img.resize(img.size() - 5);
   write_gz(dir.file("img.gz"), img);
   write_gz(dir.file("lab.gz"), idx_labels({1, 2, 3, 4}));
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("img.gz"), "truncated"});
+  expect_idx_error(dir, "img.gz", {"truncated"});
   write_gz(dir.file("img.gz"), idx_images(4, 3, 3));
   auto lab = idx_labels({1, 2, 3, 4});
   lab.pop_back();
   write_gz(dir.file("lab.gz"), lab);
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("lab.gz"), "truncated"});
+  expect_idx_error(dir, "lab.gz", {"truncated"});
 }
 
 TEST(DatasetTest, IdxTruncatedGzipStream) {
@@ -179,8 +181,7 @@ TEST(DatasetTest, IdxTruncatedGzipStream) {
   write_gz(dir.file("lab.gz"), idx_labels(cycle_labels(50)));
   const auto size = fs::file_size(dir.file("img.gz"));
   fs::resize_file(dir.file("img.gz"), size / 2);
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("img.gz"), "truncated"});
+  expect_idx_error(dir, "img.gz", {"truncated"});
 }
 
 // Data past what the header describes is counted while it is read in 64 KiB chunks and dropped:
@@ -192,25 +193,21 @@ TEST(DatasetTest, IdxTrailingDataIsNotHeldWhole) {
   img.resize(img.size() + (16u << 20), 0);
   write_gz(dir.file("img.gz"), img);
   write_gz(dir.file("lab.gz"), idx_labels({1}));
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("img.gz"), "more than 65536 unexpected bytes after 1 images"});
+  expect_idx_error(dir, "img.gz", {"more than 65536 unexpected bytes after 1 images"});
   write_gz(dir.file("img.gz"), idx_images(1, 2, 2));
   auto lab = idx_labels({1});
   lab.resize(lab.size() + 3, 0);
   write_gz(dir.file("lab.gz"), lab);
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("lab.gz"), "wrong size: 3 unexpected bytes after 1 labels (want 9)"});
+  expect_idx_error(dir, "lab.gz", {"wrong size: 3 unexpected bytes after 1 labels (want 9)"});
 }
 
 TEST(DatasetTest, IdxCountMismatchAndLabelOutOfRange) {
   TempDir dir;
   write_gz(dir.file("img.gz"), idx_images(3, 2, 2));
   write_gz(dir.file("lab.gz"), idx_labels({1, 2}));
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("lab.gz"), "2 labels"});
+  expect_idx_error(dir, "lab.gz", {"2 labels"});
   write_gz(dir.file("lab.gz"), idx_labels({1, 12, 3}));
-  expect_error([&] { read_idx(dir.file("img.gz"), dir.file("lab.gz")); },
-               {dir.file("lab.gz"), "label 12", "item 1", "out of range"});
+  expect_idx_error(dir, "lab.gz", {"label 12", "item 1", "out of range"});
 }
 
 TEST(DatasetTest, ReadsCifarDirectory) {

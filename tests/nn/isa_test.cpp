@@ -18,9 +18,12 @@
 #include "nce/nn/loss.h"
 #include "nce/nn/network.h"
 #include "nce/nn/optimizer.h"
+#include "support/errors.h"
 
 namespace nce::nn {
 namespace {
+
+using nce::testing::what_thrown;
 
 // Restores NCE_ISA and the level selected from it when a test ends.
 class IsaTest : public ::testing::Test {
@@ -49,12 +52,7 @@ class IsaTest : public ::testing::Test {
 };
 
 std::string message_of(const std::string& level) {
-  try {
-    parse_isa(level);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
+  return what_thrown([&] { parse_isa(level); });
 }
 
 TEST_F(IsaTest, PortableIsAlwaysSupportedAndLastAndAutoIsTheBest) {

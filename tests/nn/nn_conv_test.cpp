@@ -2,6 +2,7 @@
 // prefix (supernet) slices of a larger weight allocation.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -21,8 +22,14 @@ constexpr testing::FdTolerance kConvTol{1e-2f, 2e-3, 5e-3};
 constexpr float kForwardTol = 1e-4f;
 
 struct Case {
+  const char* name;  // the ctest name's last part
   int c_in, c_out, k, stride, pad, h, w;
 };
+
+// What gtest prints for a case (in the test list, so in ctest's names): its name.
+void PrintTo(const Case& cs, std::ostream* os) {
+  *os << cs.name;
+}
 
 void check_case(const Case& cs) {
   std::mt19937 rng(7);
@@ -58,49 +65,35 @@ void check_case(const Case& cs) {
   for (std::size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw2[i], 2 * dw[i], 1e-3f);
 }
 
-TEST(NnConv, Conv3x3Pad1MatchesReferenceAndGradients) {
-  check_case({3, 4, 3, 1, 1, 6, 5});
-}
-TEST(NnConv, Conv3x3Stride2Pad1) {
-  check_case({4, 5, 3, 2, 1, 7, 8});
-}
-TEST(NnConv, Pointwise1x1) {
-  check_case({6, 3, 1, 1, 0, 4, 4});
-}
-TEST(NnConv, Pointwise1x1Stride2) {
-  check_case({3, 4, 1, 2, 0, 6, 6});
-}
-TEST(NnConv, Conv7x7Stride2Pad3) {
-  check_case({2, 3, 7, 2, 3, 9, 9});
-}
-TEST(NnConv, Conv5x5NoPad) {
-  check_case({2, 2, 5, 1, 0, 7, 6});
-}
-// Shapes that reach the 8 x 48 and 8 x 16 register tiles and their row/column tails.
-TEST(NnConv, WideMapsAndManyFilters) {
-  check_case({5, 19, 3, 1, 1, 12, 12});
-}
-TEST(NnConv, MaskedColumnTail) {
-  check_case({4, 17, 3, 1, 1, 9, 9});
+// Forward against the plain loop, dx and dw against central differences, accumulation.
+class NnConvShape : public ::testing::TestWithParam<Case> {};
+
+TEST_P(NnConvShape, MatchesReferenceAndGradients) {
+  check_case(GetParam());
 }
 
-// The AVX2 kernels' tails: 4-row GEMM tiles with a 2-row rest (6 filters), 6-row weight-gradient
-// tiles with a 3-row rest (K = 63), a 7-pixel rest of the 24-pixel panels (55 pixels), a
-// 16-column weight-gradient tile with masked columns (6 < 16), an 8x8 dY transpose with a row
-// and column rest.
-TEST(NnConv, Avx2TileTails) {
-  check_case({7, 6, 3, 1, 1, 5, 11});
-}
-// One channel in, one filter out: every tile is a tail.
-TEST(NnConv, SingleChannelSingleFilter) {
-  check_case({1, 1, 3, 1, 1, 4, 4});
-}
-// Stride 2 with filters and channels that are not multiples of the tiles, even and odd maps.
-TEST(NnConv, Stride2OddChannelsAndMaps) {
-  check_case({5, 9, 3, 2, 1, 9, 7});
-  check_case({5, 9, 1, 2, 0, 10, 9});
-  check_case({3, 18, 3, 2, 0, 8, 9});
-}
+INSTANTIATE_TEST_SUITE_P(
+    NnConv, NnConvShape,
+    ::testing::Values(
+        Case{"Conv3x3Pad1", 3, 4, 3, 1, 1, 6, 5}, Case{"Conv3x3Stride2Pad1", 4, 5, 3, 2, 1, 7, 8},
+        Case{"Pointwise1x1", 6, 3, 1, 1, 0, 4, 4}, Case{"Pointwise1x1Stride2", 3, 4, 1, 2, 0, 6, 6},
+        Case{"Conv7x7Stride2Pad3", 2, 3, 7, 2, 3, 9, 9}, Case{"Conv5x5NoPad", 2, 2, 5, 1, 0, 7, 6},
+        // Shapes that reach the 8 x 48 and 8 x 16 register tiles and their row/column tails.
+        Case{"WideMapsAndManyFilters", 5, 19, 3, 1, 1, 12, 12},
+        Case{"MaskedColumnTail", 4, 17, 3, 1, 1, 9, 9},
+        // The AVX2 kernels' tails: 4-row GEMM tiles with a 2-row rest (6 filters), 6-row
+        // weight-gradient tiles with a 3-row rest (K = 63), a 7-pixel rest of the 24-pixel panels
+        // (55 pixels), a 16-column weight-gradient tile with masked columns (6 < 16), an 8x8 dY
+        // transpose with a row and column rest.
+        Case{"Avx2TileTails", 7, 6, 3, 1, 1, 5, 11},
+        // One channel in, one filter out: every tile is a tail.
+        Case{"SingleChannelSingleFilter", 1, 1, 3, 1, 1, 4, 4},
+        // Stride 2 with filters and channels that are not multiples of the tiles, even and odd
+        // maps.
+        Case{"Stride2OddChannelsAndMaps", 5, 9, 3, 2, 1, 9, 7},
+        Case{"Stride2OddChannelsAndMaps1x1", 5, 9, 1, 2, 0, 10, 9},
+        Case{"Stride2OddChannelsAndMapsNoPad", 3, 18, 3, 2, 0, 8, 9}),
+    [](const ::testing::TestParamInfo<Case>& p) { return std::string(p.param.name); });
 
 TEST(NnConv, PrefixOfLargerWeightAllocation) {
   // Allocation 6 filters x 5 input channels; active 4 x 3: same result as a compact 4x3 weight,

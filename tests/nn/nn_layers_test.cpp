@@ -19,6 +19,7 @@ using testing::dot;
 using testing::expect_gradient;
 using testing::fill_away_from;
 using testing::fill_uniform;
+using testing::probe_loss;
 
 // Smooth ops (BN, CE): float forward, step 1e-2 -> O(1e-4) truncation, O(1e-5) rounding.
 constexpr testing::FdTolerance kSmoothTol{1e-2f, 2e-3, 2e-2};
@@ -133,11 +134,7 @@ TEST(NnActivation, ReluGradient) {
   fill_uniform(r, rng);
   Tensor dx;
   relu_backward(x, r, dx);
-  auto loss = [&] {
-    Tensor y;
-    relu_forward(x, y);
-    return dot(r, y);
-  };
+  auto loss = probe_loss(r, [&](Tensor& y) { relu_forward(x, y); });
   expect_gradient("relu dx", x, dx, loss, kLinearTol);
 }
 
@@ -152,11 +149,7 @@ TEST(NnActivation, PactGradientsUnquantized) {
   Tensor dx, dclip(1, 1);
   dclip.set_zero();
   pact_backward(x, clip[0], r, dx, dclip.data());
-  auto loss = [&] {
-    Tensor y;
-    pact_forward(x, clip[0], 32, y);
-    return dot(r, y);
-  };
+  auto loss = probe_loss(r, [&](Tensor& y) { pact_forward(x, clip[0], 32, y); });
   expect_gradient("pact dx", x, dx, loss, kLinearTol);
   expect_gradient("pact dclip", clip, dclip, loss, kLinearTol);
 }
@@ -210,12 +203,10 @@ TEST(NnPooling, MaxPoolGradient) {
     r.resize_like(y);
     fill_uniform(r, rng);
     max_pool_backward(p, x, r, arg, dx);
-    auto loss = [&] {
-      Tensor out;
+    auto loss = probe_loss(r, [&](Tensor& out) {
       std::vector<std::int32_t> a;
       max_pool_forward(p, x, out, a);
-      return dot(r, out);
-    };
+    });
     expect_gradient("maxpool dx k=" + std::to_string(p.k), x, dx, loss, kLinearTol);
   }
   // 3x3/s2/p1 on 5x5 -> 3x3; the top-left window covers rows/cols 0..1 only.
@@ -238,11 +229,7 @@ TEST(NnPooling, AvgPoolGradient) {
     r.resize_like(y);
     fill_uniform(r, rng);
     avg_pool_backward(p, x, r, dx);
-    auto loss = [&] {
-      Tensor out;
-      avg_pool_forward(p, x, out);
-      return dot(r, out);
-    };
+    auto loss = probe_loss(r, [&](Tensor& out) { avg_pool_forward(p, x, out); });
     expect_gradient("avgpool dx k=" + std::to_string(p.k), x, dx, loss, kLinearTol);
   }
   Tensor y;
@@ -264,11 +251,7 @@ TEST(NnPooling, GlobalAvgPoolGradient) {
   r.resize_like(y);
   fill_uniform(r, rng);
   global_avg_pool_backward(r, 5, 3, dx);
-  auto loss = [&] {
-    Tensor out;
-    global_avg_pool_forward(x, out);
-    return dot(r, out);
-  };
+  auto loss = probe_loss(r, [&](Tensor& out) { global_avg_pool_forward(x, out); });
   expect_gradient("global pool dx", x, dx, loss, kLinearTol);
 }
 
@@ -290,11 +273,7 @@ TEST(NnLinear, Gradients) {
   db.set_zero();
   linear_backward(p, x, w.data(), r, dw.data(), db.data(), &dx);
   EXPECT_TRUE(dx.same_shape(x));
-  auto loss = [&] {
-    Tensor out;
-    linear_forward(p, x, w.data(), b.data(), out);
-    return dot(r, out);
-  };
+  auto loss = probe_loss(r, [&](Tensor& out) { linear_forward(p, x, w.data(), b.data(), out); });
   expect_gradient("fc dx", x, dx, loss, kLinearTol);
   expect_gradient("fc dw", w, dw, loss, kLinearTol);
   expect_gradient("fc db", b, db, loss, kLinearTol);

@@ -48,29 +48,34 @@ void check_network_gradients(Network& net, const Tensor& images, const std::vect
   }
 }
 
+// A float network of `desc` (initialized from init_seed) on a batch of 4 uniform images of
+// `input` (image_seed) with random labels (label_seed): check_network_gradients.
+void check_batch_gradients(const models::Network& desc, const models::InputShape& input,
+                           unsigned init_seed, unsigned image_seed, unsigned label_seed,
+                           std::size_t checks_per_tensor = kChecksPerTensor) {
+  Network net(desc, NetworkOptions{}, init_seed);
+  Tensor images(4, input.channels, input.height, input.width);
+  std::mt19937 rng(image_seed);
+  fill_uniform(images, rng);
+  check_network_gradients(net, images, random_labels(4, input.num_classes, label_seed),
+                          checks_per_tensor);
+}
+
 TEST(NnNetwork, ResNet8GradientCheckFloat) {
   // Mixed widths: s1b1 gets a 1x1 conv + BN shortcut (4 -> 6 channels), s2b1/s3b1 the TAS
   // avg-pool + 1x1 conv shortcut.
-  const auto desc =
-      models::build("resnet8", {3, 4, 5, 6, 6, 8, 8, 7}, models::InputShape{3, 8, 8, 10});
+  const models::InputShape input{3, 8, 8, 10};
+  const auto desc = models::build("resnet8", {3, 4, 5, 6, 6, 8, 8, 7}, input);
   ASSERT_EQ(desc.blocks.size(), 3u);
   ASSERT_GE(desc.blocks[0].shortcut, 0);
-  Network net(desc, NetworkOptions{}, 1);
-  Tensor images(4, 3, 8, 8);
-  std::mt19937 rng(2);
-  fill_uniform(images, rng);
-  check_network_gradients(net, images, random_labels(4, 10, 3));
+  check_batch_gradients(desc, input, 1, 2, 3);
 }
 
 TEST(NnNetwork, ResNet8IdentityShortcutGradientCheck) {
-  const auto desc =
-      models::build("resnet8", {3, 4, 4, 4, 6, 6, 8, 8}, models::InputShape{3, 8, 8, 10});
+  const models::InputShape input{3, 8, 8, 10};
+  const auto desc = models::build("resnet8", {3, 4, 4, 4, 6, 6, 8, 8}, input);
   ASSERT_LT(desc.blocks[0].shortcut, 0);
-  Network net(desc, NetworkOptions{}, 4);
-  Tensor images(4, 3, 8, 8);
-  std::mt19937 rng(5);
-  fill_uniform(images, rng);
-  check_network_gradients(net, images, random_labels(4, 10, 6));
+  check_batch_gradients(desc, input, 4, 5, 6);
 }
 
 TEST(NnNetwork, ImageNetResNet18StemMaxPoolGradientCheck) {
@@ -79,12 +84,8 @@ TEST(NnNetwork, ImageNetResNet18StemMaxPoolGradientCheck) {
   // output is exactly 0, the ReLU kink, where a central difference reads half a slope).
   std::vector<int> widths = models::default_widths("resnet18", 3);
   for (std::size_t i = 1; i < widths.size(); ++i) widths[i] = 2 + static_cast<int>(i % 3);
-  const auto desc = models::build("resnet18", widths, models::InputShape{3, 64, 64, 5});
-  Network net(desc, NetworkOptions{}, 7);
-  Tensor images(4, 3, 64, 64);
-  std::mt19937 rng(8);
-  fill_uniform(images, rng);
-  check_network_gradients(net, images, random_labels(4, 5, 9), 4);
+  const models::InputShape input{3, 64, 64, 5};
+  check_batch_gradients(models::build("resnet18", widths, input), input, 7, 8, 9, 4);
 }
 
 TEST(NnNetwork, Vgg16AndResNet50RunForwardBackward) {
@@ -328,17 +329,23 @@ float train_steps(Network& net, const Tensor& images, const std::vector<int>& la
   return loss;
 }
 
-TEST(NnNetwork, TinyResNetOverfitsTinyBatch) {
+// A ResNet-8 of widths 3..16 with `options` trained `steps` steps (lr 0.05) on one batch of 16
+// random 8x8 images and labels: train_steps's last loss; *first and *correct as there.
+float train_tiny_resnet(const NetworkOptions& options, int steps, float* first, int* correct) {
   const auto desc =
       models::build("resnet8", {3, 8, 8, 8, 16, 16, 16, 16}, models::InputShape{3, 8, 8, 10});
-  Network net(desc, NetworkOptions{}, 11);
+  Network net(desc, options, 11);
   Tensor images(16, 3, 8, 8);
   std::mt19937 rng(12);
   fill_uniform(images, rng);
   const auto labels = random_labels(16, 10, 13);
+  return train_steps(net, images, labels, steps, 0.05f, first, correct);
+}
+
+TEST(NnNetwork, TinyResNetOverfitsTinyBatch) {
   float first = 0;
   int correct = 0;
-  const float last = train_steps(net, images, labels, 60, 0.05f, &first, &correct);
+  const float last = train_tiny_resnet(NetworkOptions{}, 60, &first, &correct);
   EXPECT_LT(last, 0.1f * first) << "first " << first << " last " << last;
   EXPECT_EQ(correct, 16);
 }
@@ -347,20 +354,13 @@ TEST(NnNetwork, TinyResNetOverfitsTinyBatch) {
 class NnQuantizedTraining : public ::testing::TestWithParam<QuantizerKind> {};
 
 TEST_P(NnQuantizedTraining, TinyW2A2ResNetLossDecreases) {
-  const auto desc =
-      models::build("resnet8", {3, 8, 8, 8, 16, 16, 16, 16}, models::InputShape{3, 8, 8, 10});
   NetworkOptions opt;
   opt.weight_bits = opt.activation_bits = 2;
   opt.pact_init_clip = 2.0f;
   opt.quantizer = GetParam();
-  Network net(desc, opt, 11);
-  Tensor images(16, 3, 8, 8);
-  std::mt19937 rng(12);
-  fill_uniform(images, rng);
-  const auto labels = random_labels(16, 10, 13);
   float first = 0;
   int correct = 0;
-  const float last = train_steps(net, images, labels, 80, 0.05f, &first, &correct);
+  const float last = train_tiny_resnet(opt, 80, &first, &correct);
   EXPECT_LT(last, 0.5f * first) << "first " << first << " last " << last;
   EXPECT_GE(correct, 12);
 }

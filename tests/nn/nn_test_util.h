@@ -41,6 +41,17 @@ inline double dot(const Tensor& r, const Tensor& y) {
   return s;
 }
 
+// The loss sum_i r_i * y_i of y = forward(y) (a fresh output each call), to hand to
+// expect_gradient; `r` and what `forward` captures must outlive the loss.
+template <class Forward>
+std::function<double()> probe_loss(const Tensor& r, Forward forward) {
+  return [&r, forward] {
+    Tensor y;
+    forward(y);
+    return dot(r, y);
+  };
+}
+
 struct FdTolerance {
   float step;      // finite-difference step
   double abs_tol;  // allowed |analytic - numeric| ...

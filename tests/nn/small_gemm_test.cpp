@@ -236,69 +236,74 @@ struct Map {
 const Map kMaps[] = {{1, 1, 1},  {1, 3, 5},  {3, 7, 7}, {2, 8, 8},
                      {5, 5, 13}, {3, 11, 9}, {1, 4, 32}};
 
+// check(set, map) for every set of `sets` and every map of kMaps.
+template <class Check>
+void for_each_set_and_map(const std::vector<const GemmKernels*>& sets, Check check) {
+  for (const GemmKernels* set : sets)
+    for (const Map& map : kMaps) check(set, map);
+}
+
 TEST(SmallGemm, SameConvAndItsWeightGradMatchTheNaiveLoopOnEveryMask) {
   const std::vector<const GemmKernels*> sets = runnable_sets_with(&GemmKernels::conv_same_gemm);
   if (sets.empty()) GTEST_SKIP() << "no implicit-im2col kernels compiled";
   std::mt19937 rng(3);
-  for (const GemmKernels* set : sets) {
-    for (const Map& map : kMaps)
-      for (int k : {3, 5, 7})
-        for (int M : {1, 4, 9, 17}) {
-          const int pad = (k - 1) / 2, K = map.c_in * k * k, N = map.h * map.w;
-          std::vector<std::uint64_t> masks;
-          conv_same_block_masks(set->same_block, map.h, map.w, k, masks);
-          const Floats x = random_floats(static_cast<std::size_t>(map.c_in) * N, rng);
-          const std::vector<double> col =
-              naive_im2col(x, map.c_in, map.h, map.w, k, 1, pad, map.h, map.w);
-          const Floats At = random_floats(static_cast<std::size_t>(K) * M, rng);
-          Floats packed(At.size());
-          set->pack_at(M, K, At.data(), packed.data());
-          const std::string what = case_name(*set, {map.c_in, map.h, map.w, k, M});
-          for (bool accumulate : {false, true}) {
-            check_gemm(M, N, K, At, col, N, N, accumulate, rng, what, [&](float* y) {
-              set->conv_same_gemm(M, map.c_in, map.h, map.w, k, packed.data(), x.data(), y,
-                                  accumulate, masks.data());
-            });
-          }
-          check_weight_grad(M, K, N, col, N, rng, what, [&](const float* dy_t, float* dwt) {
-            set->weight_grad_same(M, map.c_in, map.h, map.w, k, dy_t, x.data(), dwt, masks.data());
+  for_each_set_and_map(sets, [&](const GemmKernels* set, const Map& map) {
+    for (int k : {3, 5, 7})
+      for (int M : {1, 4, 9, 17}) {
+        const int pad = (k - 1) / 2, K = map.c_in * k * k, N = map.h * map.w;
+        std::vector<std::uint64_t> masks;
+        conv_same_block_masks(set->same_block, map.h, map.w, k, masks);
+        const Floats x = random_floats(static_cast<std::size_t>(map.c_in) * N, rng);
+        const std::vector<double> col =
+            naive_im2col(x, map.c_in, map.h, map.w, k, 1, pad, map.h, map.w);
+        const Floats At = random_floats(static_cast<std::size_t>(K) * M, rng);
+        Floats packed(At.size());
+        set->pack_at(M, K, At.data(), packed.data());
+        const std::string what = case_name(*set, {map.c_in, map.h, map.w, k, M});
+        for (bool accumulate : {false, true}) {
+          check_gemm(M, N, K, At, col, N, N, accumulate, rng, what, [&](float* y) {
+            set->conv_same_gemm(M, map.c_in, map.h, map.w, k, packed.data(), x.data(), y,
+                                accumulate, masks.data());
           });
         }
-  }
+        check_weight_grad(M, K, N, col, N, rng, what, [&](const float* dy_t, float* dwt) {
+          set->weight_grad_same(M, map.c_in, map.h, map.w, k, dy_t, x.data(), dwt, masks.data());
+        });
+      }
+  });
 }
 
 TEST(SmallGemm, GatheredConvAndItsWeightGradMatchTheNaiveLoop) {
   const std::vector<const GemmKernels*> sets = runnable_sets_with(&GemmKernels::conv_gather_gemm);
   if (sets.empty()) GTEST_SKIP() << "no gather kernels compiled";
   std::mt19937 rng(4);
-  for (const GemmKernels* set : sets) {
-    for (const Map& map : kMaps)
-      for (int k : {1, 2, 3, 5})
-        for (int stride : {1, 2, 3})
-          for (int pad : {0, 1, 2}) {
-            const int ho = (map.h + 2 * pad - k) / stride + 1;
-            const int wo = (map.w + 2 * pad - k) / stride + 1;
-            if (ho < 1 || wo < 1 || pad >= k) continue;
-            const int M = 3 + (k + stride) % 4, K = map.c_in * k * k, N = ho * wo;
-            std::vector<std::int32_t> offs;
-            conv_gather_offsets(map.h, map.w, k, stride, pad, ho, wo, offs);
-            const Floats x = random_floats(static_cast<std::size_t>(map.c_in) * map.h * map.w, rng);
-            const std::vector<double> col =
-                naive_im2col(x, map.c_in, map.h, map.w, k, stride, pad, ho, wo);
-            const Floats At = random_floats(static_cast<std::size_t>(K) * M, rng);
-            Floats packed(At.size());
-            set->pack_at(M, K, At.data(), packed.data());
-            const std::string what = case_name(*set, {map.c_in, map.h, map.w, k, stride, pad});
-            check_gemm(M, N, K, At, col, N, N, false, rng, what, [&](float* y) {
-              set->conv_gather_gemm(M, map.c_in, map.h, map.w, k, ho, wo, packed.data(), x.data(),
-                                    y, offs.data());
-            });
-            check_weight_grad(M, K, N, col, N, rng, what, [&](const float* dy_t, float* dwt) {
-              set->weight_grad_gather(M, map.c_in, map.h, map.w, k, ho, wo, dy_t, x.data(), dwt,
-                                      offs.data());
-            });
-          }
-  }
+  for_each_set_and_map(sets, [&](const GemmKernels* set, const Map& map) {
+    for (int k : {1, 2, 3, 5})
+      for (int stride : {1, 2, 3})
+        for (int pad : {0, 1, 2}) {
+          const int ho = (map.h + 2 * pad - k) / stride + 1;
+          const int wo = (map.w + 2 * pad - k) / stride + 1;
+          if (ho < 1 || wo < 1 || pad >= k) continue;
+          const int M = 3 + (k + stride) % 4, K = map.c_in * k * k, N = ho * wo;
+          std::vector<std::int32_t> offs;
+          conv_gather_offsets(map.h, map.w, k, stride, pad, ho, wo, offs);
+          const Floats x = random_floats(static_cast<std::size_t>(map.c_in) * map.h * map.w, rng);
+          const std::vector<double> col =
+              naive_im2col(x, map.c_in, map.h, map.w, k, stride, pad, ho, wo);
+          const Floats At = random_floats(static_cast<std::size_t>(K) * M, rng);
+          Floats packed(At.size());
+          set->pack_at(M, K, At.data(), packed.data());
+          const std::string what = case_name(*set, {map.c_in, map.h, map.w, k, stride, pad});
+          check_gemm(M, N, K, At, col, N, N, false, rng, what, [&](float* y) {
+            set->conv_gather_gemm(M, map.c_in, map.h, map.w, k, ho, wo, packed.data(), x.data(), y,
+                                  offs.data());
+          });
+          check_weight_grad(M, K, N, col, N, rng, what, [&](const float* dy_t, float* dwt) {
+            set->weight_grad_gather(M, map.c_in, map.h, map.w, k, ho, wo, dy_t, x.data(), dwt,
+                                    offs.data());
+          });
+        }
+  });
 }
 
 TEST(SmallGemm, TransposeIsExact) {

@@ -13,11 +13,13 @@
 #include "nce/models/network.h"
 #include "nce/results/sqlite_sink.h"
 #include "nce/results/svg_chart.h"
+#include "support/errors.h"
 #include "test_util.h"
 
 namespace nce::results {
 namespace {
 
+using nce::testing::expect_mentions;
 using testing::MiniXml;
 using testing::ScratchFile;
 
@@ -27,11 +29,7 @@ const std::vector<std::string> kMethods = {"nce", "tas", "wrpn", "random", "orig
 void fill(const std::string& path) {
   SqliteSink sink(path);
   for (size_t i = 0; i < kMethods.size(); ++i) {
-    RunInfo info;
-    info.method = kMethods[i];
-    info.model = "resnet20";
-    info.dataset = "cifar10";
-    RunId run = sink.begin_run(info);
+    RunId run = sink.begin_run(testing::run_info(kMethods[i], "resnet20", "cifar10"));
     for (int k = 0; k < 3; ++k) {
       CandidateRecord c;
       c.phase = "final";
@@ -148,11 +146,7 @@ TEST(Compare, WidthsChartHasBeforeAndAfterPerLayer) {
                             12, 19, 32, 28, 64, 64, 64, 64, 64, 44};
   {
     SqliteSink sink(file.path());
-    RunInfo info;
-    info.method = "tas";
-    info.model = "resnet20";
-    info.dataset = "cifar10";
-    RunId run = sink.begin_run(info);
+    RunId run = sink.begin_run(testing::run_info("tas", "resnet20", "cifar10"));
     CandidateRecord early;
     early.epoch = 0;
     early.phase = "search";
@@ -247,10 +241,7 @@ TEST(CompareSeeds, EachArmIsOnePointWithErrorBarsAndItsN) {
   ASSERT_EQ(legend.size(), 1u);
   std::string legend_text;
   for (const auto* t : legend[0]->all("text")) legend_text += t->text + ";";
-  EXPECT_NE(legend_text.find("nce (n=3);"), std::string::npos) << legend_text;
-  EXPECT_NE(legend_text.find("tas (n=2);"), std::string::npos) << legend_text;
-  EXPECT_NE(legend_text.find("tas-2x (n=1);"), std::string::npos) << legend_text;
-  EXPECT_NE(legend_text.find("random (2);"), std::string::npos) << legend_text;
+  expect_mentions(legend_text, {"nce (n=3);", "tas (n=2);", "tas-2x (n=1);", "random (2);"});
 }
 
 TEST(CompareSeeds, TablesGiveMeanSdAndWelchAgainstOriginalAndTas) {
@@ -260,50 +251,32 @@ TEST(CompareSeeds, TablesGiveMeanSdAndWelchAgainstOriginalAndTas) {
   const Report report = make_compare_report(db, {});
   const std::string& md = report.markdown;
   // Mean +- sd per arm; no hw, so no latency or energy column; n = 1 has no sd.
-  EXPECT_NE(md.find("| arm | campaign | method | hw | seeds | top1 | macs | params | left out |"),
-            std::string::npos)
-      << md;
-  EXPECT_NE(md.find("| nce | c1 | nce |  | 3 | 81.00 ± 1.00 | 110 ± 10 | 1000 ± 0 |  |"),
-            std::string::npos)
-      << md;
-  EXPECT_NE(md.find("| tas | c1 | tas |  | 2 | 80.00 ± 0.71 | 155 ± 7 | 1550 ± 71 | 1 failed |"),
-            std::string::npos)
-      << md;
-  EXPECT_NE(md.find("| tas-2x | c1 | tas |  | 1 | 83.00 ± n/a (n = 1) |"), std::string::npos) << md;
+  expect_mentions(md, {"| arm | campaign | method | hw | seeds | top1 | macs | params | left out |",
+                       "| nce | c1 | nce |  | 3 | 81.00 ± 1.00 | 110 ± 10 | 1000 ± 0 |  |",
+                       "| tas | c1 | tas |  | 2 | 80.00 ± 0.71 | 155 ± 7 | 1550 ± 71 | 1 failed |",
+                       "| tas-2x | c1 | tas |  | 1 | 83.00 ± n/a (n = 1) |"});
   // Against original: t = sqrt(6) = 2.449, df = 4, p = 0.0705 (arm_groups_test works it out).
-  EXPECT_NE(md.find("### Against `original`"), std::string::npos) << md;
-  EXPECT_NE(md.find("| nce | top1 | 3 | 81.00 | 3 | 79.00 | +2.00 | 2.449 | 4.00 | 0.0705 |"),
-            std::string::npos)
-      << md;
-  EXPECT_NE(md.find("| nce | params | 3 | 1000 | 3 | 2000 | -1000 | n/a (no variance in either) | "
-                    "n/a | n/a |"),
-            std::string::npos)
-      << md;
-  EXPECT_NE(md.find("| tas-2x | top1 | 1 | 83.00 | 3 | 79.00 | +4.00 | n/a (n = 1 and 3; needs 2 "
-                    "each) | n/a | n/a |"),
-            std::string::npos)
-      << md;
+  expect_mentions(md,
+                  {"### Against `original`",
+                   "| nce | top1 | 3 | 81.00 | 3 | 79.00 | +2.00 | 2.449 | 4.00 | 0.0705 |",
+                   "| nce | params | 3 | 1000 | 3 | 2000 | -1000 | n/a (no variance in either) | "
+                   "n/a | n/a |",
+                   "| tas-2x | top1 | 1 | 83.00 | 3 | 79.00 | +4.00 | n/a (n = 1 and 3; needs 2 "
+                   "each) | n/a | n/a |"});
   // Against tas: nce {80, 81, 82} vs tas {79.5, 80.5}: s^2/n = 1/3 and 1/4, t = 1 / sqrt(7/12)
   // = 1.309; df = (7/12)^2 / ((1/3)^2 / 2 + (1/4)^2 / 1) = (49/144) / (17/144) = 49/17 = 2.88.
-  EXPECT_NE(md.find("### Against `tas`"), std::string::npos) << md;
-  EXPECT_NE(md.find("| nce | top1 | 3 | 81.00 | 2 | 80.00 | +1.00 | 1.309 | 2.88 |"),
-            std::string::npos)
-      << md;
+  expect_mentions(
+      md, {"### Against `tas`", "| nce | top1 | 3 | 81.00 | 2 | 80.00 | +1.00 | 1.309 | 2.88 |"});
   EXPECT_FALSE(contains_nan_or_inf(md)) << md;
   // The CSV: one row per arm and metric, then one per comparison.
   const std::string& csv = report.seeds_csv;
   EXPECT_EQ(csv.substr(0, csv.find("\r\n")),
             "campaign,arm,hw,method,metric,n,mean,sd,versus,versus_n,versus_mean,versus_sd,"
             "difference,t,df,p,note");
-  EXPECT_NE(csv.find("\r\nc1,tas-2x,,tas,top1,1,83,,,,,,,,,,n = 1: no sd\r\n"), std::string::npos)
-      << csv;
-  EXPECT_NE(csv.find("\r\nc1,nce,,nce,top1,3,81,1,original,3,79,1,2,2.449489743,4,0.0704"),
-            std::string::npos)
-      << csv;
-  EXPECT_NE(csv.find("\r\nc1,tas-2x,,tas,top1,1,83,,original,3,79,1,4,,,,n = 1 and 3; needs 2 "
-                     "each\r\n"),
-            std::string::npos)
-      << csv;
+  expect_mentions(csv, {"\r\nc1,tas-2x,,tas,top1,1,83,,,,,,,,,,n = 1: no sd\r\n",
+                        "\r\nc1,nce,,nce,top1,3,81,1,original,3,79,1,2,2.449489743,4,0.0704",
+                        "\r\nc1,tas-2x,,tas,top1,1,83,,original,3,79,1,4,,,,n = 1 and 3; needs 2 "
+                        "each\r\n"});
   EXPECT_FALSE(contains_nan_or_inf(csv)) << csv;
 }
 

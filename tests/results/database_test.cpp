@@ -2,7 +2,6 @@
 // schema, a foreign SQLite file) with an error naming the file, and leaves such files unchanged.
 #include "nce/results/database.h"
 
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,21 +16,10 @@
 namespace nce::results {
 namespace {
 
+using testing::raw_exec;
 using testing::read_file;
 using testing::ScratchFile;
 using testing::write_file;
-
-// Runs raw SQL with the plain C API (not through the code under test).
-void raw_exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* message = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
-  std::string detail = message ? message : "";
-  sqlite3_free(message);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << detail;
-}
 
 std::string error_of(const std::string& path, OpenMode mode = OpenMode::kReadWrite) {
   try {
@@ -42,6 +30,17 @@ std::string error_of(const std::string& path, OpenMode mode = OpenMode::kReadWri
     return e.what();
   }
   return "";
+}
+
+// `bytes` written at `path` are refused with an error naming the file and `reason`, and stay as
+// they were.
+void expect_refused_untouched(const std::string& path, const std::string& bytes,
+                              const std::string& reason) {
+  write_file(path, bytes);
+  const std::string error = error_of(path);
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_NE(error.find(reason), std::string::npos) << error;
+  EXPECT_EQ(read_file(path), bytes);
 }
 
 TEST(Database, CreatesCurrentSchemaInWalMode) {
@@ -68,11 +67,7 @@ TEST(Database, ReopeningDoesNotMigrateAgain) {
 TEST(Database, RefusesNonSqliteFileAndLeavesItUntouched) {
   ScratchFile file;
   const std::string text = "layer,ifmap\nconv1,32\n" + std::string(2000, 'x');
-  write_file(file.path(), text);
-  std::string error = error_of(file.path());
-  EXPECT_NE(error.find(file.path()), std::string::npos) << error;
-  EXPECT_NE(error.find("not an SQLite database"), std::string::npos) << error;
-  EXPECT_EQ(read_file(file.path()), text);
+  expect_refused_untouched(file.path(), text, "not an SQLite database");
 }
 
 TEST(Database, RefusesCorruptFileAndLeavesItUntouched) {
@@ -90,11 +85,7 @@ TEST(Database, RefusesCorruptFileAndLeavesItUntouched) {
   for (size_t page = 1; page < 4; ++page) {
     for (size_t i = page * 4096; i < page * 4096 + 64; ++i) bytes[i] = static_cast<char>(0xA5);
   }
-  write_file(file.path(), bytes);
-  std::string error = error_of(file.path());
-  EXPECT_NE(error.find(file.path()), std::string::npos) << error;
-  EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
-  EXPECT_EQ(read_file(file.path()), bytes);
+  expect_refused_untouched(file.path(), bytes, "corrupt");
 }
 
 TEST(Database, RefusesNewerSchemaAndLeavesItUntouched) {

@@ -2,8 +2,11 @@
 // merging again adds nothing, and a bad input leaves the output unchanged.
 #include "nce/results/merge.h"
 
-#include <sqlite3.h>
 #include <sys/stat.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -14,6 +17,7 @@
 namespace nce::results {
 namespace {
 
+using testing::build_v1;
 using testing::ScratchFile;
 
 void fill_shard(const std::string& path, const std::string& method, int candidates) {
@@ -37,6 +41,12 @@ void fill_shard(const std::string& path, const std::string& method, int candidat
   sink.finish_run(run, RunStatus::kFinished, std::nullopt);
 }
 
+// Each query's count(*) in `db` is the number given with it.
+void expect_counts(const Database& db,
+                   std::initializer_list<std::pair<const char*, std::int64_t>> counts) {
+  for (const auto& [sql, want] : counts) EXPECT_EQ(db.query_int(sql), want) << sql;
+}
+
 TEST(Merge, JoinsShardsOnceWithRenumberedRuns) {
   ScratchFile a(".a.db"), b(".b.db"), out(".out.db");
   fill_shard(a.path(), "nce", 5);
@@ -48,11 +58,11 @@ TEST(Merge, JoinsShardsOnceWithRenumberedRuns) {
   EXPECT_EQ(first.candidates_added, 5);
   EXPECT_EQ(second.candidates_added, 7);
   EXPECT_EQ(second.epochs_added, 1);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 12);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates WHERE method = 'tas'"), 7);
-  EXPECT_EQ(db.query_int("SELECT count(DISTINCT run_id) FROM v_candidates"), 2);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM epochs"), 2);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM hw_configs"), 2);
+  expect_counts(db, {{"SELECT count(*) FROM v_candidates", 12},
+                     {"SELECT count(*) FROM v_candidates WHERE method = 'tas'", 7},
+                     {"SELECT count(DISTINCT run_id) FROM v_candidates", 2},
+                     {"SELECT count(*) FROM epochs", 2},
+                     {"SELECT count(*) FROM hw_configs", 2}});
   // Both shards had run id 1; the merged candidates point at their own run.
   EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates c JOIN runs r ON r.id = c.run_id WHERE "
                          "c.hw_fingerprint <> 'fp-' || r.method"),
@@ -74,19 +84,6 @@ TEST(Merge, BadInputLeavesOutputUnchanged) {
   EXPECT_THROW(merge_database(db, out.path()), DatabaseError);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 3);
   EXPECT_EQ(db.integrity_check(), "ok");
-}
-
-void build_v1(const std::string& path) {
-  const std::string sql =
-      testing::read_file(std::string(NCE_TEST_DATA_DIR) + "/results/schema_v1.sql");
-  ASSERT_FALSE(sql.empty());
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
-  char* message = nullptr;
-  const int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &message);
-  sqlite3_free(message);
-  sqlite3_close(raw);
-  ASSERT_EQ(rc, SQLITE_OK);
 }
 
 TEST(Merge, OldInputIsReadNeverMigratedInPlace) {
@@ -143,9 +140,9 @@ TEST(Merge, AShardMergedWhileRunningIsCompletedByTheNextMerge) {
   EXPECT_EQ(done.runs_added, 0);
   EXPECT_EQ(done.runs_updated, 1);
   EXPECT_EQ(done.candidates_added, 3);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs"), 1);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM candidates"), 3);
+  expect_counts(db, {{"SELECT count(*) FROM runs", 1},
+                     {"SELECT count(*) FROM runs WHERE status = 'finished'", 1},
+                     {"SELECT count(*) FROM candidates", 3}});
   // And once finished, merging again changes nothing.
   const MergeStats again = merge_database(db, shard.path());
   EXPECT_EQ(again.runs_updated, 0);

@@ -13,7 +13,8 @@
 namespace nce::results {
 namespace {
 
-using testing::read_file;
+using testing::build_v1;
+using testing::raw_exec;
 using testing::ScratchFile;
 
 std::vector<std::string> columns_of(const Database& db, const std::string& view) {
@@ -21,19 +22,6 @@ std::vector<std::string> columns_of(const Database& db, const std::string& view)
   std::vector<std::string> names;
   for (int i = 0; i < stmt.column_count(); ++i) names.push_back(stmt.column_name(i));
   return names;
-}
-
-void build_v1(const std::string& path) {
-  std::string sql = read_file(std::string(NCE_TEST_DATA_DIR) + "/results/schema_v1.sql");
-  ASSERT_FALSE(sql.empty());
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
-  char* message = nullptr;
-  int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &message);
-  std::string detail = message ? message : "";
-  sqlite3_free(message);
-  sqlite3_close(raw);
-  ASSERT_EQ(rc, SQLITE_OK) << detail;
 }
 
 TEST(Schema, MigrationStepsFormAChain) {
@@ -107,14 +95,7 @@ TEST(Schema, VersionOneDatabaseMigratesKeepingEveryRow) {
 TEST(Schema, AFailingMigrationLeavesTheFileAtItsOldVersion) {
   ScratchFile file;
   build_v1(file.path());
-  {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(file.path().c_str(), &raw), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE cost_cache_v2(x); PRAGMA user_version = 1;", nullptr,
-                           nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(raw);
-  }
+  raw_exec(file.path(), "CREATE TABLE cost_cache_v2(x); PRAGMA user_version = 1;");
   try {
     Database db(file.path());
     FAIL() << "migrated";

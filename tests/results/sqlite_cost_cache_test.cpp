@@ -124,11 +124,7 @@ TEST(SqliteCostCache, LayersWithOneGemmShapeButOtherGeometryAreSeparateEntries) 
   // (K = 144, N = 256, M = 32) but reuse their inputs differently: two cache entries.
   models::Layer a;
   a.name = "a";
-  a.c_in = 16;
-  a.c_out = 32;
-  a.k = 3;
-  a.stride = 2;
-  a.pad = 1;
+  a.c_in = 16, a.c_out = 32, a.k = 3, a.stride = 2, a.pad = 1;
   a.h_in = a.w_in = 32;
   a.h_out = a.w_out = 16;
   models::Layer b = a;

@@ -27,10 +27,7 @@ std::string first_text(const Database& db, const std::string& sql) {
 }
 
 RunInfo search_run() {
-  RunInfo info;
-  info.method = "nce";
-  info.model = "resnet20";
-  info.dataset = "cifar10";
+  RunInfo info = testing::run_info("nce", "resnet20", "cifar10");
   info.bits = 2;
   info.hw = "mid-32x32-os-2b";
   info.config_json = R"({"threshold":0.3,"lambda_flops":2})";
@@ -281,12 +278,7 @@ TEST(SqliteSink, TwoProcessesInsertingConcurrentlyLoseNothing) {
   close(go[0]);
   ASSERT_EQ(write(go[1], "gg", 2), 2);
   close(go[1]);
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0);
-  }
+  ASSERT_NO_FATAL_FAILURE(testing::expect_children_exit_cleanly(children));
   Database db(file.path());
   EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 2 * kPerProcess);
   EXPECT_EQ(db.query_int("SELECT count(DISTINCT widths) FROM v_candidates"), 2 * kPerProcess);

@@ -101,39 +101,42 @@ TEST(SearchCheckpoint, CountsLargerThanTheTextAreRefused) {
             std::string::npos);
 }
 
+// An edit of a saved search history (the first `from` replaced by `to`) and what the error says.
+struct Edit {
+  const char* from;
+  const char* to;
+  const char* needle;
+};
+
+// `text` with each edit is refused with an error that holds the edit's needle.
+void expect_edits_refused(const std::string& text, const std::vector<Edit>& edits) {
+  for (const Edit& e : edits) {
+    const std::string error = error_of(replaced(text, e.from, e.to));
+    EXPECT_NE(error.find(e.needle), std::string::npos) << e.to << ": " << error;
+  }
+}
+
 // A layer's candidates, alpha and moments must be what the search makes of this network: the
 // reader used to take any sizes, which the supernet then indexed out of bounds.
 TEST(SearchCheckpoint, LayersOfAnotherShapeAreRefused) {
   const std::string text = sample_history();
   // Layer 1 (16 channels): 4 6 8 9 11 12 14 16, then its first expansion 17.
-  EXPECT_NE(
-      error_of(replaced(text, "16 1 9 4 6 8 9 11 12 14 16 17", "16 1 9 4 6 8 9 11 12 14 16 99"))
-          .find("layer 1 candidates: not those of 16 channels after 1 expansions"),
-      std::string::npos);
-  EXPECT_NE(
-      error_of(replaced(text, "16 1 9 4 6", "16 1 8 4 6")).find("layer 1: 8 candidates, want 9"),
-      std::string::npos);
-  EXPECT_NE(error_of(replaced(text, "16 1 9 4 6", "16 40 49 4 6")).find("layer 1 expansions 40"),
-            std::string::npos);
-  EXPECT_NE(error_of(replaced(text, "arch 3\n16", "arch 3\n15")).find("layer 1 base channels 15"),
-            std::string::npos);
-  EXPECT_NE(error_of(replaced(text, "arch 3", "arch 4")).find("this model has 3"),
-            std::string::npos);
+  expect_edits_refused(text, {{"16 1 9 4 6 8 9 11 12 14 16 17", "16 1 9 4 6 8 9 11 12 14 16 99",
+                               "layer 1 candidates: not those of 16 channels after 1 expansions"},
+                              {"16 1 9 4 6", "16 1 8 4 6", "layer 1: 8 candidates, want 9"},
+                              {"16 1 9 4 6", "16 40 49 4 6", "layer 1 expansions 40"},
+                              {"arch 3\n16", "arch 3\n15", "layer 1 base channels 15"},
+                              {"arch 3", "arch 4", "this model has 3"}});
 }
 
 TEST(SearchCheckpoint, RecordsOfAnotherShapeAreRefused) {
   const std::string text = sample_history();
-  EXPECT_NE(
-      error_of(replaced(text, "\n2 search\n", "\n3 search\n")).find("epoch record 2: epoch 3"),
-      std::string::npos);
-  EXPECT_NE(error_of(replaced(text, "\n2 search\n", "\n2 serch\n")).find("phase 'serch'"),
-            std::string::npos);
-  EXPECT_NE(error_of(replaced(text, "1 1\ncandidates", "1 7\ncandidates")).find("expanded '7'"),
-            std::string::npos);
+  expect_edits_refused(text, {{"\n2 search\n", "\n3 search\n", "epoch record 2: epoch 3"},
+                              {"\n2 search\n", "\n2 serch\n", "phase 'serch'"},
+                              {"1 1\ncandidates", "1 7\ncandidates", "expanded '7'"},
+                              {"adam 1", "adam -3", "adam steps '-3'"}});
   EXPECT_NE(error_of(text + "junk\n").find("text after the candidates"), std::string::npos);
   EXPECT_NE(error_of(text.substr(0, text.size() / 2)).find("search.ckpt: malformed"),
-            std::string::npos);
-  EXPECT_NE(error_of(replaced(text, "adam 1", "adam -3")).find("adam steps '-3'"),
             std::string::npos);
 }
 

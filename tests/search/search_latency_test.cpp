@@ -11,16 +11,14 @@
 #include "nce/search/search_run.h"
 #include "nce/sim/hw_config.h"
 #include "nce/sim/layer_cost_service.h"
+#include "short_search.h"
 
 namespace nce::search {
 namespace {
 
+// n 3x8x8 images of uniform noise, labels 0..3 in turn.
 nn::Dataset noise_data(int n, std::uint64_t seed) {
-  nn::Dataset d;
-  d.source = "noise";
-  d.channels = 3;
-  d.height = d.width = 8;
-  d.num_classes = 4;
+  nn::Dataset d{"noise", /*channels=*/3, /*height=*/8, /*width=*/8, /*num_classes=*/4, {}, {}};
   std::mt19937_64 rng(seed);
   for (int i = 0; i < n; ++i) {
     for (int p = 0; p < 3 * 64; ++p) d.pixels.push_back(static_cast<std::uint8_t>(rng() % 256));
@@ -44,17 +42,8 @@ TEST(SearchLatency, ALatencyBudgetOnA16WideArrayFavoursMultiplesOf16) {
   sim::LayerCostService costs(hw_config);
   const HardwareCosts hw = record::hardware_costs(costs);
   const nn::Dataset data = noise_data(128, 5);
-  SearchConfig c;
-  c.method = "tas";
-  c.model = "resnet8";
-  c.dataset = "noise";
-  c.warmup_epochs = 0;
-  c.search_epochs = 5;
-  c.batch_size = 16;
-  c.max_batches = 2;
-  c.augment = false;
-  c.retrain = false;
-  c.arch_lr = 0.05;
+  SearchConfig c = testing::short_search("tas", "noise", /*warmup_epochs=*/0, /*search_epochs=*/5,
+                                         /*max_batches=*/2);
   c.params.lambda = 0;
   double latency_fraction = 0, flops_fraction = 0;
   for (std::uint64_t seed : {1, 2, 3}) {

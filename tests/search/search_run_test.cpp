@@ -8,6 +8,7 @@
 #include <random>
 
 #include "../nn/quadrant_data.h"
+#include "short_search.h"
 
 namespace nce::search {
 namespace {
@@ -20,18 +21,9 @@ nn::Dataset synthetic(int per_class, std::uint64_t seed) {
 }
 
 SearchConfig tiny_config() {
-  SearchConfig c;
-  c.method = "nce";
-  c.model = "resnet8";
-  c.dataset = "synthetic";
-  c.warmup_epochs = 1;
-  c.search_epochs = 3;
+  SearchConfig c = testing::short_search("nce", "synthetic", /*warmup_epochs=*/1,
+                                         /*search_epochs=*/3, /*max_batches=*/4);
   c.retrain_epochs = 1;
-  c.batch_size = 16;
-  c.max_batches = 4;
-  c.augment = false;
-  c.retrain = false;
-  c.arch_lr = 0.05;
   c.seed = 7;
   return c;
 }

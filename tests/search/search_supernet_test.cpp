@@ -40,6 +40,14 @@ struct Fixture {
   }
 };
 
+// Float weights and activations: the gradients are true derivatives up to the ReLU kinks.
+SupernetOptions float_options() {
+  SupernetOptions opt;
+  opt.weight_bits = 32;
+  opt.activation_bits = 32;
+  return opt;
+}
+
 double loss_of(Supernet& net, const nn::Tensor& images, const std::vector<int>& labels,
                nn::Tensor* grad = nullptr) {
   const nn::Tensor& logits = net.forward(images, nn::Mode::kTrain);
@@ -89,10 +97,7 @@ TEST(Supernet, ForwardBackwardShapesWithMixedWidths) {
 
 TEST(Supernet, AlphaGradientsMatchFiniteDifferences) {
   Fixture f;
-  SupernetOptions opt;
-  opt.weight_bits = 32;
-  opt.activation_bits = 32;
-  Supernet net(f.base, f.arch, opt, 2);
+  Supernet net(f.base, f.arch, float_options(), 2);
   const std::vector<GumbelDraw> draws = f.draw(2.0);
   net.set_draws(draws);
   nn::Tensor grad;
@@ -124,10 +129,7 @@ TEST(Supernet, AlphaGradientsMatchFiniteDifferences) {
 
 TEST(Supernet, WeightGradientsMatchFiniteDifferences) {
   Fixture f;
-  SupernetOptions opt;
-  opt.weight_bits = 32;
-  opt.activation_bits = 32;
-  Supernet net(f.base, f.arch, opt, 3);
+  Supernet net(f.base, f.arch, float_options(), 3);
   net.set_draws(f.draw(2.0));
   nn::Tensor grad;
   loss_of(net, f.images, f.labels, &grad);
@@ -207,7 +209,8 @@ TEST(Supernet, ZeroUnusedClearsOnlyWhatNoPassReads) {
   auto copy = [&] {
     std::vector<nn::StateBuffer> out;
     for (const nn::NamedTensor& t : net.state())
-      out.push_back({t.name, std::vector<float>(t.tensor->data(), t.tensor->data() + t.tensor->size())});
+      out.push_back(
+          {t.name, std::vector<float>(t.tensor->data(), t.tensor->data() + t.tensor->size())});
     return out;
   };
   auto find = [](const std::vector<nn::StateBuffer>& list, const std::string& name) {

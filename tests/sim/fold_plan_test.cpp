@@ -12,9 +12,12 @@
 #include <vector>
 
 #include "sim_test_util.h"
+#include "support/errors.h"
 
 namespace nce::sim {
 namespace {
+
+using nce::testing::what_must_throw;
 
 using testing::make_hw;
 
@@ -169,15 +172,11 @@ TEST(FoldPlan, ProductsPastSixtyFourBitsAreNotWrapped) {
   EXPECT_EQ(p.num_folds(), (std::int64_t{1} << 48) * p.t_chunks);
   HwConfig one = make_hw(1, 1, "ws");
   one.source = "one.cfg";
-  try {
-    const std::int64_t g = std::int64_t{1} << 30;
-    make_fold_plan(one, g, g, g);
-    FAIL() << "no error";
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    EXPECT_EQ(what.rfind("one.cfg: GEMM shape K=1073741824", 0), 0u) << what;
-    EXPECT_NE(what.find("fold count overflows 64 bits"), std::string::npos) << what;
-  }
+  const std::int64_t g = std::int64_t{1} << 30;
+  const std::string what = what_must_throw<std::invalid_argument>(
+      "a 2^30-cube GEMM on a 1x1 array", [&] { make_fold_plan(one, g, g, g); });
+  EXPECT_EQ(what.rfind("one.cfg: GEMM shape K=1073741824", 0), 0u) << what;
+  EXPECT_NE(what.find("fold count overflows 64 bits"), std::string::npos) << what;
 }
 
 }  // namespace

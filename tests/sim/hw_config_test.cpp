@@ -1,4 +1,5 @@
 #include "nce/sim/hw_config.h"
+#include "support/errors.h"
 
 #include <gtest/gtest.h>
 
@@ -6,6 +7,9 @@
 
 namespace nce::sim {
 namespace {
+
+using nce::testing::expect_mentions;
+using nce::testing::what_must_throw;
 
 const std::string kPresetDir = std::string(NCE_SOURCE_DIR) + "/hw_configs/";
 
@@ -45,15 +49,9 @@ std::string replace_line(const std::string& text, const std::string& from, const
 
 // Parsing `text` must fail with a message naming the source, the key and the value.
 void expect_error(const std::string& text, const std::string& key, const std::string& value) {
-  try {
-    parse_hw_config(text, "bad.cfg");
-    FAIL() << "no error for " << key << " = " << value;
-  } catch (const std::invalid_argument& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("bad.cfg"), std::string::npos) << msg;
-    EXPECT_NE(msg.find(key), std::string::npos) << msg;
-    EXPECT_NE(msg.find("'" + value + "'"), std::string::npos) << msg;
-  }
+  expect_mentions(what_must_throw<std::invalid_argument>("for " + key + " = " + value,
+                                                         [&] { parse_hw_config(text, "bad.cfg"); }),
+                  {"bad.cfg", key, "'" + value + "'"});
 }
 
 TEST(HwConfig, ParsesEveryField) {

@@ -12,6 +12,7 @@
 namespace nce::sim {
 namespace {
 
+using testing::conv;
 using testing::make_hw;
 
 GemmLayer gemm(std::int64_t K, std::int64_t N, std::int64_t M, bool quantized = true) {
@@ -163,14 +164,6 @@ TEST(FoldPlan, ResidentOperandsAreFetchedOnce) {
   };
   EXPECT_EQ(ifmap_words(p_big), 100 * 40);
   EXPECT_EQ(ifmap_words(p_small), 2 * 100 * 40);
-}
-
-ConvGeometry conv(int c_in, int c_out, int k, int stride, int pad, int h, int w) {
-  ConvGeometry g;
-  g.c_in = c_in, g.c_out = c_out, g.k = k, g.stride = stride, g.pad = pad, g.h_in = h, g.w_in = w;
-  g.h_out = (h + 2 * pad - k) / stride + 1;
-  g.w_out = (w + 2 * pad - k) / stride + 1;
-  return g;
 }
 
 GemmLayer conv_layer(const ConvGeometry& g) {

@@ -15,12 +15,27 @@ std::vector<std::int32_t> random_values(std::size_t n, int lo, int hi, std::mt19
   return v;
 }
 
+// One random fold of a trial: an R x C array, the r_used x c_used PEs it uses, T steps.
+struct Fold {
+  int R, C, r_used, c_used;
+  std::int64_t T;
+};
+
+// R = 1 + trial % rows_mod, C = 1 + (trial * cols_step) % cols_mod; r_used, c_used and T (at
+// most max_t) drawn from rng in that order.
+Fold random_fold(int trial, int rows_mod, int cols_step, int cols_mod, int max_t,
+                 std::mt19937& rng) {
+  Fold f;
+  f.R = 1 + trial % rows_mod, f.C = 1 + (trial * cols_step) % cols_mod;
+  f.r_used = 1 + static_cast<int>(rng() % f.R), f.c_used = 1 + static_cast<int>(rng() % f.C);
+  f.T = 1 + rng() % max_t;
+  return f;
+}
+
 TEST(PeArray, OutputStationaryFoldMatchesTileGemm) {
   std::mt19937 rng(1);
   for (int trial = 0; trial < 40; ++trial) {
-    const int R = 1 + trial % 7, C = 1 + (trial * 3) % 5;
-    const int r_used = 1 + static_cast<int>(rng() % R), c_used = 1 + static_cast<int>(rng() % C);
-    const std::int64_t T = 1 + rng() % 20;
+    const auto [R, C, r_used, c_used, T] = random_fold(trial, 7, 3, 5, 20, rng);
     const auto a = random_values(static_cast<std::size_t>(r_used * T), 0, 3, rng);   // r_used x T
     const auto b = random_values(static_cast<std::size_t>(T * c_used), -2, 1, rng);  // T x c_used
     PeArray array(R, C);
@@ -45,9 +60,7 @@ TEST(PeArray, OutputStationaryFoldMatchesTileGemm) {
 TEST(PeArray, StationaryFoldMatchesTileGemm) {
   std::mt19937 rng(2);
   for (int trial = 0; trial < 40; ++trial) {
-    const int R = 1 + trial % 6, C = 1 + (trial * 5) % 7;
-    const int r_used = 1 + static_cast<int>(rng() % R), c_used = 1 + static_cast<int>(rng() % C);
-    const std::int64_t T = 1 + rng() % 25;
+    const auto [R, C, r_used, c_used, T] = random_fold(trial, 6, 5, 7, 25, rng);
     const auto s = random_values(static_cast<std::size_t>(r_used * c_used), -8, 7, rng);
     const auto v = random_values(static_cast<std::size_t>(T * r_used), 0, 15, rng);
     PeArray array(R, C);

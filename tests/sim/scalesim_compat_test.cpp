@@ -8,6 +8,7 @@
 #include "nce/models/network.h"
 #include "nce/models/topology.h"
 #include "nce/sim/report.h"
+#include "support/errors.h"
 
 #include <sstream>
 #include <utility>
@@ -15,6 +16,9 @@
 
 namespace nce::sim {
 namespace {
+
+using nce::testing::expect_mentions;
+using nce::testing::what_must_throw;
 
 const std::string kData = std::string(NCE_TEST_DATA_DIR) + "/sim/";
 
@@ -154,14 +158,10 @@ TEST(ScaleSim, OfmapDrainStallsByHand) {
 
 // Bad SCALE-Sim configs: the error names the file, the key and the value; nothing is simulated.
 void expect_cfg_error(const std::string& text, const std::vector<std::string>& needles) {
-  try {
-    parse_scalesim_config(text, "dir/bad.cfg");
-    FAIL() << "no exception for:\n" << text;
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("dir/bad.cfg"), std::string::npos) << what;
-    for (const auto& n : needles) EXPECT_NE(what.find(n), std::string::npos) << n << " in " << what;
-  }
+  const std::string what = what_must_throw<std::invalid_argument>(
+      "for:\n" + text, [&] { parse_scalesim_config(text, "dir/bad.cfg"); });
+  expect_mentions(what, {"dir/bad.cfg"});
+  expect_mentions(what, needles);
 }
 
 std::string without_line(std::string text, const std::string& key) {

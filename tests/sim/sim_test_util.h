@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "nce/sim/conv_geometry.h"
 #include "nce/sim/hw_config.h"
 
 namespace nce::sim::testing {
@@ -23,6 +24,15 @@ inline HwConfig make_hw(int rows, int cols, const char* dataflow, int bits = 2, 
                      "ifmap_sram_pj_per_bit = 0.3\nfilter_sram_pj_per_bit = 0.2\n"
                      "ofmap_sram_pj_per_bit = 0.5\ndram_pj_per_bit = 8\n";
   return parse_hw_config(text, "test.cfg");
+}
+
+// A conv of c_in -> c_out channels, a k x k kernel at `stride` with `pad` on an h x w map.
+inline ConvGeometry conv(int c_in, int c_out, int k, int stride, int pad, int h, int w) {
+  ConvGeometry g;
+  g.c_in = c_in, g.c_out = c_out, g.k = k, g.stride = stride, g.pad = pad, g.h_in = h, g.w_in = w;
+  g.h_out = (h + 2 * pad - k) / stride + 1;
+  g.w_out = (w + 2 * pad - k) / stride + 1;
+  return g;
 }
 
 }  // namespace nce::sim::testing

@@ -16,18 +16,11 @@
 namespace nce::sim {
 namespace {
 
+using testing::conv;
 using testing::make_hw;
 
 #define SKIP_IF_KERNEL_USED() \
   if (systemc_used()) GTEST_SKIP() << "SystemC kernel already elaborated in this process"
-
-ConvGeometry conv(int c_in, int c_out, int k, int stride, int pad, int h, int w) {
-  ConvGeometry g;
-  g.c_in = c_in, g.c_out = c_out, g.k = k, g.stride = stride, g.pad = pad, g.h_in = h, g.w_in = w;
-  g.h_out = (h + 2 * pad - k) / stride + 1;
-  g.w_out = (w + 2 * pad - k) / stride + 1;
-  return g;
-}
 
 SimJob job(const HwConfig& hw, const ConvGeometry& g, bool quantized, std::uint64_t seed) {
   SimJob j;

@@ -18,14 +18,17 @@
 #include "nce/results/sqlite_cost_cache.h"
 #include "nce/results/sqlite_sink.h"
 #include "nce/sim/report.h"
+#include "support/errors.h"
 #include "test_util.h"
 
 namespace nce::sweep {
 namespace {
 
+using nce::testing::what_thrown;
+
 using namespace nce::results;  // the database side the sweep writes to
 
-using testing::ScratchFile;
+using results::testing::ScratchFile;
 
 // The first column of the first row of `sql`, as text ("" when there is no row).
 std::string first_text(const Database& db, const std::string& sql) {
@@ -54,12 +57,7 @@ SweepSpec unit_spec(const std::string& text = kSweep) {
 }
 
 std::string error_of(const std::string& text) {
-  try {
-    unit_spec(text);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return what_thrown<std::invalid_argument>([&] { unit_spec(text); });
 }
 
 TEST(Sweep, TwoConfigsTimesThreeNetworksMatchTheFastPath) {
@@ -183,12 +181,7 @@ TEST(Sweep, TwoProcessesSweepingOneDatabaseLoseNothing) {
     }
     children.push_back(pid);
   }
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0);
-  }
+  ASSERT_NO_FATAL_FAILURE(results::testing::expect_children_exit_cleanly(children));
   Database db(file.path());
   EXPECT_EQ(db.query_int("SELECT count(*) FROM v_candidates"), 2 * 5 * 6);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM v_runs WHERE status = 'finished'"), 10);
@@ -202,24 +195,27 @@ TEST(Sweep, BadSweepFilesNameFileLineAndKey) {
     EXPECT_NE(at, std::string::npos) << from;
     return text.replace(at, from.size(), to);
   };
-  std::string e = error_of(with("array.rows = 16, 32", "array.colour = red"));
-  EXPECT_NE(e.find("unit.cfg:7: unknown hw config key 'array.colour'"), std::string::npos) << e;
-  e = error_of(with("array.rows = 16, 32", ""));
-  EXPECT_NE(e.find("unit.cfg: empty grid"), std::string::npos) << e;
-  e = error_of(with("array.rows = 16, 32", "array.rows ="));
-  EXPECT_NE(e.find("[grid] array.rows has no values"), std::string::npos) << e;
-  e = error_of(with("array.rows = 16, 32", "array.rows = 16, -4"));
-  EXPECT_NE(e.find("-4"), std::string::npos) << e;
-  e = error_of(with("dataset = cifar10", "datasett = cifar10"));
-  EXPECT_NE(e.find("unit.cfg:5: unknown key 'datasett' in [sweep]"), std::string::npos) << e;
-  e = error_of(with("[networks]", "[netwerks]"));
-  EXPECT_NE(e.find("unknown section '[netwerks]'"), std::string::npos) << e;
-  e = error_of(with("model = resnet8", "model = resnet9"));
-  EXPECT_NE(e.find("resnet9"), std::string::npos) << e;
-  e = error_of(with("3, 8, 12, 16, 20, 40, 44, 48", "3, 8, 12"));
-  EXPECT_NE(e.find("network 'resnet8 [3,8,12]'"), std::string::npos) << e;
-  e = error_of(with("wrpn = resnet8: 1.5", "wrpn = resnet8: wide"));
-  EXPECT_NE(e.find("bad multiplier 'wide'"), std::string::npos) << e;
+  // The line of kSweep edited (from -> to) and what the error must say.
+  const struct {
+    const char* from;
+    const char* to;
+    const char* needle;
+  } edits[] = {
+      {"array.rows = 16, 32", "array.colour = red",
+       "unit.cfg:7: unknown hw config key 'array.colour'"},
+      {"array.rows = 16, 32", "", "unit.cfg: empty grid"},
+      {"array.rows = 16, 32", "array.rows =", "[grid] array.rows has no values"},
+      {"array.rows = 16, 32", "array.rows = 16, -4", "-4"},
+      {"dataset = cifar10", "datasett = cifar10", "unit.cfg:5: unknown key 'datasett' in [sweep]"},
+      {"[networks]", "[netwerks]", "unknown section '[netwerks]'"},
+      {"model = resnet8", "model = resnet9", "resnet9"},
+      {"3, 8, 12, 16, 20, 40, 44, 48", "3, 8, 12", "network 'resnet8 [3,8,12]'"},
+      {"wrpn = resnet8: 1.5", "wrpn = resnet8: wide", "bad multiplier 'wide'"},
+  };
+  for (const auto& edit : edits) {
+    const std::string e = error_of(with(edit.from, edit.to));
+    EXPECT_NE(e.find(edit.needle), std::string::npos) << edit.to << ": " << e;
+  }
   std::string no_networks = kSweep;
   no_networks = no_networks.substr(0, no_networks.find("[networks]"));
   EXPECT_NE(error_of(no_networks).find("no networks"), std::string::npos);
@@ -319,11 +315,7 @@ TEST(Sweep, CandidatesFromTheDatabase) {
   ScratchFile file;
   {
     SqliteSink sink(file.path());
-    RunInfo info;
-    info.method = "nce";
-    info.model = "resnet8";
-    info.dataset = "cifar10";
-    RunId run = sink.begin_run(info);
+    RunId run = sink.begin_run(results::testing::run_info("nce", "resnet8", "cifar10"));
     CandidateRecord c;
     c.phase = "final";
     c.widths = {3, 16, 20, 24, 36, 64, 80, 64};
