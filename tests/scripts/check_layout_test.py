@@ -23,62 +23,56 @@ def functions(source):
     return {name: length for _, name, length in check_layout.find_functions(source)}
 
 
+# (what the case shows, source, {function name: body lines}).
+CASES = [
+    ('the lines between the braces count',
+     'int f(int x) {\n' + body(7) + '\n  return x;\n}\n', {'f': 8}),
+    ('braces in strings, chars, comments and raw strings do not count',
+     'void f() {\n'
+     '  auto a = "{\\"name\\":";  // }}}\n'
+     '  char b = \'{\';\n'
+     '  /* { */\n'
+     '  auto c = R"x({"a": })x";\n'
+     '  int d = 1\'000;\n'
+     '}\n'
+     'void g() {\n  h();\n}\n', {'f': 5, 'g': 1}),
+    ('lambdas and local classes belong to the enclosing function',
+     'int f() {\n'
+     '  auto add = [](int a, int b) {\n    return a + b;\n  };\n'
+     '  struct Local {\n    int v() { return 1; }\n  };\n'
+     '  return add(1, Local{}.v());\n'
+     '}\n', {'f': 7}),
+    ('members in namespaces and classes',
+     'namespace a {\nnamespace {\n'
+     'class Box : public Base {\n public:\n'
+     '  int size() const {\n    return n_;\n  }\n'
+     ' private:\n  int n_{0};\n};\n'
+     '}  // namespace\n'
+     'template <class T>\nT Box2<T>::get() const {\n  return T{};\n}\n'
+     '}  // namespace a\n', {'size': 1, 'Box2<T>::get': 1}),
+    ('constructor initializer braces are part of the head',
+     'Foo::Foo(int a, std::vector<int> v)\n'
+     '    : a_{a}, v_(std::move(v)), m_{{1, 2}} {\n'
+     '  check();\n  more();\n'
+     '}\n', {'Foo::Foo': 2}),
+    ('initializers, enums and preprocessor lines are no functions',
+     '#define BLOCK(x) { x; }\n'
+     'const std::vector<int> kTable = {\n  1,\n  2,\n};\n'
+     'const auto kMake = [](int n) {\n  return n;\n};\n'
+     'enum class Kind {\n  a,\n  b,\n};\n'
+     'extern "C" {\nint c_api(int x) {\n  return x;\n}\n}\n', {'c_api': 1}),
+    ('a macro definition keeps its arguments',
+     'TEST(Suite, DoesThing) {\n  EXPECT_EQ(1, 1);\n}\n', {'TEST(Suite, DoesThing)': 1}),
+    ('braced arguments inside a head',
+     'void f(std::vector<int> v = {1, 2}) {\n  g({3, 4});\n}\n', {'f': 1}),
+]
+
+
 class FindFunctions(unittest.TestCase):
-    def test_counts_the_lines_between_the_braces(self):
-        src = 'int f(int x) {\n' + body(7) + '\n  return x;\n}\n'
-        self.assertEqual(functions(src), {'f': 8})
-
-    def test_braces_in_strings_chars_comments_and_raw_strings_do_not_count(self):
-        src = ('void f() {\n'
-               '  auto a = "{\\"name\\":";  // }}}\n'
-               '  char b = \'{\';\n'
-               '  /* { */\n'
-               '  auto c = R"x({"a": })x";\n'
-               '  int d = 1\'000;\n'
-               '}\n'
-               'void g() {\n  h();\n}\n')
-        self.assertEqual(functions(src), {'f': 5, 'g': 1})
-
-    def test_lambdas_and_local_classes_belong_to_the_enclosing_function(self):
-        src = ('int f() {\n'
-               '  auto add = [](int a, int b) {\n    return a + b;\n  };\n'
-               '  struct Local {\n    int v() { return 1; }\n  };\n'
-               '  return add(1, Local{}.v());\n'
-               '}\n')
-        self.assertEqual(functions(src), {'f': 7})
-
-    def test_members_in_namespaces_and_classes(self):
-        src = ('namespace a {\nnamespace {\n'
-               'class Box : public Base {\n public:\n'
-               '  int size() const {\n    return n_;\n  }\n'
-               ' private:\n  int n_{0};\n};\n'
-               '}  // namespace\n'
-               'template <class T>\nT Box2<T>::get() const {\n  return T{};\n}\n'
-               '}  // namespace a\n')
-        self.assertEqual(functions(src), {'size': 1, 'Box2<T>::get': 1})
-
-    def test_constructor_initializer_braces_are_part_of_the_head(self):
-        src = ('Foo::Foo(int a, std::vector<int> v)\n'
-               '    : a_{a}, v_(std::move(v)), m_{{1, 2}} {\n'
-               '  check();\n  more();\n'
-               '}\n')
-        self.assertEqual(functions(src), {'Foo::Foo': 2})
-
-    def test_initializers_enums_and_preprocessor_are_no_functions(self):
-        src = ('#define BLOCK(x) { x; }\n'
-               'const std::vector<int> kTable = {\n  1,\n  2,\n};\n'
-               'const auto kMake = [](int n) {\n  return n;\n};\n'
-               'enum class Kind {\n  a,\n  b,\n};\n'
-               'extern "C" {\nint c_api(int x) {\n  return x;\n}\n}\n')
-        self.assertEqual(functions(src), {'c_api': 1})
-
-    def test_macro_definitions_keep_their_arguments(self):
-        src = 'TEST(Suite, DoesThing) {\n  EXPECT_EQ(1, 1);\n}\n'
-        self.assertEqual(functions(src), {'TEST(Suite, DoesThing)': 1})
-
-    def test_braced_arguments_inside_a_head(self):
-        src = 'void f(std::vector<int> v = {1, 2}) {\n  g({3, 4});\n}\n'
-        self.assertEqual(functions(src), {'f': 1})
+    def test_cases(self):
+        for what, source, want in CASES:
+            with self.subTest(what):
+                self.assertEqual(functions(source), want)
 
 
 class Main(unittest.TestCase):
