@@ -112,6 +112,14 @@ class Main(unittest.TestCase):
         rc, out = self.run_check({'a.cpp': src}, 'a.cpp f 129\n')
         self.assertEqual(rc, 1, out)
 
+    def test_an_exception_follows_its_file_to_another_folder(self):
+        src = 'void f() {\n' + body(130) + '\n}\n'
+        rc, out = self.run_check({'new/a.cpp': src}, 'old/a.cpp f 130\n')
+        self.assertEqual(rc, 0, out)
+        self.assertIn('listed as old/a.cpp: update its path', out)
+        rc, out = self.run_check({'new/a.cpp': src, 'old/a.cpp': 'int x;\n'}, 'old/a.cpp f 130\n')
+        self.assertEqual(rc, 1, out)  # the listed file is still there: no match elsewhere
+
 
 if __name__ == '__main__':
     unittest.main()
