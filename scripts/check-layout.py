@@ -2,7 +2,7 @@
 """Checks the layout rule of issue 27: no C++ source file over 600 lines, no function over 120.
 
 Scans the C++ sources git tracks (git ls-files '*.cpp' '*.h') under the repository root (the
-parent of this script's folder, or the folder given as the first argument) and prints one line per
+parent of this script's folder, or --repo DIR) and prints one line per
 breach, `file:line name length`, then exits 1 if there was any, 0 if none.
 
 A function is a brace-matched body whose head is a definition at file, namespace or class level
@@ -17,7 +17,7 @@ longer than the lines recorded there (a ratchet: it may shrink, never grow); an 
 gone matches the same file name in another folder (a moved folder), with a note to update it; an
 entry that no longer breaches the rule is reported as stale, to be removed.
 
-Usage: scripts/check-layout.py [REPO_DIR] [--max-file-lines N] [--max-function-lines N]
+Usage: scripts/check-layout.py [--repo DIR] [--max-file-lines N] [--max-function-lines N]
                                [--exceptions FILE] [FILE...]
 """
 import argparse
@@ -305,13 +305,14 @@ def tracked_sources(repo):
 
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('repo', nargs='?',
-                        default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    parser.add_argument('files', nargs='*', help='check these files instead of git ls-files')
+    parser.add_argument('--repo', default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        help='the repository root (default: this script\'s folder\'s parent)')
+    parser.add_argument('files', nargs='*',
+                        help='check these files (relative to the root) instead of git ls-files')
     parser.add_argument('--max-file-lines', type=int, default=MAX_FILE_LINES)
     parser.add_argument('--max-function-lines', type=int, default=MAX_FUNCTION_LINES)
     parser.add_argument('--exceptions', help='known breaches (default: scripts/layout-exceptions.txt '
-                        'in REPO_DIR; pass an empty string for none)')
+                        'under --repo; pass an empty string for none)')
     args = parser.parse_intermixed_args(argv)
     if args.exceptions is None:
         args.exceptions = os.path.join(args.repo, 'scripts', 'layout-exceptions.txt')

@@ -82,7 +82,8 @@ class Main(unittest.TestCase):
                 os.makedirs(os.path.dirname(os.path.join(repo, rel)) or repo, exist_ok=True)
                 with open(os.path.join(repo, rel), 'w') as f:
                     f.write(text)
-            args = [repo, '--exceptions', os.path.join(repo, 'exceptions.txt')] + sorted(files)
+            args = ['--repo', repo, '--exceptions', os.path.join(repo, 'exceptions.txt')]
+            args += sorted(files)
             with open(os.path.join(repo, 'exceptions.txt'), 'w') as f:
                 f.write(exceptions)
             out = io.StringIO()
