@@ -44,6 +44,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nce/models/network.h"
@@ -156,19 +157,50 @@ std::vector<std::vector<double>> mixing_rows(const search::Supernet& net) {
 struct Options {
   std::string out;
   std::uint64_t seed = 1;
-  int bits = 32;
-  int batch = 64;
-  double tau = 2.0;
-  double alpha_std = 1.0;
-  double flop_ratio = 0.5;
-  double flop_lambda = 2.0;
-  double tolerance = 0.05;
-  double lr = 0.1;
-  int rule_draws = 4000;
+  int bits = 32, batch = 64, rule_draws = 4000;
+  double tau = 2.0, alpha_std = 1.0, lr = 0.1;
+  double flop_ratio = 0.5, flop_lambda = 2.0, tolerance = 0.05;
   std::string quantizer = "sawb";
   bool full_width = false;  // diagnostic: every draw is the widest candidate twice, weight 1
   bool help = false;
 };
+
+// The options that take a value, by type.
+const std::pair<const char*, int Options::*> kIntOptions[] = {
+    {"--bits", &Options::bits},
+    {"--batch", &Options::batch},
+    {"--rule-draws", &Options::rule_draws}};
+const std::pair<const char*, double Options::*> kDoubleOptions[] = {
+    {"--tau", &Options::tau},
+    {"--alpha-std", &Options::alpha_std},
+    {"--flop-ratio", &Options::flop_ratio},
+    {"--flop-lambda", &Options::flop_lambda},
+    {"--tolerance", &Options::tolerance},
+    {"--lr", &Options::lr}};
+
+// Sets option a to v; false when a takes no value here.
+bool set_value_option(Options& o, const std::string& a, const std::string& v) {
+  for (const auto& [name, field] : kIntOptions) {
+    if (a != name) continue;
+    o.*field = std::stoi(v);
+    return true;
+  }
+  for (const auto& [name, field] : kDoubleOptions) {
+    if (a != name) continue;
+    o.*field = std::stod(v);
+    return true;
+  }
+  if (a == "--out") {
+    o.out = v;
+  } else if (a == "--seed") {
+    o.seed = std::stoull(v);
+  } else if (a == "--quantizer") {
+    o.quantizer = v;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -183,32 +215,7 @@ Options parse(int argc, char** argv) {
       continue;
     }
     if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
-    const std::string v = argv[++i];
-    if (a == "--out")
-      o.out = v;
-    else if (a == "--seed")
-      o.seed = std::stoull(v);
-    else if (a == "--bits")
-      o.bits = std::stoi(v);
-    else if (a == "--batch")
-      o.batch = std::stoi(v);
-    else if (a == "--tau")
-      o.tau = std::stod(v);
-    else if (a == "--alpha-std")
-      o.alpha_std = std::stod(v);
-    else if (a == "--flop-ratio")
-      o.flop_ratio = std::stod(v);
-    else if (a == "--flop-lambda")
-      o.flop_lambda = std::stod(v);
-    else if (a == "--tolerance")
-      o.tolerance = std::stod(v);
-    else if (a == "--lr")
-      o.lr = std::stod(v);
-    else if (a == "--rule-draws")
-      o.rule_draws = std::stoi(v);
-    else if (a == "--quantizer")
-      o.quantizer = v;
-    else
+    if (!set_value_option(o, a, argv[++i]))
       throw std::invalid_argument("unknown option " + a + " (see --help)");
   }
   if (o.out.empty()) throw std::invalid_argument("--out DIR is required");
@@ -219,26 +226,8 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-int run(const Options& o) {
-  const fs::path dir(o.out);
-  fs::create_directories(dir);
-  const models::Network desc = models::build_canonical("resnet20");
-  std::mt19937_64 rng(o.seed);
-  search::ArchParams arch(desc.widths, rng, o.alpha_std);
-  search::SupernetOptions sopt;
-  sopt.weight_bits = sopt.activation_bits = o.bits;
-  sopt.quantizer = nn::parse_quantizer(o.quantizer);
-  sopt.max_candidates = 8;  // TAS: no expansion, allocations = base widths
-  search::Supernet net(desc, arch, sopt, o.seed + 1);
-  for (int w = 0; w < static_cast<int>(desc.widths.size()); ++w) {
-    if (net.allocated_width(w) != desc.widths[w]) {
-      throw std::logic_error("allocation of width index " + std::to_string(w) + " is " +
-                             std::to_string(net.allocated_width(w)) + ", expected " +
-                             std::to_string(desc.widths[w]));
-    }
-  }
-
-  std::ofstream scalars(dir / "scalars.txt");
+void write_scalars_header(std::ofstream& scalars, const Options& o,
+                          const search::SupernetOptions& sopt) {
   scalars.precision(17);
   scalars << "seed " << o.seed << "\nbits " << o.bits << "\nbatch " << o.batch << "\ntau " << o.tau
           << "\nalpha_std " << o.alpha_std << "\nflop_ratio " << o.flop_ratio << "\nflop_lambda "
@@ -246,23 +235,34 @@ int run(const Options& o) {
           << sopt.bn_momentum << "\nbn_eps " << sopt.bn_eps << "\npact_init_clip "
           << sopt.pact_init_clip << "\npact_clip_l2 " << sopt.pact_clip_l2 << "\nquantizer_sawb "
           << (sopt.quantizer == nn::QuantizerKind::kSawb ? 1 : 0) << "\n";
+}
 
-  // Inputs.
+// The weight step's and the architecture step's batches (step 1), written to DIR.
+struct Batches {
+  nn::Tensor images_w, images_a;
+  std::vector<std::int32_t> labels_w, labels_a;
+};
+
+Batches make_batches(const Options& o, const fs::path& dir) {
   std::mt19937 data_rng(static_cast<std::uint32_t>(o.seed) * 7919u + 13u);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  nn::Tensor images_w(o.batch, 3, 32, 32), images_a(o.batch, 3, 32, 32);
-  std::vector<std::int32_t> labels_w(o.batch), labels_a(o.batch);
-  for (auto* t : {&images_w, &images_a}) {
+  Batches b{nn::Tensor(o.batch, 3, 32, 32), nn::Tensor(o.batch, 3, 32, 32),
+            std::vector<std::int32_t>(o.batch), std::vector<std::int32_t>(o.batch)};
+  for (auto* t : {&b.images_w, &b.images_a}) {
     for (std::size_t i = 0; i < t->size(); ++i) (*t)[i] = u(data_rng);
   }
-  for (auto* l : {&labels_w, &labels_a}) {
+  for (auto* l : {&b.labels_w, &b.labels_a}) {
     for (auto& y : *l) y = static_cast<std::int32_t>(data_rng() % 10);
   }
   const std::vector<std::size_t> image_shape = {static_cast<std::size_t>(o.batch), 3, 32, 32};
-  write_npy(dir / "images_w.npy", images_w.data(), image_shape);
-  write_npy(dir / "images_a.npy", images_a.data(), image_shape);
-  write_npy(dir / "labels_w.npy", labels_w.data(), {labels_w.size()});
-  write_npy(dir / "labels_a.npy", labels_a.data(), {labels_a.size()});
+  write_npy(dir / "images_w.npy", b.images_w.data(), image_shape);
+  write_npy(dir / "images_a.npy", b.images_a.data(), image_shape);
+  write_npy(dir / "labels_w.npy", b.labels_w.data(), {b.labels_w.size()});
+  write_npy(dir / "labels_a.npy", b.labels_a.data(), {b.labels_a.size()});
+  return b;
+}
+
+void write_arch(const fs::path& dir, const search::ArchParams& arch) {
   std::vector<std::vector<double>> alpha;
   std::vector<std::vector<std::int32_t>> candidates;
   for (const auto& l : arch.layers()) {
@@ -271,64 +271,50 @@ int run(const Options& o) {
   }
   write_rows(dir / "alpha.npy", alpha);
   write_rows(dir / "candidates.npy", candidates);
-  write_state(dir / "state0", net.state());
+}
 
-  auto draw_all = [&] {
-    std::vector<search::GumbelDraw> d;
-    for (int w = 1; w <= arch.num_layers(); ++w)
-      d.push_back(search::gumbel_draw(arch.layer(w).alpha, o.tau, rng));
-    if (o.full_width) {  // the plain network at its full widths (Gumbel noise 0)
-      for (int w = 1; w <= arch.num_layers(); ++w) {
-        search::GumbelDraw& g = d[w - 1];
-        const int last = static_cast<int>(g.z.size()) - 1;
-        g.index[0] = g.index[1] = last;
-        g.weight[0] = 1;
-        g.weight[1] = 0;
-        const std::vector<double> p = arch.probabilities(w);
-        for (size_t j = 0; j < p.size(); ++j) g.z[j] = std::log(p[j]) / o.tau;
-      }
+// One Gumbel draw per layer; with --full-width the plain network at its full widths (Gumbel
+// noise 0).
+std::vector<search::GumbelDraw> draw_all(const search::ArchParams& arch, const Options& o,
+                                         std::mt19937_64& rng) {
+  std::vector<search::GumbelDraw> d;
+  for (int w = 1; w <= arch.num_layers(); ++w)
+    d.push_back(search::gumbel_draw(arch.layer(w).alpha, o.tau, rng));
+  if (o.full_width) {
+    for (int w = 1; w <= arch.num_layers(); ++w) {
+      search::GumbelDraw& g = d[w - 1];
+      const int last = static_cast<int>(g.z.size()) - 1;
+      g.index[0] = g.index[1] = last;
+      g.weight[0] = 1;
+      g.weight[1] = 0;
+      const std::vector<double> p = arch.probabilities(w);
+      for (size_t j = 0; j < p.size(); ++j) g.z[j] = std::log(p[j]) / o.tau;
     }
-    return d;
-  };
-  std::vector<int> labels_int(labels_w.begin(), labels_w.end());
-  nn::Tensor grad;
+  }
+  return d;
+}
 
-  // 2. Weight step.
-  const std::vector<search::GumbelDraw> draws_w = draw_all();
-  write_draws(dir, "draw_w", arch, draws_w);
-  net.set_draws(draws_w);
-  const nn::Tensor& logits_w = net.forward(images_w, nn::Mode::kTrain);
-  write_tensor(dir / "logits_w.npy", logits_w);
-  const double loss_w = nn::softmax_cross_entropy(logits_w, labels_int.data(), &grad);
-  net.zero_grad();
-  net.backward(grad, true);
-  scalars << "loss_w " << loss_w << "\n";
-  write_grads(dir / "grad_w", net.parameters());
-  write_rows(dir / "alpha_grad_w.npy", net.alpha_grads());
-  write_rows(dir / "mixing_grad_w.npy", mixing_rows(net));
-  write_state(dir / "state1", net.state());
+// A step's fresh draws (written as draw_<tag>_*.npy) set on the supernet, its train-mode forward
+// of the batch (logits_<tag>.npy) and the CE loss, whose gradient goes to grad.
+double draw_and_forward(search::Supernet& net, const search::ArchParams& arch, const Options& o,
+                        std::mt19937_64& rng, const fs::path& dir, const std::string& tag,
+                        const nn::Tensor& images, const std::vector<std::int32_t>& labels,
+                        nn::Tensor& grad) {
+  const std::vector<search::GumbelDraw> draws = draw_all(arch, o, rng);
+  write_draws(dir, "draw_" + tag, arch, draws);
+  net.set_draws(draws);
+  const nn::Tensor& logits = net.forward(images, nn::Mode::kTrain);
+  write_tensor(dir / ("logits_" + tag + ".npy"), logits);
+  const std::vector<int> labels_int(labels.begin(), labels.end());
+  return nn::softmax_cross_entropy(logits, labels_int.data(), &grad);
+}
 
-  // 3. SGD step as the search takes it.
-  nn::Sgd sgd(net.parameters(), nn::SgdOptions{});
-  sgd.step(static_cast<float>(o.lr));
-  write_state(dir / "state2", net.state());
-
-  // 4. Architecture step.
-  labels_int.assign(labels_a.begin(), labels_a.end());
-  const std::vector<search::GumbelDraw> draws_a = draw_all();
-  write_draws(dir, "draw_a", arch, draws_a);
-  net.set_draws(draws_a);
-  const nn::Tensor& logits_a = net.forward(images_a, nn::Mode::kTrain);
-  write_tensor(dir / "logits_a.npy", logits_a);
-  const double loss_a = nn::softmax_cross_entropy(logits_a, labels_int.data(), &grad);
-  net.backward(grad, false);
-  const std::vector<std::vector<double>> ce_grad = net.alpha_grads();
-  scalars << "loss_a " << loss_a << "\n";
-  write_rows(dir / "alpha_grad_a_ce.npy", ce_grad);
-  write_rows(dir / "mixing_grad_a.npy", mixing_rows(net));
-
-  // Cost terms: "tas" = the base network (TAS's expected FLOPs), "nce" = the search's default
-  // accounting with the width shortcuts a derived network gets.
+// Step 4's cost terms: "tas" = the base network (TAS's expected FLOPs), "nce" = the search's
+// default accounting with the width shortcuts a derived network gets; ce_grad: the step's CE
+// alpha gradient.
+void write_cost_terms(const fs::path& dir, std::ofstream& scalars, const Options& o,
+                      const models::Network& desc, const search::ArchParams& arch,
+                      const std::vector<std::vector<double>>& ce_grad) {
   const std::vector<int> argmax = arch.derive(desc.widths[0]);
   const std::vector<int> widest = arch.max_widths(desc.widths[0]);
   std::vector<std::int32_t> argmax32(argmax.begin(), argmax.end());
@@ -368,12 +354,15 @@ int run(const Options& o) {
     write_rows(dir / (p + "term_grad_alpha.npy"), term);
     write_rows(dir / (p + "arch_grad_alpha.npy"), total);
   }
+}
 
-  // 5. The sampling rule: more draws at the same alpha and tau.
+// Step 5, the sampling rule: more draws at the same alpha and tau.
+void write_rule_draws(const fs::path& dir, const search::ArchParams& arch, const Options& o,
+                      std::mt19937_64& rng) {
   std::vector<std::vector<double>> rule_z;
   std::vector<std::vector<std::int32_t>> rule_index;
   for (int k = 0; k < o.rule_draws; ++k) {
-    for (const search::GumbelDraw& d : draw_all()) {
+    for (const search::GumbelDraw& d : draw_all(arch, o, rng)) {
       rule_z.push_back(d.z);
       rule_index.push_back({d.index[0], d.index[1]});
     }
@@ -382,6 +371,61 @@ int run(const Options& o) {
     write_rows(dir / "rule_z.npy", rule_z);
     write_rows(dir / "rule_index.npy", rule_index);
   }
+}
+
+int run(const Options& o) {
+  const fs::path dir(o.out);
+  fs::create_directories(dir);
+  const models::Network desc = models::build_canonical("resnet20");
+  std::mt19937_64 rng(o.seed);
+  search::ArchParams arch(desc.widths, rng, o.alpha_std);
+  search::SupernetOptions sopt;
+  sopt.weight_bits = sopt.activation_bits = o.bits;
+  sopt.quantizer = nn::parse_quantizer(o.quantizer);
+  sopt.max_candidates = 8;  // TAS: no expansion, allocations = base widths
+  search::Supernet net(desc, arch, sopt, o.seed + 1);
+  for (int w = 0; w < static_cast<int>(desc.widths.size()); ++w) {
+    if (net.allocated_width(w) != desc.widths[w]) {
+      throw std::logic_error("allocation of width index " + std::to_string(w) + " is " +
+                             std::to_string(net.allocated_width(w)) + ", expected " +
+                             std::to_string(desc.widths[w]));
+    }
+  }
+  std::ofstream scalars(dir / "scalars.txt");
+  write_scalars_header(scalars, o, sopt);
+  const Batches batches = make_batches(o, dir);
+  write_arch(dir, arch);
+  write_state(dir / "state0", net.state());
+  nn::Tensor grad;
+
+  // 2. Weight step.
+  const double loss_w =
+      draw_and_forward(net, arch, o, rng, dir, "w", batches.images_w, batches.labels_w, grad);
+  net.zero_grad();
+  net.backward(grad, true);
+  scalars << "loss_w " << loss_w << "\n";
+  write_grads(dir / "grad_w", net.parameters());
+  write_rows(dir / "alpha_grad_w.npy", net.alpha_grads());
+  write_rows(dir / "mixing_grad_w.npy", mixing_rows(net));
+  write_state(dir / "state1", net.state());
+
+  // 3. SGD step as the search takes it.
+  nn::Sgd sgd(net.parameters(), nn::SgdOptions{});
+  sgd.step(static_cast<float>(o.lr));
+  write_state(dir / "state2", net.state());
+
+  // 4. Architecture step.
+  const double loss_a =
+      draw_and_forward(net, arch, o, rng, dir, "a", batches.images_a, batches.labels_a, grad);
+  net.backward(grad, false);
+  const std::vector<std::vector<double>> ce_grad = net.alpha_grads();
+  scalars << "loss_a " << loss_a << "\n";
+  write_rows(dir / "alpha_grad_a_ce.npy", ce_grad);
+  write_rows(dir / "mixing_grad_a.npy", mixing_rows(net));
+  write_cost_terms(dir, scalars, o, desc, arch, ce_grad);
+
+  // 5. The sampling rule.
+  write_rule_draws(dir, arch, o, rng);
   scalars << "rule_draws " << o.rule_draws << "\nfull_width " << (o.full_width ? 1 : 0) << "\n";
   std::printf(
       "nce_search_dump: resnet20 W%dA%d batch %d tau %g: weight-step CE %.6f, arch-step CE "

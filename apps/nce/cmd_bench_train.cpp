@@ -14,6 +14,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "cli_util.h"
 #include "command.h"
@@ -44,41 +45,141 @@ double peak_rss_mib() {
   return 0.0;
 }
 
+void add_bench_options(po::options_description& opts, const std::string& what) {
+  opts.add_options()("model", po::value<std::string>()->default_value("resnet20"), "model name")(
+      "widths", po::value<std::string>(), "width vector (default: the model's)")(
+      "dataset", po::value<std::string>()->default_value("cifar10"),
+      "input shape of: cifar10 (3x32x32) or fashion-mnist (1x28x28)")(
+      "bits", po::value<int>()->default_value(32), "weight and activation bits (2, 3, 4, 8, 32)")(
+      "quantizer", po::value<std::string>()->default_value("sawb"), "sawb, dorefa or lsq")(
+      "batch", po::value<int>()->default_value(128), "batch size")(
+      "steps", po::value<int>()->default_value(10), "timed steps")(
+      "warmup", po::value<int>()->default_value(2), "untimed steps first")(
+      "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
+      "json", po::bool_switch(), "print JSON instead of text");
+  if (what == "infer") {
+    opts.add_options()("engine", po::value<std::string>()->default_value("float"),
+                       "float (the trainer's eval forward) or int (the integer engine; "
+                       "--bits 2..8)")("kernel", po::value<std::string>()->default_value("auto"),
+                                       "integer kernels: portable, avx2, vnni or auto");
+  }
+}
+
+models::InputShape dataset_input(const std::string& dataset) {
+  if (dataset == "cifar10") return models::cifar_input();
+  if (dataset == "fashion-mnist") return models::fashion_mnist_input();
+  throw std::invalid_argument("--dataset '" + dataset + "': want cifar10 or fashion-mnist");
+}
+
+// The network `net` (freshly initialized) exported to an integer model, as `nce export` would
+// from a checkpoint of it, in an integer engine.
+std::unique_ptr<deploy::IntEngine> make_int_engine(nn::Network& net, const std::string& model,
+                                                   const models::Network& description,
+                                                   const nn::NetworkOptions& options,
+                                                   const std::string& dataset,
+                                                   deploy::KernelKind kernel) {
+  const models::InputShape& input = description.input;
+  nn::Checkpoint ck;
+  ck.model = model;
+  ck.widths = description.widths;
+  ck.options = {{"weight_bits", std::to_string(options.weight_bits)},
+                {"activation_bits", std::to_string(options.activation_bits)},
+                {"quantizer", nn::to_string(options.quantizer)},
+                {"bn_eps", std::to_string(options.bn_eps)},
+                {"quantize_all_layers", "0"},
+                {"dataset", dataset},
+                {"input", std::to_string(input.channels) + "x" + std::to_string(input.height) +
+                              "x" + std::to_string(input.width)}};
+  for (const nn::NamedTensor& t : net.state())
+    ck.network.push_back(nn::StateBuffer{
+        t.name, std::vector<float>(t.tensor->data(), t.tensor->data() + t.tensor->size())});
+  nn::Normalization norm{std::vector<float>(static_cast<std::size_t>(input.channels), 0.45f),
+                         std::vector<float>(static_cast<std::size_t>(input.channels), 0.25f)};
+  return std::make_unique<deploy::IntEngine>(
+      deploy::export_int_model(ck, norm, "bench (" + model + ")"), kernel);
+}
+
+// Seconds of `steps` calls of step after `warmup` untimed ones: in all, and the fastest.
+struct StepTimes {
+  double total = 0.0, fastest = 1e300;
+};
+
+template <typename Step>
+StepTimes time_steps(const Step& step, int warmup, int steps) {
+  for (int i = 0; i < warmup; ++i) step();
+  using Clock = std::chrono::steady_clock;
+  StepTimes t;
+  for (int i = 0; i < steps; ++i) {
+    const auto t0 = Clock::now();
+    step();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    t.total += s;
+    t.fastest = std::min(t.fastest, s);
+  }
+  return t;
+}
+
+// What a bench run reports.
+struct BenchReport {
+  std::string what, model, kernel;  // kernel: the integer engine's, empty for the float network
+  const models::Network* description = nullptr;
+  const nn::NetworkOptions* options = nullptr;
+  int batch = 0, steps = 0;
+  StepTimes times;
+  double peak_rss_mib = 0.0, buffer_mib = 0.0;
+};
+
+double images_per_s(const BenchReport& r) {
+  return static_cast<double>(r.batch) * r.steps / r.times.total;
+}
+
+void print_json(const BenchReport& r) {
+  JsonWriter j(std::cout);
+  j.begin_object();
+  j.key("what").value(r.what);
+  j.key("engine").value(r.kernel.empty() ? "nce" : "nce-int");
+  if (!r.kernel.empty()) j.key("kernel").value(r.kernel);
+  j.key("model").value(r.model);
+  j.key("widths").value(r.description->widths);
+  j.key("bits").value(r.options->weight_bits);
+  j.key("quantizer").value(nn::to_string(r.options->quantizer));
+  for (const auto& [key, v] : {std::pair<const char*, int>{"batch", r.batch},
+                               {"steps", r.steps},
+                               {"threads", omp_get_max_threads()}})
+    j.key(key).value(v);
+  j.key("isa").value(nn::to_string(nn::active_isa()));
+  for (const auto& [key, v] : {std::pair<const char*, double>{"images_per_s", images_per_s(r)},
+                               {"ms_per_step", 1000.0 * r.times.total / r.steps},
+                               {"ms_per_step_min", 1000.0 * r.times.fastest},
+                               {"peak_rss_mib", r.peak_rss_mib},
+                               {"buffer_mib", r.buffer_mib}})
+    j.key(key).value(v);
+  j.end_object();
+  std::cout << "\n";
+}
+
+void print_text(const BenchReport& r) {
+  std::printf(
+      "%s%s %s W%dA%d %s batch %d, %d threads: %.1f images/s (%.1f ms/step, best %.1f), "
+      "peak RSS %.0f MiB, buffers %.0f MiB, kernels %s\n",
+      r.what.c_str(), r.kernel.empty() ? "" : (" int (" + r.kernel + ")").c_str(), r.model.c_str(),
+      r.options->weight_bits, r.options->activation_bits, nn::to_string(r.options->quantizer),
+      r.batch, omp_get_max_threads(), images_per_s(r), 1000.0 * r.times.total / r.steps,
+      1000.0 * r.times.fastest, r.peak_rss_mib, r.buffer_mib, nn::isa_description().c_str());
+}
+
 int run_bench(const std::string& what, const std::vector<std::string>& args) {
   const std::string command = "bench " + what;
   return run_guarded(command, [&]() -> int {
     po::options_description opts("nce " + command + " options");
-    opts.add_options()("model", po::value<std::string>()->default_value("resnet20"), "model name")(
-        "widths", po::value<std::string>(), "width vector (default: the model's)")(
-        "dataset", po::value<std::string>()->default_value("cifar10"),
-        "input shape of: cifar10 (3x32x32) or fashion-mnist (1x28x28)")(
-        "bits", po::value<int>()->default_value(32), "weight and activation bits (2, 3, 4, 8, 32)")(
-        "quantizer", po::value<std::string>()->default_value("sawb"), "sawb, dorefa or lsq")(
-        "batch", po::value<int>()->default_value(128), "batch size")(
-        "steps", po::value<int>()->default_value(10), "timed steps")(
-        "warmup", po::value<int>()->default_value(2), "untimed steps first")(
-        "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
-        "json", po::bool_switch(), "print JSON instead of text");
-    if (what == "infer") {
-      opts.add_options()("engine", po::value<std::string>()->default_value("float"),
-                         "float (the trainer's eval forward) or int (the integer engine; "
-                         "--bits 2..8)")("kernel", po::value<std::string>()->default_value("auto"),
-                                         "integer kernels: portable, avx2, vnni or auto");
-    }
+    add_bench_options(opts, what);
     po::variables_map vm;
     if (!parse_or_help(args, command, "[--model M] [--bits B] [--batch N] [--json]", opts, vm)) {
       return 0;
     }
     const std::string model = vm["model"].as<std::string>();
     const std::string dataset = vm["dataset"].as<std::string>();
-    models::InputShape input;
-    if (dataset == "cifar10") {
-      input = models::cifar_input();
-    } else if (dataset == "fashion-mnist") {
-      input = models::fashion_mnist_input();
-    } else {
-      throw std::invalid_argument("--dataset '" + dataset + "': want cifar10 or fashion-mnist");
-    }
+    const models::InputShape input = dataset_input(dataset);
     std::vector<int> widths;
     if (vm.count("widths")) widths = models::parse_widths(vm["widths"].as<std::string>());
     const int batch = vm["batch"].as<int>(), steps = vm["steps"].as<int>();
@@ -114,24 +215,7 @@ int run_bench(const std::string& what, const std::vector<std::string>& args) {
       if (options.weight_bits == 32)
         throw std::invalid_argument("--engine int needs --bits 2, 3, 4 or 8");
       const deploy::KernelKind kernel = deploy::parse_kernel(vm["kernel"].as<std::string>());
-      nn::Checkpoint ck;
-      ck.model = model;
-      ck.widths = description.widths;
-      ck.options = {{"weight_bits", std::to_string(options.weight_bits)},
-                    {"activation_bits", std::to_string(options.activation_bits)},
-                    {"quantizer", nn::to_string(options.quantizer)},
-                    {"bn_eps", std::to_string(options.bn_eps)},
-                    {"quantize_all_layers", "0"},
-                    {"dataset", dataset},
-                    {"input", std::to_string(input.channels) + "x" + std::to_string(input.height) +
-                                  "x" + std::to_string(input.width)}};
-      for (const nn::NamedTensor& t : net.state())
-        ck.network.push_back(nn::StateBuffer{
-            t.name, std::vector<float>(t.tensor->data(), t.tensor->data() + t.tensor->size())});
-      nn::Normalization norm{std::vector<float>(static_cast<std::size_t>(input.channels), 0.45f),
-                             std::vector<float>(static_cast<std::size_t>(input.channels), 0.25f)};
-      engine = std::make_unique<deploy::IntEngine>(
-          deploy::export_int_model(ck, norm, "bench (" + model + ")"), kernel);
+      engine = make_int_engine(net, model, description, options, dataset, kernel);
       pixels.resize(images.size());
       for (auto& p : pixels) p = static_cast<std::uint8_t>(rng() % 256);
     }
@@ -148,51 +232,21 @@ int run_bench(const std::string& what, const std::vector<std::string>& args) {
         net.forward(images, nn::Mode::kEval);
       }
     };
-    for (int i = 0; i < warmup; ++i) step();
-    using Clock = std::chrono::steady_clock;
-    double total = 0.0, fastest = 1e300;
-    for (int i = 0; i < steps; ++i) {
-      const auto t0 = Clock::now();
-      step();
-      const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-      total += s;
-      fastest = std::min(fastest, s);
-    }
-    const double images_per_s = static_cast<double>(batch) * steps / total;
-    const double rss = peak_rss_mib();
-    const double buffers = net.buffer_bytes() / (1024.0 * 1024.0);
-
+    BenchReport report;
+    report.what = what;
+    report.model = model;
+    report.times = time_steps(step, warmup, steps);
+    if (engine) report.kernel = deploy::to_string(engine->kernel());
+    report.description = &description;
+    report.options = &options;
+    report.batch = batch;
+    report.steps = steps;
+    report.peak_rss_mib = peak_rss_mib();
+    report.buffer_mib = net.buffer_bytes() / (1024.0 * 1024.0);
     if (vm["json"].as<bool>()) {
-      JsonWriter j(std::cout);
-      j.begin_object();
-      j.key("what").value(what);
-      j.key("engine").value(int_engine ? "nce-int" : "nce");
-      if (int_engine) j.key("kernel").value(deploy::to_string(engine->kernel()));
-      j.key("model").value(model);
-      j.key("widths").value(description.widths);
-      j.key("bits").value(options.weight_bits);
-      j.key("quantizer").value(nn::to_string(options.quantizer));
-      j.key("batch").value(batch);
-      j.key("steps").value(steps);
-      j.key("threads").value(omp_get_max_threads());
-      j.key("isa").value(nn::to_string(nn::active_isa()));
-      j.key("images_per_s").value(images_per_s);
-      j.key("ms_per_step").value(1000.0 * total / steps);
-      j.key("ms_per_step_min").value(1000.0 * fastest);
-      j.key("peak_rss_mib").value(rss);
-      j.key("buffer_mib").value(buffers);
-      j.end_object();
-      std::cout << "\n";
+      print_json(report);
     } else {
-      std::printf(
-          "%s%s %s W%dA%d %s batch %d, %d threads: %.1f images/s (%.1f ms/step, best %.1f), "
-          "peak RSS %.0f MiB, buffers %.0f MiB, kernels %s\n",
-          what.c_str(),
-          int_engine ? (std::string(" int (") + deploy::to_string(engine->kernel()) + ")").c_str()
-                     : "",
-          model.c_str(), options.weight_bits, options.activation_bits,
-          nn::to_string(options.quantizer), batch, omp_get_max_threads(), images_per_s,
-          1000.0 * total / steps, 1000.0 * fastest, rss, buffers, nn::isa_description().c_str());
+      print_text(report);
     }
     return 0;
   });

@@ -24,44 +24,76 @@ std::vector<std::string> arm_list(const std::string& text) {
   return names;
 }
 
+void add_compare_options(po::options_description& options) {
+  // clang-format off
+  options.add_options()
+      ("db", po::value<std::string>()->required(), "result database (opened read-only)")
+      ("x", po::value<std::string>()->default_value("macs"),
+       "cost axis: macs|params|latency|energy")
+      ("y", po::value<std::string>()->default_value("top1"),
+       "other axis: top1 (maximized) or a cost (minimized)")
+      ("series", po::value<std::string>()->default_value("method"),
+       "one series per method|hw|model")
+      ("out", po::value<std::string>(), "write the SVG chart here")
+      ("md", po::value<std::string>(), "write the Markdown table here (default: stdout)")
+      ("title", po::value<std::string>()->default_value(""), "chart title")
+      ("points", "markers only, no lines joining a series (for sweeps)")
+      ("method", po::value<std::string>()->default_value(""), "only this method")
+      ("model", po::value<std::string>()->default_value(""), "only this model")
+      ("dataset", po::value<std::string>()->default_value(""), "only this dataset")
+      ("hw", po::value<std::string>()->default_value(""), "only this hw config name")
+      ("bits", po::value<int>()->default_value(0), "only this precision")
+      ("phase", po::value<std::string>()->default_value(""),
+       "only this phase (e.g. final: the retrained results, not every search epoch)")
+      ("campaign", po::value<std::string>()->default_value(""),
+       "only the runs of this campaign (runs.campaign, set by nce campaign)")
+      ("per-seed", "draw campaign runs candidate by candidate like other runs, not one "
+       "point per arm")
+      ("versus", po::value<std::string>()->default_value("original,tas"),
+       "arms every other arm is tested against (Welch's t), comma-separated; '' = none")
+      ("seeds-csv", po::value<std::string>(),
+       "write the arm tables (mean, sd, Welch's t, df, p) here as CSV")
+      ("widths-chart", "draw channels per layer before/after adaptation for --run (Fig. 5)")
+      ("widths-arm", po::value<std::string>(),
+       "draw channels per layer for each finished seed of this campaign arm side by side "
+       "(narrow with --campaign, --hw)")
+      ("run", po::value<std::int64_t>(),
+       "run id: the run for --widths-chart, else only this run's candidates");
+  // clang-format on
+}
+
+// The filters --widths-arm and the charts share.
+CandidateFilter filter_options(const po::variables_map& vm) {
+  CandidateFilter f;
+  f.campaign = vm["campaign"].as<std::string>();
+  f.method = vm["method"].as<std::string>();
+  f.model = vm["model"].as<std::string>();
+  f.dataset = vm["dataset"].as<std::string>();
+  f.hw = vm["hw"].as<std::string>();
+  f.bits = vm["bits"].as<int>();
+  return f;
+}
+
+CompareOptions compare_options(const po::variables_map& vm) {
+  CompareOptions o;
+  o.x = parse_metric(vm["x"].as<std::string>());
+  o.y = parse_metric(vm["y"].as<std::string>());
+  if (o.x == o.y) throw std::invalid_argument("--x and --y must differ");
+  o.series = parse_series_key(vm["series"].as<std::string>());
+  o.title = vm["title"].as<std::string>();
+  o.lines = !vm.count("points");
+  o.filter = filter_options(vm);
+  o.filter.phase = vm["phase"].as<std::string>();
+  if (vm.count("run")) o.filter.run_id = vm["run"].as<std::int64_t>();
+  o.group_seeds = !vm.count("per-seed");
+  o.versus = arm_list(vm["versus"].as<std::string>());
+  return o;
+}
+
 int compare(const std::vector<std::string>& args) {
   return run_guarded("compare", [&] {
     po::options_description options("Options");
-    // clang-format off
-    options.add_options()
-        ("db", po::value<std::string>()->required(), "result database (opened read-only)")
-        ("x", po::value<std::string>()->default_value("macs"),
-         "cost axis: macs|params|latency|energy")
-        ("y", po::value<std::string>()->default_value("top1"),
-         "other axis: top1 (maximized) or a cost (minimized)")
-        ("series", po::value<std::string>()->default_value("method"),
-         "one series per method|hw|model")
-        ("out", po::value<std::string>(), "write the SVG chart here")
-        ("md", po::value<std::string>(), "write the Markdown table here (default: stdout)")
-        ("title", po::value<std::string>()->default_value(""), "chart title")
-        ("points", "markers only, no lines joining a series (for sweeps)")
-        ("method", po::value<std::string>()->default_value(""), "only this method")
-        ("model", po::value<std::string>()->default_value(""), "only this model")
-        ("dataset", po::value<std::string>()->default_value(""), "only this dataset")
-        ("hw", po::value<std::string>()->default_value(""), "only this hw config name")
-        ("bits", po::value<int>()->default_value(0), "only this precision")
-        ("phase", po::value<std::string>()->default_value(""),
-         "only this phase (e.g. final: the retrained results, not every search epoch)")
-        ("campaign", po::value<std::string>()->default_value(""),
-         "only the runs of this campaign (runs.campaign, set by nce campaign)")
-        ("per-seed", "draw campaign runs candidate by candidate like other runs, not one "
-         "point per arm")
-        ("versus", po::value<std::string>()->default_value("original,tas"),
-         "arms every other arm is tested against (Welch's t), comma-separated; '' = none")
-        ("seeds-csv", po::value<std::string>(),
-         "write the arm tables (mean, sd, Welch's t, df, p) here as CSV")
-        ("widths-chart", "draw channels per layer before/after adaptation for --run (Fig. 5)")
-        ("widths-arm", po::value<std::string>(),
-         "draw channels per layer for each finished seed of this campaign arm side by side "
-         "(narrow with --campaign, --hw)")
-        ("run", po::value<std::int64_t>(),
-         "run id: the run for --widths-chart, else only this run's candidates");
-    // clang-format on
+    add_compare_options(options);
     po::variables_map vm;
     if (!parse_or_help(
             args, "compare",
@@ -94,36 +126,12 @@ int compare(const std::vector<std::string>& args) {
       if (vm.count("widths-chart")) {
         throw std::invalid_argument("--widths-arm and --widths-chart exclude each other");
       }
-      CandidateFilter f;
-      f.campaign = vm["campaign"].as<std::string>();
-      f.method = vm["method"].as<std::string>();
-      f.model = vm["model"].as<std::string>();
-      f.dataset = vm["dataset"].as<std::string>();
-      f.hw = vm["hw"].as<std::string>();
-      f.bits = vm["bits"].as<int>();
-      report = make_arm_widths_report(db, vm["widths-arm"].as<std::string>(), f);
+      report = make_arm_widths_report(db, vm["widths-arm"].as<std::string>(), filter_options(vm));
     } else if (vm.count("widths-chart")) {
       if (!vm.count("run")) throw std::invalid_argument("--widths-chart needs --run ID");
       report = make_widths_report(db, vm["run"].as<std::int64_t>());
     } else {
-      CompareOptions o;
-      o.x = parse_metric(vm["x"].as<std::string>());
-      o.y = parse_metric(vm["y"].as<std::string>());
-      if (o.x == o.y) throw std::invalid_argument("--x and --y must differ");
-      o.series = parse_series_key(vm["series"].as<std::string>());
-      o.title = vm["title"].as<std::string>();
-      o.lines = !vm.count("points");
-      o.filter.method = vm["method"].as<std::string>();
-      o.filter.model = vm["model"].as<std::string>();
-      o.filter.dataset = vm["dataset"].as<std::string>();
-      o.filter.hw = vm["hw"].as<std::string>();
-      o.filter.bits = vm["bits"].as<int>();
-      o.filter.phase = vm["phase"].as<std::string>();
-      o.filter.campaign = vm["campaign"].as<std::string>();
-      if (vm.count("run")) o.filter.run_id = vm["run"].as<std::int64_t>();
-      o.group_seeds = !vm.count("per-seed");
-      o.versus = arm_list(vm["versus"].as<std::string>());
-      report = make_compare_report(db, o);
+      report = make_compare_report(db, compare_options(vm));
     }
     if (vm.count("seeds-csv")) {
       if (report.seeds_csv.empty()) {

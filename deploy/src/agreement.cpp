@@ -22,9 +22,9 @@ namespace {
 // not; kNone when all codes agree (the difference is in the head).
 enum class Cause { kNone, kCodeTie, kOther };
 
-Cause first_code_difference(nn::Network& net, const IntModel& model, IntEngine& engine,
-                            const nn::Tensor& image, const std::uint8_t* pixels) {
-  std::map<std::string, int> value_of;  // float activation name -> the engine's value
+// The float network's activation names -> the integer model's values they stand for.
+std::map<std::string, int> values_by_activation_name(const IntModel& model) {
+  std::map<std::string, int> value_of;
   for (const Op& op : model.ops) {
     if (op.kind == OpKind::kConv) value_of[op.conv.name] = op.conv.output;
     if (op.kind == OpKind::kAdd) {
@@ -32,6 +32,13 @@ Cause first_code_difference(nn::Network& net, const IntModel& model, IntEngine& 
       value_of[n.substr(0, n.size() - 4) + ".out"] = op.add.output;
     }
   }
+  return value_of;
+}
+
+// value_of: values_by_activation_name(model).
+Cause first_code_difference(nn::Network& net, const IntModel& model,
+                            const std::map<std::string, int>& value_of, IntEngine& engine,
+                            const nn::Tensor& image, const std::uint8_t* pixels) {
   std::vector<std::vector<std::uint8_t>> codes;
   engine.trace(pixels, codes);
   Cause cause = Cause::kNone;
@@ -90,7 +97,8 @@ Agreement compare_with_trainer(const IntModel& model, const std::vector<int>& pr
   nn::Tensor images, one;
   std::vector<int> labels;
   Agreement a;
-  int hits = 0;
+  int hits = 0, top5_hits = 0;
+  const std::map<std::string, int> value_of = values_by_activation_name(model);
   while (batcher.next(images, labels)) {
     const int first = a.images;
     std::vector<int> apart;  // in this batch
@@ -100,12 +108,10 @@ Agreement compare_with_trainer(const IntModel& model, const std::vector<int>& pr
       for (int i = 0; i < images.n(); ++i, ++a.images) {
         const float* f = logits.data() + static_cast<std::size_t>(i) * classes;
         const int label = labels[static_cast<std::size_t>(i)];
-        int best = 0, rank = 0;
-        for (int j = 0; j < classes; ++j) {
+        int best = 0;
+        for (int j = 0; j < classes; ++j)
           if (f[j] > f[best]) best = j;
-          rank += j != label && f[j] >= f[label];
-        }
-        hits += rank == 0;
+        nn::count_hits(f, classes, label, &hits, &top5_hits);
         const int p = predictions[static_cast<std::size_t>(a.images)];
         if (p == best) {
           ++a.equal;
@@ -123,7 +129,8 @@ Agreement compare_with_trainer(const IntModel& model, const std::vector<int>& pr
       one.resize(1, images.c(), images.h(), images.w());
       std::copy(images.data() + i * image_floats, images.data() + (i + 1) * image_floats,
                 one.data());
-      const Cause c = first_code_difference(*net, model, engine, one, data.image(first + i));
+      const Cause c =
+          first_code_difference(*net, model, value_of, engine, one, data.image(first + i));
       if (c == Cause::kCodeTie) {
         ++a.code_ties;
       } else {

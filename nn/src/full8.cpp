@@ -9,26 +9,37 @@
 
 namespace nce::nn {
 
-void quantize_full8(const float* w, int c_out, int c_in, int kk, const std::vector<float>& f,
-                    float* wq) {
+void full8_codes(const float* w, int c_out, int c_in, int kk, const std::vector<double>& f,
+                 std::vector<std::int8_t>& codes, std::vector<double>& scales) {
   const std::size_t per = static_cast<std::size_t>(c_in) * kk;
+  codes.resize(per * static_cast<std::size_t>(c_out));
+  scales.resize(static_cast<std::size_t>(c_out));
   auto factor = [&](std::size_t j) {
-    return f.empty() ? 1.0 : static_cast<double>(f[j / static_cast<std::size_t>(kk)]);
+    return f.empty() ? 1.0 : f[j / static_cast<std::size_t>(kk)];
   };
   for (int m = 0; m < c_out; ++m) {
     const float* wm = w + m * per;
-    float* qm = wq + m * per;
+    std::int8_t* cm = codes.data() + m * per;
     double mx = 0;
     for (std::size_t j = 0; j < per; ++j) mx = std::max(mx, std::fabs(wm[j] * factor(j)));
-    if (mx == 0) {
-      std::fill(qm, qm + per, 0.0f);
-      continue;
-    }
-    const double s = mx / 127.0;
-    for (std::size_t j = 0; j < per; ++j) {
-      const double code = std::clamp(std::round(wm[j] * factor(j) / s), -127.0, 127.0);
-      qm[j] = static_cast<float>(code * s / factor(j));
-    }
+    const double s = mx > 0 ? mx / 127.0 : 1.0;
+    scales[static_cast<std::size_t>(m)] = s;
+    for (std::size_t j = 0; j < per; ++j)
+      cm[j] =
+          static_cast<std::int8_t>(std::clamp(std::round(wm[j] * factor(j) / s), -127.0, 127.0));
+  }
+}
+
+void quantize_full8(const float* w, int c_out, int c_in, int kk, const std::vector<float>& f,
+                    float* wq) {
+  const std::vector<double> factors(f.begin(), f.end());
+  std::vector<std::int8_t> codes;
+  std::vector<double> scales;
+  full8_codes(w, c_out, c_in, kk, factors, codes, scales);
+  const std::size_t per = static_cast<std::size_t>(c_in) * kk;
+  for (std::size_t j = 0; j < codes.size(); ++j) {
+    const double fj = factors.empty() ? 1.0 : factors[(j % per) / static_cast<std::size_t>(kk)];
+    wq[j] = static_cast<float>(codes[j] * scales[j / per] / fj);
   }
 }
 

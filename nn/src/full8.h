@@ -7,14 +7,15 @@
 #include <cstddef>
 #include <vector>
 
+#include "nce/nn/full8.h"
 #include "nce/nn/tensor.h"
 
 namespace nce::nn {
 
-// Weights [c_out][c_in][kk] onto the 8-bit rule, per output channel m:
-//   s_m = max_j |w[m][j] * f[c(j)]| / 127,  wq = round(w * f / s_m) * s_m / f
-// f: one factor per input channel (the stem's 1 / std of the input normalization, which the
-// exporter folds into the weights before it rounds them), empty = 1. Straight-through backward.
+// Weights [c_out][c_in][kk] onto the 8-bit rule (full8_codes in nce/nn/full8.h, the exporter's
+// codes), back in float: wq = codes * s_m / f. f: one factor per input channel (the stem's 1 / std
+// of the input normalization, which the exporter folds into the weights before it rounds them),
+// empty = 1. w and wq may be the same array. Straight-through backward.
 void quantize_full8(const float* w, int c_out, int c_in, int kk, const std::vector<float>& f,
                     float* wq);
 

@@ -95,10 +95,8 @@ std::vector<float> inverse(const std::vector<float>& stddev) {
   return out;
 }
 
-// Top-1 and top-5 hits of one row of logits: the label's rank = the number of other classes whose
-// logit is at least the label's, so a tie is no hit (an all-zero head scores 0%, not 100%). A row
-// with a NaN or infinite logit is no hit (every comparison with NaN is false, so it would
-// otherwise rank first). Returns whether the row was finite.
+}  // namespace
+
 bool count_hits(const float* logits, int classes, int label, int* top1, int* top5) {
   for (int k = 0; k < classes; ++k) {
     if (!std::isfinite(logits[k])) return false;
@@ -110,8 +108,6 @@ bool count_hits(const float* logits, int classes, int label, int* top1, int* top
   *top5 += rank < 5;
   return true;
 }
-
-}  // namespace
 
 std::string history_to_text(const std::vector<EpochStats>& history) {
   std::ostringstream out;

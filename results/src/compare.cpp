@@ -243,6 +243,141 @@ void arm_tables(const std::vector<ArmGroup>& groups, const std::vector<std::stri
   csv = format_csv(table);
 }
 
+// The candidates by series (with --group-seeds those outside campaigns) and the campaign arms.
+struct CompareData {
+  std::vector<CandidateRow> rows;
+  std::vector<ArmGroup> groups;
+  std::vector<ArmPoint> arm_points;
+  std::map<std::string, std::vector<std::size_t>> by_series;  // series -> indices into rows
+  std::vector<std::string> names;                             // the series, in method order
+  std::size_t seeds_drawn = 0;
+};
+
+CompareData load_compare_data(const Database& db, const CompareOptions& options) {
+  CompareData d;
+  CandidateFilter filter = options.filter;
+  filter.require = {options.x, options.y};
+  d.rows = load_candidates(db, filter);
+  if (options.group_seeds) {
+    d.groups = load_arm_groups(db, options.filter);
+    d.rows.erase(std::remove_if(d.rows.begin(), d.rows.end(),
+                                [](const CandidateRow& r) { return !r.arm.empty(); }),
+                 d.rows.end());
+    for (const ArmGroup& g : d.groups) {
+      ArmPoint a{&g, g.stats(options.x, {options.x, options.y}),
+                 g.stats(options.y, {options.x, options.y})};
+      if (a.x.n > 0) d.arm_points.push_back(a);
+    }
+  }
+  if (d.rows.empty() && d.arm_points.empty()) {
+    std::string missing = options.y == Metric::kTop1
+                              ? " (accuracy comes from searches and training runs; for sweep "
+                                "results plot a cost against a cost, e.g. --y latency)"
+                              : "";
+    throw std::invalid_argument(db.path() + ": no candidate has both " + metric_name(options.x) +
+                                " and " + metric_name(options.y) + missing);
+  }
+  for (std::size_t i = 0; i < d.rows.size(); ++i)
+    d.by_series[series_name(d.rows[i], options.series)].push_back(i);
+  for (const auto& [name, idx] : d.by_series) d.names.push_back(name);
+  std::stable_sort(d.names.begin(), d.names.end(), [](const std::string& a, const std::string& b) {
+    return method_rank(a) < method_rank(b);
+  });
+  for (const ArmPoint& a : d.arm_points) d.seeds_drawn += a.x.n;
+  return d;
+}
+
+// A series per name and per arm (its mean, +-1 sd); front: over all (>= rows.size(): an arm).
+ScatterChart compare_chart(const CompareData& d, const CompareOptions& options,
+                           std::vector<std::size_t>& front) {
+  ScatterChart chart;
+  chart.title = options.title.empty()
+                    ? std::string(metric_label(options.y)) + " vs " + metric_label(options.x)
+                    : options.title;
+  chart.x_label = metric_label(options.x);
+  chart.y_label = metric_label(options.y);
+  for (const auto& name : d.names) {
+    ChartSeries s;
+    s.name = name;
+    s.connect = options.lines;
+    for (auto i : d.by_series.at(name))
+      s.points.push_back({*d.rows[i].value(options.x), *d.rows[i].value(options.y),
+                          point_label(d.rows[i], options.x, options.y)});
+    chart.series.push_back(std::move(s));
+  }
+  for (const ArmPoint& a : d.arm_points) {
+    ChartSeries s;
+    s.name = a.group->name;
+    s.connect = false;
+    s.legend = a.group->name + " (n=" + std::to_string(a.x.n) + ")";
+    ChartPoint p{*a.x.mean, *a.y.mean, arm_label(a, options.x, options.y)};
+    p.x_error = a.x.sd.value_or(0);
+    p.y_error = a.y.sd.value_or(0);
+    s.points.push_back(p);
+    chart.series.push_back(std::move(s));
+  }
+  std::vector<Point2> points;
+  for (const auto& r : d.rows) points.push_back({*r.value(options.x), *r.value(options.y)});
+  for (const ArmPoint& a : d.arm_points) points.push_back({*a.x.mean, *a.y.mean});
+  front = pareto_front(points, metric_direction(options.x), metric_direction(options.y));
+  for (auto i : front) chart.front.push_back({points[i].x, points[i].y, ""});
+  return chart;
+}
+
+// Per series: its candidates, its best y and the x there, its lowest x, its points on the front.
+void write_series_table(std::ostream& md, const CompareData& d,
+                        const std::vector<std::size_t>& front, const CompareOptions& options) {
+  if (!d.names.empty()) {
+    md << "| series | candidates | best " << metric_name(options.y) << " | at "
+       << metric_name(options.x) << " | lowest " << metric_name(options.x) << " | on the front |\n";
+    md << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+  }
+  for (const auto& name : d.names) {
+    const auto& idx = d.by_series.at(name);
+    std::size_t best = idx.front();
+    double lowest_x = INFINITY;
+    for (auto i : idx) {
+      double yi = *d.rows[i].value(options.y), yb = *d.rows[best].value(options.y);
+      bool better = metric_direction(options.y) == Direction::kMaximize ? yi > yb : yi < yb;
+      if (better) best = i;
+      lowest_x = std::min(lowest_x, *d.rows[i].value(options.x));
+    }
+    std::size_t on_front = 0;
+    for (auto f : front)
+      on_front += f < d.rows.size() && series_name(d.rows[f], options.series) == name ? 1 : 0;
+    md << "| " << name << " | " << idx.size() << " | "
+       << format_value(*d.rows[best].value(options.y), options.y) << " | "
+       << format_value(*d.rows[best].value(options.x), options.x) << " | "
+       << format_value(lowest_x, options.x) << " | " << on_front << " |\n";
+  }
+}
+
+void write_front_table(std::ostream& md, const CompareData& d,
+                       const std::vector<std::size_t>& front, const CompareOptions& options) {
+  md << "\n### Pareto front (" << front.size() << " candidates, best " << metric_name(options.x)
+     << " first)\n\n";
+  md << "| series | model | hw | bits | run | epoch | " << metric_name(options.x) << " | "
+     << metric_name(options.y) << " | widths |\n";
+  md << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n";
+  for (auto i : front) {
+    if (i >= d.rows.size()) {
+      const ArmPoint& a = d.arm_points[i - d.rows.size()];
+      const ArmGroup& g = *a.group;
+      md << "| " << g.name << " | " << g.model << " | " << g.hw << " | "
+         << (g.bits ? std::to_string(*g.bits) : "") << " | " << a.x.n
+         << (a.x.n == 1 ? " seed" : " seeds") << " | | " << front_value(a.x, options.x) << " | "
+         << front_value(a.y, options.y) << " | |\n";
+      continue;
+    }
+    const auto& r = d.rows[i];
+    md << "| " << series_name(r, options.series) << " | " << r.model << " | " << r.hw << " | "
+       << (r.bits ? std::to_string(*r.bits) : "") << " | " << r.run_id << " | "
+       << (r.epoch ? std::to_string(*r.epoch) : "") << " | "
+       << format_value(*r.value(options.x), options.x) << " | "
+       << format_value(*r.value(options.y), options.y) << " | `" << r.widths << "` |\n";
+  }
+}
+
 }  // namespace
 
 SeriesKey parse_series_key(const std::string& name) {
@@ -253,141 +388,30 @@ SeriesKey parse_series_key(const std::string& name) {
 }
 
 Report make_compare_report(const Database& db, const CompareOptions& options) {
-  CandidateFilter filter = options.filter;
-  filter.require = {options.x, options.y};
-  auto rows = load_candidates(db, filter);
-  std::vector<ArmGroup> groups;
-  std::vector<ArmPoint> arm_points;
-  if (options.group_seeds) {
-    groups = load_arm_groups(db, options.filter);
-    rows.erase(std::remove_if(rows.begin(), rows.end(),
-                              [](const CandidateRow& r) { return !r.arm.empty(); }),
-               rows.end());
-    for (const ArmGroup& g : groups) {
-      ArmPoint a{&g, g.stats(options.x, {options.x, options.y}),
-                 g.stats(options.y, {options.x, options.y})};
-      if (a.x.n > 0) arm_points.push_back(a);
-    }
-  }
-  if (rows.empty() && arm_points.empty()) {
-    std::string missing = options.y == Metric::kTop1
-                              ? " (accuracy comes from searches and training runs; for sweep "
-                                "results plot a cost against a cost, e.g. --y latency)"
-                              : "";
-    throw std::invalid_argument(db.path() + ": no candidate has both " + metric_name(options.x) +
-                                " and " + metric_name(options.y) + missing);
-  }
-  std::map<std::string, std::vector<std::size_t>> by_series;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    by_series[series_name(rows[i], options.series)].push_back(i);
-  }
-  std::vector<std::string> names;
-  for (const auto& [name, idx] : by_series) names.push_back(name);
-  std::stable_sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-    return method_rank(a) < method_rank(b);
-  });
-
-  ScatterChart chart;
-  chart.title = options.title.empty()
-                    ? std::string(metric_label(options.y)) + " vs " + metric_label(options.x)
-                    : options.title;
-  chart.x_label = metric_label(options.x);
-  chart.y_label = metric_label(options.y);
-  for (const auto& name : names) {
-    ChartSeries s;
-    s.name = name;
-    s.connect = options.lines;
-    for (auto i : by_series[name]) {
-      s.points.push_back({*rows[i].value(options.x), *rows[i].value(options.y),
-                          point_label(rows[i], options.x, options.y)});
-    }
-    chart.series.push_back(std::move(s));
-  }
-  std::size_t seeds_drawn = 0;
-  for (const ArmPoint& a : arm_points) {
-    ChartSeries s;
-    s.name = a.group->name;
-    s.connect = false;
-    s.legend = a.group->name + " (n=" + std::to_string(a.x.n) + ")";
-    ChartPoint p{*a.x.mean, *a.y.mean, arm_label(a, options.x, options.y)};
-    p.x_error = a.x.sd.value_or(0);
-    p.y_error = a.y.sd.value_or(0);
-    s.points.push_back(p);
-    chart.series.push_back(std::move(s));
-    seeds_drawn += a.x.n;
-  }
-  // The front over the candidates and the arms' means (index >= rows.size(): an arm).
-  std::vector<Point2> points;
-  for (const auto& r : rows) points.push_back({*r.value(options.x), *r.value(options.y)});
-  for (const ArmPoint& a : arm_points) points.push_back({*a.x.mean, *a.y.mean});
-  auto front = pareto_front(points, metric_direction(options.x), metric_direction(options.y));
-  for (auto i : front) chart.front.push_back({points[i].x, points[i].y, ""});
-
+  const CompareData d = load_compare_data(db, options);
+  std::vector<std::size_t> front;
+  const ScatterChart chart = compare_chart(d, options, front);
   std::ostringstream md;
   md << "## " << chart.title << "\n\n";
-  if (groups.empty()) {
-    md << "Database `" << file_name(db.path()) << "`: " << rows.size() << " candidates with both "
+  if (d.groups.empty()) {
+    md << "Database `" << file_name(db.path()) << "`: " << d.rows.size() << " candidates with both "
        << metric_name(options.x) << " and " << metric_name(options.y) << ".\n\n";
   } else {
-    md << "Database `" << file_name(db.path()) << "`: " << rows.size()
-       << " candidates outside campaigns and " << arm_points.size() << " campaign arms ("
-       << seeds_drawn << " seeds) with both " << metric_name(options.x) << " and "
+    md << "Database `" << file_name(db.path()) << "`: " << d.rows.size()
+       << " candidates outside campaigns and " << d.arm_points.size() << " campaign arms ("
+       << d.seeds_drawn << " seeds) with both " << metric_name(options.x) << " and "
        << metric_name(options.y) << "; an arm is drawn at its seeds' mean, ±1 sd.\n"
-       << (names.empty() ? "" : "\n");
+       << (d.names.empty() ? "" : "\n");
   }
-  if (!names.empty()) {
-    md << "| series | candidates | best " << metric_name(options.y) << " | at "
-       << metric_name(options.x) << " | lowest " << metric_name(options.x) << " | on the front |\n";
-    md << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
-  }
-  for (const auto& name : names) {
-    const auto& idx = by_series[name];
-    std::size_t best = idx.front();
-    double lowest_x = INFINITY;
-    for (auto i : idx) {
-      double yi = *rows[i].value(options.y), yb = *rows[best].value(options.y);
-      bool better = metric_direction(options.y) == Direction::kMaximize ? yi > yb : yi < yb;
-      if (better) best = i;
-      lowest_x = std::min(lowest_x, *rows[i].value(options.x));
-    }
-    std::size_t on_front = 0;
-    for (auto f : front) {
-      on_front += f < rows.size() && series_name(rows[f], options.series) == name ? 1 : 0;
-    }
-    md << "| " << name << " | " << idx.size() << " | "
-       << format_value(*rows[best].value(options.y), options.y) << " | "
-       << format_value(*rows[best].value(options.x), options.x) << " | "
-       << format_value(lowest_x, options.x) << " | " << on_front << " |\n";
-  }
-  md << "\n### Pareto front (" << front.size() << " candidates, best " << metric_name(options.x)
-     << " first)\n\n";
-  md << "| series | model | hw | bits | run | epoch | " << metric_name(options.x) << " | "
-     << metric_name(options.y) << " | widths |\n";
-  md << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n";
-  for (auto i : front) {
-    if (i >= rows.size()) {
-      const ArmPoint& a = arm_points[i - rows.size()];
-      const ArmGroup& g = *a.group;
-      md << "| " << g.name << " | " << g.model << " | " << g.hw << " | "
-         << (g.bits ? std::to_string(*g.bits) : "") << " | " << a.x.n
-         << (a.x.n == 1 ? " seed" : " seeds") << " | | " << front_value(a.x, options.x) << " | "
-         << front_value(a.y, options.y) << " | |\n";
-      continue;
-    }
-    const auto& r = rows[i];
-    md << "| " << series_name(r, options.series) << " | " << r.model << " | " << r.hw << " | "
-       << (r.bits ? std::to_string(*r.bits) : "") << " | " << r.run_id << " | "
-       << (r.epoch ? std::to_string(*r.epoch) : "") << " | "
-       << format_value(*r.value(options.x), options.x) << " | "
-       << format_value(*r.value(options.y), options.y) << " | `" << r.widths << "` |\n";
-  }
+  write_series_table(md, d, front, options);
+  write_front_table(md, d, front, options);
   Report report;
-  if (!groups.empty()) arm_tables(groups, options.versus, md, report.seeds_csv);
+  if (!d.groups.empty()) arm_tables(d.groups, options.versus, md, report.seeds_csv);
   report.svg = render_scatter_svg(chart);
   report.markdown = md.str();
   report.series = chart.series.size();
-  report.points = rows.size() + seeds_drawn;
-  report.arms = groups.size();
+  report.points = d.rows.size() + d.seeds_drawn;
+  report.arms = d.groups.size();
   return report;
 }
 

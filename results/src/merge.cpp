@@ -135,14 +135,9 @@ void give_v1_runs_content_keys(Database& copy) {
   });
 }
 
-}  // namespace
-
-MergeStats merge_database(Database& out, const std::string& input_path) {
-  if (same_file(out.path(), input_path)) {
-    throw DatabaseError(input_path + ": cannot merge a database into itself");
-  }
-  // The input is opened read-only (checked like any open: a newer, corrupt or non-SQLite file is
-  // refused) and copied; an older schema is migrated in the copy, never in the input.
+// The input opened read-only (checked like any open: a newer, corrupt or non-SQLite file is
+// refused) and copied; an older schema is migrated in the copy, never in the input.
+std::unique_ptr<TempCopy> migrated_copy(const std::string& input_path) {
   std::unique_ptr<TempCopy> copy;
   int input_version = 0;
   {
@@ -152,15 +147,135 @@ MergeStats merge_database(Database& out, const std::string& input_path) {
     input_version = input.schema_version();
     copy = std::make_unique<TempCopy>(input);
   }
-  {
-    OpenOptions quiet;
-    quiet.quick_check_max_bytes = 0;  // the input passed its check
-    Database migrated(copy->path(), quiet);
-    if (input_version < 2) give_v1_runs_content_keys(migrated);
-    // Leave one self-contained file for ATTACH (no -wal to consult).
-    migrated.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  }
+  OpenOptions quiet;
+  quiet.quick_check_max_bytes = 0;  // the input passed its check
+  Database migrated(copy->path(), quiet);
+  if (input_version < 2) give_v1_runs_content_keys(migrated);
+  // Leave one self-contained file for ATTACH (no -wal to consult).
+  migrated.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  return copy;
+}
 
+// A run of the attached input (merge_src): its id, uuid, status and rows (candidates + epochs).
+struct SourceRun {
+  std::int64_t id;
+  std::string uuid, status;
+  std::int64_t rows;
+};
+
+std::vector<SourceRun> source_runs(const Database& out) {
+  std::vector<SourceRun> runs;
+  auto list = out.prepare(
+      "SELECT r.id, r.uuid, r.status, (SELECT count(*) FROM merge_src.candidates c WHERE "
+      "c.run_id = r.id) + (SELECT count(*) FROM merge_src.epochs e WHERE e.run_id = r.id) "
+      "FROM merge_src.runs r ORDER BY r.id");
+  while (list.step()) {
+    runs.push_back(
+        {list.column_int(0), list.column_text(1), list.column_text(2), list.column_int(3)});
+  }
+  return runs;
+}
+
+// "col = (SELECT col FROM merge_src.runs WHERE id = ?1), ..." for every column of runs but id.
+std::string run_assignments(const Database& out) {
+  std::string assignments;
+  auto info = out.prepare("SELECT name FROM pragma_table_info('runs') WHERE name <> 'id'");
+  while (info.step()) {
+    const std::string name = info.column_text(0);
+    if (!assignments.empty()) assignments += ", ";
+    assignments += name + " = (SELECT " + name + " FROM merge_src.runs WHERE id = ?1)";
+  }
+  return assignments;
+}
+
+// Each run of the input into the output, by uuid: added when new, its row replaced (and its
+// candidates and epochs dropped) when the output's is an older snapshot of an unfinished run,
+// skipped otherwise. Fills merge_run_map (input id -> output id) with the runs whose rows are
+// to be copied.
+void merge_runs(Database& out, MergeStats& stats) {
+  const std::string run_columns = column_list(out, "runs", "id");
+  auto existing = out.prepare(
+      "SELECT r.id, r.status, (SELECT count(*) FROM main.candidates c WHERE c.run_id = r.id) "
+      "+ (SELECT count(*) FROM main.epochs e WHERE e.run_id = r.id) FROM main.runs r WHERE "
+      "r.uuid = ?");
+  auto copy_run = out.prepare("INSERT INTO main.runs (" + run_columns + ") SELECT " + run_columns +
+                              " FROM merge_src.runs WHERE id = ?");
+  auto update_run = out.prepare("UPDATE main.runs SET " + run_assignments(out) + " WHERE id = ?2");
+  auto drop_candidates = out.prepare("DELETE FROM main.candidates WHERE run_id = ?");
+  auto drop_epochs = out.prepare("DELETE FROM main.epochs WHERE run_id = ?");
+  auto map = out.prepare("INSERT INTO merge_run_map (old_id, new_id) VALUES (?, ?)");
+  for (const SourceRun& src : source_runs(out)) {
+    existing.reset();
+    existing.bind(1, src.uuid);
+    std::int64_t target = 0;
+    if (existing.step()) {
+      const std::int64_t id = existing.column_int(0);
+      const std::string status = existing.column_text(1);
+      const std::int64_t rows = existing.column_int(2);
+      // The output holds a snapshot of a run that had not finished (still being written, or
+      // interrupted and resumed since): the input's is newer when its status differs, or when it
+      // has more rows so far.
+      const bool newer = status != "finished" && (src.status != status || src.rows > rows);
+      if (!newer) {
+        ++stats.runs_skipped;
+        continue;
+      }
+      update_run.reset();
+      update_run.bind(1, src.id).bind(2, id);
+      update_run.run();
+      for (Statement* drop : {&drop_candidates, &drop_epochs}) {
+        drop->reset();
+        drop->bind(1, id);
+        drop->run();
+      }
+      target = id;
+      ++stats.runs_updated;
+    } else {
+      copy_run.reset();
+      copy_run.bind(1, src.id);
+      copy_run.run();
+      target = out.last_insert_rowid();
+      ++stats.runs_added;
+    }
+    map.reset();
+    map.bind(1, src.id).bind(2, target);
+    map.run();
+  }
+}
+
+// The mapped runs' candidates and epochs (with their new run ids), and the hardware configs and
+// cost cache entries the output lacks.
+void copy_rows(Database& out, MergeStats& stats) {
+  const std::string candidate_columns = column_list(out, "candidates", "id");
+  std::string select_candidates = column_list(out, "candidates", "id", "c.");
+  select_candidates.replace(select_candidates.find("c.run_id"), 8, "m.new_id");
+  out.exec("INSERT INTO main.candidates (" + candidate_columns + ") SELECT " + select_candidates +
+           " FROM merge_src.candidates c JOIN merge_run_map m ON m.old_id = c.run_id ORDER "
+           "BY c.id");
+  stats.candidates_added = changes(out);
+  const std::string epoch_columns = column_list(out, "epochs", "");
+  std::string select_epochs = column_list(out, "epochs", "", "e.");
+  select_epochs.replace(select_epochs.find("e.run_id"), 8, "m.new_id");
+  out.exec("INSERT INTO main.epochs (" + epoch_columns + ") SELECT " + select_epochs +
+           " FROM merge_src.epochs e JOIN merge_run_map m ON m.old_id = e.run_id");
+  stats.epochs_added = changes(out);
+  const std::string hw_columns = column_list(out, "hw_configs", "");
+  out.exec("INSERT OR IGNORE INTO main.hw_configs (" + hw_columns + ") SELECT " + hw_columns +
+           " FROM merge_src.hw_configs");
+  stats.hw_configs_added = changes(out);
+  const std::string cache_columns = column_list(out, "cost_cache", "");
+  out.exec("INSERT OR IGNORE INTO main.cost_cache (" + cache_columns + ") SELECT " + cache_columns +
+           " FROM merge_src.cost_cache");
+  stats.cost_entries_added = changes(out);
+}
+
+}  // namespace
+
+MergeStats merge_database(Database& out, const std::string& input_path) {
+  if (same_file(out.path(), input_path)) {
+    throw DatabaseError(input_path + ": cannot merge a database into itself");
+  }
+  const std::unique_ptr<TempCopy> copy = migrated_copy(input_path);
   auto attach = out.prepare("ATTACH DATABASE ? AS merge_src");
   attach.bind(1, copy->path());
   attach.run();
@@ -171,103 +286,8 @@ MergeStats merge_database(Database& out, const std::string& input_path) {
       out.exec(
           "CREATE TEMP TABLE IF NOT EXISTS merge_run_map (old_id INTEGER PRIMARY KEY, new_id "
           "INTEGER NOT NULL); DELETE FROM merge_run_map;");
-      const std::string run_columns = column_list(out, "runs", "id");
-      struct SourceRun {
-        std::int64_t id;
-        std::string uuid, status;
-        std::int64_t rows;
-      };
-      std::vector<SourceRun> src_runs;
-      {
-        auto list = out.prepare(
-            "SELECT r.id, r.uuid, r.status, (SELECT count(*) FROM merge_src.candidates c WHERE "
-            "c.run_id = r.id) + (SELECT count(*) FROM merge_src.epochs e WHERE e.run_id = r.id) "
-            "FROM merge_src.runs r ORDER BY r.id");
-        while (list.step()) {
-          src_runs.push_back(
-              {list.column_int(0), list.column_text(1), list.column_text(2), list.column_int(3)});
-        }
-      }
-      auto existing = out.prepare(
-          "SELECT r.id, r.status, (SELECT count(*) FROM main.candidates c WHERE c.run_id = r.id) "
-          "+ (SELECT count(*) FROM main.epochs e WHERE e.run_id = r.id) FROM main.runs r WHERE "
-          "r.uuid = ?");
-      auto copy_run = out.prepare("INSERT INTO main.runs (" + run_columns + ") SELECT " +
-                                  run_columns + " FROM merge_src.runs WHERE id = ?");
-      std::string assignments;
-      {
-        auto info = out.prepare("SELECT name FROM pragma_table_info('runs') WHERE name <> 'id'");
-        while (info.step()) {
-          const std::string name = info.column_text(0);
-          if (!assignments.empty()) assignments += ", ";
-          assignments += name + " = (SELECT " + name + " FROM merge_src.runs WHERE id = ?1)";
-        }
-      }
-      auto update_run = out.prepare("UPDATE main.runs SET " + assignments + " WHERE id = ?2");
-      auto drop_candidates = out.prepare("DELETE FROM main.candidates WHERE run_id = ?");
-      auto drop_epochs = out.prepare("DELETE FROM main.epochs WHERE run_id = ?");
-      auto map = out.prepare("INSERT INTO merge_run_map (old_id, new_id) VALUES (?, ?)");
-      for (const SourceRun& src : src_runs) {
-        existing.reset();
-        existing.bind(1, src.uuid);
-        std::int64_t target = 0;
-        if (existing.step()) {
-          const std::int64_t id = existing.column_int(0);
-          const std::string status = existing.column_text(1);
-          const std::int64_t rows = existing.column_int(2);
-          // The output holds a snapshot of a run that had not finished (still being written, or
-          // interrupted and resumed since): the input's is newer when its status differs, or
-          // when it has more rows so far.
-          const bool newer = status != "finished" && (src.status != status || src.rows > rows);
-          if (!newer) {
-            ++stats.runs_skipped;
-            continue;
-          }
-          update_run.reset();
-          update_run.bind(1, src.id).bind(2, id);
-          update_run.run();
-          drop_candidates.reset();
-          drop_candidates.bind(1, id);
-          drop_candidates.run();
-          drop_epochs.reset();
-          drop_epochs.bind(1, id);
-          drop_epochs.run();
-          target = id;
-          ++stats.runs_updated;
-        } else {
-          copy_run.reset();
-          copy_run.bind(1, src.id);
-          copy_run.run();
-          target = out.last_insert_rowid();
-          ++stats.runs_added;
-        }
-        map.reset();
-        map.bind(1, src.id).bind(2, target);
-        map.run();
-      }
-      const std::string candidate_columns = column_list(out, "candidates", "id");
-      const std::string candidate_values = column_list(out, "candidates", "id", "c.");
-      std::string select_candidates = candidate_values;
-      select_candidates.replace(select_candidates.find("c.run_id"), 8, "m.new_id");
-      out.exec("INSERT INTO main.candidates (" + candidate_columns + ") SELECT " +
-               select_candidates +
-               " FROM merge_src.candidates c JOIN merge_run_map m ON m.old_id = c.run_id ORDER "
-               "BY c.id");
-      stats.candidates_added = changes(out);
-      const std::string epoch_columns = column_list(out, "epochs", "");
-      std::string select_epochs = column_list(out, "epochs", "", "e.");
-      select_epochs.replace(select_epochs.find("e.run_id"), 8, "m.new_id");
-      out.exec("INSERT INTO main.epochs (" + epoch_columns + ") SELECT " + select_epochs +
-               " FROM merge_src.epochs e JOIN merge_run_map m ON m.old_id = e.run_id");
-      stats.epochs_added = changes(out);
-      const std::string hw_columns = column_list(out, "hw_configs", "");
-      out.exec("INSERT OR IGNORE INTO main.hw_configs (" + hw_columns + ") SELECT " + hw_columns +
-               " FROM merge_src.hw_configs");
-      stats.hw_configs_added = changes(out);
-      const std::string cache_columns = column_list(out, "cost_cache", "");
-      out.exec("INSERT OR IGNORE INTO main.cost_cache (" + cache_columns + ") SELECT " +
-               cache_columns + " FROM merge_src.cost_cache");
-      stats.cost_entries_added = changes(out);
+      merge_runs(out, stats);
+      copy_rows(out, stats);
     });
   } catch (...) {
     sqlite3_exec(out.handle(), "DETACH DATABASE merge_src", nullptr, nullptr, nullptr);

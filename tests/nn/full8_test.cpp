@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "full8.h"
@@ -35,6 +36,32 @@ TEST(Full8, WeightsLandOnA127LevelGridPerOutputChannelAfterTheInputFactors) {
   quantize_full8(z.data(), 1, 2, 1, {}, zq.data());
   EXPECT_EQ(zq[0], 0.0f);
   EXPECT_EQ(zq[1], 0.0f);
+}
+
+TEST(Full8, CodesAndScalesAreTheExportersAndTheFloatWeightsAreMadeOfThem) {
+  // The same layer as above: the codes and scales the exporter stores (nce/nn/full8.h), and the
+  // float emulation's weights = code * s / f.
+  const std::vector<float> w = {0.5f, 0.1f, -0.3f, 0.0f, 0.0f, 0.0f};
+  std::vector<std::int8_t> codes;
+  std::vector<double> scales;
+  full8_codes(w.data(), 3, 2, 1, {1.0, 4.0}, codes, scales);
+  ASSERT_EQ(codes.size(), 6u);
+  ASSERT_EQ(scales.size(), 3u);
+  EXPECT_EQ(codes, (std::vector<std::int8_t>{127, 102, -127, 0, 0, 0}));
+  EXPECT_DOUBLE_EQ(scales[0], 0.5 / 127);
+  EXPECT_DOUBLE_EQ(scales[1], static_cast<double>(0.3f) / 127);  // max |w * f| = |-0.3f|
+  EXPECT_EQ(scales[2], 1.0);  // a channel of zeros: scale 1, codes 0
+  std::vector<float> q(6);
+  quantize_full8(w.data(), 3, 2, 1, {1.0f, 4.0f}, q.data());
+  for (int i = 0; i < 6; ++i) {
+    const double f = i % 2 == 0 ? 1.0 : 4.0;
+    EXPECT_EQ(q[i], static_cast<float>(codes[i] * scales[i / 2] / f)) << i;
+  }
+  // Halves round away from zero: max 127 makes s = 1, so 2.5 -> 3 and -2.5 -> -3.
+  const std::vector<float> t = {127.0f, 2.5f, -2.5f};
+  full8_codes(t.data(), 1, 3, 1, {}, codes, scales);
+  EXPECT_EQ(scales[0], 1.0);
+  EXPECT_EQ(codes, (std::vector<std::int8_t>{127, 3, -3}));
 }
 
 TEST(Full8, HeadInputIsShiftedPerImageUntilItsLargestSumFits8Bits) {

@@ -128,6 +128,13 @@ class TrainObserver {
   virtual void on_epoch(const EpochStats& stats, int epochs, double eta_seconds) {}
 };
 
+// Top-1 and top-5 hits of one row of logits: adds 1 to *top1 when the label ranks first, to *top5
+// when it ranks among the first five. The label's rank = the number of other classes whose logit
+// is at least the label's, so a tie is no hit (an all-zero head scores 0%, not 100%). A row with a
+// NaN or infinite logit is no hit (every comparison with NaN is false, so it would otherwise rank
+// first). Returns whether the row was finite.
+bool count_hits(const float* logits, int classes, int label, int* top1, int* top5);
+
 // Mean loss, top-1 and top-5 of `net` on `data` in eval mode, in file order. Throws DivergedError
 // when a logit or the loss is not finite (NaN logits are never counted as hits).
 EvalStats evaluate(Network& net, const Dataset& data, const Normalization& norm, int batch_size);
