@@ -174,6 +174,9 @@ struct IntEngine::Impl {
   // null for one thread alone.
   void run_image(const std::uint8_t* img, ImageBuffers& b, const Team* team, std::int64_t* logits,
                  int* exponent);
+  void run_conv(std::size_t i, ImageBuffers& b, const Team* team, Scratch& own);
+  void run_add(const AddOp& a, ImageBuffers& b);
+  void run_head(const HeadOp& h, ImageBuffers& b, std::int64_t* logits, int* exponent);
 };
 
 IntEngine::IntEngine(const IntModel& model, KernelKind kernel) : impl_(std::make_unique<Impl>()) {
@@ -204,8 +207,7 @@ KernelKind IntEngine::kernel() const {
 void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, const Team* team,
                                 std::int64_t* logits, int* exponent) {
   const bool lead = !team || team->tid == 0;
-  const int tid = team ? team->tid : 0, size = team ? team->size : 1;
-  Scratch& own = scratch[static_cast<std::size_t>(team ? tid : omp_get_thread_num())];
+  Scratch& own = scratch[static_cast<std::size_t>(team ? team->tid : omp_get_thread_num())];
   // The input: C x H x W -> H x W x C.
   const ValueInfo& in = model.values[0];
   std::uint8_t* x0 = b.codes[0].data();
@@ -215,120 +217,136 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, const 
         x0[static_cast<std::size_t>(p) * in.channels + c] =
             img[static_cast<std::size_t>(c) * in.height * in.width + p];
   for (std::size_t i = 0; i < model.ops.size(); ++i) {
-    if (!lead && model.ops[i].kind != OpKind::kConv) continue;
     const Op& op = model.ops[i];
     if (op.kind == OpKind::kConv) {
-      const ConvOp& c = op.conv;
-      const PreparedConv& pc = convs[i];
-      const ValueInfo& vi = model.values[c.input];
-      const ValueInfo& vo = model.values[c.output];
-      const bool pool = c.out_pool.kind != PoolKind::kNone;
-      const int plane = c.h_out * c.w_out;
-      if (lead) {  // the operand and the output buffers, before the team reads and writes them
-        const std::uint8_t* from = b.codes[c.input].data();
-        if (pc.preprocess) {
-          b.src.resize(static_cast<std::size_t>(c.h_in) * c.w_in * c.c_in);
-          preprocess_input(c, from, vi.height, vi.width, b.src.data());
-          from = b.src.data();
-        }
-        if (pc.implicit) pad_map(from, c.h_in, c.w_in, c.c_in, pc.cp, c.pad, b.padded);
-        if (pool && vo.kind == ValueKind::kCodes)
-          b.prepool.resize(static_cast<std::size_t>(plane) * c.c_out);
-        if (pool && vo.kind == ValueKind::kFixed)
-          b.prepool_fixed.resize(static_cast<std::size_t>(plane) * c.c_out);
-      }
-      if (team) team->barrier->wait();
-      const std::uint8_t* src = pc.implicit     ? b.padded.data()
-                                : pc.preprocess ? b.src.data()
-                                                : b.codes[c.input].data();
-      auto run_range = [&](int p0, int p1, Scratch& s) {
-        if (vo.kind == ValueKind::kCodes) {
-          std::uint8_t* o = pool ? b.prepool.data() : b.codes[c.output].data();
-          conv_range(pc, src, p0, p1, kernel, s, o);
-        } else {
-          std::int32_t* o = pool ? b.prepool_fixed.data() : b.fixed[c.output].data();
-          conv_range(pc, src, p0, p1, kernel, s, o);
-        }
-      };
-      if (team) {
-        const int chunks = (plane + kChunk - 1) / kChunk;
-        const int per = (chunks + size - 1) / size;  // contiguous chunks per thread
-        const int p0 = std::min(plane, tid * per * kChunk);
-        const int p1 = std::min(plane, (tid + 1) * per * kChunk);
-        if (p0 < p1) run_range(p0, p1, own);
-        team->barrier->wait();
-        if (!lead) continue;
-      } else {
-        run_range(0, plane, own);
-      }
-      if (pool && vo.kind == ValueKind::kCodes)
-        max_pool(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
-                 b.codes[c.output].data());
-      if (pool && vo.kind == ValueKind::kFixed)
-        max_pool(c.out_pool, b.prepool_fixed.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
-                 b.fixed[c.output].data());
+      run_conv(i, b, team, own);
+    } else if (!lead) {
+      continue;  // adds and the head run on thread 0
     } else if (op.kind == OpKind::kAdd) {
-      const AddOp& a = op.add;
-      const ValueInfo& va = model.values[a.a];
-      const ValueInfo& vb = model.values[a.b];
-      const ValueInfo& vo = model.values[a.output];
-      const std::size_t n = static_cast<std::size_t>(vo.channels) * vo.height * vo.width;
-      const AddParams ap{a.a_multiplier,
-                         a.a_offset,
-                         a.b_multiplier,
-                         a.b_offset,
-                         a.a_shift,
-                         a.b_shift,
-                         std::int64_t{1} << (a.frac_bits - 1),
-                         a.frac_bits,
-                         a.max_code};
-      std::uint8_t* oc = a.pact ? b.codes[a.output].data() : nullptr;
-      std::int32_t* of = a.pact ? nullptr : b.fixed[a.output].data();
-      const bool ca = va.kind == ValueKind::kCodes, cb = vb.kind == ValueKind::kCodes;
-      if (ca && cb) {
-        add_dispatch(b.codes[a.a].data(), b.codes[a.b].data(), n, ap, a.pact, oc, of);
-      } else if (ca) {
-        add_dispatch(b.codes[a.a].data(), b.fixed[a.b].data(), n, ap, a.pact, oc, of);
-      } else if (cb) {
-        add_dispatch(b.fixed[a.a].data(), b.codes[a.b].data(), n, ap, a.pact, oc, of);
-      } else {
-        add_dispatch(b.fixed[a.a].data(), b.fixed[a.b].data(), n, ap, a.pact, oc, of);
-      }
+      run_add(op.add, b);
     } else {
-      const HeadOp& h = op.head;
-      const ValueInfo& vi = model.values[h.input];
-      const int plane = vi.height * vi.width, C = h.c_in;
-      b.feat.assign(static_cast<std::size_t>(C), 0);
-      std::int64_t* feat = b.feat.data();
-      if (vi.kind == ValueKind::kCodes) {
-        const std::uint8_t* x = b.codes[h.input].data();
-        for (int p = 0; p < plane; ++p, x += C)
-          for (int c = 0; c < C; ++c) feat[c] += x[c];
-      } else {
-        const std::int32_t* x = b.fixed[h.input].data();
-        for (int p = 0; p < plane; ++p, x += C)
-          for (int c = 0; c < C; ++c) feat[c] += x[c] > 0 ? x[c] : 0;
-      }
-      const std::int64_t mx = *std::max_element(b.feat.begin(), b.feat.end());
-      int e = 0;
-      auto shifted = [](std::int64_t v, int s) {
-        return s == 0 ? v : (v + (std::int64_t{1} << (s - 1))) >> s;
-      };
-      while (shifted(mx, e) > 127) ++e;
-      b.feat8.resize(static_cast<std::size_t>(C));
-      for (int c = 0; c < C; ++c)
-        b.feat8[static_cast<std::size_t>(c)] =
-            static_cast<std::int32_t>(shifted(b.feat[static_cast<std::size_t>(c)], e));
-      for (int j = 0; j < h.classes; ++j) {
-        std::int64_t acc = 0;
-        const std::int8_t* w = h.weights.data() + static_cast<std::size_t>(j) * C;
-        for (int c = 0; c < C; ++c) acc += b.feat8[static_cast<std::size_t>(c)] * w[c];
-        logits[j] = acc * h.multiplier[static_cast<std::size_t>(j)] +
-                    shifted(h.bias[static_cast<std::size_t>(j)], e);
-      }
-      *exponent = e - h.logit_frac_bits;
+      run_head(op.head, b, logits, exponent);
     }
   }
+}
+
+// Conv op i on the team (or alone): thread 0 prepares the operand, every thread runs its pixel
+// chunks, thread 0 pools.
+void IntEngine::Impl::run_conv(std::size_t i, ImageBuffers& b, const Team* team, Scratch& own) {
+  const int tid = team ? team->tid : 0, size = team ? team->size : 1;
+  const ConvOp& c = model.ops[i].conv;
+  const PreparedConv& pc = convs[i];
+  const bool lead = !team || team->tid == 0;
+  const ValueInfo& vi = model.values[c.input];
+  const ValueInfo& vo = model.values[c.output];
+  const bool pool = c.out_pool.kind != PoolKind::kNone;
+  const int plane = c.h_out * c.w_out;
+  if (lead) {  // the operand and the output buffers, before the team reads and writes them
+    const std::uint8_t* from = b.codes[c.input].data();
+    if (pc.preprocess) {
+      b.src.resize(static_cast<std::size_t>(c.h_in) * c.w_in * c.c_in);
+      preprocess_input(c, from, vi.height, vi.width, b.src.data());
+      from = b.src.data();
+    }
+    if (pc.implicit) pad_map(from, c.h_in, c.w_in, c.c_in, pc.cp, c.pad, b.padded);
+    if (pool && vo.kind == ValueKind::kCodes)
+      b.prepool.resize(static_cast<std::size_t>(plane) * c.c_out);
+    if (pool && vo.kind == ValueKind::kFixed)
+      b.prepool_fixed.resize(static_cast<std::size_t>(plane) * c.c_out);
+  }
+  if (team) team->barrier->wait();
+  const std::uint8_t* src = pc.implicit     ? b.padded.data()
+                            : pc.preprocess ? b.src.data()
+                                            : b.codes[c.input].data();
+  auto run_range = [&](int p0, int p1, Scratch& s) {
+    if (vo.kind == ValueKind::kCodes) {
+      std::uint8_t* o = pool ? b.prepool.data() : b.codes[c.output].data();
+      conv_range(pc, src, p0, p1, kernel, s, o);
+    } else {
+      std::int32_t* o = pool ? b.prepool_fixed.data() : b.fixed[c.output].data();
+      conv_range(pc, src, p0, p1, kernel, s, o);
+    }
+  };
+  if (team) {
+    const int chunks = (plane + kChunk - 1) / kChunk;
+    const int per = (chunks + size - 1) / size;  // contiguous chunks per thread
+    const int p0 = std::min(plane, tid * per * kChunk);
+    const int p1 = std::min(plane, (tid + 1) * per * kChunk);
+    if (p0 < p1) run_range(p0, p1, own);
+    team->barrier->wait();
+    if (!lead) return;
+  } else {
+    run_range(0, plane, own);
+  }
+  if (pool && vo.kind == ValueKind::kCodes)
+    max_pool(c.out_pool, b.prepool.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
+             b.codes[c.output].data());
+  if (pool && vo.kind == ValueKind::kFixed)
+    max_pool(c.out_pool, b.prepool_fixed.data(), c.h_out, c.w_out, c.c_out, vo.height, vo.width,
+             b.fixed[c.output].data());
+}
+
+void IntEngine::Impl::run_add(const AddOp& a, ImageBuffers& b) {
+  const ValueInfo& va = model.values[a.a];
+  const ValueInfo& vb = model.values[a.b];
+  const ValueInfo& vo = model.values[a.output];
+  const std::size_t n = static_cast<std::size_t>(vo.channels) * vo.height * vo.width;
+  const AddParams ap{a.a_multiplier,
+                     a.a_offset,
+                     a.b_multiplier,
+                     a.b_offset,
+                     a.a_shift,
+                     a.b_shift,
+                     std::int64_t{1} << (a.frac_bits - 1),
+                     a.frac_bits,
+                     a.max_code};
+  std::uint8_t* oc = a.pact ? b.codes[a.output].data() : nullptr;
+  std::int32_t* of = a.pact ? nullptr : b.fixed[a.output].data();
+  const bool ca = va.kind == ValueKind::kCodes, cb = vb.kind == ValueKind::kCodes;
+  if (ca && cb) {
+    add_dispatch(b.codes[a.a].data(), b.codes[a.b].data(), n, ap, a.pact, oc, of);
+  } else if (ca) {
+    add_dispatch(b.codes[a.a].data(), b.fixed[a.b].data(), n, ap, a.pact, oc, of);
+  } else if (cb) {
+    add_dispatch(b.fixed[a.a].data(), b.codes[a.b].data(), n, ap, a.pact, oc, of);
+  } else {
+    add_dispatch(b.fixed[a.a].data(), b.fixed[a.b].data(), n, ap, a.pact, oc, of);
+  }
+}
+
+void IntEngine::Impl::run_head(const HeadOp& h, ImageBuffers& b, std::int64_t* logits,
+                               int* exponent) {
+  const ValueInfo& vi = model.values[h.input];
+  const int plane = vi.height * vi.width, C = h.c_in;
+  b.feat.assign(static_cast<std::size_t>(C), 0);
+  std::int64_t* feat = b.feat.data();
+  if (vi.kind == ValueKind::kCodes) {
+    const std::uint8_t* x = b.codes[h.input].data();
+    for (int p = 0; p < plane; ++p, x += C)
+      for (int c = 0; c < C; ++c) feat[c] += x[c];
+  } else {
+    const std::int32_t* x = b.fixed[h.input].data();
+    for (int p = 0; p < plane; ++p, x += C)
+      for (int c = 0; c < C; ++c) feat[c] += x[c] > 0 ? x[c] : 0;
+  }
+  const std::int64_t mx = *std::max_element(b.feat.begin(), b.feat.end());
+  int e = 0;
+  auto shifted = [](std::int64_t v, int s) {
+    return s == 0 ? v : (v + (std::int64_t{1} << (s - 1))) >> s;
+  };
+  while (shifted(mx, e) > 127) ++e;
+  b.feat8.resize(static_cast<std::size_t>(C));
+  for (int c = 0; c < C; ++c)
+    b.feat8[static_cast<std::size_t>(c)] =
+        static_cast<std::int32_t>(shifted(b.feat[static_cast<std::size_t>(c)], e));
+  for (int j = 0; j < h.classes; ++j) {
+    std::int64_t acc = 0;
+    const std::int8_t* w = h.weights.data() + static_cast<std::size_t>(j) * C;
+    for (int c = 0; c < C; ++c) acc += b.feat8[static_cast<std::size_t>(c)] * w[c];
+    logits[j] = acc * h.multiplier[static_cast<std::size_t>(j)] +
+                shifted(h.bias[static_cast<std::size_t>(j)], e);
+  }
+  *exponent = e - h.logit_frac_bits;
 }
 
 void IntEngine::run(const std::uint8_t* images, int n, IntLogits& out) {
