@@ -298,9 +298,11 @@ EvalStats evaluate(Network& net, const Dataset& data, const Normalization& norm,
   return stats;
 }
 
-TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dataset& test_set,
-                  TrainObserver* observer) {
-  const auto started = Clock::now();
+namespace {
+
+// The configuration and the data sets fit together (before anything is built).
+void check_train_inputs(const TrainConfig& config, const Dataset& train_set,
+                        const Dataset& test_set) {
   validate(config);
   if (train_set.size() == 0) throw std::invalid_argument(train_set.source + ": no training images");
   if (test_set.channels != train_set.channels || test_set.height != train_set.height ||
@@ -308,6 +310,83 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
     throw std::invalid_argument(test_set.source + ": test images differ in shape or classes from " +
                                 train_set.source);
   }
+}
+
+void check_teacher(const TrainConfig& config, const models::InputShape& input) {
+  if (!config.teacher) return;
+  const models::InputShape& t = config.teacher->description().input;
+  if (t.channels != input.channels || t.height != input.height || t.width != input.width ||
+      t.num_classes != input.num_classes) {
+    throw std::invalid_argument("train: the distillation teacher (" + config.teacher_label +
+                                ") takes other images or classes than the data");
+  }
+}
+
+// Loads the network, optimizer, generator and history of a run's checkpoint; returns its epochs.
+int resume_training(const TrainConfig& config, const std::vector<int>& widths,
+                    const std::vector<std::pair<std::string, std::string>>& identity, Network& net,
+                    Optimizer& optimizer, std::mt19937_64& rng, TrainResult& result) {
+  const Checkpoint ck = read_checkpoint(config.checkpoint_path);
+  check_checkpoint_matches(ck, config.checkpoint_path, config.model, widths, identity);
+  if (ck.epochs_done > config.epochs) {
+    throw std::runtime_error(config.checkpoint_path + ": checkpoint is at epoch " +
+                             std::to_string(ck.epochs_done) + " of a run of " +
+                             std::to_string(config.epochs));
+  }
+  load_network(net, ck.network, config.checkpoint_path);
+  try {
+    optimizer.load_state(ck.optimizer);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(config.checkpoint_path + ": " + e.what());
+  }
+  std::istringstream rng_text(ck.rng_state);
+  rng_text >> rng;
+  if (!rng_text) throw std::runtime_error(config.checkpoint_path + ": malformed generator state");
+  result.history = history_from_text(ck.history, config.checkpoint_path);
+  if (static_cast<int>(result.history.size()) != ck.epochs_done) {
+    throw std::runtime_error(config.checkpoint_path + ": history has " +
+                             std::to_string(result.history.size()) + " epochs, checkpoint says " +
+                             std::to_string(ck.epochs_done));
+  }
+  return ck.epochs_done;
+}
+
+void save_training(const TrainConfig& config, const std::vector<int>& widths,
+                   const std::vector<std::pair<std::string, std::string>>& identity,
+                   int epochs_done, const std::mt19937_64& rng, const TrainResult& result,
+                   Network& net, const Optimizer& optimizer) {
+  Checkpoint ck;
+  ck.model = config.model;
+  ck.widths = widths;
+  ck.options = identity;
+  ck.epochs_done = epochs_done;
+  std::ostringstream rng_text;
+  rng_text << rng;
+  ck.rng_state = rng_text.str();
+  ck.history = history_to_text(result.history);
+  ck.network = save_network(net);
+  ck.optimizer = optimizer.state();
+  write_checkpoint(config.checkpoint_path, ck);
+}
+
+// The test of a finished run: its last epoch's, or a new evaluation when that epoch ran no test
+// (or ran before a resume).
+EvalStats final_test(const TrainConfig& config, int start_epoch, const TrainResult& result,
+                     Network& net, const Dataset& test_set, const Normalization& norm) {
+  const bool have_last = !result.history.empty() && result.history.back().epoch == config.epochs &&
+                         !std::isnan(result.history.back().test_top1) &&
+                         start_epoch < config.epochs;
+  if (!have_last) return evaluate(net, test_set, norm, config.eval_batch_size);
+  const auto& last = result.history.back();
+  return EvalStats{last.test_loss, last.test_top1, last.test_top5, test_set.size()};
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dataset& test_set,
+                  TrainObserver* observer) {
+  const auto started = Clock::now();
+  check_train_inputs(config, train_set, test_set);
 
   models::InputShape input{train_set.channels, train_set.height, train_set.width,
                            train_set.num_classes};
@@ -315,14 +394,7 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
                                       ? models::default_widths(config.model, train_set.channels)
                                       : config.widths;
   const models::Network description = models::build(config.model, widths, input);
-  if (config.teacher) {
-    const models::InputShape& t = config.teacher->description().input;
-    if (t.channels != input.channels || t.height != input.height || t.width != input.width ||
-        t.num_classes != input.num_classes) {
-      throw std::invalid_argument("train: the distillation teacher (" + config.teacher_label +
-                                  ") takes other images or classes than the data");
-    }
-  }
+  check_teacher(config, input);
   auto net_ptr = std::make_shared<Network>(description, config.network, config.seed);
   Network& net = *net_ptr;
   auto optimizer = make_optimizer(config, net);
@@ -350,31 +422,8 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
 
   const auto identity = checkpoint_identity(config, train_set);
   int start_epoch = 0;
-  if (config.resume) {
-    const Checkpoint ck = read_checkpoint(config.checkpoint_path);
-    check_checkpoint_matches(ck, config.checkpoint_path, config.model, widths, identity);
-    if (ck.epochs_done > config.epochs) {
-      throw std::runtime_error(config.checkpoint_path + ": checkpoint is at epoch " +
-                               std::to_string(ck.epochs_done) + " of a run of " +
-                               std::to_string(config.epochs));
-    }
-    load_network(net, ck.network, config.checkpoint_path);
-    try {
-      optimizer->load_state(ck.optimizer);
-    } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(config.checkpoint_path + ": " + e.what());
-    }
-    std::istringstream rng_text(ck.rng_state);
-    rng_text >> rng;
-    if (!rng_text) throw std::runtime_error(config.checkpoint_path + ": malformed generator state");
-    result.history = history_from_text(ck.history, config.checkpoint_path);
-    if (static_cast<int>(result.history.size()) != ck.epochs_done) {
-      throw std::runtime_error(config.checkpoint_path + ": history has " +
-                               std::to_string(result.history.size()) + " epochs, checkpoint says " +
-                               std::to_string(ck.epochs_done));
-    }
-    start_epoch = ck.epochs_done;
-  }
+  if (config.resume)
+    start_epoch = resume_training(config, widths, identity, net, *optimizer, rng, result);
   result.resumed_from = start_epoch;
   if (observer) observer->on_start(config, description, start_epoch);
 
@@ -436,20 +485,8 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
     }
     result.history.push_back(stats);
 
-    if (!config.checkpoint_path.empty()) {
-      Checkpoint ck;
-      ck.model = config.model;
-      ck.widths = widths;
-      ck.options = identity;
-      ck.epochs_done = epoch + 1;
-      std::ostringstream rng_text;
-      rng_text << rng;
-      ck.rng_state = rng_text.str();
-      ck.history = history_to_text(result.history);
-      ck.network = save_network(net);
-      ck.optimizer = optimizer->state();
-      write_checkpoint(config.checkpoint_path, ck);
-    }
+    if (!config.checkpoint_path.empty())
+      save_training(config, widths, identity, epoch + 1, rng, result, net, *optimizer);
     epoch_seconds_sum += seconds_since(epoch_start);
     ++epochs_timed;
     if (observer) {
@@ -459,17 +496,8 @@ TrainResult train(const TrainConfig& config, const Dataset& train_set, const Dat
   }
 
   result.stopped_early = last_epoch < config.epochs;
-  if (!result.stopped_early && test_set.size() > 0) {
-    const bool have_last =
-        !result.history.empty() && result.history.back().epoch == config.epochs &&
-        !std::isnan(result.history.back().test_top1) && start_epoch < config.epochs;
-    if (have_last) {
-      const auto& last = result.history.back();
-      result.test = EvalStats{last.test_loss, last.test_top1, last.test_top5, test_set.size()};
-    } else {
-      result.test = evaluate(net, test_set, norm, config.eval_batch_size);
-    }
-  }
+  if (!result.stopped_early && test_set.size() > 0)
+    result.test = final_test(config, start_epoch, result, net, test_set, norm);
   result.seconds = seconds_since(started);
   result.network = std::move(net_ptr);
   return result;
