@@ -304,6 +304,52 @@ void zeros_like(Tensor& g, const Tensor& v) {
   g.set_zero();
 }
 
+// A layer's trainable node at its initial values (the FC head: uniform +-1/sqrt(c_in); a conv:
+// Kaiming-normal weights, LSQ's initial step, BN at identity, PACT at its initial clip).
+HeadNode make_head(const models::Layer& l, int in, int out, bool full8, Rng& rng) {
+  HeadNode nd;
+  nd.layer = l;
+  nd.in = in;
+  nd.out = out;
+  nd.weight.resize(l.c_out, l.c_in);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(l.c_in));
+  uniform_init(nd.weight, bound, rng);
+  nd.bias.resize(1, l.c_out);
+  uniform_init(nd.bias, bound, rng);
+  zeros_like(nd.weight_grad, nd.weight);
+  zeros_like(nd.bias_grad, nd.bias);
+  nd.full8 = full8;
+  return nd;
+}
+
+ConvNode make_conv(const models::Layer& l, int in, int out, bool quantized, Act act,
+                   const NetworkOptions& opt, Rng& rng) {
+  ConvNode nd;
+  nd.layer = l;
+  nd.in = in;
+  nd.out = out;
+  nd.conv = ConvParams{l.c_in, l.c_out, l.k, l.stride, l.pad, 0};
+  nd.quant_w = quantized && opt.weight_bits < 32;
+  nd.full8 = !nd.quant_w && opt.int8_full_precision;
+  nd.weight.resize(l.c_out, l.c_in, l.k, l.k);
+  kaiming_normal(nd.weight, l.c_in * l.k * l.k, rng);
+  zeros_like(nd.weight_grad, nd.weight);
+  if (nd.quant_w && opt.quantizer == QuantizerKind::kLsq) {
+    nd.step.resize(1, 1);
+    nd.step[0] = lsq_init_step(nd.weight.data(), nd.weight.size(), opt.weight_bits);
+    zeros_like(nd.step_grad, nd.step);
+  }
+  nd.bn = l.batch_norm;
+  if (nd.bn) nd.norm.init(l.c_out);
+  nd.act = act;
+  if (nd.act == Act::kPact) {
+    nd.clip.resize(1, 1);
+    nd.clip[0] = opt.pact_init_clip;
+    zeros_like(nd.clip_grad, nd.clip);
+  }
+  return nd;
+}
+
 }  // namespace
 
 Network::Network(const models::Network& description, const NetworkOptions& options,
@@ -372,18 +418,7 @@ Network::Network(const models::Network& description, const NetworkOptions& optio
       if (li != num_layers - 1)
         throw std::invalid_argument("model '" + m.desc.model + "': FC layer '" + l.name +
                                     "' is not the last layer");
-      HeadNode nd;
-      nd.layer = l;
-      nd.in = cur;
-      nd.out = m.new_value();
-      nd.weight.resize(l.c_out, l.c_in);
-      const double bound = 1.0 / std::sqrt(static_cast<double>(l.c_in));
-      uniform_init(nd.weight, bound, rng);
-      nd.bias.resize(1, l.c_out);
-      uniform_init(nd.bias, bound, rng);
-      zeros_like(nd.weight_grad, nd.weight);
-      zeros_like(nd.bias_grad, nd.bias);
-      nd.full8 = m.opt.int8_full_precision;
+      HeadNode nd = make_head(l, cur, m.new_value(), m.opt.int8_full_precision, rng);
       if (!m.convs.empty() && m.convs.back().out == cur) {
         nd.src_kind = Step::kConv;
         nd.src = static_cast<int>(m.convs.size()) - 1;
@@ -400,31 +435,8 @@ Network::Network(const models::Network& description, const NetworkOptions& optio
     const int b = block_of[li];
     const models::Block* bl = b >= 0 ? &m.desc.blocks[b] : nullptr;
     if (bl && li == bl->conv_a) block_in[b] = cur;
-    ConvNode nd;
-    nd.layer = l;
-    nd.in = is_shortcut[li] ? block_in[b] : cur;
-    nd.out = m.new_value();
-    nd.conv = ConvParams{l.c_in, l.c_out, l.k, l.stride, l.pad, 0};
-    nd.quant_w = m.layer_quantized(l) && m.opt.weight_bits < 32;
-    nd.full8 = !nd.quant_w && m.opt.int8_full_precision;
-    nd.weight.resize(l.c_out, l.c_in, l.k, l.k);
-    kaiming_normal(nd.weight, l.c_in * l.k * l.k, rng);
-    zeros_like(nd.weight_grad, nd.weight);
-    if (nd.quant_w && m.opt.quantizer == QuantizerKind::kLsq) {
-      nd.step.resize(1, 1);
-      nd.step[0] = lsq_init_step(nd.weight.data(), nd.weight.size(), m.opt.weight_bits);
-      zeros_like(nd.step_grad, nd.step);
-    }
-    nd.bn = l.batch_norm;
-    if (nd.bn) {
-      nd.norm.init(l.c_out);
-    }
-    nd.act = l.relu ? act_for(li) : Act::kNone;
-    if (nd.act == Act::kPact) {
-      nd.clip.resize(1, 1);
-      nd.clip[0] = m.opt.pact_init_clip;
-      zeros_like(nd.clip_grad, nd.clip);
-    }
+    ConvNode nd = make_conv(l, is_shortcut[li] ? block_in[b] : cur, m.new_value(),
+                            m.layer_quantized(l), l.relu ? act_for(li) : Act::kNone, m.opt, rng);
     const int out = nd.out;
     m.convs.push_back(std::move(nd));
     m.plan.push_back(Step{Step::kConv, static_cast<int>(m.convs.size()) - 1});
