@@ -191,6 +191,43 @@ void conv2d_forward(const ConvParams& p, const Tensor& x, const float* weight, T
   }
 }
 
+namespace {
+
+// The packed left operand of dx's GEMM, in ws.flipped: the flipped filters of the dx conv
+// (stride 1), else W itself (dcol = W^T dy; pointwise: dx = W^T dy).
+void pack_dx_operand(const ConvParams& p, const float* weight, bool pointwise, bool dx_as_conv,
+                     ConvWorkspace& ws) {
+  const int kdim = p.c_in * p.k * p.k;
+  const int kdim_b = p.c_out * p.k * p.k;
+  const int kk = p.k * p.k;
+  if (dx_as_conv) {
+    // The dx conv's At (kdim_b x c_in): At[(o*kk + t)*c_in + c] = w[o][c][flipped tap t].
+    ws.scratch.resize(static_cast<std::size_t>(kdim_b) * p.c_in);
+    for (int o = 0; o < p.c_out; ++o)
+      for (int c = 0; c < p.c_in; ++c)
+        for (int t = 0; t < kk; ++t)
+          ws.scratch[static_cast<std::size_t>(o * kk + t) * p.c_in + c] =
+              weight[static_cast<std::size_t>(o) * p.ld() + c * kk + (kk - 1 - t)];
+    ws.flipped.resize(ws.scratch.size());
+    detail::pack_at(p.c_in, kdim_b, ws.scratch.data(), ws.flipped.data());
+  } else {
+    // dcol = W^T dy: At = W (c_out x kdim), compact.
+    ws.scratch.resize(static_cast<std::size_t>(p.c_out) * kdim);
+    for (int o = 0; o < p.c_out; ++o)
+      for (int j = 0; j < kdim; ++j)
+        ws.scratch[static_cast<std::size_t>(o) * kdim + j] =
+            weight[static_cast<std::size_t>(o) * p.ld() + j];
+    ws.flipped.resize(ws.scratch.size());
+    // Pointwise: A = W^T dy's At is W (c_out x c_in); strided: dcol = W^T dy, At = W (c_out x kdim).
+    if (pointwise)
+      detail::pack_at(p.c_in, p.c_out, ws.scratch.data(), ws.flipped.data());
+    else
+      detail::pack_at(kdim, p.c_out, ws.scratch.data(), ws.flipped.data());
+  }
+}
+
+}  // namespace
+
 void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, const Tensor& dy,
                      float* dweight, Tensor* dx, bool accumulate_dx, ConvWorkspace& ws) {
   assert(x.c() == p.c_in && dy.c() == p.c_out);
@@ -208,31 +245,7 @@ void conv2d_backward(const ConvParams& p, const Tensor& x, const float* weight, 
     dx->resize_like(x);
     if (!pointwise && !dx_as_conv) dx->set_zero();
   }
-  const int kk = p.k * p.k;
-  if (dx && dx_as_conv) {
-    // The dx conv's At (kdim_b x c_in): At[(o*kk + t)*c_in + c] = w[o][c][flipped tap t].
-    ws.scratch.resize(static_cast<std::size_t>(kdim_b) * p.c_in);
-    for (int o = 0; o < p.c_out; ++o)
-      for (int c = 0; c < p.c_in; ++c)
-        for (int t = 0; t < kk; ++t)
-          ws.scratch[static_cast<std::size_t>(o * kk + t) * p.c_in + c] =
-              weight[static_cast<std::size_t>(o) * p.ld() + c * kk + (kk - 1 - t)];
-    ws.flipped.resize(ws.scratch.size());
-    detail::pack_at(p.c_in, kdim_b, ws.scratch.data(), ws.flipped.data());
-  } else if (dx) {
-    // dcol = W^T dy: At = W (c_out x kdim), compact.
-    ws.scratch.resize(static_cast<std::size_t>(p.c_out) * kdim);
-    for (int o = 0; o < p.c_out; ++o)
-      for (int j = 0; j < kdim; ++j)
-        ws.scratch[static_cast<std::size_t>(o) * kdim + j] =
-            weight[static_cast<std::size_t>(o) * p.ld() + j];
-    ws.flipped.resize(ws.scratch.size());
-    // Pointwise: A = W^T dy's At is W (c_out x c_in); strided: dcol = W^T dy, At = W (c_out x kdim).
-    if (pointwise)
-      detail::pack_at(p.c_in, p.c_out, ws.scratch.data(), ws.flipped.data());
-    else
-      detail::pack_at(kdim, p.c_out, ws.scratch.data(), ws.flipped.data());
-  }
+  if (dx) pack_dx_operand(p, weight, pointwise, dx_as_conv, ws);
   const bool same = is_same(p);  // then is_same(pb) too, with the same masks
   if (same) same_masks(h, w, p.k, ws);
   const bool gathered = is_gathered(p);
