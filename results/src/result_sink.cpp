@@ -5,24 +5,18 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/name_table.h"
 #include "nce/models/network.h"
 
 namespace nce::results {
 
 const char* to_string(RunStatus status) {
-  switch (status) {
-    case RunStatus::kRunning:
-      return "running";
-    case RunStatus::kFinished:
-      return "finished";
-    case RunStatus::kFailed:
-      return "failed";
-    case RunStatus::kInterrupted:
-      return "interrupted";
-    case RunStatus::kDiverged:
-      return "diverged";
-  }
-  return "unknown";
+  static const NamedValue<RunStatus> kNames[] = {{RunStatus::kRunning, "running"},
+                                                 {RunStatus::kFinished, "finished"},
+                                                 {RunStatus::kFailed, "failed"},
+                                                 {RunStatus::kInterrupted, "interrupted"},
+                                                 {RunStatus::kDiverged, "diverged"}};
+  return name_of(kNames, status, "unknown");
 }
 
 namespace {

@@ -2,7 +2,9 @@
 #include "nce/common/input_file.h"
 
 #include "nce/common/ini.h"
+#include "nce/common/name_table.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -94,12 +96,18 @@ bool parse_bool(const std::string& source, const std::string& key, const std::st
   fail(source, key, value, "must be true or false");
 }
 
+const NamedValue<Dataflow> kDataflowNames[] = {
+    {Dataflow::kOS, "os"}, {Dataflow::kWS, "ws"}, {Dataflow::kIS, "is"}};
+
+// A .cfg may spell the dataflow in lower or in upper case ("ws", "WS"; not "Ws").
 Dataflow parse_dataflow(const std::string& source, const std::string& key,
                         const std::string& value) {
-  if (value == "os" || value == "OS") return Dataflow::kOS;
-  if (value == "ws" || value == "WS") return Dataflow::kWS;
-  if (value == "is" || value == "IS") return Dataflow::kIS;
-  fail(source, key, value, "unknown dataflow (expected os, ws or is)");
+  for (const NamedValue<Dataflow>& entry : kDataflowNames) {
+    std::string upper = entry.name;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (value == entry.name || value == upper) return entry.value;
+  }
+  fail(source, key, value, "unknown dataflow (expected " + names_list(kDataflowNames) + ")");
 }
 
 // The keys of a .cfg in canonical order, with how each is read into a HwConfig.
@@ -244,15 +252,11 @@ std::string stem_of(const std::string& path) {
 }  // namespace
 
 const char* to_string(Dataflow dataflow) {
-  switch (dataflow) {
-    case Dataflow::kOS:
-      return "os";
-    case Dataflow::kWS:
-      return "ws";
-    case Dataflow::kIS:
-      return "is";
-  }
-  return "?";
+  return name_of(kDataflowNames, dataflow);
+}
+
+std::optional<Dataflow> dataflow_named(const std::string& name) {
+  return value_named(kDataflowNames, name);
 }
 
 std::int64_t HwConfig::ifmap_working_bits() const {

@@ -97,12 +97,8 @@ ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string&
   c.ofmap_sram_kb = to_bounded_int(source, arch + ".OfmapSramSzkB", get(arch, "OfmapSramSzkB"),
                                    kMaxScaleSimSramKb, kSramWhy);
   const std::string df = get(arch, "Dataflow");
-  if (df == "os") {
-    c.dataflow = Dataflow::kOS;
-  } else if (df == "ws") {
-    c.dataflow = Dataflow::kWS;
-  } else if (df == "is") {
-    c.dataflow = Dataflow::kIS;
+  if (const auto dataflow = dataflow_named(df)) {
+    c.dataflow = *dataflow;
   } else {
     throw std::invalid_argument(source + ": key 'architecture_presets.Dataflow' = '" + df +
                                 "': unknown dataflow (expected os, ws or is, lower case)");

@@ -4,28 +4,27 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "nce/common/name_table.h"
 #include "parallel.h"
 
 namespace nce::nn {
 
+namespace {
+
+const NamedValue<QuantizerKind> kQuantizerNames[] = {{QuantizerKind::kSawb, "sawb"},
+                                                     {QuantizerKind::kDorefa, "dorefa"},
+                                                     {QuantizerKind::kLsq, "lsq"}};
+
+}  // namespace
+
 const char* to_string(QuantizerKind kind) {
-  switch (kind) {
-    case QuantizerKind::kSawb:
-      return "sawb";
-    case QuantizerKind::kDorefa:
-      return "dorefa";
-    case QuantizerKind::kLsq:
-      return "lsq";
-  }
-  return "?";
+  return name_of(kQuantizerNames, kind);
 }
 
 QuantizerKind parse_quantizer(const std::string& name) {
-  if (name == "sawb") return QuantizerKind::kSawb;
-  if (name == "dorefa") return QuantizerKind::kDorefa;
-  if (name == "lsq") return QuantizerKind::kLsq;
-  throw std::invalid_argument("unknown weight quantizer '" + name +
-                              "' (expected sawb, dorefa or lsq)");
+  if (const auto kind = value_named(kQuantizerNames, name)) return *kind;
+  throw std::invalid_argument("unknown weight quantizer '" + name + "' (expected " +
+                              names_list(kQuantizerNames) + ")");
 }
 
 bool is_supported_bits(int bits) {
