@@ -48,15 +48,8 @@ std::vector<CampaignRun> load_campaign_runs(const Database& db, const CandidateF
   std::vector<CampaignRun> runs;
   while (stmt.step()) {
     CampaignRun r;
-    r.id = stmt.column_int(0);
-    r.campaign = stmt.column_text(1);
-    r.arm = stmt.column_text(2);
-    r.hw = stmt.column_text(3);
-    r.status = stmt.column_text(4);
-    r.method = stmt.column_text(5);
-    r.model = stmt.column_text(6);
-    r.dataset = stmt.column_text(7);
-    if (!stmt.is_null(8)) r.bits = static_cast<int>(stmt.column_int(8));
+    stmt.read_columns(r.id, r.campaign, r.arm, r.hw, r.status, r.method, r.model, r.dataset,
+                      r.bits);  // bits: 0 for NULL
     runs.push_back(std::move(r));
   }
   return runs;

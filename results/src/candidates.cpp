@@ -113,25 +113,9 @@ std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFil
   std::vector<CandidateRow> rows;
   while (stmt.step()) {
     CandidateRow r;
-    r.run_id = stmt.column_int(0);
-    r.method = stmt.column_text(1);
-    r.model = stmt.column_text(2);
-    r.dataset = stmt.column_text(3);
-    if (!stmt.is_null(4)) r.bits = static_cast<int>(stmt.column_int(4));
-    r.hw = stmt.column_text(5);
-    if (!stmt.is_null(6)) r.epoch = static_cast<int>(stmt.column_int(6));
-    r.phase = stmt.column_text(7);
-    r.widths = stmt.column_text(8);
-    r.macs = stmt.column_opt_int(9);
-    r.params = stmt.column_opt_int(10);
-    r.latency_cycles = stmt.column_opt_int(11);
-    r.energy_pj = stmt.column_opt_double(12);
-    r.top1 = stmt.column_opt_double(13);
-    r.run_method = stmt.column_text(14);
-    r.run_status = stmt.column_text(15);
-    r.seed = stmt.column_opt_int(16);
-    r.campaign = stmt.column_text(17);
-    r.arm = stmt.column_text(18);
+    stmt.read_columns(r.run_id, r.method, r.model, r.dataset, r.bits, r.hw, r.epoch, r.phase,
+                      r.widths, r.macs, r.params, r.latency_cycles, r.energy_pj, r.top1,
+                      r.run_method, r.run_status, r.seed, r.campaign, r.arm);
     rows.push_back(std::move(r));
   }
   return rows;
