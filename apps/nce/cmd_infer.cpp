@@ -53,22 +53,15 @@ int run_infer_command(const std::vector<std::string>& args) {
     if (vm["json"].as<bool>()) {
       JsonWriter j(std::cout);
       j.begin_object();
-      j.key("model").value(c.model);
-      j.key("engine").value(r.kernel);
-      j.key("images").value(r.images);
-      j.key("top1").value(r.top1);
-      j.key("top5").value(r.top5);
-      j.key("seconds").value(r.seconds);
-      j.key("images_per_s").value(ips);
-      j.key("threads").value(omp_get_max_threads());
+      j.members("model", c.model, "engine", r.kernel, "images", r.images, "top1", r.top1, "top5",
+                r.top5, "seconds", r.seconds, "images_per_s", ips, "threads",
+                omp_get_max_threads());
       if (r.compared) {
-        j.key("trainer_top1").value(r.agreement.float_top1);
-        j.key("agree").value(r.agreement.equal);
-        j.key("disagree").value(r.agreement.images - r.agreement.equal);
-        j.key("disagree_logit_ties").value(r.agreement.logit_ties);
-        j.key("disagree_code_ties").value(r.agreement.code_ties);
-        j.key("disagree_other").value(r.agreement.other);
-        j.key("disagreeing_images").value(r.agreement.disagreeing);
+        j.members("trainer_top1", r.agreement.float_top1, "agree", r.agreement.equal, "disagree",
+                  r.agreement.images - r.agreement.equal, "disagree_logit_ties",
+                  r.agreement.logit_ties, "disagree_code_ties", r.agreement.code_ties,
+                  "disagree_other", r.agreement.other, "disagreeing_images",
+                  r.agreement.disagreeing);
       }
       j.end_object();
       std::cout << "\n";

@@ -89,30 +89,18 @@ void print_table(const models::Network& net) {
 void print_json(const models::Network& net) {
   JsonWriter j(std::cout);
   j.begin_object();
-  j.key("model").value(net.model);
-  j.key("macs").value(net.macs());
-  j.key("params").value(net.params());
-  j.key("macs_with_bias").value(net.macs_with_bias());
+  j.members("model", net.model, "macs", net.macs(), "params", net.params(), "macs_with_bias",
+            net.macs_with_bias());
   if (!net.widths.empty()) j.key("widths").value(net.widths);
   j.key("input").value(std::vector<int>{net.input.channels, net.input.height, net.input.width});
   j.key("layers").begin_array();
   for (const auto& l : net.layers) {
     const models::GemmShape g = l.gemm();
     j.begin_object();
-    j.key("name").value(l.name);
-    j.key("kind").value(models::to_string(l.kind));
-    j.key("c_in").value(l.c_in);
-    j.key("c_out").value(l.c_out);
-    j.key("k").value(l.k);
-    j.key("stride").value(l.stride);
-    j.key("h_in").value(l.h_in);
-    j.key("w_in").value(l.w_in);
-    j.key("h_out").value(l.h_out);
-    j.key("w_out").value(l.w_out);
-    j.key("macs").value(l.macs());
-    j.key("params").value(l.params());
-    j.key("pad").value(l.pad);
-    j.key("quantized").value(l.quantized);
+    j.members("name", l.name, "kind", models::to_string(l.kind), "c_in", l.c_in, "c_out", l.c_out,
+              "k", l.k, "stride", l.stride, "h_in", l.h_in, "w_in", l.w_in, "h_out", l.h_out,
+              "w_out", l.w_out, "macs", l.macs(), "params", l.params(), "pad", l.pad, "quantized",
+              l.quantized);
     j.key("gemm").begin_object().key("K").value(g.K).key("N").value(g.N).key("M").value(g.M);
     j.end_object();
     j.end_object();
