@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "nce/common/name_table.h"
+#include "nce/common/text.h"
 #include "nce/models/network.h"
 
 namespace nce::results {
@@ -20,12 +21,6 @@ const char* to_string(RunStatus status) {
 }
 
 namespace {
-
-std::string number_text(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
 
 [[noreturn]] void bad_record(const char* field, const std::string& value, const char* why) {
   throw std::invalid_argument(std::string("result record: ") + field + " = " + value + ": " + why);

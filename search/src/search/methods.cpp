@@ -6,18 +6,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/text.h"
 #include "nce/nn/dataset.h"
 #include "nce/search/arch_params.h"
 
 namespace nce::search {
 
 namespace {
-
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
 
 // nce and tas: the supernet search, then the retrain of the last derived design.
 class SupernetMethod : public Method {
@@ -57,8 +52,8 @@ class WrpnMethod : public RetrainMethod {
     Candidate best;
     for (double m : c.wrpn_multipliers) {
       const std::vector<int> widths = models::scale_widths(r.base().widths, m);
-      keep_best(best,
-                c.retrain ? r.retrain(widths, "wrpn", "wrpn-" + num(m)) : r.costed(widths, 0));
+      keep_best(best, c.retrain ? r.retrain(widths, "wrpn", "wrpn-" + number_text(m))
+                                : r.costed(widths, 0));
     }
     return best;
   }
