@@ -41,6 +41,8 @@ class JsonWriter {
   }
 
  private:
+  JsonWriter& open(char bracket);   // '{' or '['
+  JsonWriter& close(char bracket);  // '}' or ']' (the caller asserts a container is open)
   void before_value();
   void newline();
   std::ostream& out_;
