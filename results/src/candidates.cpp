@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "filter_sql.h"
+
 namespace nce::results {
 
 Metric parse_metric(const std::string& name) {
@@ -80,7 +82,7 @@ bool has_campaign_columns(const Database& db) {
 
 std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFilter& filter) {
   const bool campaigns = has_campaign_columns(db);
-  std::string sql =
+  FilterSql sql(
       "SELECT run_id, method, model, dataset, bits, hw, epoch, phase, widths, macs, params, "
       "latency_cycles, energy_pj, top1, run_method, run_status, seed, campaign, arm FROM (SELECT "
       "c.id AS candidate_id, c.run_id, COALESCE(c.method, r.method) AS method, "
@@ -90,26 +92,18 @@ std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFil
       "r.status AS run_status, r.seed AS seed, " +
       std::string(campaigns ? "r.campaign AS campaign, r.arm AS arm"
                             : "NULL AS campaign, NULL AS arm") +
-      " FROM candidates c JOIN runs r ON r.id = c.run_id WHERE r.status <> 'diverged') WHERE 1";
-  std::vector<std::string> text_args;
-  auto add_text = [&](const std::string& column, const std::string& value) {
-    if (value.empty()) return;
-    sql += " AND " + column + " = ?";
-    text_args.push_back(value);
-  };
-  add_text("method", filter.method);
-  add_text("model", filter.model);
-  add_text("dataset", filter.dataset);
-  add_text("hw", filter.hw);
-  add_text("phase", filter.phase);
-  if (!filter.campaign.empty() && !campaigns) sql += " AND 0";  // no run belongs to a campaign
-  add_text("campaign", filter.campaign);
-  if (filter.bits > 0) sql += " AND bits = " + std::to_string(filter.bits);
-  if (filter.run_id) sql += " AND run_id = " + std::to_string(*filter.run_id);
-  for (Metric m : filter.require) sql += std::string(" AND ") + metric_column(m) + " IS NOT NULL";
-  sql += " ORDER BY candidate_id";
-  auto stmt = db.prepare(sql);
-  for (size_t i = 0; i < text_args.size(); ++i) stmt.bind(static_cast<int>(i + 1), text_args[i]);
+      " FROM candidates c JOIN runs r ON r.id = c.run_id WHERE r.status <> 'diverged') WHERE 1");
+  sql.run_texts(filter);
+  sql.text("phase", filter.phase);
+  if (!filter.campaign.empty() && !campaigns) sql.append(" AND 0");  // no run is a campaign's
+  sql.text("campaign", filter.campaign);
+  if (filter.bits > 0) sql.append(" AND bits = " + std::to_string(filter.bits));
+  if (filter.run_id) sql.append(" AND run_id = " + std::to_string(*filter.run_id));
+  for (Metric m : filter.require) {
+    sql.append(std::string(" AND ") + metric_column(m) + " IS NOT NULL");
+  }
+  sql.append(" ORDER BY candidate_id");
+  auto stmt = sql.prepare(db);
   std::vector<CandidateRow> rows;
   while (stmt.step()) {
     CandidateRow r;
