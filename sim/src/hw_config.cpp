@@ -117,93 +117,51 @@ struct KeySpec {
   std::function<std::string(const HwConfig&)> get;
 };
 
+// The key of an integer field in lo..hi.
+KeySpec int_key(const char* key, int HwConfig::*field, long lo, long hi) {
+  return {key,
+          [=](HwConfig& c, const std::string& s, const std::string& v) {
+            c.*field = parse_int(s, key, v, lo, hi);
+          },
+          [=](const HwConfig& c) { return std::to_string(c.*field); }};
+}
+
+// The key of a real field within `bounds`, written back in its shortest exact text.
+KeySpec double_key(const char* key, double HwConfig::*field, const Bounds& bounds) {
+  return {key,
+          [=](HwConfig& c, const std::string& s, const std::string& v) {
+            c.*field = parse_double(s, key, v, bounds);
+          },
+          [=](const HwConfig& c) { return format_double(c.*field); }};
+}
+
 const std::vector<KeySpec>& key_specs() {
   static const std::vector<KeySpec> specs = {
-      {"array.rows",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.rows = parse_int(s, "array.rows", v, 1, 4096);
-       },
-       [](const HwConfig& c) { return std::to_string(c.rows); }},
-      {"array.cols",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.cols = parse_int(s, "array.cols", v, 1, 4096);
-       },
-       [](const HwConfig& c) { return std::to_string(c.cols); }},
-      {"array.bits",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.bits = parse_int(s, "array.bits", v, 1, 16);
-       },
-       [](const HwConfig& c) { return std::to_string(c.bits); }},
-      {"array.acc_bits",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.acc_bits = parse_int(s, "array.acc_bits", v, 1, 64);
-       },
-       [](const HwConfig& c) { return std::to_string(c.acc_bits); }},
+      int_key("array.rows", &HwConfig::rows, 1, 4096),
+      int_key("array.cols", &HwConfig::cols, 1, 4096),
+      int_key("array.bits", &HwConfig::bits, 1, 16),
+      int_key("array.acc_bits", &HwConfig::acc_bits, 1, 64),
       {"array.dataflow",
        [](HwConfig& c, const std::string& s, const std::string& v) {
          c.dataflow = parse_dataflow(s, "array.dataflow", v);
        },
        [](const HwConfig& c) { return std::string(to_string(c.dataflow)); }},
-      {"memory.ifmap_sram_kb",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ifmap_sram_kb = parse_double(s, "memory.ifmap_sram_kb", v, kSramKb);
-       },
-       [](const HwConfig& c) { return format_double(c.ifmap_sram_kb); }},
-      {"memory.filter_sram_kb",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.filter_sram_kb = parse_double(s, "memory.filter_sram_kb", v, kSramKb);
-       },
-       [](const HwConfig& c) { return format_double(c.filter_sram_kb); }},
-      {"memory.ofmap_sram_kb",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ofmap_sram_kb = parse_double(s, "memory.ofmap_sram_kb", v, kSramKb);
-       },
-       [](const HwConfig& c) { return format_double(c.ofmap_sram_kb); }},
+      double_key("memory.ifmap_sram_kb", &HwConfig::ifmap_sram_kb, kSramKb),
+      double_key("memory.filter_sram_kb", &HwConfig::filter_sram_kb, kSramKb),
+      double_key("memory.ofmap_sram_kb", &HwConfig::ofmap_sram_kb, kSramKb),
       {"memory.double_buffered",
        [](HwConfig& c, const std::string& s, const std::string& v) {
          c.double_buffered = parse_bool(s, "memory.double_buffered", v);
        },
        [](const HwConfig& c) { return std::string(c.double_buffered ? "true" : "false"); }},
-      {"memory.dram_bytes_per_cycle",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.dram_bytes_per_cycle = parse_double(s, "memory.dram_bytes_per_cycle", v, kDramBytes);
-       },
-       [](const HwConfig& c) { return format_double(c.dram_bytes_per_cycle); }},
-      {"clock.mhz",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.clock_mhz = parse_double(s, "clock.mhz", v, kClockMhz);
-       },
-       [](const HwConfig& c) { return format_double(c.clock_mhz); }},
-      {"energy.mac_pj",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.mac_pj = parse_double(s, "energy.mac_pj", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.mac_pj); }},
-      {"energy.idle_pe_pj",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.idle_pe_pj = parse_double(s, "energy.idle_pe_pj", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.idle_pe_pj); }},
-      {"energy.ifmap_sram_pj_per_bit",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ifmap_sram_pj_per_bit = parse_double(s, "energy.ifmap_sram_pj_per_bit", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.ifmap_sram_pj_per_bit); }},
-      {"energy.filter_sram_pj_per_bit",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.filter_sram_pj_per_bit = parse_double(s, "energy.filter_sram_pj_per_bit", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.filter_sram_pj_per_bit); }},
-      {"energy.ofmap_sram_pj_per_bit",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ofmap_sram_pj_per_bit = parse_double(s, "energy.ofmap_sram_pj_per_bit", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.ofmap_sram_pj_per_bit); }},
-      {"energy.dram_pj_per_bit",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.dram_pj_per_bit = parse_double(s, "energy.dram_pj_per_bit", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.dram_pj_per_bit); }},
+      double_key("memory.dram_bytes_per_cycle", &HwConfig::dram_bytes_per_cycle, kDramBytes),
+      double_key("clock.mhz", &HwConfig::clock_mhz, kClockMhz),
+      double_key("energy.mac_pj", &HwConfig::mac_pj, kEventPj),
+      double_key("energy.idle_pe_pj", &HwConfig::idle_pe_pj, kEventPj),
+      double_key("energy.ifmap_sram_pj_per_bit", &HwConfig::ifmap_sram_pj_per_bit, kEventPj),
+      double_key("energy.filter_sram_pj_per_bit", &HwConfig::filter_sram_pj_per_bit, kEventPj),
+      double_key("energy.ofmap_sram_pj_per_bit", &HwConfig::ofmap_sram_pj_per_bit, kEventPj),
+      double_key("energy.dram_pj_per_bit", &HwConfig::dram_pj_per_bit, kEventPj),
   };
   return specs;
 }
