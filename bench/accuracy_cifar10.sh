@@ -15,22 +15,7 @@
 source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 nce="$here/../build/apps/nce/nce" data="" epochs=30 out="runs/accuracy_cifar10" subset=0
 test_subset=0 max_batches=0 bits_list="32 2" warmup=1 seeds="1"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --data) data="$2"; shift 2 ;;
-    --epochs) epochs="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    --nce) nce="$2"; shift 2 ;;
-    --subset) subset="$2"; shift 2 ;;
-    --test-subset) test_subset="$2"; shift 2 ;;
-    --max-batches) max_batches="$2"; shift 2 ;;
-    --bits) bits_list="$2"; shift 2 ;;
-    --warmup-epochs) warmup="$2"; shift 2 ;;
-    --seeds) seeds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) bench_unknown_argument "$1" ;;
-  esac
-done
+bench_options "--data=data --epochs=epochs --out=out --nce=nce --subset=subset --test-subset=test_subset --max-batches=max_batches --bits=bits_list --warmup-epochs=warmup --seeds=seeds" "$@"
 [ -n "$data" ] || bench_fail "--data DIR (cifar-10-batches-bin) is required"
 [ -x "$nce" ] || bench_fail "no nce executable at $nce"
 [ "$warmup" -le "$epochs" ] || warmup=0

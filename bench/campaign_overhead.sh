@@ -15,12 +15,7 @@ source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 nce="$here/../build/apps/nce/nce"
 REPEATS="${REPEATS:-3}" SEEDS="${SEEDS:-1 2}" SUBSET="${SUBSET:-60}" EPOCHS="${EPOCHS:-1}"
 THREADS="${THREADS:-2}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --nce) nce="$2"; shift 2 ;;
-    *) bench_unknown_argument "$1" ;;
-  esac
-done
+bench_options "--nce=nce" "$@"
 [ -x "$nce" ] || bench_fail "no $nce (cmake --build build --target nce)"
 hw="$here/../hw_configs/edge-16x16-ws-2b.cfg"
 dir="$(mktemp -d)"

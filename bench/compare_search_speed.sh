@@ -20,13 +20,7 @@ source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 bench="$here/../build/bench/nce_bench_search" autodl=""
 REPEATS="${REPEATS:-5}" NCE_ROUNDS="${NCE_ROUNDS:-3}" TAS_STEPS="${TAS_STEPS:-5}" TAS_WARMUP="${TAS_WARMUP:-3}"
 BATCH="${BATCH:-128}" THREADS="${THREADS:-2}" BITS="${BITS:-32 2}" PYTHON="${PYTHON:-/usr/bin/python3}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --autodl) autodl="$2"; shift 2 ;;
-    --nce-bench) bench="$2"; shift 2 ;;
-    *) bench_unknown_argument "$1" ;;
-  esac
-done
+bench_options "--autodl=autodl --nce-bench=bench" "$@"
 bench_need_autodl "$autodl"
 [ -x "$bench" ] || bench_fail "no $bench (cmake --build build --target nce_bench_search)"
 bench_need_torch "apt-get install python3-torch"

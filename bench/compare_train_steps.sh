@@ -12,16 +12,7 @@
 source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 nce="$here/../build/apps/nce/nce" data="" model=resnet20 subset=10 steps=30
 PYTHON="${PYTHON:-/usr/bin/python3}" CONFIGS="${CONFIGS:-32:sawb 2:sawb 2:dorefa 4:sawb}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --data) data="$2"; shift 2 ;;
-    --nce) nce="$2"; shift 2 ;;
-    --model) model="$2"; shift 2 ;;
-    --subset) subset="$2"; shift 2 ;;
-    --steps) steps="$2"; shift 2 ;;
-    *) bench_unknown_argument "$1" ;;
-  esac
-done
+bench_options "--data=data --nce=nce --model=model --subset=subset --steps=steps" "$@"
 [ -n "$data" ] || bench_fail "--data DIR (cifar-10-batches-bin) is required"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
