@@ -89,13 +89,9 @@ int run_bench_sim(const std::vector<std::string>& args) {
   return 0;
 }
 
-int bench_sim_command(const std::vector<std::string>& args) {
-  return run_guarded("bench sim", [&] { return run_bench_sim(args); });
-}
-
 }  // namespace
 
 NCE_REGISTER_COMMAND("bench sim", "simulator speed: SystemC engine, fast path, cost table",
-                     bench_sim_command);
+                     run_bench_sim);
 
 }  // namespace nce::app

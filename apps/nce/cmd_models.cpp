@@ -111,78 +111,71 @@ void print_json(const models::Network& net) {
 }
 
 int models_show(const std::vector<std::string>& args) {
-  return run_guarded("models show", [&] {
-    po::options_description opts("Options");
-    add_network_options(opts);
-    opts.add_options()("json", "print the JSON contract instead of a table");
-    po::variables_map vm;
-    if (!parse_or_help(args, "models show",
-                       "(--model NAME [--widths W,...] [--wrpn X] [--dataset D] | --topology "
-                       "FILE.csv) [--json]\n\nPer-layer shapes, the GEMM each conv/FC lowers to "
-                       "(K = k*k*C_in, N = H_out*W_out, M = C_out), MACs and PARAMs.",
-                       opts, vm)) {
-      return 0;
-    }
-    const models::Network net = network_from(vm);
-    if (vm.count("json")) {
-      print_json(net);
-    } else {
-      print_table(net);
-    }
+  po::options_description opts("Options");
+  add_network_options(opts);
+  opts.add_options()("json", "print the JSON contract instead of a table");
+  po::variables_map vm;
+  if (!parse_or_help(args, "models show",
+                     "(--model NAME [--widths W,...] [--wrpn X] [--dataset D] | --topology "
+                     "FILE.csv) [--json]\n\nPer-layer shapes, the GEMM each conv/FC lowers to "
+                     "(K = k*k*C_in, N = H_out*W_out, M = C_out), MACs and PARAMs.",
+                     opts, vm)) {
     return 0;
-  });
+  }
+  const models::Network net = network_from(vm);
+  if (vm.count("json")) {
+    print_json(net);
+  } else {
+    print_table(net);
+  }
+  return 0;
 }
 
 int models_list(const std::vector<std::string>& args) {
-  return run_guarded("models list", [&] {
-    po::options_description opts("Options");
-    po::variables_map vm;
-    if (!parse_or_help(args, "models list", "\n\nThe models nce knows, with their totals.", opts,
-                       vm)) {
-      return 0;
-    }
-    std::cout << std::left << std::setw(11) << "model" << std::right << std::setw(10) << "input"
-              << std::setw(12) << "searchable" << std::setw(14) << "MACs" << std::setw(12)
-              << "PARAMs"
-              << "\n";
-    for (const auto& name : models::model_names()) {
-      const models::Network net = models::build_canonical(name);
-      std::ostringstream in;
-      in << net.input.channels << "x" << net.input.height << "x" << net.input.width;
-      std::cout << std::left << std::setw(11) << name << std::right << std::setw(10) << in.str()
-                << std::setw(12) << net.num_searchable() << std::setw(14) << net.macs()
-                << std::setw(12) << net.params() << "\n";
-    }
+  po::options_description opts("Options");
+  po::variables_map vm;
+  if (!parse_or_help(args, "models list", "\n\nThe models nce knows, with their totals.", opts,
+                     vm)) {
     return 0;
-  });
+  }
+  std::cout << std::left << std::setw(11) << "model" << std::right << std::setw(10) << "input"
+            << std::setw(12) << "searchable" << std::setw(14) << "MACs" << std::setw(12) << "PARAMs"
+            << "\n";
+  for (const auto& name : models::model_names()) {
+    const models::Network net = models::build_canonical(name);
+    std::ostringstream in;
+    in << net.input.channels << "x" << net.input.height << "x" << net.input.width;
+    std::cout << std::left << std::setw(11) << name << std::right << std::setw(10) << in.str()
+              << std::setw(12) << net.num_searchable() << std::setw(14) << net.macs()
+              << std::setw(12) << net.params() << "\n";
+  }
+  return 0;
 }
 
 int models_export(const std::vector<std::string>& args) {
-  return run_guarded("models export", [&] {
-    po::options_description opts("Options");
-    add_network_options(opts);
-    opts.add_options()("out", po::value<std::string>()->default_value("-"),
-                       "topology CSV to write (- = stdout)");
-    po::variables_map vm;
-    if (!parse_or_help(
-            args, "models export",
-            "--model NAME [--widths W,...] [--dataset D] [--out FILE.csv]\n\n"
-            "Writes the network as a SCALE-Sim topology CSV (inputs already padded). After "
-            "SCALE-Sim's 9 columns (the 9th: stride width) come Quantized (1/0) and Pad, "
-            "which SCALE-Sim ignores and --topology reads back.",
-            opts, vm)) {
-      return 0;
-    }
-    const models::Network net = network_from(vm);
-    const std::string out = vm["out"].as<std::string>();
-    if (out == "-") {
-      models::write_topology_csv(net, std::cout);
-    } else {
-      models::write_topology_csv(net, out);
-      std::cerr << "wrote " << net.layers.size() << " layers to " << out << "\n";
-    }
+  po::options_description opts("Options");
+  add_network_options(opts);
+  opts.add_options()("out", po::value<std::string>()->default_value("-"),
+                     "topology CSV to write (- = stdout)");
+  po::variables_map vm;
+  if (!parse_or_help(
+          args, "models export",
+          "--model NAME [--widths W,...] [--dataset D] [--out FILE.csv]\n\n"
+          "Writes the network as a SCALE-Sim topology CSV (inputs already padded). After "
+          "SCALE-Sim's 9 columns (the 9th: stride width) come Quantized (1/0) and Pad, "
+          "which SCALE-Sim ignores and --topology reads back.",
+          opts, vm)) {
     return 0;
-  });
+  }
+  const models::Network net = network_from(vm);
+  const std::string out = vm["out"].as<std::string>();
+  if (out == "-") {
+    models::write_topology_csv(net, std::cout);
+  } else {
+    models::write_topology_csv(net, out);
+    std::cerr << "wrote " << net.layers.size() << " layers to " << out << "\n";
+  }
+  return 0;
 }
 
 }  // namespace

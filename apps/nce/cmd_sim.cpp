@@ -182,13 +182,9 @@ int run_sim(const std::vector<std::string>& args) {
   return 0;
 }
 
-int sim_command(const std::vector<std::string>& args) {
-  return run_guarded("sim", [&] { return run_sim(args); });
-}
-
 }  // namespace
 
 NCE_REGISTER_COMMAND("sim", "cycles, stalls and energy of a network on a hw config (SystemC)",
-                     sim_command);
+                     run_sim);
 
 }  // namespace nce::app
