@@ -34,16 +34,27 @@ std::string format_double(double v) {
   throw std::invalid_argument(source + ": key '" + key + "' = '" + value + "': " + reason);
 }
 
+// `value` read by `read` (std::stol, std::stod), which must take all of it; else fails with
+// `what`.
+template <typename T, typename Read>
+T parse_whole(const std::string& source, const std::string& key, const std::string& value,
+              Read read, const char* what) {
+  std::size_t used = 0;
+  T v{};
+  try {
+    v = read(value, &used);
+  } catch (const std::exception&) {
+    fail(source, key, value, what);
+  }
+  if (used != value.size()) fail(source, key, value, what);
+  return v;
+}
+
 int parse_int(const std::string& source, const std::string& key, const std::string& value, long lo,
               long hi) {
-  std::size_t used = 0;
-  long v = 0;
-  try {
-    v = std::stol(value, &used);
-  } catch (const std::exception&) {
-    fail(source, key, value, "not an integer");
-  }
-  if (used != value.size()) fail(source, key, value, "not an integer");
+  const long v = parse_whole<long>(
+      source, key, value,
+      [](const std::string& s, std::size_t* used) { return std::stol(s, used); }, "not an integer");
   if (v < lo || v > hi) {
     fail(source, key, value, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
   }
@@ -68,14 +79,10 @@ constexpr Bounds kEventPj{0.0, 1e6, false, "pJ per event, from 0 to 1e6"};
 
 double parse_double(const std::string& source, const std::string& key, const std::string& value,
                     const Bounds& b) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(value, &used);
-  } catch (const std::exception&) {
-    fail(source, key, value, "not a number");
-  }
-  if (used != value.size() || !std::isfinite(v)) fail(source, key, value, "not a number");
+  const double v = parse_whole<double>(
+      source, key, value,
+      [](const std::string& s, std::size_t* used) { return std::stod(s, used); }, "not a number");
+  if (!std::isfinite(v)) fail(source, key, value, "not a number");
   const bool low = b.lo_open ? !(v > b.lo) : !(v >= b.lo);
   if (low || v > b.hi) {
     const std::string range =
