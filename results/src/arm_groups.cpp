@@ -33,18 +33,11 @@ std::vector<CampaignRun> load_campaign_runs(const Database& db, const CandidateF
       "arm <> ''");
   sql.run_texts(filter);
   sql.text("campaign", filter.campaign);
-  if (filter.bits > 0) sql.append(" AND bits = " + std::to_string(filter.bits));
-  if (filter.run_id) sql.append(" AND id = " + std::to_string(*filter.run_id));
+  sql.run_numbers(filter, "id");
   sql.append(" ORDER BY id");
-  auto stmt = sql.prepare(db);
-  std::vector<CampaignRun> runs;
-  while (stmt.step()) {
-    CampaignRun r;
-    stmt.read_columns(r.id, r.campaign, r.arm, r.hw, r.status, r.method, r.model, r.dataset,
-                      r.bits);
-    runs.push_back(std::move(r));
-  }
-  return runs;
+  return sql.rows<CampaignRun>(db, [](const Statement& s, CampaignRun& r) {
+    s.read_columns(r.id, r.campaign, r.arm, r.hw, r.status, r.method, r.model, r.dataset, r.bits);
+  });
 }
 
 // See ArmSeed::design.

@@ -97,22 +97,16 @@ std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFil
   sql.text("phase", filter.phase);
   if (!filter.campaign.empty() && !campaigns) sql.append(" AND 0");  // no run is a campaign's
   sql.text("campaign", filter.campaign);
-  if (filter.bits > 0) sql.append(" AND bits = " + std::to_string(filter.bits));
-  if (filter.run_id) sql.append(" AND run_id = " + std::to_string(*filter.run_id));
+  sql.run_numbers(filter, "run_id");
   for (Metric m : filter.require) {
     sql.append(std::string(" AND ") + metric_column(m) + " IS NOT NULL");
   }
   sql.append(" ORDER BY candidate_id");
-  auto stmt = sql.prepare(db);
-  std::vector<CandidateRow> rows;
-  while (stmt.step()) {
-    CandidateRow r;
-    stmt.read_columns(r.run_id, r.method, r.model, r.dataset, r.bits, r.hw, r.epoch, r.phase,
-                      r.widths, r.macs, r.params, r.latency_cycles, r.energy_pj, r.top1,
-                      r.run_method, r.run_status, r.seed, r.campaign, r.arm);
-    rows.push_back(std::move(r));
-  }
-  return rows;
+  return sql.rows<CandidateRow>(db, [](const Statement& s, CandidateRow& r) {
+    s.read_columns(r.run_id, r.method, r.model, r.dataset, r.bits, r.hw, r.epoch, r.phase, r.widths,
+                   r.macs, r.params, r.latency_cycles, r.energy_pj, r.top1, r.run_method,
+                   r.run_status, r.seed, r.campaign, r.arm);
+  });
 }
 
 }  // namespace nce::results

@@ -28,6 +28,11 @@ class FilterSql {
     text("dataset", filter.dataset);
     text("hw", filter.hw);
   }
+  // The filter's bits and run id (`id_column`: the run's id in the query), when given.
+  void run_numbers(const CandidateFilter& filter, const std::string& id_column) {
+    if (filter.bits > 0) append(" AND bits = " + std::to_string(filter.bits));
+    if (filter.run_id) append(" AND " + id_column + " = " + std::to_string(*filter.run_id));
+  }
   // A term with no parameter, appended as is.
   void append(const std::string& sql) { sql_ += sql; }
 
@@ -36,6 +41,18 @@ class FilterSql {
     auto stmt = db.prepare(sql_);
     for (std::size_t i = 0; i < texts_.size(); ++i) stmt.bind(static_cast<int>(i + 1), texts_[i]);
     return stmt;
+  }
+  // Every row of the query, each a Row that `read(statement, row)` fills from the current row.
+  template <typename Row, typename Read>
+  std::vector<Row> rows(const Database& db, Read read) const {
+    auto stmt = prepare(db);
+    std::vector<Row> out;
+    while (stmt.step()) {
+      Row row;
+      read(stmt, row);
+      out.push_back(std::move(row));
+    }
+    return out;
   }
 
  private:
