@@ -58,6 +58,16 @@ class HistoryReader {
   int integer(const std::string& what, int lo = std::numeric_limits<int>::min()) {
     return static_cast<int>(integer(what, lo, std::numeric_limits<int>::max()));
   }
+  // A tagged list: `tag`, its count, then that many records, each returned by read(where, i) for
+  // i = 0, 1, ... with where = "<label> <i + 1>" (for its messages).
+  template <typename Read>
+  auto records(const char* tag, const std::string& label, Read read) {
+    expect(tag);
+    std::vector<decltype(read(std::string(), std::size_t{0}))> out;
+    const std::size_t n = count(tag);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(read(label + " " + std::to_string(i + 1), i));
+    return out;
+  }
   // A count of items that follow: each takes at least two bytes (a separator and a digit).
   std::size_t count(const std::string& what) {
     const std::int64_t left = static_cast<std::int64_t>(text_.size() - at_);
@@ -193,60 +203,55 @@ void read_search_history(const std::string& text, const std::string& path, ArchP
     restored_adam.m[w - 1] = in.finite_vec("layer " + std::to_string(w) + " adam m", n);
     restored_adam.v[w - 1] = in.finite_vec("layer " + std::to_string(w) + " adam v", n);
   }
-  in.expect("epochs");
-  std::vector<SearchEpoch> restored_epochs;
-  const std::size_t num_epochs = in.count("epochs");
-  for (std::size_t i = 0; i < num_epochs; ++i) {
-    const std::string where = "epoch record " + std::to_string(i + 1);
-    SearchEpoch e;
-    e.epoch = in.integer(where + " epoch", 1);
-    if (e.epoch != static_cast<int>(i) + 1)
-      in.malformed(where + ": epoch " + std::to_string(e.epoch));
-    e.phase = in.word(where + " phase");
-    if (e.phase != "warmup" && e.phase != "search")
-      in.malformed(where + " phase '" + e.phase + "'");
-    const std::vector<double> s = in.vec(where);
-    if (s.size() != 6)
-      in.malformed(where + ": " + std::to_string(s.size()) + " statistics, want 6");
-    e.tau = s[0], e.lr = s[1], e.loss = s[2], e.top1 = s[3], e.arch_loss = s[4], e.seconds = s[5];
-    if (in.count(where + " layers") != static_cast<std::size_t>(layers)) {
-      in.malformed(where + ": another number of layers than " + std::to_string(layers));
-    }
-    for (int w = 1; w <= layers; ++w) {
-      e.probabilities.push_back(in.vec(where + " probabilities"));
-      e.ce_alpha_grad.push_back(in.vec(where + " dCE/dalpha"));
-      if (e.ce_alpha_grad.back().size() != e.probabilities.back().size()) {
-        in.malformed(where + " layer " + std::to_string(w) +
-                     ": dCE/dalpha and probabilities differ in size");
-      }
-    }
-    e.kendall = in.vec(where + " kendall");
-    if (e.kendall.size() != static_cast<std::size_t>(layers)) {
-      in.malformed(where + ": " + std::to_string(e.kendall.size()) + " kendall values, want " +
-                   std::to_string(layers));
-    }
-    e.expanded.resize(in.count(where + " expanded"));
-    for (int& x : e.expanded) x = static_cast<int>(in.integer(where + " expanded", 1, layers));
-    restored_epochs.push_back(std::move(e));
-  }
-  in.expect("candidates");
-  std::vector<Candidate> restored_candidates;
-  const std::size_t num_candidates = in.count("candidates");
-  for (std::size_t i = 0; i < num_candidates; ++i) {
-    const std::string where = "candidate " + std::to_string(i + 1);
-    Candidate c;
-    c.method = in.word(where + " method");
-    c.epoch = in.integer(where + " epoch", 0);
-    c.phase = in.word(where + " phase");
-    c.widths.resize(in.count(where + " widths"));
-    for (int& w : c.widths) w = in.integer(where + " width", 1);
-    c.macs = in.integer(where + " macs", 0, std::numeric_limits<std::int64_t>::max());
-    c.params = in.integer(where + " params", 0, std::numeric_limits<std::int64_t>::max());
-    const std::vector<double> s = in.vec(where);
-    if (s.size() != 3) in.malformed(where + ": " + std::to_string(s.size()) + " costs, want 3");
-    c.latency_cycles = s[0], c.energy_pj = s[1], c.top1 = s[2];
-    restored_candidates.push_back(std::move(c));
-  }
+  std::vector<SearchEpoch> restored_epochs =
+      in.records("epochs", "epoch record", [&](const std::string& where, std::size_t i) {
+        SearchEpoch e;
+        e.epoch = in.integer(where + " epoch", 1);
+        if (e.epoch != static_cast<int>(i) + 1)
+          in.malformed(where + ": epoch " + std::to_string(e.epoch));
+        e.phase = in.word(where + " phase");
+        if (e.phase != "warmup" && e.phase != "search")
+          in.malformed(where + " phase '" + e.phase + "'");
+        const std::vector<double> s = in.vec(where);
+        if (s.size() != 6)
+          in.malformed(where + ": " + std::to_string(s.size()) + " statistics, want 6");
+        e.tau = s[0], e.lr = s[1], e.loss = s[2], e.top1 = s[3], e.arch_loss = s[4],
+        e.seconds = s[5];
+        if (in.count(where + " layers") != static_cast<std::size_t>(layers)) {
+          in.malformed(where + ": another number of layers than " + std::to_string(layers));
+        }
+        for (int w = 1; w <= layers; ++w) {
+          e.probabilities.push_back(in.vec(where + " probabilities"));
+          e.ce_alpha_grad.push_back(in.vec(where + " dCE/dalpha"));
+          if (e.ce_alpha_grad.back().size() != e.probabilities.back().size()) {
+            in.malformed(where + " layer " + std::to_string(w) +
+                         ": dCE/dalpha and probabilities differ in size");
+          }
+        }
+        e.kendall = in.vec(where + " kendall");
+        if (e.kendall.size() != static_cast<std::size_t>(layers)) {
+          in.malformed(where + ": " + std::to_string(e.kendall.size()) + " kendall values, want " +
+                       std::to_string(layers));
+        }
+        e.expanded.resize(in.count(where + " expanded"));
+        for (int& x : e.expanded) x = static_cast<int>(in.integer(where + " expanded", 1, layers));
+        return e;
+      });
+  std::vector<Candidate> restored_candidates =
+      in.records("candidates", "candidate", [&](const std::string& where, std::size_t) {
+        Candidate c;
+        c.method = in.word(where + " method");
+        c.epoch = in.integer(where + " epoch", 0);
+        c.phase = in.word(where + " phase");
+        c.widths.resize(in.count(where + " widths"));
+        for (int& w : c.widths) w = in.integer(where + " width", 1);
+        c.macs = in.integer(where + " macs", 0, std::numeric_limits<std::int64_t>::max());
+        c.params = in.integer(where + " params", 0, std::numeric_limits<std::int64_t>::max());
+        const std::vector<double> s = in.vec(where);
+        if (s.size() != 3) in.malformed(where + ": " + std::to_string(s.size()) + " costs, want 3");
+        c.latency_cycles = s[0], c.energy_pj = s[1], c.top1 = s[2];
+        return c;
+      });
   if (!in.at_end()) in.malformed("text after the candidates");
   arch = std::move(restored);
   adam = std::move(restored_adam);
