@@ -67,6 +67,27 @@ void channel_stats(const BatchNormParams& p, const Tensor& x, int ch, const floa
   *shift = beta[ch] - st.mean * *scale;
 }
 
+// Training-mode BN of every channel of x into y: the channel's batch statistics (channel_stats,
+// which also updates the running and saved ones), then apply(src, scale, shift, dst, hw) on each
+// of its n planes.
+template <typename Apply>
+void normalize_train(const BatchNormParams& p, const Tensor& x, const float* gamma,
+                     const float* beta, float* running_mean, float* running_var, float* save_mean,
+                     float* save_inv_std, Tensor& y, Apply apply) {
+  const int n = x.n(), c = x.c();
+  const std::size_t hw = x.plane();
+#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
+  for (int ch = 0; ch < c; ++ch) {
+    float scale, shift;
+    channel_stats(p, x, ch, gamma, beta, running_mean, running_var, save_mean, save_inv_std, &scale,
+                  &shift);
+    for (int i = 0; i < n; ++i) {
+      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
+      apply(x.data() + off, scale, shift, y.data() + off, hw);
+    }
+  }
+}
+
 }  // namespace
 
 void BatchNormState::init(int channels) {
@@ -126,20 +147,12 @@ void batch_norm_act_forward_train(const BatchNormParams& p, const ActParams& act
                                   const float* gamma, const float* beta, float* running_mean,
                                   float* running_var, float* save_mean, float* save_inv_std,
                                   Tensor& y) {
-  const int n = x.n(), c = x.c();
-  const std::size_t hw = x.plane();
   y.resize_like(x);
   const ActParams::Eval f = act.eval();
-#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
-  for (int ch = 0; ch < c; ++ch) {
-    float scale, shift;
-    channel_stats(p, x, ch, gamma, beta, running_mean, running_var, save_mean, save_inv_std, &scale,
-                  &shift);
-    for (int i = 0; i < n; ++i) {
-      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
-      ActParams::apply(f, x.data() + off, scale, shift, y.data() + off, hw);
-    }
-  }
+  normalize_train(p, x, gamma, beta, running_mean, running_var, save_mean, save_inv_std, y,
+                  [f](const float* src, float scale, float shift, float* dst, std::size_t hw) {
+                    ActParams::apply(f, src, scale, shift, dst, hw);
+                  });
 }
 
 void batch_norm_act_forward_eval(const BatchNormParams& p, const ActParams& act, const Tensor& x,
@@ -204,19 +217,12 @@ void batch_norm_act_backward(const ActParams& act, const Tensor& x, const float*
 void batch_norm_forward_train(const BatchNormParams& p, const Tensor& x, const float* gamma,
                               const float* beta, float* running_mean, float* running_var,
                               float* save_mean, float* save_inv_std, Tensor& y) {
-  const int n = x.n(), c = x.c();
-  const Eigen::Index hw = static_cast<Eigen::Index>(x.plane());
   if (&y != &x) y.resize_like(x);
-#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
-  for (int ch = 0; ch < c; ++ch) {
-    float scale, shift;
-    channel_stats(p, x, ch, gamma, beta, running_mean, running_var, save_mean, save_inv_std, &scale,
-                  &shift);
-    for (int i = 0; i < n; ++i) {
-      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
-      ArrayMap(y.data() + off, hw) = ConstArrayMap(x.data() + off, hw) * scale + shift;
-    }
-  }
+  normalize_train(p, x, gamma, beta, running_mean, running_var, save_mean, save_inv_std, y,
+                  [](const float* src, float scale, float shift, float* dst, std::size_t hw) {
+                    const Eigen::Index len = static_cast<Eigen::Index>(hw);
+                    ArrayMap(dst, len) = ConstArrayMap(src, len) * scale + shift;
+                  });
 }
 
 void batch_norm_forward_eval(const BatchNormParams& p, const Tensor& x, const float* gamma,
