@@ -12,29 +12,12 @@
 #                                  [--subset N] [--test-subset N] [--max-batches N] [--bits "32 2"]
 #                                  [--seeds "1"]
 #   Smoke run: --epochs 1 --subset 100 --test-subset 50
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 nce="$here/../build/apps/nce/nce" data="" epochs=30 out="runs/accuracy_cifar10" subset=0
 test_subset=0 max_batches=0 bits_list="32 2" warmup=1 seeds="1"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --data) data="$2"; shift 2 ;;
-    --epochs) epochs="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    --nce) nce="$2"; shift 2 ;;
-    --subset) subset="$2"; shift 2 ;;
-    --test-subset) test_subset="$2"; shift 2 ;;
-    --max-batches) max_batches="$2"; shift 2 ;;
-    --bits) bits_list="$2"; shift 2 ;;
-    --warmup-epochs) warmup="$2"; shift 2 ;;
-    --seeds) seeds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) echo "accuracy_cifar10: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ -n "$data" ] || { echo "accuracy_cifar10: --data DIR (cifar-10-batches-bin) is required" >&2; exit 2; }
-[ -x "$nce" ] || { echo "accuracy_cifar10: no nce executable at $nce" >&2; exit 2; }
+bench_options "--data=data --epochs=epochs --out=out --nce=nce --subset=subset --test-subset=test_subset --max-batches=max_batches --bits=bits_list --warmup-epochs=warmup --seeds=seeds" "$@"
+[ -n "$data" ] || bench_fail "--data DIR (cifar-10-batches-bin) is required"
+[ -x "$nce" ] || bench_fail "no nce executable at $nce"
 [ "$warmup" -le "$epochs" ] || warmup=0
 mkdir -p "$out"
 common=(--epochs "$epochs" --batch 128 --lr 0.1 --warmup-epochs "$warmup" --weight-decay 5e-4

@@ -11,18 +11,12 @@
 #
 # Usage: bench/campaign_overhead.sh [--nce PATH]
 # Environment: REPEATS=3 SEEDS="1 2" SUBSET=60 EPOCHS=1 THREADS=2
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 nce="$here/../build/apps/nce/nce"
 REPEATS="${REPEATS:-3}" SEEDS="${SEEDS:-1 2}" SUBSET="${SUBSET:-60}" EPOCHS="${EPOCHS:-1}"
 THREADS="${THREADS:-2}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --nce) nce="$2"; shift 2 ;;
-    *) echo "campaign_overhead: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ -x "$nce" ] || { echo "campaign_overhead: no $nce (cmake --build build --target nce)" >&2; exit 2; }
+bench_options "--nce=nce" "$@"
+[ -x "$nce" ] || bench_fail "no $nce (cmake --build build --target nce)"
 hw="$here/../hw_configs/edge-16x16-ws-2b.cfg"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT

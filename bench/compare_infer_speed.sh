@@ -9,18 +9,14 @@
 # Usage: bench/compare_infer_speed.sh [path/to/nce]        (default: build/apps/nce/nce)
 # Environment: MODEL=resnet20 BITS=2 BATCH=128 STEPS=10 WARMUP=3 THREADS=2 REPEATS=5
 #              LATENCY_STEPS=200 (batch 1) KERNEL=auto PYTHON=/usr/bin/python3
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 nce="${1:-$here/../build/apps/nce/nce}"
 MODEL="${MODEL:-resnet20}" BITS="${BITS:-2}" BATCH="${BATCH:-128}" STEPS="${STEPS:-10}"
 WARMUP="${WARMUP:-3}" THREADS="${THREADS:-2}" REPEATS="${REPEATS:-5}" KERNEL="${KERNEL:-auto}"
 LATENCY_STEPS="${LATENCY_STEPS:-200}" PYTHON="${PYTHON:-/usr/bin/python3}"
-[ -x "$nce" ] || { echo "compare_infer_speed: no nce executable at $nce" >&2; exit 2; }
-"$PYTHON" -c 'import torch' 2>/dev/null ||
-  { echo "compare_infer_speed: $PYTHON has no torch (run scripts/install-bench-deps.sh)" >&2; exit 2; }
+[ -x "$nce" ] || bench_fail "no nce executable at $nce"
+bench_need_torch "run scripts/install-bench-deps.sh"
 export OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive
-
-field() { "$PYTHON" -c 'import json,sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
 
 # run ENGINE BATCH STEPS -> images/s
 run() {

@@ -16,22 +16,14 @@
 #              PYTHON=/usr/bin/python3 (Debian's python3-torch)
 # e.g. cmake --build build -j2 --target nce_bench_search
 #      bench/compare_search_speed.sh --autodl /tmp/AutoDL-Projects
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 bench="$here/../build/bench/nce_bench_search" autodl=""
 REPEATS="${REPEATS:-5}" NCE_ROUNDS="${NCE_ROUNDS:-3}" TAS_STEPS="${TAS_STEPS:-5}" TAS_WARMUP="${TAS_WARMUP:-3}"
 BATCH="${BATCH:-128}" THREADS="${THREADS:-2}" BITS="${BITS:-32 2}" PYTHON="${PYTHON:-/usr/bin/python3}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --autodl) autodl="$2"; shift 2 ;;
-    --nce-bench) bench="$2"; shift 2 ;;
-    *) echo "compare_search_speed: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ -n "$autodl" ] || { echo "compare_search_speed: --autodl DIR (a checkout of D-X-Y/AutoDL-Projects) is required" >&2; exit 2; }
-[ -x "$bench" ] || { echo "compare_search_speed: no $bench (cmake --build build --target nce_bench_search)" >&2; exit 2; }
-"$PYTHON" -c 'import torch' 2>/dev/null ||
-  { echo "compare_search_speed: $PYTHON has no torch (apt-get install python3-torch)" >&2; exit 2; }
+bench_options "--autodl=autodl --nce-bench=bench" "$@"
+bench_need_autodl "$autodl"
+[ -x "$bench" ] || bench_fail "no $bench (cmake --build build --target nce_bench_search)"
+bench_need_torch "apt-get install python3-torch"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 

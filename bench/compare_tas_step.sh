@@ -19,26 +19,12 @@
 #        bench/compare_tas_step.sh --autodl /tmp/AutoDL-Projects
 # Environment: PYTHON=/usr/bin/python3 (Debian's python3-torch), OMP_NUM_THREADS (default 2).
 # Exit status 0 only if every seed and variant passes.
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-dump_bin="$here/../build/bench/nce_search_dump" autodl="" seeds="1" bits_list="32" batch=64 tau=2 all=()
-PYTHON="${PYTHON:-/usr/bin/python3}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --autodl) autodl="$2"; shift 2 ;;
-    --seeds) seeds="$2"; shift 2 ;;
-    --bits) bits_list="$2"; shift 2 ;;
-    --batch) batch="$2"; shift 2 ;;
-    --tau) tau="$2"; shift 2 ;;
-    --dump) dump_bin="$2"; shift 2 ;;
-    --all) all=(--all); shift ;;
-    *) echo "compare_tas_step: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ -n "$autodl" ] || { echo "compare_tas_step: --autodl DIR (a checkout of D-X-Y/AutoDL-Projects) is required" >&2; exit 2; }
-[ -x "$dump_bin" ] || { echo "compare_tas_step: no $dump_bin (cmake --build build --target nce_search_dump)" >&2; exit 2; }
-"$PYTHON" -c 'import torch' 2>/dev/null ||
-  { echo "compare_tas_step: $PYTHON has no torch (apt-get install python3-torch)" >&2; exit 2; }
+source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
+dump_bin="$here/../build/bench/nce_search_dump" autodl="" seeds="1" bits_list="32" batch=64 tau=2 all=""
+bench_options "--autodl=autodl --seeds=seeds --bits=bits_list --batch=batch --tau=tau --dump=dump_bin --all=all!" "$@"
+bench_need_autodl "$autodl"
+[ -x "$dump_bin" ] || bench_fail "no $dump_bin (cmake --build build --target nce_search_dump)"
+bench_need_torch "apt-get install python3-torch"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -47,7 +33,7 @@ for bits in $bits_list; do
   for seed in $seeds; do
     echo "==== W${bits}A${bits} seed $seed"
     "$dump_bin" --out "$tmp/seed$seed" --seed "$seed" --bits "$bits" --batch "$batch" --tau "$tau"
-    "$PYTHON" "$here/tas_step_check.py" --autodl "$autodl" --dump "$tmp/seed$seed" "${all[@]}" || status=1
+    "$PYTHON" "$here/tas_step_check.py" --autodl "$autodl" --dump "$tmp/seed$seed" ${all:+"$all"} || status=1
     rm -rf "$tmp/seed$seed"
   done
 done

@@ -7,17 +7,13 @@
 #              REPEATS=1 (alternating nce/PyTorch runs; the best of each is reported)
 #              PYTHON=/usr/bin/python3 (Debian's python3-torch; scripts/install-bench-deps.sh)
 # Targets (issue 4): W2A2 >= 1.5x PyTorch, W32A32 >= 1.0x.
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 nce="${1:-$here/../build/apps/nce/nce}"
 MODEL="${MODEL:-resnet20}" BITS="${BITS:-2 32}" BATCH="${BATCH:-128}" STEPS="${STEPS:-10}"
 WARMUP="${WARMUP:-2}" THREADS="${THREADS:-2}" QUANTIZER="${QUANTIZER:-sawb}" REPEATS="${REPEATS:-1}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-[ -x "$nce" ] || { echo "compare_train_speed: no nce executable at $nce" >&2; exit 2; }
-"$PYTHON" -c 'import torch' 2>/dev/null ||
-  { echo "compare_train_speed: $PYTHON has no torch (run scripts/install-bench-deps.sh)" >&2; exit 2; }
+[ -x "$nce" ] || bench_fail "no nce executable at $nce"
+bench_need_torch "run scripts/install-bench-deps.sh"
 
-field() { "$PYTHON" -c 'import json,sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
 best() { printf '%s\n' "$@" | sort -g | tail -1; }
 
 printf '%-9s %-6s %12s %12s %8s %8s %12s %12s\n' model bits "nce img/s" "torch img/s" ratio target \

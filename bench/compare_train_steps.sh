@@ -9,21 +9,11 @@
 # Usage: bench/compare_train_steps.sh --data DIR [--nce PATH] [--model resnet20] [--subset 10]
 #                                     [--steps 30]   (0: the one-step check only)
 #        Environment: CONFIGS="32:sawb 2:sawb 2:dorefa 4:sawb" PYTHON=/usr/bin/python3
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+source "$(dirname "$0")/lib.sh"  # set -euo pipefail, here, tool
 nce="$here/../build/apps/nce/nce" data="" model=resnet20 subset=10 steps=30
 PYTHON="${PYTHON:-/usr/bin/python3}" CONFIGS="${CONFIGS:-32:sawb 2:sawb 2:dorefa 4:sawb}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --data) data="$2"; shift 2 ;;
-    --nce) nce="$2"; shift 2 ;;
-    --model) model="$2"; shift 2 ;;
-    --subset) subset="$2"; shift 2 ;;
-    --steps) steps="$2"; shift 2 ;;
-    *) echo "compare_train_steps: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ -n "$data" ] || { echo "compare_train_steps: --data DIR (cifar-10-batches-bin) is required" >&2; exit 2; }
+bench_options "--data=data --nce=nce --model=model --subset=subset --steps=steps" "$@"
+[ -n "$data" ] || bench_fail "--data DIR (cifar-10-batches-bin) is required"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 status=0

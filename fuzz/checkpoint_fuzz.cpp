@@ -11,18 +11,15 @@
 //     one consistent entry per layer of the network it is restored into.
 #include <zlib.h>
 
-#include <unistd.h>
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "fuzz_files.h"
 #include "nce/nn/checkpoint.h"
 #include "nce/nn/optimizer.h"
 #include "nce/nn/tensor.h"
@@ -42,20 +39,6 @@ struct Params {
     return {{"fc.weight", &w, &w_grad, true, 0.0f}, {"fc.bias", &b, &b_grad, false, 0.0f}};
   }
 };
-
-void write_file(const std::vector<std::uint8_t>& bytes) {
-  FILE* f = std::fopen(g_path.c_str(), "wb");
-  if (f == nullptr) std::abort();
-  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) std::abort();
-  if (std::fclose(f) != 0) std::abort();
-}
-
-template <typename T>
-void put(std::vector<std::uint8_t>& out, T v) {
-  std::uint8_t b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.insert(out.end(), b, b + sizeof(T));
-}
 
 // A rejection must be a std::runtime_error that names the file.
 template <typename Fn>
@@ -149,13 +132,7 @@ void check_optimizer_state(const nce::nn::Checkpoint& ck) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  char dir[] = "/tmp/nce-checkpoint-fuzz-XXXXXX";
-  if (::mkdtemp(dir) == nullptr) std::abort();
-  g_path = std::string(dir) + "/run.ckpt";
-  std::atexit([] {
-    std::remove(g_path.c_str());
-    ::rmdir(g_path.substr(0, g_path.rfind('/')).c_str());
-  });
+  g_path = nce::fuzz::make_scratch_dir("checkpoint", {"run.ckpt"}) + "/run.ckpt";
   return 0;
 }
 
@@ -174,22 +151,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (compress2(deflated.data(), &packed, data + 1, static_cast<uLong>(size - 1), 1) != Z_OK) {
         return 0;
       }
-      put<std::uint64_t>(stored, size - 1);
+      nce::fuzz::put<std::uint64_t>(stored, size - 1);
       stored.insert(stored.end(), deflated.begin(), deflated.begin() + packed);
     } else {
       stored.assign(data + 1, data + size);
     }
     const char magic[8] = {'N', 'C', 'E', 'C', 'K', 'P', 'T', '\0'};
-    file.insert(file.end(), magic, magic + 8);
-    put<std::uint32_t>(file, version);
-    put<std::uint64_t>(file, stored.size());
-    put<std::uint32_t>(file, static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0), stored.data(),
-                                                              static_cast<uInt>(stored.size()))));
-    file.insert(file.end(), stored.begin(), stored.end());
+    nce::fuzz::append_with_header(file, magic, version, stored.data(), stored.size());
   } else {
     file.insert(file.end(), data + 1, data + size);
   }
-  write_file(file);
+  nce::fuzz::write_file(g_path, file.data(), file.size());
 
   nce::nn::Checkpoint ck;
   if (!accepted([&] { ck = nce::nn::read_checkpoint(g_path); })) return 0;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_files.h"
 #include "nce/nn/checkpoint.h"
 #include "nce/nn/dataset.h"
 #include "nce/nn/optimizer.h"
@@ -42,12 +43,7 @@ void write_seeds(const std::string& dir, const std::string& name, const nn::Chec
   nn::write_checkpoint(tmp, ck);
   const std::vector<char> file = read_all(tmp);
   std::remove(tmp.c_str());
-  std::ofstream whole(dir + "/" + name + "-file", std::ios::binary);
-  whole.put('\0');
-  whole.write(file.data(), static_cast<std::streamsize>(file.size()));
-  std::ofstream payload(dir + "/" + name + "-payload", std::ios::binary);
-  payload.put('\1');
-  payload.write(file.data() + 24, static_cast<std::streamsize>(file.size() - 24));
+  fuzz::write_seed_pair(dir, name, file);
 }
 
 std::string rng_text(std::uint64_t seed) {
@@ -161,11 +157,8 @@ nn::Checkpoint search_checkpoint() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: checkpoint_fuzz_seeds DIR\n";
-    return 2;
-  }
-  const std::string dir = argv[1];
+  const char* dir = fuzz::seed_dir_argument(argc, argv, "checkpoint_fuzz_seeds");
+  if (dir == nullptr) return 2;
   write_seeds(dir, "trainer-sgd", trainer_checkpoint("sgd"));
   write_seeds(dir, "trainer-adam", trainer_checkpoint("adam"));
   write_seeds(dir, "search-nce", search_checkpoint());

@@ -5,17 +5,14 @@
 //   * bad input is std::runtime_error naming the file (never another exception, a crash or UB);
 //   * an accepted batch is whole 3073-byte records: 3 x 32 x 32 images with labels < 10, and its
 //     normalization, subset, split and first batch are consistent and finite.
-#include <unistd.h>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <random>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
+#include "fuzz_dataset.h"
+#include "fuzz_files.h"
 #include "nce/nn/dataset.h"
 
 namespace {
@@ -39,38 +36,18 @@ void check_accepted(const nce::nn::Dataset& d, std::size_t file_bytes) {
   if (nce::nn::subset_per_class(d, 1).size() > 10) __builtin_trap();
   const nce::nn::DatasetSplit split = nce::nn::split_per_class(d, 3);
   if (split.first.size() + split.second.size() != d.size()) __builtin_trap();
-  nce::nn::BatchOptions options;
-  options.batch_size = 2;
-  options.augment = true;
-  nce::nn::Batcher batcher(d, norm, options);
-  std::mt19937_64 rng(1);
-  batcher.start_epoch(rng);
-  nce::nn::Tensor images;
-  std::vector<int> labels;
-  if (!batcher.next(images, labels) || labels.empty()) __builtin_trap();
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    if (!std::isfinite(images.data()[i])) __builtin_trap();
-  }
+  nce::fuzz::check_first_batch(d, norm, /*augment=*/true);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  char dir[] = "/tmp/nce-cifar10-fuzz-XXXXXX";
-  if (::mkdtemp(dir) == nullptr) std::abort();
-  g_path = std::string(dir) + "/data_batch_1.bin";
-  std::atexit([] {
-    std::remove(g_path.c_str());
-    ::rmdir(g_path.substr(0, g_path.rfind('/')).c_str());
-  });
+  g_path = nce::fuzz::make_scratch_dir("cifar10", {"data_batch_1.bin"}) + "/data_batch_1.bin";
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FILE* f = std::fopen(g_path.c_str(), "wb");
-  if (f == nullptr) std::abort();
-  if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
-  if (std::fclose(f) != 0) std::abort();
+  nce::fuzz::write_file(g_path, data, size);
   nce::nn::Dataset d;
   try {
     d = nce::nn::read_cifar10_batch(g_path);

@@ -11,18 +11,16 @@
 //     normalization, split and first batch are consistent and finite.
 #include <zlib.h>
 
-#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
+#include "fuzz_dataset.h"
+#include "fuzz_files.h"
 #include "nce/nn/dataset.h"
 
 namespace {
@@ -38,10 +36,7 @@ void write_file(const std::string& path, const std::uint8_t* data, std::size_t s
     if (gzclose(f) != Z_OK) std::abort();
     return;
   }
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) std::abort();
-  if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
-  if (std::fclose(f) != 0) std::abort();
+  nce::fuzz::write_file(path, data, size);
 }
 
 void check_accepted(const nce::nn::Dataset& d) {
@@ -57,30 +52,13 @@ void check_accepted(const nce::nn::Dataset& d) {
   }
   const nce::nn::DatasetSplit split = nce::nn::split_per_class(d, 7);
   if (split.first.size() + split.second.size() != d.size()) __builtin_trap();
-  nce::nn::BatchOptions options;
-  options.batch_size = 2;
-  nce::nn::Batcher batcher(d, norm, options);
-  std::mt19937_64 rng(1);
-  batcher.start_epoch(rng);
-  nce::nn::Tensor images;
-  std::vector<int> labels;
-  if (!batcher.next(images, labels) || labels.empty()) __builtin_trap();
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    if (!std::isfinite(images.data()[i])) __builtin_trap();
-  }
+  nce::fuzz::check_first_batch(d, norm, /*augment=*/false);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  char dir[] = "/tmp/nce-idx-fuzz-XXXXXX";
-  if (::mkdtemp(dir) == nullptr) std::abort();
-  g_dir = dir;
-  std::atexit([] {
-    std::remove((g_dir + "/images").c_str());
-    std::remove((g_dir + "/labels").c_str());
-    ::rmdir(g_dir.c_str());
-  });
+  g_dir = nce::fuzz::make_scratch_dir("idx", {"images", "labels"});
   return 0;
 }
 

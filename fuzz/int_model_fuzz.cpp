@@ -10,18 +10,13 @@
 //     when its feature maps and MACs are small (the target's time and memory budget, not a limit
 //     of the format), runs one image: the logits of every kernel this CPU has are the portable
 //     kernel's, bit for bit, and no integer overflows on the way (UBSan).
-#include <zlib.h>
-
-#include <unistd.h>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "fuzz_files.h"
 #include "nce/deploy/int_engine.h"
 #include "nce/deploy/int_kernels.h"
 #include "nce/deploy/int_model.h"
@@ -29,20 +24,6 @@
 namespace {
 
 std::string g_path;
-
-void write_file(const std::vector<std::uint8_t>& bytes) {
-  FILE* f = std::fopen(g_path.c_str(), "wb");
-  if (f == nullptr) std::abort();
-  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) std::abort();
-  if (std::fclose(f) != 0) std::abort();
-}
-
-template <typename T>
-void put(std::vector<std::uint8_t>& out, T v) {
-  std::uint8_t b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.insert(out.end(), b, b + sizeof(T));
-}
 
 // Small enough to run within the fuzzer's time and memory budget.
 bool small(const nce::deploy::IntModel& m) {
@@ -59,13 +40,7 @@ bool small(const nce::deploy::IntModel& m) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  char dir[] = "/tmp/nce-int_model-fuzz-XXXXXX";
-  if (::mkdtemp(dir) == nullptr) std::abort();
-  g_path = std::string(dir) + "/model.nceim";
-  std::atexit([] {
-    std::remove(g_path.c_str());
-    ::rmdir(g_path.substr(0, g_path.rfind('/')).c_str());
-  });
+  g_path = nce::fuzz::make_scratch_dir("int_model", {"model.nceim"}) + "/model.nceim";
   return 0;
 }
 
@@ -75,14 +50,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::uint8_t> file;
   if (data[0] & 1) {
     const char magic[8] = {'N', 'C', 'E', 'I', 'M', '\0', '\0', '\0'};
-    file.insert(file.end(), magic, magic + 8);
-    put<std::uint32_t>(file, kIntModelVersion);
-    put<std::uint64_t>(file, size - 1);
-    put<std::uint32_t>(file, static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0), data + 1,
-                                                              static_cast<uInt>(size - 1))));
+    nce::fuzz::append_with_header(file, magic, kIntModelVersion, data + 1, size - 1);
+  } else {
+    file.assign(data + 1, data + size);
   }
-  file.insert(file.end(), data + 1, data + size);
-  write_file(file);
+  nce::fuzz::write_file(g_path, file.data(), file.size());
 
   IntModel model;
   try {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_files.h"
 #include "nce/deploy/exporter.h"
 #include "nce/deploy/int_model.h"
 #include "nce/nn/checkpoint.h"
@@ -47,12 +48,7 @@ nn::Dataset synthetic(int n, std::uint64_t seed) {
 
 void write_seeds(const std::string& dir, const std::string& name, const deploy::IntModel& m) {
   const std::vector<char> file = deploy::serialize(m);
-  std::ofstream whole(dir + "/" + name + "-file", std::ios::binary);
-  whole.put('\0');
-  whole.write(file.data(), static_cast<std::streamsize>(file.size()));
-  std::ofstream payload(dir + "/" + name + "-payload", std::ios::binary);
-  payload.put('\1');
-  payload.write(file.data() + 24, static_cast<std::streamsize>(file.size() - 24));
+  fuzz::write_seed_pair(dir, name, file);
   std::cout << name << ": " << file.size() << " bytes\n";
 }
 
@@ -81,11 +77,8 @@ void seed(const std::string& dir, const std::string& name, nn::QuantizerKind q, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: int_model_fuzz_seeds DIR\n";
-    return 2;
-  }
-  const std::string dir = argv[1];
+  const char* dir = fuzz::seed_dir_argument(argc, argv, "int_model_fuzz_seeds");
+  if (dir == nullptr) return 2;
   const nn::Dataset train_set = synthetic(200, 1), test_set = synthetic(50, 2);
   seed(dir, "sawb-w2a2", nn::QuantizerKind::kSawb, 2, false, train_set, test_set);
   seed(dir, "sawb-w2a2-all", nn::QuantizerKind::kSawb, 2, true, train_set, test_set);

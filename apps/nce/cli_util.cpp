@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "nce/common/output_file.h"
+#include "nce/common/text.h"
 
 namespace nce::app {
 
@@ -61,12 +62,6 @@ constexpr NumericBound kNumericBounds[] = {
     {"test-subset", 0.0, 1e9, false, false},
     {"max-batches", 0.0, 1e9, false, false},
 };
-
-std::string number_text(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
 
 std::string range_text(const NumericBound& b) {
   return std::string(b.min_open ? "(" : "[") + number_text(b.min) + ", " + number_text(b.max) +

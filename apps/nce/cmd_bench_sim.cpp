@@ -68,19 +68,11 @@ int run_bench_sim(const std::vector<std::string>& args) {
   if (vm.count("json")) {
     JsonWriter j(std::cout);
     j.begin_object();
-    j.key("what").value("sim");
-    j.key("model").value(net.model);
-    j.key("hw").value(hw.name);
-    j.key("engine").value("systemc");
-    j.key("cycles_per_s").value(static_cast<double>(sc.total_cycles) / systemc_s);
-    j.key("simulated_cycles").value(sc.total_cycles);
-    j.key("simulated_macs").value(macs);
-    j.key("layers").value(static_cast<int>(sc.layers.size()));
-    j.key("systemc_wall_s").value(systemc_s);
-    j.key("fast_wall_s").value(fast_s);
-    j.key("cost_table_wall_s").value(table_s);
-    j.key("cost_table_entries").value(entries);
-    j.key("cost_table_evaluations").value(table.computed());
+    j.members("what", "sim", "model", net.model, "hw", hw.name, "engine", "systemc", "cycles_per_s",
+              static_cast<double>(sc.total_cycles) / systemc_s, "simulated_cycles", sc.total_cycles,
+              "simulated_macs", macs, "layers", static_cast<int>(sc.layers.size()),
+              "systemc_wall_s", systemc_s, "fast_wall_s", fast_s, "cost_table_wall_s", table_s,
+              "cost_table_entries", entries, "cost_table_evaluations", table.computed());
     j.end_object();
     std::cout << "\n";
   } else {
@@ -97,13 +89,9 @@ int run_bench_sim(const std::vector<std::string>& args) {
   return 0;
 }
 
-int bench_sim_command(const std::vector<std::string>& args) {
-  return run_guarded("bench sim", [&] { return run_bench_sim(args); });
-}
-
 }  // namespace
 
 NCE_REGISTER_COMMAND("bench sim", "simulator speed: SystemC engine, fast path, cost table",
-                     bench_sim_command);
+                     run_bench_sim);
 
 }  // namespace nce::app

@@ -136,85 +136,82 @@ class CampaignProgress : public campaign::CampaignObserver {
 };
 
 int campaign_main(const std::vector<std::string>& args) {
-  return run_guarded("campaign", [&]() -> int {
-    po::options_description opts("Options");
-    opts.add_options()("plan", po::value<std::string>(), "campaign plan (INI)")(
-        "db", po::value<std::string>(), "campaign database (SQLite) the jobs' runs merge into")(
-        "work", po::value<std::string>()->default_value(""),
-        "work directory for the jobs' checkpoints and databases (default: DB.jobs)")(
-        "data", po::value<std::string>()->default_value(""),
-        "data directory (overrides the plan's data =)")(
-        "shard", po::value<std::string>()->default_value("0/1"),
-        "run only the jobs whose index % N == i")("list",
-                                                  "show the jobs and their state; run nothing")(
-        "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
-        "quiet", "only job failures and the summary");
-    po::variables_map vm;
-    if (!parse_or_help(args, "campaign", kUsage, opts, vm)) return 0;
-    if (!vm.count("plan")) throw std::invalid_argument("--plan FILE is required");
-    if (!vm.count("db")) throw std::invalid_argument("--db FILE is required");
-    const InterruptHandler interrupts;
-    const campaign::Plan plan = campaign::load_plan(vm["plan"].as<std::string>());
-    campaign::CampaignOptions o;
-    o.db_path = vm["db"].as<std::string>();
-    o.work_dir = vm["work"].as<std::string>();
-    o.data_dir = vm["data"].as<std::string>();
-    o.shard = campaign::parse_shard(vm["shard"].as<std::string>());
-    o.git_commit = NCE_GIT_COMMIT;
-    o.interrupt_signal = [] { return interrupt_signal(); };
-    if (vm["threads"].as<int>() > 0) omp_set_num_threads(vm["threads"].as<int>());
-    const bool quiet = vm.count("quiet") > 0;
+  po::options_description opts("Options");
+  opts.add_options()("plan", po::value<std::string>(), "campaign plan (INI)")(
+      "db", po::value<std::string>(), "campaign database (SQLite) the jobs' runs merge into")(
+      "work", po::value<std::string>()->default_value(""),
+      "work directory for the jobs' checkpoints and databases (default: DB.jobs)")(
+      "data", po::value<std::string>()->default_value(""),
+      "data directory (overrides the plan's data =)")(
+      "shard", po::value<std::string>()->default_value("0/1"),
+      "run only the jobs whose index % N == i")("list",
+                                                "show the jobs and their state; run nothing")(
+      "threads", po::value<int>()->default_value(0), "OpenMP threads (0 = OpenMP's default)")(
+      "quiet", "only job failures and the summary");
+  po::variables_map vm;
+  if (!parse_or_help(args, "campaign", kUsage, opts, vm)) return 0;
+  if (!vm.count("plan")) throw std::invalid_argument("--plan FILE is required");
+  if (!vm.count("db")) throw std::invalid_argument("--db FILE is required");
+  const InterruptHandler interrupts;
+  const campaign::Plan plan = campaign::load_plan(vm["plan"].as<std::string>());
+  campaign::CampaignOptions o;
+  o.db_path = vm["db"].as<std::string>();
+  o.work_dir = vm["work"].as<std::string>();
+  o.data_dir = vm["data"].as<std::string>();
+  o.shard = campaign::parse_shard(vm["shard"].as<std::string>());
+  o.git_commit = NCE_GIT_COMMIT;
+  o.interrupt_signal = [] { return interrupt_signal(); };
+  if (vm["threads"].as<int>() > 0) omp_set_num_threads(vm["threads"].as<int>());
+  const bool quiet = vm.count("quiet") > 0;
 
-    if (vm.count("list")) {
-      print_list(std::cout, plan, campaign::job_states(plan, o), o.shard);
-      return 0;
+  if (vm.count("list")) {
+    print_list(std::cout, plan, campaign::job_states(plan, o), o.shard);
+    return 0;
+  }
+  // mpirun (OpenMPI, or a PMI launcher) tells its ranks by these variables.
+  const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
+                        std::getenv("PMI_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr;
+  campaign::MpiSession mpi(launched);
+  if (mpi.size() > 1 && o.shard.count > 1) {
+    throw std::invalid_argument(
+        "--shard and mpirun do not mix: under mpirun the ranks share the "
+        "jobs out themselves");
+  }
+  const std::string prefix = mpi.size() > 1 ? "[rank " + std::to_string(mpi.rank()) + "] " : "";
+  CampaignProgress progress(std::cout, quiet, prefix);
+  o.observer = &progress;
+  if (!quiet && mpi.rank() == 0) {
+    std::cout << "nce campaign " << plan.name << ": " << plan.jobs.size() << " jobs, work dir "
+              << campaign::work_dir(o) << ", " << omp_get_max_threads() << " threads"
+              << (mpi.size() > 1 ? ", " + std::to_string(mpi.size()) + " MPI ranks" : "")
+              << std::endl;
+  }
+  campaign::CampaignSummary s;
+  if (mpi.size() > 1) {
+    try {
+      s = campaign::run_campaign_mpi(plan, o, mpi);
+    } catch (const Interrupted& e) {
+      report_interrupted("campaign", e);
+      mpi.abort(e.exit_code());  // the other ranks cannot go on without this one
+      throw;
+    } catch (const std::exception& e) {
+      report_error("campaign", e.what());
+      mpi.abort(2);
+      throw;
     }
-    // mpirun (OpenMPI, or a PMI launcher) tells its ranks by these variables.
-    const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
-                          std::getenv("PMI_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr;
-    campaign::MpiSession mpi(launched);
-    if (mpi.size() > 1 && o.shard.count > 1) {
-      throw std::invalid_argument(
-          "--shard and mpirun do not mix: under mpirun the ranks share the "
-          "jobs out themselves");
-    }
-    const std::string prefix = mpi.size() > 1 ? "[rank " + std::to_string(mpi.rank()) + "] " : "";
-    CampaignProgress progress(std::cout, quiet, prefix);
-    o.observer = &progress;
-    if (!quiet && mpi.rank() == 0) {
-      std::cout << "nce campaign " << plan.name << ": " << plan.jobs.size() << " jobs, work dir "
-                << campaign::work_dir(o) << ", " << omp_get_max_threads() << " threads"
-                << (mpi.size() > 1 ? ", " + std::to_string(mpi.size()) + " MPI ranks" : "")
-                << std::endl;
-    }
-    campaign::CampaignSummary s;
-    if (mpi.size() > 1) {
-      try {
-        s = campaign::run_campaign_mpi(plan, o, mpi);
-      } catch (const Interrupted& e) {
-        report_interrupted("campaign", e);
-        mpi.abort(e.exit_code());  // the other ranks cannot go on without this one
-        throw;
-      } catch (const std::exception& e) {
-        report_error("campaign", e.what());
-        mpi.abort(2);
-        throw;
-      }
-    } else {
-      s = campaign::run_campaign(plan, o);
-    }
-    if (mpi.rank() != 0) return s.failed > 0 ? 1 : 0;
-    std::map<std::string, int> counts;
-    for (const campaign::JobStatus& st : s.states) ++counts[campaign::to_string(st.state)];
-    std::cout << "campaign " << plan.name << ": ran " << s.ran << ", skipped " << s.skipped
-              << ", failed " << s.failed << " in " << format_duration(s.seconds) << "; merged into "
-              << o.db_path << ": " << s.merged.runs_added << " runs added, "
-              << s.merged.runs_updated << " updated, " << s.merged.runs_unchanged
-              << " unchanged\nstates:";
-    for (const auto& [state, n] : counts) std::cout << "  " << state << " " << n;
-    std::cout << std::endl;
-    return s.failed > 0 ? 1 : 0;
-  });
+  } else {
+    s = campaign::run_campaign(plan, o);
+  }
+  if (mpi.rank() != 0) return s.failed > 0 ? 1 : 0;
+  std::map<std::string, int> counts;
+  for (const campaign::JobStatus& st : s.states) ++counts[campaign::to_string(st.state)];
+  std::cout << "campaign " << plan.name << ": ran " << s.ran << ", skipped " << s.skipped
+            << ", failed " << s.failed << " in " << format_duration(s.seconds) << "; merged into "
+            << o.db_path << ": " << s.merged.runs_added << " runs added, " << s.merged.runs_updated
+            << " updated, " << s.merged.runs_unchanged << " unchanged\nstates:";
+  for (const auto& [state, n] : counts) std::cout << "  " << state << " " << n;
+  std::cout << std::endl;
+  return s.failed > 0 ? 1 : 0;
 }
 
 }  // namespace

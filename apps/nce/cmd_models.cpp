@@ -89,30 +89,18 @@ void print_table(const models::Network& net) {
 void print_json(const models::Network& net) {
   JsonWriter j(std::cout);
   j.begin_object();
-  j.key("model").value(net.model);
-  j.key("macs").value(net.macs());
-  j.key("params").value(net.params());
-  j.key("macs_with_bias").value(net.macs_with_bias());
+  j.members("model", net.model, "macs", net.macs(), "params", net.params(), "macs_with_bias",
+            net.macs_with_bias());
   if (!net.widths.empty()) j.key("widths").value(net.widths);
   j.key("input").value(std::vector<int>{net.input.channels, net.input.height, net.input.width});
   j.key("layers").begin_array();
   for (const auto& l : net.layers) {
     const models::GemmShape g = l.gemm();
     j.begin_object();
-    j.key("name").value(l.name);
-    j.key("kind").value(models::to_string(l.kind));
-    j.key("c_in").value(l.c_in);
-    j.key("c_out").value(l.c_out);
-    j.key("k").value(l.k);
-    j.key("stride").value(l.stride);
-    j.key("h_in").value(l.h_in);
-    j.key("w_in").value(l.w_in);
-    j.key("h_out").value(l.h_out);
-    j.key("w_out").value(l.w_out);
-    j.key("macs").value(l.macs());
-    j.key("params").value(l.params());
-    j.key("pad").value(l.pad);
-    j.key("quantized").value(l.quantized);
+    j.members("name", l.name, "kind", models::to_string(l.kind), "c_in", l.c_in, "c_out", l.c_out,
+              "k", l.k, "stride", l.stride, "h_in", l.h_in, "w_in", l.w_in, "h_out", l.h_out,
+              "w_out", l.w_out, "macs", l.macs(), "params", l.params(), "pad", l.pad, "quantized",
+              l.quantized);
     j.key("gemm").begin_object().key("K").value(g.K).key("N").value(g.N).key("M").value(g.M);
     j.end_object();
     j.end_object();
@@ -123,78 +111,71 @@ void print_json(const models::Network& net) {
 }
 
 int models_show(const std::vector<std::string>& args) {
-  return run_guarded("models show", [&] {
-    po::options_description opts("Options");
-    add_network_options(opts);
-    opts.add_options()("json", "print the JSON contract instead of a table");
-    po::variables_map vm;
-    if (!parse_or_help(args, "models show",
-                       "(--model NAME [--widths W,...] [--wrpn X] [--dataset D] | --topology "
-                       "FILE.csv) [--json]\n\nPer-layer shapes, the GEMM each conv/FC lowers to "
-                       "(K = k*k*C_in, N = H_out*W_out, M = C_out), MACs and PARAMs.",
-                       opts, vm)) {
-      return 0;
-    }
-    const models::Network net = network_from(vm);
-    if (vm.count("json")) {
-      print_json(net);
-    } else {
-      print_table(net);
-    }
+  po::options_description opts("Options");
+  add_network_options(opts);
+  opts.add_options()("json", "print the JSON contract instead of a table");
+  po::variables_map vm;
+  if (!parse_or_help(args, "models show",
+                     "(--model NAME [--widths W,...] [--wrpn X] [--dataset D] | --topology "
+                     "FILE.csv) [--json]\n\nPer-layer shapes, the GEMM each conv/FC lowers to "
+                     "(K = k*k*C_in, N = H_out*W_out, M = C_out), MACs and PARAMs.",
+                     opts, vm)) {
     return 0;
-  });
+  }
+  const models::Network net = network_from(vm);
+  if (vm.count("json")) {
+    print_json(net);
+  } else {
+    print_table(net);
+  }
+  return 0;
 }
 
 int models_list(const std::vector<std::string>& args) {
-  return run_guarded("models list", [&] {
-    po::options_description opts("Options");
-    po::variables_map vm;
-    if (!parse_or_help(args, "models list", "\n\nThe models nce knows, with their totals.", opts,
-                       vm)) {
-      return 0;
-    }
-    std::cout << std::left << std::setw(11) << "model" << std::right << std::setw(10) << "input"
-              << std::setw(12) << "searchable" << std::setw(14) << "MACs" << std::setw(12)
-              << "PARAMs"
-              << "\n";
-    for (const auto& name : models::model_names()) {
-      const models::Network net = models::build_canonical(name);
-      std::ostringstream in;
-      in << net.input.channels << "x" << net.input.height << "x" << net.input.width;
-      std::cout << std::left << std::setw(11) << name << std::right << std::setw(10) << in.str()
-                << std::setw(12) << net.num_searchable() << std::setw(14) << net.macs()
-                << std::setw(12) << net.params() << "\n";
-    }
+  po::options_description opts("Options");
+  po::variables_map vm;
+  if (!parse_or_help(args, "models list", "\n\nThe models nce knows, with their totals.", opts,
+                     vm)) {
     return 0;
-  });
+  }
+  std::cout << std::left << std::setw(11) << "model" << std::right << std::setw(10) << "input"
+            << std::setw(12) << "searchable" << std::setw(14) << "MACs" << std::setw(12) << "PARAMs"
+            << "\n";
+  for (const auto& name : models::model_names()) {
+    const models::Network net = models::build_canonical(name);
+    std::ostringstream in;
+    in << net.input.channels << "x" << net.input.height << "x" << net.input.width;
+    std::cout << std::left << std::setw(11) << name << std::right << std::setw(10) << in.str()
+              << std::setw(12) << net.num_searchable() << std::setw(14) << net.macs()
+              << std::setw(12) << net.params() << "\n";
+  }
+  return 0;
 }
 
 int models_export(const std::vector<std::string>& args) {
-  return run_guarded("models export", [&] {
-    po::options_description opts("Options");
-    add_network_options(opts);
-    opts.add_options()("out", po::value<std::string>()->default_value("-"),
-                       "topology CSV to write (- = stdout)");
-    po::variables_map vm;
-    if (!parse_or_help(
-            args, "models export",
-            "--model NAME [--widths W,...] [--dataset D] [--out FILE.csv]\n\n"
-            "Writes the network as a SCALE-Sim topology CSV (inputs already padded). After "
-            "SCALE-Sim's 9 columns (the 9th: stride width) come Quantized (1/0) and Pad, "
-            "which SCALE-Sim ignores and --topology reads back.",
-            opts, vm)) {
-      return 0;
-    }
-    const models::Network net = network_from(vm);
-    const std::string out = vm["out"].as<std::string>();
-    if (out == "-") {
-      models::write_topology_csv(net, std::cout);
-    } else {
-      models::write_topology_csv(net, out);
-      std::cerr << "wrote " << net.layers.size() << " layers to " << out << "\n";
-    }
+  po::options_description opts("Options");
+  add_network_options(opts);
+  opts.add_options()("out", po::value<std::string>()->default_value("-"),
+                     "topology CSV to write (- = stdout)");
+  po::variables_map vm;
+  if (!parse_or_help(
+          args, "models export",
+          "--model NAME [--widths W,...] [--dataset D] [--out FILE.csv]\n\n"
+          "Writes the network as a SCALE-Sim topology CSV (inputs already padded). After "
+          "SCALE-Sim's 9 columns (the 9th: stride width) come Quantized (1/0) and Pad, "
+          "which SCALE-Sim ignores and --topology reads back.",
+          opts, vm)) {
     return 0;
-  });
+  }
+  const models::Network net = network_from(vm);
+  const std::string out = vm["out"].as<std::string>();
+  if (out == "-") {
+    models::write_topology_csv(net, std::cout);
+  } else {
+    models::write_topology_csv(net, out);
+    std::cerr << "wrote " << net.layers.size() << " layers to " << out << "\n";
+  }
+  return 0;
 }
 
 }  // namespace

@@ -66,22 +66,17 @@ int run_scalesim(const po::variables_map& vm) {
   if (vm.count("json")) {
     JsonWriter j(std::cout);
     j.begin_object();
-    j.key("hw").value(cfg.run_name);
-    j.key("engine").value("scalesim-v2");
-    j.key("total_cycles").value(total);
-    j.key("stall_cycles").value(stalls);
+    j.members("hw", cfg.run_name, "engine", "scalesim-v2", "total_cycles", total, "stall_cycles",
+              stalls);
     j.key("energy_pj").null();  // SCALE-Sim v2 reports no energy
     j.key("layers").begin_array();
     for (const auto& r : results) {
       j.begin_object();
-      j.key("name").value(r.name);
-      j.key("cycles").value(r.compute_cycles);
-      j.key("stall_cycles").value(r.stall_cycles);
-      j.key("utilization").value(r.overall_util / 100.0);
+      j.members("name", r.name, "cycles", r.compute_cycles, "stall_cycles", r.stall_cycles,
+                "utilization", r.overall_util / 100.0);
       j.key("energy_pj").null();
-      j.key("folds").value(r.folds);
-      j.key("mapping_efficiency").value(r.mapping_efficiency / 100.0);
-      j.key("compute_utilization").value(r.compute_util / 100.0);
+      j.members("folds", r.folds, "mapping_efficiency", r.mapping_efficiency / 100.0,
+                "compute_utilization", r.compute_util / 100.0);
       static const char* kOperands[] = {"ifmap", "filter", "ofmap"};
       for (int op = 0; op < 3; ++op) {
         j.key(std::string("sram_") + kOperands[op] + (op == 2 ? "_writes" : "_reads"))
@@ -187,13 +182,9 @@ int run_sim(const std::vector<std::string>& args) {
   return 0;
 }
 
-int sim_command(const std::vector<std::string>& args) {
-  return run_guarded("sim", [&] { return run_sim(args); });
-}
-
 }  // namespace
 
 NCE_REGISTER_COMMAND("sim", "cycles, stalls and energy of a network on a hw config (SystemC)",
-                     sim_command);
+                     run_sim);
 
 }  // namespace nce::app

@@ -26,34 +26,32 @@ const char* kUsage =
     "[--widths W0,W1,...] [--db FILE] [options]";
 
 int run_train(const std::vector<std::string>& args) {
-  return run_guarded("train", [&]() -> int {
-    po::options_description opts = train_options();
-    po::variables_map vm;
-    if (!parse_or_help(args, "train", kUsage, opts, vm)) return 0;
-    const InterruptHandler interrupts;
-    const TrainCommand cmd = train_command(vm);  // validated before anything is loaded
-    const nn::TrainConfig& c = cmd.config;
+  po::options_description opts = train_options();
+  po::variables_map vm;
+  if (!parse_or_help(args, "train", kUsage, opts, vm)) return 0;
+  const InterruptHandler interrupts;
+  const TrainCommand cmd = train_command(vm);  // validated before anything is loaded
+  const nn::TrainConfig& c = cmd.config;
 
-    nn::DatasetPair data = nn::load_dataset(c.dataset, cmd.data_dir);
-    if (cmd.subset > 0) data.train = nn::subset_per_class(data.train, cmd.subset);
-    if (cmd.test_subset > 0) data.test = nn::subset_per_class(data.test, cmd.test_subset);
-    if (c.resume) {  // a checkpoint of another run is refused before its run is continued
-      nn::check_checkpoint_matches(nn::read_checkpoint(c.checkpoint_path), c.checkpoint_path,
-                                   c.model, c.widths, nn::checkpoint_identity(c, data.train));
-    }
-    std::ostream& out = cmd.json_path == "-" ? std::cerr : std::cout;
+  nn::DatasetPair data = nn::load_dataset(c.dataset, cmd.data_dir);
+  if (cmd.subset > 0) data.train = nn::subset_per_class(data.train, cmd.subset);
+  if (cmd.test_subset > 0) data.test = nn::subset_per_class(data.test, cmd.test_subset);
+  if (c.resume) {  // a checkpoint of another run is refused before its run is continued
+    nn::check_checkpoint_matches(nn::read_checkpoint(c.checkpoint_path), c.checkpoint_path, c.model,
+                                 c.widths, nn::checkpoint_identity(c, data.train));
+  }
+  std::ostream& out = cmd.json_path == "-" ? std::cerr : std::cout;
 
-    std::unique_ptr<results::ResultSink> sink;
-    if (!cmd.db_path.empty()) sink = results::make_result_sink(cmd.db_path);
-    TrainProgress progress(out, cmd.quiet);
-    const nn::TrainResult result = record::run_recorded_training(
-        c, data, sink.get(), record::train_run_info(c, cmd.config_json, NCE_GIT_COMMIT), &progress);
-    progress.print_result(c, result);
-    if (!cmd.json_path.empty()) {
-      write_text_file(cmd.json_path, train_summary_json(c, cmd.config_json, data, result));
-    }
-    return 0;
-  });
+  std::unique_ptr<results::ResultSink> sink;
+  if (!cmd.db_path.empty()) sink = results::make_result_sink(cmd.db_path);
+  TrainProgress progress(out, cmd.quiet);
+  const nn::TrainResult result = record::run_recorded_training(
+      c, data, sink.get(), record::train_run_info(c, cmd.config_json, NCE_GIT_COMMIT), &progress);
+  progress.print_result(c, result);
+  if (!cmd.json_path.empty()) {
+    write_text_file(cmd.json_path, train_summary_json(c, cmd.config_json, data, result));
+  }
+  return 0;
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 
 namespace nce::app {
 
-// args: everything after the subcommand name (argv[2..]). Returns the process exit code.
+// args: everything after the subcommand name (argv[2..]). Returns the process exit code. main()
+// runs it under run_guarded(name) (cli_util.h): an exception it throws becomes
+// "nce <name>: error: ..." and exit code 2, an interruption 128 + the signal.
 using CommandFn = int (*)(const std::vector<std::string>& args);
 
 struct Command {

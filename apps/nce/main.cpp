@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_util.h"
 #include "command.h"
 #include "nce/nn/isa.h"
 
@@ -76,15 +77,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   const auto& all = nce::app::commands();
+  auto run = [](const nce::app::Command& c, std::vector<std::string> rest) {
+    return nce::app::run_guarded(c.name, [&] { return c.run(rest); });
+  };
   // Longest match first: "db query" before "db".
   if (args.size() >= 2) {
     const std::string two = args[0] + " " + args[1];
     for (const auto& c : all) {
-      if (c.name == two) return c.run(std::vector<std::string>(args.begin() + 2, args.end()));
+      if (c.name == two) return run(c, std::vector<std::string>(args.begin() + 2, args.end()));
     }
   }
   for (const auto& c : all) {
-    if (c.name == args[0]) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+    if (c.name == args[0]) return run(c, std::vector<std::string>(args.begin() + 1, args.end()));
   }
   // A group such as `nce db` with no or an unknown subcommand.
   bool is_group = std::any_of(all.begin(), all.end(), [&](const nce::app::Command& c) {

@@ -179,9 +179,8 @@ void write_search_json(const std::string& path, const search::SearchResult& resu
       j.key("layers").begin_array();
       for (const auto& a : p.layers) {
         j.begin_object();
-        j.key("name").value(a.name).key("channels").value(a.channels);
-        j.key("stdev").value(a.stdev).key("out_stdev").value(a.out_stdev);
-        j.key("act_bits").value(a.bits).key("clip").value(a.clip);
+        j.members("name", a.name, "channels", a.channels, "stdev", a.stdev, "out_stdev",
+                  a.out_stdev, "act_bits", a.bits, "clip", a.clip);
         if (std::isfinite(a.sqnr_db)) j.key("sqnr_db").value(a.sqnr_db);
         j.key("sqnr_reference").value(a.reference);
         j.end_object();

@@ -15,31 +15,17 @@ namespace {
 void write_config(JsonWriter& j, const nn::TrainConfig& c, const std::string& data_dir, int subset,
                   int test_subset) {
   j.begin_object();
-  j.key("model").value(c.model);
-  j.key("dataset").value(c.dataset);
-  j.key("data").value(data_dir);
-  j.key("widths").value(c.widths);
-  j.key("weight_bits").value(c.network.weight_bits);
-  j.key("activation_bits").value(c.network.activation_bits);
-  j.key("quantizer").value(nn::to_string(c.network.quantizer));
-  j.key("quantize_all_layers").value(c.network.quantize_all_layers);
+  j.members("model", c.model, "dataset", c.dataset, "data", data_dir, "widths", c.widths,
+            "weight_bits", c.network.weight_bits, "activation_bits", c.network.activation_bits,
+            "quantizer", nn::to_string(c.network.quantizer), "quantize_all_layers",
+            c.network.quantize_all_layers);
   if (c.network.int8_full_precision) j.key("int8_full_precision").value(true);
-  j.key("pact_init_clip").value(static_cast<double>(c.network.pact_init_clip));
-  j.key("epochs").value(c.epochs);
-  j.key("batch").value(c.batch_size);
-  j.key("optimizer").value(c.optimizer);
-  j.key("lr").value(c.lr);
-  j.key("final_lr").value(c.final_lr);
-  j.key("warmup_epochs").value(c.warmup_epochs);
-  j.key("momentum").value(static_cast<double>(c.momentum));
-  j.key("nesterov").value(c.nesterov);
-  j.key("weight_decay").value(static_cast<double>(c.weight_decay));
-  j.key("augment").value(c.augment);
-  j.key("seed").value(static_cast<std::uint64_t>(c.seed));
-  j.key("subset").value(subset);
-  j.key("test_subset").value(test_subset);
-  j.key("max_batches").value(c.max_batches);
-  j.key("threads").value(omp_get_max_threads());
+  j.members("pact_init_clip", static_cast<double>(c.network.pact_init_clip), "epochs", c.epochs,
+            "batch", c.batch_size, "optimizer", c.optimizer, "lr", c.lr, "final_lr", c.final_lr,
+            "warmup_epochs", c.warmup_epochs, "momentum", static_cast<double>(c.momentum),
+            "nesterov", c.nesterov, "weight_decay", static_cast<double>(c.weight_decay), "augment",
+            c.augment, "seed", static_cast<std::uint64_t>(c.seed), "subset", subset, "test_subset",
+            test_subset, "max_batches", c.max_batches, "threads", omp_get_max_threads());
   j.end_object();
 }
 

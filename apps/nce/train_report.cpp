@@ -74,44 +74,29 @@ std::string train_summary_json(const nn::TrainConfig& c, const std::string& conf
   std::ostringstream out;
   JsonWriter j(out, true);
   j.begin_object();
-  j.key("what").value("train");
-  j.key("model").value(c.model);
-  j.key("dataset").value(c.dataset);
-  j.key("widths").value(r.widths);
-  j.key("weight_bits").value(c.network.weight_bits);
-  j.key("activation_bits").value(c.network.activation_bits);
-  j.key("quantizer").value(nn::to_string(c.network.quantizer));
-  j.key("macs").value(static_cast<std::int64_t>(r.macs));
-  j.key("trainable_parameters").value(static_cast<std::int64_t>(r.parameters));
-  j.key("train_images").value(data.train.size());
-  j.key("test_images").value(data.test.size());
-  j.key("resumed_from_epoch").value(r.resumed_from);
-  j.key("stopped_early").value(r.stopped_early);
-  j.key("seconds").value(r.seconds);
+  j.members("what", "train", "model", c.model, "dataset", c.dataset, "widths", r.widths,
+            "weight_bits", c.network.weight_bits, "activation_bits", c.network.activation_bits,
+            "quantizer", nn::to_string(c.network.quantizer), "macs",
+            static_cast<std::int64_t>(r.macs), "trainable_parameters",
+            static_cast<std::int64_t>(r.parameters), "train_images", data.train.size(),
+            "test_images", data.test.size(), "resumed_from_epoch", r.resumed_from, "stopped_early",
+            r.stopped_early, "seconds", r.seconds);
   j.key("config").raw(config_json);
   j.key("epochs").begin_array();
   double ips_sum = 0.0;
   for (const auto& e : r.history) {
     ips_sum += e.images_per_s;
     j.begin_object();
-    j.key("epoch").value(e.epoch);
-    j.key("loss").value(e.loss);
-    j.key("top1").value(e.top1);
-    j.key("lr").value(e.lr);
-    j.key("seconds").value(e.seconds);
-    j.key("images_per_s").value(e.images_per_s);
-    j.key("test_loss").value(e.test_loss);
-    j.key("test_top1").value(e.test_top1);
-    j.key("test_top5").value(e.test_top5);
+    j.members("epoch", e.epoch, "loss", e.loss, "top1", e.top1, "lr", e.lr, "seconds", e.seconds,
+              "images_per_s", e.images_per_s, "test_loss", e.test_loss, "test_top1", e.test_top1,
+              "test_top5", e.test_top5);
     j.end_object();
   }
   j.end_array();
   j.key("images_per_s").value(r.history.empty() ? 0.0 : ips_sum / r.history.size());
   j.key("test").begin_object();
   if (r.test.images > 0) {
-    j.key("loss").value(r.test.loss);
-    j.key("top1").value(r.test.top1);
-    j.key("top5").value(r.test.top5);
+    j.members("loss", r.test.loss, "top1", r.test.top1, "top5", r.test.top5);
   }
   j.key("images").value(r.test.images);
   j.end_object();

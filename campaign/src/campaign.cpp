@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "nce/common/interrupted.h"
+#include "nce/common/name_table.h"
 #include "nce/nn/trainer.h"
 #include "nce/record/recorded_search.h"
 #include "nce/results/campaign_records.h"
@@ -129,25 +130,12 @@ std::vector<std::filesystem::path> checkpoint_files(const CampaignOptions& optio
 }  // namespace
 
 const char* to_string(JobState state) {
-  switch (state) {
-    case JobState::kPending:
-      return "pending";
-    case JobState::kResumable:
-      return "resumable";
-    case JobState::kFailed:
-      return "failed";
-    case JobState::kBusy:
-      return "running elsewhere";
-    case JobState::kFinished:
-      return "finished";
-    case JobState::kDiverged:
-      return "diverged";
-    case JobState::kStale:
-      return "stale";
-    case JobState::kCorrupt:
-      return "corrupt";
-  }
-  return "?";
+  static const NamedValue<JobState> kNames[] = {
+      {JobState::kPending, "pending"},   {JobState::kResumable, "resumable"},
+      {JobState::kFailed, "failed"},     {JobState::kBusy, "running elsewhere"},
+      {JobState::kFinished, "finished"}, {JobState::kDiverged, "diverged"},
+      {JobState::kStale, "stale"},       {JobState::kCorrupt, "corrupt"}};
+  return name_of(kNames, state);
 }
 
 bool needs_run(JobState state) {

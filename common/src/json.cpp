@@ -62,36 +62,37 @@ void JsonWriter::before_value() {
   }
 }
 
-JsonWriter& JsonWriter::begin_object() {
+JsonWriter& JsonWriter::open(char bracket) {
   before_value();
-  out_ << '{';
+  out_ << bracket;
   first_.push_back(true);
   return *this;
+}
+
+JsonWriter& JsonWriter::close(char bracket) {
+  bool empty = first_.back();
+  first_.pop_back();
+  if (!empty) newline();
+  out_ << bracket;
+  return *this;
+}
+
+JsonWriter& JsonWriter::begin_object() {
+  return open('{');
 }
 
 JsonWriter& JsonWriter::end_object() {
   assert(!first_.empty() && "end_object without begin_object");
-  bool empty = first_.back();
-  first_.pop_back();
-  if (!empty) newline();
-  out_ << '}';
-  return *this;
+  return close('}');
 }
 
 JsonWriter& JsonWriter::begin_array() {
-  before_value();
-  out_ << '[';
-  first_.push_back(true);
-  return *this;
+  return open('[');
 }
 
 JsonWriter& JsonWriter::end_array() {
   assert(!first_.empty() && "end_array without begin_array");
-  bool empty = first_.back();
-  first_.pop_back();
-  if (!empty) newline();
-  out_ << ']';
-  return *this;
+  return close(']');
 }
 
 JsonWriter& JsonWriter::key(const std::string& name) {

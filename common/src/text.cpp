@@ -60,6 +60,12 @@ std::string printable(const std::string& s) {
   return out;
 }
 
+std::string number_text(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
 std::string to_lower(std::string s) {
   for (char& ch : s) {
     if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "nce/common/name_table.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define NCE_DEPLOY_X86 1
@@ -13,16 +15,15 @@
 
 namespace nce::deploy {
 
+namespace {
+
+const NamedValue<KernelKind> kKernelNames[] = {
+    {KernelKind::kPortable, "portable"}, {KernelKind::kAvx2, "avx2"}, {KernelKind::kVnni, "vnni"}};
+
+}  // namespace
+
 const char* to_string(KernelKind kind) {
-  switch (kind) {
-    case KernelKind::kPortable:
-      return "portable";
-    case KernelKind::kAvx2:
-      return "avx2";
-    case KernelKind::kVnni:
-      return "vnni";
-  }
-  return "?";
+  return name_of(kKernelNames, kind);
 }
 
 bool kernel_supported(KernelKind kind) {
@@ -44,17 +45,13 @@ KernelKind best_kernel() {
 }
 
 KernelKind parse_kernel(const std::string& name) {
-  KernelKind k;
   if (name == "auto") return best_kernel();
-  if (name == "portable") {
-    k = KernelKind::kPortable;
-  } else if (name == "avx2") {
-    k = KernelKind::kAvx2;
-  } else if (name == "vnni") {
-    k = KernelKind::kVnni;
-  } else {
-    throw std::invalid_argument("engine '" + name + "': want portable, avx2, vnni or auto");
+  const std::optional<KernelKind> named = value_named(kKernelNames, name);
+  if (!named) {
+    throw std::invalid_argument("engine '" + name + "': want " + names_list(kKernelNames, ", ") +
+                                " or auto");
   }
+  const KernelKind k = *named;
   if (!kernel_supported(k))
     throw std::runtime_error("engine '" + name + "': this CPU does not have its instructions");
   return k;

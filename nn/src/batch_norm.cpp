@@ -67,6 +67,59 @@ void channel_stats(const BatchNormParams& p, const Tensor& x, int ch, const floa
   *shift = beta[ch] - st.mean * *scale;
 }
 
+// Training-mode BN of every channel of x into y: the channel's batch statistics (channel_stats,
+// which also updates the running and saved ones), then apply(src, scale, shift, dst, hw) on each
+// of its n planes.
+template <typename Apply>
+void normalize_train(const BatchNormParams& p, const Tensor& x, const float* gamma,
+                     const float* beta, float* running_mean, float* running_var, float* save_mean,
+                     float* save_inv_std, Tensor& y, Apply apply) {
+  const int n = x.n(), c = x.c();
+  const std::size_t hw = x.plane();
+#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
+  for (int ch = 0; ch < c; ++ch) {
+    float scale, shift;
+    channel_stats(p, x, ch, gamma, beta, running_mean, running_var, save_mean, save_inv_std, &scale,
+                  &shift);
+    for (int i = 0; i < n; ++i) {
+      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
+      apply(x.data() + off, scale, shift, y.data() + off, hw);
+    }
+  }
+}
+
+// Eval-mode BN of x into y from the running statistics: apply(src, scale, shift, dst, hw) on
+// every plane.
+template <typename Apply>
+void normalize_eval(const BatchNormParams& p, const Tensor& x, const float* gamma,
+                    const float* beta, const float* running_mean, const float* running_var,
+                    Tensor& y, Apply apply) {
+  const int n = x.n(), c = x.c();
+  const std::size_t hw = x.plane();
+#pragma omp parallel for schedule(static) collapse(2) if (x.size() >= detail::kMinParallelElements)
+  for (int i = 0; i < n; ++i) {
+    for (int ch = 0; ch < c; ++ch) {
+      const float scale = gamma[ch] / std::sqrt(running_var[ch] + p.eps);
+      const float shift = beta[ch] - running_mean[ch] * scale;
+      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
+      apply(x.data() + off, scale, shift, y.data() + off, hw);
+    }
+  }
+}
+
+// The plain BN's apply: dst = src * scale + shift.
+void affine_plane(const float* src, float scale, float shift, float* dst, std::size_t hw) {
+  const Eigen::Index len = static_cast<Eigen::Index>(hw);
+  ArrayMap(dst, len) = ConstArrayMap(src, len) * scale + shift;
+}
+
+// The BN + activation's apply, for the activation `f`.
+auto act_plane(ActParams::Eval f) {
+  return [f](const float* src, float scale, float shift, float* dst, std::size_t hw) {
+    ActParams::apply(f, src, scale, shift, dst, hw);
+  };
+}
+
 }  // namespace
 
 void BatchNormState::init(int channels) {
@@ -126,38 +179,16 @@ void batch_norm_act_forward_train(const BatchNormParams& p, const ActParams& act
                                   const float* gamma, const float* beta, float* running_mean,
                                   float* running_var, float* save_mean, float* save_inv_std,
                                   Tensor& y) {
-  const int n = x.n(), c = x.c();
-  const std::size_t hw = x.plane();
   y.resize_like(x);
-  const ActParams::Eval f = act.eval();
-#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
-  for (int ch = 0; ch < c; ++ch) {
-    float scale, shift;
-    channel_stats(p, x, ch, gamma, beta, running_mean, running_var, save_mean, save_inv_std, &scale,
-                  &shift);
-    for (int i = 0; i < n; ++i) {
-      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
-      ActParams::apply(f, x.data() + off, scale, shift, y.data() + off, hw);
-    }
-  }
+  normalize_train(p, x, gamma, beta, running_mean, running_var, save_mean, save_inv_std, y,
+                  act_plane(act.eval()));
 }
 
 void batch_norm_act_forward_eval(const BatchNormParams& p, const ActParams& act, const Tensor& x,
                                  const float* gamma, const float* beta, const float* running_mean,
                                  const float* running_var, Tensor& y) {
-  const int n = x.n(), c = x.c();
-  const std::size_t hw = x.plane();
   if (&y != &x) y.resize_like(x);
-  const ActParams::Eval f = act.eval();
-#pragma omp parallel for schedule(static) collapse(2) if (x.size() >= detail::kMinParallelElements)
-  for (int i = 0; i < n; ++i) {
-    for (int ch = 0; ch < c; ++ch) {
-      const float scale = gamma[ch] / std::sqrt(running_var[ch] + p.eps);
-      const float shift = beta[ch] - running_mean[ch] * scale;
-      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
-      ActParams::apply(f, x.data() + off, scale, shift, y.data() + off, hw);
-    }
-  }
+  normalize_eval(p, x, gamma, beta, running_mean, running_var, y, act_plane(act.eval()));
 }
 
 void batch_norm_act_backward(const ActParams& act, const Tensor& x, const float* gamma,
@@ -204,36 +235,16 @@ void batch_norm_act_backward(const ActParams& act, const Tensor& x, const float*
 void batch_norm_forward_train(const BatchNormParams& p, const Tensor& x, const float* gamma,
                               const float* beta, float* running_mean, float* running_var,
                               float* save_mean, float* save_inv_std, Tensor& y) {
-  const int n = x.n(), c = x.c();
-  const Eigen::Index hw = static_cast<Eigen::Index>(x.plane());
   if (&y != &x) y.resize_like(x);
-#pragma omp parallel for schedule(dynamic, 1) if (x.size() >= detail::kMinParallelElements)
-  for (int ch = 0; ch < c; ++ch) {
-    float scale, shift;
-    channel_stats(p, x, ch, gamma, beta, running_mean, running_var, save_mean, save_inv_std, &scale,
-                  &shift);
-    for (int i = 0; i < n; ++i) {
-      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
-      ArrayMap(y.data() + off, hw) = ConstArrayMap(x.data() + off, hw) * scale + shift;
-    }
-  }
+  normalize_train(p, x, gamma, beta, running_mean, running_var, save_mean, save_inv_std, y,
+                  affine_plane);
 }
 
 void batch_norm_forward_eval(const BatchNormParams& p, const Tensor& x, const float* gamma,
                              const float* beta, const float* running_mean, const float* running_var,
                              Tensor& y) {
-  const int n = x.n(), c = x.c();
-  const Eigen::Index hw = static_cast<Eigen::Index>(x.plane());
   if (&y != &x) y.resize_like(x);
-#pragma omp parallel for schedule(static) collapse(2) if (x.size() >= detail::kMinParallelElements)
-  for (int i = 0; i < n; ++i) {
-    for (int ch = 0; ch < c; ++ch) {
-      const float scale = gamma[ch] / std::sqrt(running_var[ch] + p.eps);
-      const float shift = beta[ch] - running_mean[ch] * scale;
-      const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
-      ArrayMap(y.data() + off, hw) = ConstArrayMap(x.data() + off, hw) * scale + shift;
-    }
-  }
+  normalize_eval(p, x, gamma, beta, running_mean, running_var, y, affine_plane);
 }
 
 void batch_norm_backward(const Tensor& x, const Tensor& dy, const float* gamma,

@@ -97,6 +97,21 @@ std::string hex(std::uint32_t v) {
   return buf;
 }
 
+// The `size`-byte header of an IDX file (magic, then one big-endian u32 per dimension), its magic
+// checked against `magic` (`layout` names it in the message).
+std::vector<std::uint8_t> read_idx_header(GzReader& in, const std::string& path, std::size_t size,
+                                          std::uint32_t magic, const char* layout) {
+  std::vector<std::uint8_t> header;
+  in.read(size, header);
+  if (header.size() < size)
+    fail(path, "truncated IDX header (" + std::to_string(header.size()) + " bytes)");
+  const std::uint32_t found = big_endian_u32(header, 0);
+  if (found != magic) {
+    fail(path, "bad magic " + hex(found) + " (want " + hex(magic) + ": " + layout + ")");
+  }
+  return header;
+}
+
 void check_labels(const std::vector<std::uint8_t>& labels, int num_classes, const std::string& path,
                   std::size_t first_index = 0) {
   for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -127,14 +142,8 @@ const char* default_fashion_mnist_dir() {
 
 Dataset read_idx(const std::string& images_path, const std::string& labels_path, int num_classes) {
   GzReader images(images_path);
-  std::vector<std::uint8_t> header;
-  images.read(16, header);
-  if (header.size() < 16)
-    fail(images_path, "truncated IDX header (" + std::to_string(header.size()) + " bytes)");
-  const std::uint32_t image_magic = big_endian_u32(header, 0);
-  if (image_magic != 0x00000803) {
-    fail(images_path, "bad magic " + hex(image_magic) + " (want 0x00000803: u8 images, 3 dims)");
-  }
+  std::vector<std::uint8_t> header =
+      read_idx_header(images, images_path, 16, 0x00000803, "u8 images, 3 dims");
   const std::uint32_t count = big_endian_u32(header, 4);
   const std::uint32_t rows = big_endian_u32(header, 8);
   const std::uint32_t cols = big_endian_u32(header, 12);
@@ -159,14 +168,7 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
   }
 
   GzReader labels(labels_path);
-  header.clear();
-  labels.read(8, header);
-  if (header.size() < 8)
-    fail(labels_path, "truncated IDX header (" + std::to_string(header.size()) + " bytes)");
-  const std::uint32_t label_magic = big_endian_u32(header, 0);
-  if (label_magic != 0x00000801) {
-    fail(labels_path, "bad magic " + hex(label_magic) + " (want 0x00000801: u8 labels, 1 dim)");
-  }
+  header = read_idx_header(labels, labels_path, 8, 0x00000801, "u8 labels, 1 dim");
   const std::uint32_t label_count = big_endian_u32(header, 4);
   if (label_count != count) {
     fail(labels_path, "has " + std::to_string(label_count) + " labels but " + images_path +

@@ -24,8 +24,9 @@ std::vector<std::vector<float>> zero_slots(const std::vector<Parameter>& params)
 
 }  // namespace
 
-Optimizer::Optimizer(std::vector<Parameter> params, float weight_decay)
-    : params_(std::move(params)) {
+Optimizer::Optimizer(std::vector<Parameter> params, float weight_decay, std::string kind,
+                     std::vector<std::string> slot_names)
+    : params_(std::move(params)), kind_(std::move(kind)), slot_names_(std::move(slot_names)) {
   for (const auto& p : params_) {
     if (p.value == nullptr || p.grad == nullptr || p.value->size() != p.grad->size()) {
       throw std::invalid_argument("optimizer: parameter '" + p.name +
@@ -33,28 +34,50 @@ Optimizer::Optimizer(std::vector<Parameter> params, float weight_decay)
     }
     decay_.push_back((p.weight_decay ? weight_decay : 0.0f) + p.clip_l2);
   }
+  slots_.assign(slot_names_.size(), zero_slots(params_));
 }
 
 void Optimizer::zero_grad() {
   for (auto& p : params_) p.grad->set_zero();
 }
 
-void Optimizer::check_state(const OptimizerState& state, const std::string& kind,
-                            const std::vector<std::string>& slots) const {
-  if (state.kind != kind) {
+OptimizerState Optimizer::state() const {
+  OptimizerState s;
+  s.kind = kind_;
+  s.steps = steps_;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    for (std::size_t k = 0; k < slots_.size(); ++k) {
+      s.buffers.push_back({params_[i].name + "." + slot_names_[k], slots_[k][i]});
+    }
+  }
+  return s;
+}
+
+void Optimizer::load_state(const OptimizerState& state) {
+  check_state(state);
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    for (std::size_t k = 0; k < slots_.size(); ++k) {
+      slots_[k][i] = state.buffers[i * slots_.size() + k].values;
+    }
+  }
+  steps_ = state.steps;
+}
+
+void Optimizer::check_state(const OptimizerState& state) const {
+  if (state.kind != kind_) {
     throw std::invalid_argument("optimizer state is for '" + state.kind + "', this optimizer is '" +
-                                kind + "'");
+                                kind_ + "'");
   }
   if (state.steps < 0) throw std::invalid_argument("optimizer state: negative step count");
-  const std::size_t want = params_.size() * slots.size();
+  const std::size_t want = params_.size() * slot_names_.size();
   if (state.buffers.size() != want) {
     throw std::invalid_argument("optimizer state has " + std::to_string(state.buffers.size()) +
                                 " buffers, want " + std::to_string(want));
   }
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    for (std::size_t s = 0; s < slots.size(); ++s) {
-      const auto& b = state.buffers[i * slots.size() + s];
-      const std::string name = params_[i].name + "." + slots[s];
+    for (std::size_t s = 0; s < slot_names_.size(); ++s) {
+      const auto& b = state.buffers[i * slot_names_.size() + s];
+      const std::string name = params_[i].name + "." + slot_names_[s];
       if (b.name != name) {
         throw std::invalid_argument("optimizer state buffer " + std::to_string(i) + " is '" +
                                     b.name + "', want '" + name + "'");
@@ -69,9 +92,9 @@ void Optimizer::check_state(const OptimizerState& state, const std::string& kind
 }
 
 Sgd::Sgd(std::vector<Parameter> params, const SgdOptions& options)
-    : Optimizer(std::move(params), options.weight_decay),
+    : Optimizer(std::move(params), options.weight_decay, "sgd", {"momentum"}),
       options_(options),
-      momentum_(zero_slots(params_)) {}
+      momentum_(slots_[0]) {}
 
 void Sgd::step(float lr) {
   const float mu = options_.momentum;
@@ -107,27 +130,11 @@ void Sgd::step(float lr) {
   ++steps_;
 }
 
-OptimizerState Sgd::state() const {
-  OptimizerState s;
-  s.kind = "sgd";
-  s.steps = steps_;
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    s.buffers.push_back({params_[i].name + ".momentum", momentum_[i]});
-  }
-  return s;
-}
-
-void Sgd::load_state(const OptimizerState& state) {
-  check_state(state, "sgd", {"momentum"});
-  for (std::size_t i = 0; i < params_.size(); ++i) momentum_[i] = state.buffers[i].values;
-  steps_ = state.steps;
-}
-
 Adam::Adam(std::vector<Parameter> params, const AdamOptions& options)
-    : Optimizer(std::move(params), options.weight_decay),
+    : Optimizer(std::move(params), options.weight_decay, "adam", {"exp_avg", "exp_avg_sq"}),
       options_(options),
-      exp_avg_(zero_slots(params_)),
-      exp_avg_sq_(zero_slots(params_)) {}
+      exp_avg_(slots_[0]),
+      exp_avg_sq_(slots_[1]) {}
 
 void Adam::step(float lr) {
   ++steps_;
@@ -139,26 +146,6 @@ void Adam::step(float lr) {
                params_[i].grad->data(), params_[i].value->size(), decay_[i], step_size,
                correction2_sqrt);
   }
-}
-
-OptimizerState Adam::state() const {
-  OptimizerState s;
-  s.kind = "adam";
-  s.steps = steps_;
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    s.buffers.push_back({params_[i].name + ".exp_avg", exp_avg_[i]});
-    s.buffers.push_back({params_[i].name + ".exp_avg_sq", exp_avg_sq_[i]});
-  }
-  return s;
-}
-
-void Adam::load_state(const OptimizerState& state) {
-  check_state(state, "adam", {"exp_avg", "exp_avg_sq"});
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    exp_avg_[i] = state.buffers[2 * i].values;
-    exp_avg_sq_[i] = state.buffers[2 * i + 1].values;
-  }
-  steps_ = state.steps;
 }
 
 }  // namespace nce::nn

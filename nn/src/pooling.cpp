@@ -24,6 +24,18 @@ void check_pool_shape(const char* what, const PoolParams& p, const Tensor& x) {
   }
 }
 
+// For each of x's n*c planes (in parallel when x is large): fn(plane, its input, its output in y).
+template <typename Fn>
+void for_each_plane(const Tensor& x, Tensor& y, Fn fn) {
+  const int planes = x.n() * x.c();
+  const std::size_t in_plane = x.plane(), out_plane = y.plane();
+#pragma omp parallel for schedule(static) if (x.size() >= detail::kMinParallelElements)
+  for (int pl = 0; pl < planes; ++pl) {
+    fn(pl, x.data() + static_cast<std::size_t>(pl) * in_plane,
+       y.data() + static_cast<std::size_t>(pl) * out_plane);
+  }
+}
+
 }  // namespace
 
 void max_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y,
@@ -33,13 +45,7 @@ void max_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y,
   const int ho = p.out_size(h), wo = p.out_size(w);
   y.resize(n, c, ho, wo);
   argmax.resize(y.size());
-  const int planes = n * c;
-#pragma omp parallel for schedule(static) if (static_cast <std::size_t>(planes) *     \
-                                                  static_cast <std::size_t>(h) * w >= \
-                                              detail::kMinParallelElements)
-  for (int pl = 0; pl < planes; ++pl) {
-    const float* src = x.data() + static_cast<std::size_t>(pl) * h * w;
-    float* dst = y.data() + static_cast<std::size_t>(pl) * ho * wo;
+  for_each_plane(x, y, [&](int pl, const float* src, float* dst) {
     std::int32_t* idx = argmax.data() + static_cast<std::size_t>(pl) * ho * wo;
     for (int oy = 0; oy < ho; ++oy) {
       for (int ox = 0; ox < wo; ++ox) {
@@ -59,7 +65,7 @@ void max_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y,
         idx[oy * wo + ox] = best_i;
       }
     }
-  }
+  });
 }
 
 void max_pool_backward(const PoolParams& p, const Tensor& x, const Tensor& dy,
@@ -86,28 +92,18 @@ void avg_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y) {
   y.resize(n, c, ho, wo);
   if (p.k == 2 && p.stride == 2 && p.pad == 0 && 2 * ho <= h && 2 * wo <= w) {
     // The TAS shortcut's 2x2 pool: every output reads one 2x2 window, no bounds checks.
-    const int planes = n * c;
-#pragma omp parallel for schedule(static) if (x.size() >= detail::kMinParallelElements)
-    for (int pl = 0; pl < planes; ++pl) {
-      const float* src = x.data() + static_cast<std::size_t>(pl) * h * w;
-      float* dst = y.data() + static_cast<std::size_t>(pl) * ho * wo;
+    for_each_plane(x, y, [&](int, const float* src, float* dst) {
       for (int oy = 0; oy < ho; ++oy) {
         const float* r0 = src + 2 * oy * w;
         const float* r1 = r0 + w;
         for (int ox = 0; ox < wo; ++ox)
           dst[oy * wo + ox] = 0.25f * (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]);
       }
-    }
+    });
     return;
   }
   const float inv = 1.0f / static_cast<float>(p.k * p.k);
-  const int planes = n * c;
-#pragma omp parallel for schedule(static) if (static_cast <std::size_t>(planes) *     \
-                                                  static_cast <std::size_t>(h) * w >= \
-                                              detail::kMinParallelElements)
-  for (int pl = 0; pl < planes; ++pl) {
-    const float* src = x.data() + static_cast<std::size_t>(pl) * h * w;
-    float* dst = y.data() + static_cast<std::size_t>(pl) * ho * wo;
+  for_each_plane(x, y, [&](int, const float* src, float* dst) {
     for (int oy = 0; oy < ho; ++oy) {
       for (int ox = 0; ox < wo; ++ox) {
         float s = 0.0f;
@@ -122,7 +118,7 @@ void avg_pool_forward(const PoolParams& p, const Tensor& x, Tensor& y) {
         dst[oy * wo + ox] = s * inv;
       }
     }
-  }
+  });
 }
 
 void avg_pool_backward(const PoolParams& p, const Tensor& x, const Tensor& dy, Tensor& dx) {

@@ -4,28 +4,45 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "nce/common/name_table.h"
 #include "parallel.h"
 
 namespace nce::nn {
 
+namespace {
+
+const NamedValue<QuantizerKind> kQuantizerNames[] = {{QuantizerKind::kSawb, "sawb"},
+                                                     {QuantizerKind::kDorefa, "dorefa"},
+                                                     {QuantizerKind::kLsq, "lsq"}};
+
+}  // namespace
+
+namespace {
+
+// bits >= 32 is full precision: the forward passes the weights as they are, the backward passes
+// the gradient straight through (added into dw). Each returns whether it applied.
+bool full_precision_forward(int bits, const float* w, std::size_t n, float* wq) {
+  if (bits < 32) return false;
+  std::copy(w, w + n, wq);
+  return true;
+}
+
+bool full_precision_backward(int bits, const float* dwq, std::size_t n, float* dw) {
+  if (bits < 32) return false;
+  for (std::size_t i = 0; i < n; ++i) dw[i] += dwq[i];
+  return true;
+}
+
+}  // namespace
+
 const char* to_string(QuantizerKind kind) {
-  switch (kind) {
-    case QuantizerKind::kSawb:
-      return "sawb";
-    case QuantizerKind::kDorefa:
-      return "dorefa";
-    case QuantizerKind::kLsq:
-      return "lsq";
-  }
-  return "?";
+  return name_of(kQuantizerNames, kind);
 }
 
 QuantizerKind parse_quantizer(const std::string& name) {
-  if (name == "sawb") return QuantizerKind::kSawb;
-  if (name == "dorefa") return QuantizerKind::kDorefa;
-  if (name == "lsq") return QuantizerKind::kLsq;
-  throw std::invalid_argument("unknown weight quantizer '" + name +
-                              "' (expected sawb, dorefa or lsq)");
+  if (const auto kind = value_named(kQuantizerNames, name)) return *kind;
+  throw std::invalid_argument("unknown weight quantizer '" + name + "' (expected " +
+                              names_list(kQuantizerNames) + ")");
 }
 
 bool is_supported_bits(int bits) {
@@ -53,10 +70,7 @@ void sawb_coefficients(int bits, double* c1, double* c2) {
 }
 
 float sawb_quantize(const float* w, std::size_t n, int bits, float* wq) {
-  if (bits >= 32) {
-    std::copy(w, w + n, wq);
-    return 0.0f;
-  }
+  if (full_precision_forward(bits, w, n, wq)) return 0.0f;
   double c1, c2;
   sawb_coefficients(bits, &c1, &c2);
   double sq = 0.0, ab = 0.0;
@@ -78,19 +92,13 @@ float sawb_quantize(const float* w, std::size_t n, int bits, float* wq) {
 
 void sawb_backward(const float* w, std::size_t n, int bits, float clip, const float* dwq,
                    float* dw) {
-  if (bits >= 32) {
-    for (std::size_t i = 0; i < n; ++i) dw[i] += dwq[i];
-    return;
-  }
+  if (full_precision_backward(bits, dwq, n, dw)) return;
   for (std::size_t i = 0; i < n; ++i)
     if (std::fabs(w[i]) <= clip) dw[i] += dwq[i];
 }
 
 float dorefa_quantize(const float* w, std::size_t n, int bits, float* wq) {
-  if (bits >= 32) {
-    std::copy(w, w + n, wq);
-    return 0.0f;
-  }
+  if (full_precision_forward(bits, w, n, wq)) return 0.0f;
   float m = 0.0f;
   for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(std::tanh(w[i])));
   const float levels = static_cast<float>((1 << bits) - 1);
@@ -109,10 +117,7 @@ float dorefa_quantize(const float* w, std::size_t n, int bits, float* wq) {
 
 void dorefa_backward(const float* w, std::size_t n, int bits, float max_tanh, const float* dwq,
                      float* dw) {
-  if (bits >= 32) {
-    for (std::size_t i = 0; i < n; ++i) dw[i] += dwq[i];
-    return;
-  }
+  if (full_precision_backward(bits, dwq, n, dw)) return;
   if (max_tanh <= 0.0f) return;
   // wq ~ tanh(w)/M (STE through round; 2*(t/(2M) + 1/2) - 1 = t/M).
   double sum_gt = 0.0;
@@ -149,10 +154,7 @@ float lsq_init_step(const float* w, std::size_t n, int bits) {
 }
 
 void lsq_quantize(const float* w, std::size_t n, int bits, float step, float* wq) {
-  if (bits >= 32) {
-    std::copy(w, w + n, wq);
-    return;
-  }
+  if (full_precision_forward(bits, w, n, wq)) return;
   float qn, qp;
   lsq_range(bits, &qn, &qp);
   const float inv = 1.0f / step;
@@ -164,10 +166,7 @@ void lsq_quantize(const float* w, std::size_t n, int bits, float step, float* wq
 
 void lsq_backward(const float* w, std::size_t n, int bits, float step, const float* dwq, float* dw,
                   float* dstep) {
-  if (bits >= 32) {
-    for (std::size_t i = 0; i < n; ++i) dw[i] += dwq[i];
-    return;
-  }
+  if (full_precision_backward(bits, dwq, n, dw)) return;
   float qn, qp;
   lsq_range(bits, &qn, &qp);
   const float inv = 1.0f / step;

@@ -244,43 +244,27 @@ std::string config_json(const SearchSettings& settings, const std::string& hw_fi
   std::ostringstream out;
   JsonWriter j(out);
   j.begin_object();
-  j.key("arch_lr").value(c.arch_lr);
-  j.key("arm").value(labels.arm);
-  j.key("augment").value(c.augment);
-  j.key("base_multiplier").value(c.base_multiplier);
-  j.key("batch").value(c.batch_size);
-  j.key("bits").value(c.supernet.weight_bits);
-  j.key("campaign").value(labels.campaign);
-  j.key("count_width_shortcuts").value(c.count_width_shortcuts);
-  j.key("dataset").value(c.dataset);
-  j.key("distill").value(c.distill);
-  j.key("distill_teacher_bits").value(c.distill_teacher_bits);
-  j.key("distill_temperature").value(static_cast<double>(c.distill_temperature));
-  j.key("distill_weight").value(static_cast<double>(c.distill_weight));
+  j.members("arch_lr", c.arch_lr, "arm", labels.arm, "augment", c.augment, "base_multiplier",
+            c.base_multiplier, "batch", c.batch_size, "bits", c.supernet.weight_bits, "campaign",
+            labels.campaign, "count_width_shortcuts", c.count_width_shortcuts, "dataset", c.dataset,
+            "distill", c.distill, "distill_teacher_bits", c.distill_teacher_bits,
+            "distill_temperature", static_cast<double>(c.distill_temperature), "distill_weight",
+            static_cast<double>(c.distill_weight));
   j.key("energy").begin_array().value(c.energy.lambda).value(c.energy.target_ratio).end_array();
   j.key("flops").begin_array().value(c.flops.lambda).value(c.flops.target_ratio).end_array();
   j.key("hw").value(hw_fingerprint);
   // Only when set, so that every earlier run's and plan's stored config stays as it was.
   if (c.retrain_int8_full_precision) j.key("int8_full_precision").value(true);
   j.key("latency").begin_array().value(c.latency.lambda).value(c.latency.target_ratio).end_array();
-  j.key("lr").value(c.lr);
-  j.key("max_batches").value(c.max_batches);
-  j.key("max_candidates").value(c.max_candidates);
-  j.key("method").value(c.method);
-  j.key("model").value(c.model);
-  j.key("pact_init").value(static_cast<double>(c.supernet.pact_init_clip));
+  j.members("lr", c.lr, "max_batches", c.max_batches, "max_candidates", c.max_candidates, "method",
+            c.method, "model", c.model, "pact_init",
+            static_cast<double>(c.supernet.pact_init_clip));
   j.key("params").begin_array().value(c.params.lambda).value(c.params.target_ratio).end_array();
-  j.key("quantizer").value(nn::to_string(c.supernet.quantizer));
-  j.key("random_samples").value(c.random_samples);
-  j.key("retrain").value(c.retrain);
-  j.key("retrain_epochs").value(c.retrain_epochs);
-  j.key("search_epochs").value(c.search_epochs);
-  j.key("seed").value(c.seed);
-  j.key("subset").value(settings.subset);
-  j.key("test_subset").value(settings.test_subset);
-  j.key("threshold").value(c.threshold);
-  j.key("warmup_epochs").value(c.warmup_epochs);
-  j.key("widths").value(c.widths);
+  j.members("quantizer", nn::to_string(c.supernet.quantizer), "random_samples", c.random_samples,
+            "retrain", c.retrain, "retrain_epochs", c.retrain_epochs, "search_epochs",
+            c.search_epochs, "seed", c.seed, "subset", settings.subset, "test_subset",
+            settings.test_subset, "threshold", c.threshold, "warmup_epochs", c.warmup_epochs,
+            "widths", c.widths);
   j.key("wrpn_multipliers").begin_array();
   for (double m : c.wrpn_multipliers) j.value(m);
   j.end_array();

@@ -4,6 +4,8 @@
 #include <set>
 #include <tuple>
 
+#include "filter_sql.h"
+
 namespace nce::results {
 
 namespace {
@@ -25,41 +27,17 @@ struct CampaignRun {
 // The campaign runs that match the filter's run-level fields.
 std::vector<CampaignRun> load_campaign_runs(const Database& db, const CandidateFilter& filter) {
   if (!has_campaign_columns(db)) return {};
-  std::string sql =
+  FilterSql sql(
       "SELECT id, campaign, arm, COALESCE(hw, ''), status, COALESCE(method, ''), "
       "COALESCE(model, ''), COALESCE(dataset, ''), bits FROM runs WHERE arm IS NOT NULL AND "
-      "arm <> ''";
-  std::vector<std::string> text_args;
-  auto add_text = [&](const char* column, const std::string& value) {
-    if (value.empty()) return;
-    sql += std::string(" AND ") + column + " = ?";
-    text_args.push_back(value);
-  };
-  add_text("method", filter.method);
-  add_text("model", filter.model);
-  add_text("dataset", filter.dataset);
-  add_text("hw", filter.hw);
-  add_text("campaign", filter.campaign);
-  if (filter.bits > 0) sql += " AND bits = " + std::to_string(filter.bits);
-  if (filter.run_id) sql += " AND id = " + std::to_string(*filter.run_id);
-  sql += " ORDER BY id";
-  auto stmt = db.prepare(sql);
-  for (size_t i = 0; i < text_args.size(); ++i) stmt.bind(static_cast<int>(i + 1), text_args[i]);
-  std::vector<CampaignRun> runs;
-  while (stmt.step()) {
-    CampaignRun r;
-    r.id = stmt.column_int(0);
-    r.campaign = stmt.column_text(1);
-    r.arm = stmt.column_text(2);
-    r.hw = stmt.column_text(3);
-    r.status = stmt.column_text(4);
-    r.method = stmt.column_text(5);
-    r.model = stmt.column_text(6);
-    r.dataset = stmt.column_text(7);
-    if (!stmt.is_null(8)) r.bits = static_cast<int>(stmt.column_int(8));
-    runs.push_back(std::move(r));
-  }
-  return runs;
+      "arm <> ''");
+  sql.run_texts(filter);
+  sql.text("campaign", filter.campaign);
+  sql.run_numbers(filter, "id");
+  sql.append(" ORDER BY id");
+  return sql.rows<CampaignRun>(db, [](const Statement& s, CampaignRun& r) {
+    s.read_columns(r.id, r.campaign, r.arm, r.hw, r.status, r.method, r.model, r.dataset, r.bits);
+  });
 }
 
 // See ArmSeed::design.

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "filter_sql.h"
+
 namespace nce::results {
 
 Metric parse_metric(const std::string& name) {
@@ -80,7 +82,7 @@ bool has_campaign_columns(const Database& db) {
 
 std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFilter& filter) {
   const bool campaigns = has_campaign_columns(db);
-  std::string sql =
+  FilterSql sql(
       "SELECT run_id, method, model, dataset, bits, hw, epoch, phase, widths, macs, params, "
       "latency_cycles, energy_pj, top1, run_method, run_status, seed, campaign, arm FROM (SELECT "
       "c.id AS candidate_id, c.run_id, COALESCE(c.method, r.method) AS method, "
@@ -90,51 +92,21 @@ std::vector<CandidateRow> load_candidates(const Database& db, const CandidateFil
       "r.status AS run_status, r.seed AS seed, " +
       std::string(campaigns ? "r.campaign AS campaign, r.arm AS arm"
                             : "NULL AS campaign, NULL AS arm") +
-      " FROM candidates c JOIN runs r ON r.id = c.run_id WHERE r.status <> 'diverged') WHERE 1";
-  std::vector<std::string> text_args;
-  auto add_text = [&](const std::string& column, const std::string& value) {
-    if (value.empty()) return;
-    sql += " AND " + column + " = ?";
-    text_args.push_back(value);
-  };
-  add_text("method", filter.method);
-  add_text("model", filter.model);
-  add_text("dataset", filter.dataset);
-  add_text("hw", filter.hw);
-  add_text("phase", filter.phase);
-  if (!filter.campaign.empty() && !campaigns) sql += " AND 0";  // no run belongs to a campaign
-  add_text("campaign", filter.campaign);
-  if (filter.bits > 0) sql += " AND bits = " + std::to_string(filter.bits);
-  if (filter.run_id) sql += " AND run_id = " + std::to_string(*filter.run_id);
-  for (Metric m : filter.require) sql += std::string(" AND ") + metric_column(m) + " IS NOT NULL";
-  sql += " ORDER BY candidate_id";
-  auto stmt = db.prepare(sql);
-  for (size_t i = 0; i < text_args.size(); ++i) stmt.bind(static_cast<int>(i + 1), text_args[i]);
-  std::vector<CandidateRow> rows;
-  while (stmt.step()) {
-    CandidateRow r;
-    r.run_id = stmt.column_int(0);
-    r.method = stmt.column_text(1);
-    r.model = stmt.column_text(2);
-    r.dataset = stmt.column_text(3);
-    if (!stmt.is_null(4)) r.bits = static_cast<int>(stmt.column_int(4));
-    r.hw = stmt.column_text(5);
-    if (!stmt.is_null(6)) r.epoch = static_cast<int>(stmt.column_int(6));
-    r.phase = stmt.column_text(7);
-    r.widths = stmt.column_text(8);
-    r.macs = stmt.column_opt_int(9);
-    r.params = stmt.column_opt_int(10);
-    r.latency_cycles = stmt.column_opt_int(11);
-    r.energy_pj = stmt.column_opt_double(12);
-    r.top1 = stmt.column_opt_double(13);
-    r.run_method = stmt.column_text(14);
-    r.run_status = stmt.column_text(15);
-    r.seed = stmt.column_opt_int(16);
-    r.campaign = stmt.column_text(17);
-    r.arm = stmt.column_text(18);
-    rows.push_back(std::move(r));
+      " FROM candidates c JOIN runs r ON r.id = c.run_id WHERE r.status <> 'diverged') WHERE 1");
+  sql.run_texts(filter);
+  sql.text("phase", filter.phase);
+  if (!filter.campaign.empty() && !campaigns) sql.append(" AND 0");  // no run is a campaign's
+  sql.text("campaign", filter.campaign);
+  sql.run_numbers(filter, "run_id");
+  for (Metric m : filter.require) {
+    sql.append(std::string(" AND ") + metric_column(m) + " IS NOT NULL");
   }
-  return rows;
+  sql.append(" ORDER BY candidate_id");
+  return sql.rows<CandidateRow>(db, [](const Statement& s, CandidateRow& r) {
+    s.read_columns(r.run_id, r.method, r.model, r.dataset, r.bits, r.hw, r.epoch, r.phase, r.widths,
+                   r.macs, r.params, r.latency_cycles, r.energy_pj, r.top1, r.run_method,
+                   r.run_status, r.seed, r.campaign, r.arm);
+  });
 }
 
 }  // namespace nce::results

@@ -10,6 +10,7 @@
 
 #include "nce/common/interrupted.h"
 #include "nce/common/json.h"
+#include "nce/common/text.h"
 
 namespace nce::results {
 
@@ -175,12 +176,6 @@ int on_progress(void* arg) {
   return 0;
 }
 
-std::string format_number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 }  // namespace
 
 QueryResult run_query(const Database& db, const std::string& sql, const QueryLimits& limits,
@@ -204,12 +199,12 @@ QueryResult run_query(const Database& db, const std::string& sql, const QueryLim
     if (clock.signal) throw Interrupted(clock.signal);
     if (clock.timed_out) {
       throw DatabaseError(db.path() + ": the query ran longer than its limit of " +
-                          format_number(limits.seconds) +
+                          number_text(limits.seconds) +
                           " s and was stopped (nce db query --timeout SECONDS raises it)");
     }
     if (e.sqlite_code() == SQLITE_NOMEM && limits.heap_bytes > 0) {
       throw DatabaseError(db.path() + ": the query needed more than " +
-                          format_number(static_cast<double>(limits.heap_bytes) / (1 << 20)) +
+                          number_text(static_cast<double>(limits.heap_bytes) / (1 << 20)) +
                           " MiB of memory and was stopped (nce db query --max-memory MB raises "
                           "it)");
     }

@@ -5,33 +5,22 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/name_table.h"
+#include "nce/common/text.h"
 #include "nce/models/network.h"
 
 namespace nce::results {
 
 const char* to_string(RunStatus status) {
-  switch (status) {
-    case RunStatus::kRunning:
-      return "running";
-    case RunStatus::kFinished:
-      return "finished";
-    case RunStatus::kFailed:
-      return "failed";
-    case RunStatus::kInterrupted:
-      return "interrupted";
-    case RunStatus::kDiverged:
-      return "diverged";
-  }
-  return "unknown";
+  static const NamedValue<RunStatus> kNames[] = {{RunStatus::kRunning, "running"},
+                                                 {RunStatus::kFinished, "finished"},
+                                                 {RunStatus::kFailed, "failed"},
+                                                 {RunStatus::kInterrupted, "interrupted"},
+                                                 {RunStatus::kDiverged, "diverged"}};
+  return name_of(kNames, status, "unknown");
 }
 
 namespace {
-
-std::string number_text(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
 
 [[noreturn]] void bad_record(const char* field, const std::string& value, const char* why) {
   throw std::invalid_argument(std::string("result record: ") + field + " = " + value + ": " + why);

@@ -1,10 +1,70 @@
 #include "nce/results/schema.h"
 
+#include <string>
+#include <utility>
+
 #include "nce/results/database.h"
 
 namespace nce::results {
 
 namespace {
+
+// Pieces of DDL that several steps write, named {piece} in their text (with_pieces):
+// {cost_cache_measures}: the columns of a cost_cache row after its key columns (a whole
+// nce::sim::LayerCost), the same in v2 and v3 (v3 adds layer_key and keys the table on it).
+const char* const kCostCacheMeasures = R"sql(  gemm_k              INTEGER NOT NULL,
+  gemm_n              INTEGER NOT NULL,
+  gemm_m              INTEGER NOT NULL,
+  quantized           INTEGER NOT NULL,
+  kind                TEXT NOT NULL,
+  bits                INTEGER NOT NULL,
+  status              TEXT NOT NULL,
+  status_detail       TEXT,
+  passes              INTEGER NOT NULL,
+  folds               INTEGER NOT NULL,
+  cycles              INTEGER NOT NULL,
+  compute_cycles      INTEGER NOT NULL,
+  stall_cycles        INTEGER NOT NULL,
+  utilization         REAL,
+  energy_pj           REAL,
+  mac_pj              REAL,
+  sram_pj             REAL,
+  dram_pj             REAL,
+  idle_pj             REAL,
+  macs                INTEGER NOT NULL,
+  idle_pe_cycles      INTEGER NOT NULL,
+  ifmap_sram_reads    INTEGER NOT NULL,
+  ifmap_sram_writes   INTEGER NOT NULL,
+  filter_sram_reads   INTEGER NOT NULL,
+  filter_sram_writes  INTEGER NOT NULL,
+  ofmap_sram_reads    INTEGER NOT NULL,
+  ofmap_sram_writes   INTEGER NOT NULL,
+  dram_ifmap_read_bits  INTEGER NOT NULL,
+  dram_filter_read_bits INTEGER NOT NULL,
+  dram_ofmap_write_bits INTEGER NOT NULL,
+  created_at          TEXT NOT NULL,)sql";
+// {replace_v_candidates}: v_candidates dropped and created again as v2 defines it (a candidate's
+// overrides before its run's fields); v4 and v5 add a WHERE clause after it.
+const char* const kReplaceCandidatesView = R"sql(DROP VIEW v_candidates;
+CREATE VIEW v_candidates AS
+  SELECT c.run_id, COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model,
+         COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits,
+         COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params,
+         c.latency_cycles, c.energy_pj, c.top1
+  FROM candidates c JOIN runs r ON r.id = c.run_id)sql";
+
+// `sql` with every {piece} replaced by its text.
+std::string with_pieces(std::string sql) {
+  const std::pair<std::string, const char*> pieces[] = {
+      {"{cost_cache_measures}", kCostCacheMeasures},
+      {"{replace_v_candidates}", kReplaceCandidatesView}};
+  for (const auto& [name, text] : pieces) {
+    for (auto at = sql.find(name); at != std::string::npos; at = sql.find(name, at)) {
+      sql.replace(at, name.size(), text);
+    }
+  }
+  return sql;
+}
 
 // v1: runs, per-epoch metrics, candidates, and the two stable views.
 const char* const kV1 = R"sql(
@@ -81,46 +141,10 @@ CREATE TABLE hw_configs (
 );
 CREATE TABLE cost_cache (
   hw_fingerprint      TEXT NOT NULL,
-  gemm_k              INTEGER NOT NULL,
-  gemm_n              INTEGER NOT NULL,
-  gemm_m              INTEGER NOT NULL,
-  quantized           INTEGER NOT NULL,
-  kind                TEXT NOT NULL,
-  bits                INTEGER NOT NULL,
-  status              TEXT NOT NULL,
-  status_detail       TEXT,
-  passes              INTEGER NOT NULL,
-  folds               INTEGER NOT NULL,
-  cycles              INTEGER NOT NULL,
-  compute_cycles      INTEGER NOT NULL,
-  stall_cycles        INTEGER NOT NULL,
-  utilization         REAL,
-  energy_pj           REAL,
-  mac_pj              REAL,
-  sram_pj             REAL,
-  dram_pj             REAL,
-  idle_pj             REAL,
-  macs                INTEGER NOT NULL,
-  idle_pe_cycles      INTEGER NOT NULL,
-  ifmap_sram_reads    INTEGER NOT NULL,
-  ifmap_sram_writes   INTEGER NOT NULL,
-  filter_sram_reads   INTEGER NOT NULL,
-  filter_sram_writes  INTEGER NOT NULL,
-  ofmap_sram_reads    INTEGER NOT NULL,
-  ofmap_sram_writes   INTEGER NOT NULL,
-  dram_ifmap_read_bits  INTEGER NOT NULL,
-  dram_filter_read_bits INTEGER NOT NULL,
-  dram_ofmap_write_bits INTEGER NOT NULL,
-  created_at          TEXT NOT NULL,
+{cost_cache_measures}
   PRIMARY KEY (hw_fingerprint, gemm_k, gemm_n, gemm_m, quantized, kind, bits)
 ) WITHOUT ROWID;
-DROP VIEW v_candidates;
-CREATE VIEW v_candidates AS
-  SELECT c.run_id, COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model,
-         COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits,
-         COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params,
-         c.latency_cycles, c.energy_pj, c.top1
-  FROM candidates c JOIN runs r ON r.id = c.run_id;
+{replace_v_candidates};
 )sql";
 
 // v3: the cost model of nce_hw version 2 counts operand reuse, so two layers with one GEMM shape
@@ -133,37 +157,7 @@ ALTER TABLE cost_cache RENAME TO cost_cache_v2;
 CREATE TABLE cost_cache (
   hw_fingerprint      TEXT NOT NULL,
   layer_key           TEXT NOT NULL,
-  gemm_k              INTEGER NOT NULL,
-  gemm_n              INTEGER NOT NULL,
-  gemm_m              INTEGER NOT NULL,
-  quantized           INTEGER NOT NULL,
-  kind                TEXT NOT NULL,
-  bits                INTEGER NOT NULL,
-  status              TEXT NOT NULL,
-  status_detail       TEXT,
-  passes              INTEGER NOT NULL,
-  folds               INTEGER NOT NULL,
-  cycles              INTEGER NOT NULL,
-  compute_cycles      INTEGER NOT NULL,
-  stall_cycles        INTEGER NOT NULL,
-  utilization         REAL,
-  energy_pj           REAL,
-  mac_pj              REAL,
-  sram_pj             REAL,
-  dram_pj             REAL,
-  idle_pj             REAL,
-  macs                INTEGER NOT NULL,
-  idle_pe_cycles      INTEGER NOT NULL,
-  ifmap_sram_reads    INTEGER NOT NULL,
-  ifmap_sram_writes   INTEGER NOT NULL,
-  filter_sram_reads   INTEGER NOT NULL,
-  filter_sram_writes  INTEGER NOT NULL,
-  ofmap_sram_reads    INTEGER NOT NULL,
-  ofmap_sram_writes   INTEGER NOT NULL,
-  dram_ifmap_read_bits  INTEGER NOT NULL,
-  dram_filter_read_bits INTEGER NOT NULL,
-  dram_ofmap_write_bits INTEGER NOT NULL,
-  created_at          TEXT NOT NULL,
+{cost_cache_measures}
   PRIMARY KEY (hw_fingerprint, layer_key, bits)
 ) WITHOUT ROWID;
 INSERT INTO cost_cache
@@ -182,13 +176,7 @@ DROP TABLE cost_cache_v2;
 // v4: a run whose network diverged (status 'diverged') measured nothing: its candidates stay in
 // the table for the record but leave v_candidates (and so every front and chart).
 const char* const kV4 = R"sql(
-DROP VIEW v_candidates;
-CREATE VIEW v_candidates AS
-  SELECT c.run_id, COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model,
-         COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits,
-         COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params,
-         c.latency_cycles, c.energy_pj, c.top1
-  FROM candidates c JOIN runs r ON r.id = c.run_id
+{replace_v_candidates}
   WHERE r.status <> 'diverged';
 )sql";
 
@@ -201,13 +189,7 @@ CREATE TABLE IF NOT EXISTS run_resume_keys (
   run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   PRIMARY KEY (resume_key, run_id)
 ) WITHOUT ROWID;
-DROP VIEW v_candidates;
-CREATE VIEW v_candidates AS
-  SELECT c.run_id, COALESCE(c.method, r.method) AS method, COALESCE(c.model, r.model) AS model,
-         COALESCE(c.dataset, r.dataset) AS dataset, COALESCE(c.bits, r.bits) AS bits,
-         COALESCE(c.hw, r.hw) AS hw, c.epoch, c.phase, c.widths, c.macs, c.params,
-         c.latency_cycles, c.energy_pj, c.top1
-  FROM candidates c JOIN runs r ON r.id = c.run_id
+{replace_v_candidates}
   WHERE r.status <> 'diverged' AND NOT (r.method = 'sweep' AND r.status <> 'finished');
 )sql";
 
@@ -235,13 +217,14 @@ CREATE TABLE IF NOT EXISTS campaigns (
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> steps = {
-      {1, "runs, epochs, candidates; views v_candidates and v_runs", kV1},
-      {2, "run uuid/wall time/host, candidate overrides and stalls, hw_configs, cost_cache", kV2},
-      {3, "cost_cache keyed on the whole layer key (geometry included)", kV3},
-      {4, "v_candidates leaves out the candidates of diverged runs", kV4},
-      {5, "run_resume_keys; v_candidates leaves out unfinished sweeps", kV5},
-      {6, "runs.campaign and runs.arm (nce campaign)", kV6},
-      {7, "campaigns: the plan that owns a campaign database", kV7},
+      {1, "runs, epochs, candidates; views v_candidates and v_runs", with_pieces(kV1)},
+      {2, "run uuid/wall time/host, candidate overrides and stalls, hw_configs, cost_cache",
+       with_pieces(kV2)},
+      {3, "cost_cache keyed on the whole layer key (geometry included)", with_pieces(kV3)},
+      {4, "v_candidates leaves out the candidates of diverged runs", with_pieces(kV4)},
+      {5, "run_resume_keys; v_candidates leaves out unfinished sweeps", with_pieces(kV5)},
+      {6, "runs.campaign and runs.arm (nce campaign)", with_pieces(kV6)},
+      {7, "campaigns: the plan that owns a campaign database", with_pieces(kV7)},
   };
   return steps;
 }

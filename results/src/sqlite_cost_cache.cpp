@@ -132,39 +132,16 @@ void SqliteCostCache::flush_locked() {
     for (const auto& [k, p] : pending_) {
       const sim::LayerCost& c = p.cost;
       st.reset();
-      st.bind(1, std::get<0>(k))
-          .bind(2, std::get<1>(k))
-          .bind(3, p.key.K)
-          .bind(4, p.key.N)
-          .bind(5, p.key.M)
-          .bind(6, p.key.quantized ? 1 : 0)
-          .bind(7, std::string(models::to_string(p.key.kind)))
-          .bind(8, std::get<2>(k))
-          .bind(9, now)
-          .bind(10, std::string(status_text(c.status)))
-          .bind(11, c.status_detail)
-          .bind(12, c.passes)
-          .bind(13, c.folds)
-          .bind(14, c.cycles)
-          .bind(15, c.compute_cycles)
-          .bind(16, c.stall_cycles)
-          .bind(17, c.utilization)
-          .bind(18, c.energy_pj)
-          .bind(19, c.energy.mac_pj)
-          .bind(20, c.energy.sram_pj)
-          .bind(21, c.energy.dram_pj)
-          .bind(22, c.energy.idle_pj)
-          .bind(23, c.events.macs)
-          .bind(24, c.events.idle_pe_cycles)
-          .bind(25, c.events.ifmap_sram_reads)
-          .bind(26, c.events.ifmap_sram_writes)
-          .bind(27, c.events.filter_sram_reads)
-          .bind(28, c.events.filter_sram_writes)
-          .bind(29, c.events.ofmap_sram_reads)
-          .bind(30, c.events.ofmap_sram_writes)
-          .bind(31, c.events.dram_ifmap_read_bits)
-          .bind(32, c.events.dram_filter_read_bits)
-          .bind(33, c.events.dram_ofmap_write_bits);
+      st.bind_all(std::get<0>(k), std::get<1>(k), p.key.K, p.key.N, p.key.M,
+                  p.key.quantized ? 1 : 0, std::string(models::to_string(p.key.kind)),
+                  std::get<2>(k), now, std::string(status_text(c.status)), c.status_detail,
+                  c.passes, c.folds, c.cycles, c.compute_cycles, c.stall_cycles, c.utilization,
+                  c.energy_pj, c.energy.mac_pj, c.energy.sram_pj, c.energy.dram_pj,
+                  c.energy.idle_pj, c.events.macs, c.events.idle_pe_cycles,
+                  c.events.ifmap_sram_reads, c.events.ifmap_sram_writes, c.events.filter_sram_reads,
+                  c.events.filter_sram_writes, c.events.ofmap_sram_reads,
+                  c.events.ofmap_sram_writes, c.events.dram_ifmap_read_bits,
+                  c.events.dram_filter_read_bits, c.events.dram_ofmap_write_bits);
       st.run();
     }
   });

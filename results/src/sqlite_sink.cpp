@@ -16,6 +16,12 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text;
 }
 
+// A run's or candidate's bits: NULL when not given (0).
+std::optional<int> positive(int bits) {
+  if (bits > 0) return bits;
+  return std::nullopt;
+}
+
 std::string host_name() {
   char buf[256] = {0};
   if (gethostname(buf, sizeof buf - 1) != 0) return "";
@@ -49,26 +55,13 @@ RunId SqliteSink::begin_run(const RunInfo& info) {
     auto insert = db_.prepare(
         "INSERT INTO runs (uuid, method, model, dataset, bits, hw, status, started_at, config, "
         "git_commit, seed, host, campaign, arm) VALUES (?,?,?,?,?,?,'running',?,?,?,?,?,?,?)");
-    insert.bind(1, random_uuid())
-        .bind(2, info.method)
-        .bind(3, non_empty(info.model))
-        .bind(4, non_empty(info.dataset));
-    if (info.bits > 0) {
-      insert.bind(5, info.bits);
-    } else {
-      insert.bind_null(5);
-    }
-    insert.bind(6, non_empty(info.hw))
-        .bind(7, utc_now_iso8601())
-        .bind(8, info.config_json.empty() ? std::string("{}") : info.config_json)
-        .bind(9, non_empty(info.git_commit));
-    if (info.seed) {
-      insert.bind(10, static_cast<std::int64_t>(*info.seed));
-    } else {
-      insert.bind_null(10);
-    }
-    insert.bind(11, non_empty(host_name()));
-    insert.bind(12, non_empty(info.campaign)).bind(13, non_empty(info.arm));
+    std::optional<std::int64_t> seed;
+    if (info.seed) seed = static_cast<std::int64_t>(*info.seed);
+    insert.bind_all(random_uuid(), info.method, non_empty(info.model), non_empty(info.dataset),
+                    positive(info.bits), non_empty(info.hw), utc_now_iso8601(),
+                    info.config_json.empty() ? std::string("{}") : info.config_json,
+                    non_empty(info.git_commit), seed, non_empty(host_name()),
+                    non_empty(info.campaign), non_empty(info.arm));
     insert.run();
     id = db_.last_insert_rowid();
     if (!info.resume_key.empty()) {
@@ -114,14 +107,8 @@ void SqliteSink::record_epoch(RunId run, const EpochRecord& e) {
     auto insert = db_.prepare(
         "INSERT OR REPLACE INTO epochs (run_id, epoch, phase, loss, top1, test_top1, seconds, "
         "extra) VALUES (?,?,?,?,?,?,?,?)");
-    insert.bind(1, run)
-        .bind(2, e.epoch)
-        .bind(3, e.phase)
-        .bind(4, e.loss)
-        .bind(5, e.top1)
-        .bind(6, e.test_top1)
-        .bind(7, e.seconds)
-        .bind(8, non_empty(e.extra_json));
+    insert.bind_all(run, e.epoch, e.phase, e.loss, e.top1, e.test_top1, e.seconds,
+                    non_empty(e.extra_json));
     insert.run();
   });
 }
@@ -144,34 +131,15 @@ void SqliteSink::record_candidates(RunId run, const std::vector<CandidateRecord>
     for (const auto& c : candidates) {
       if (resumed) {
         recorded.reset();
-        recorded.bind(1, run)
-            .bind(2, c.epoch)
-            .bind(3, non_empty(c.phase))
-            .bind(4, models::format_widths(c.widths))
-            .bind(5, non_empty(c.method))
-            .bind(6, non_empty(c.hw));
+        recorded.bind_all(run, c.epoch, non_empty(c.phase), models::format_widths(c.widths),
+                          non_empty(c.method), non_empty(c.hw));
         if (recorded.step()) continue;
       }
       insert.reset();
-      insert.bind(1, run)
-          .bind(2, c.epoch)
-          .bind(3, non_empty(c.phase))
-          .bind(4, models::format_widths(c.widths))
-          .bind(5, c.macs)
-          .bind(6, c.params)
-          .bind(7, c.latency_cycles)
-          .bind(8, c.stall_cycles)
-          .bind(9, c.energy_pj)
-          .bind(10, c.top1)
-          .bind(11, non_empty(c.method))
-          .bind(12, non_empty(c.model))
-          .bind(13, non_empty(c.dataset));
-      if (c.bits > 0) {
-        insert.bind(14, c.bits);
-      } else {
-        insert.bind_null(14);
-      }
-      insert.bind(15, non_empty(c.hw)).bind(16, non_empty(c.hw_fingerprint));
+      insert.bind_all(run, c.epoch, non_empty(c.phase), models::format_widths(c.widths), c.macs,
+                      c.params, c.latency_cycles, c.stall_cycles, c.energy_pj, c.top1,
+                      non_empty(c.method), non_empty(c.model), non_empty(c.dataset),
+                      positive(c.bits), non_empty(c.hw), non_empty(c.hw_fingerprint));
       insert.run();
     }
   });

@@ -12,17 +12,8 @@ bool ConvGeometry::operator==(const ConvGeometry& o) const {
 }
 
 ConvGeometry geometry_of(const models::Layer& layer) {
-  ConvGeometry g;
-  g.c_in = layer.c_in;
-  g.c_out = layer.c_out;
-  g.k = layer.k;
-  g.stride = layer.stride;
-  g.pad = layer.pad;
-  g.h_in = layer.h_in;
-  g.w_in = layer.w_in;
-  g.h_out = layer.h_out;
-  g.w_out = layer.w_out;
-  return g;
+  return {layer.c_in, layer.c_out, layer.k,     layer.stride, layer.pad,
+          layer.h_in, layer.w_in,  layer.h_out, layer.w_out};
 }
 
 ConvGeometry gemm_geometry(std::int64_t K, std::int64_t N, std::int64_t M) {

@@ -41,19 +41,10 @@ bool CostKey::operator==(const CostKey& o) const {
 }
 
 CostKey cost_key_for(const models::Layer& layer, int c_in, int c_out) {
-  CostKey k;
-  k.K = static_cast<std::int64_t>(layer.k) * layer.k * c_in;
-  k.N = static_cast<std::int64_t>(layer.h_out) * layer.w_out;
-  k.M = c_out;
-  k.quantized = layer.quantized;
-  k.kind = layer.kind;
-  k.k = layer.k;
-  k.stride = layer.stride;
-  k.pad = layer.pad;
-  k.h_in = layer.h_in;
-  k.w_in = layer.w_in;
-  k.w_out = layer.w_out;
-  return k;
+  const std::int64_t K = static_cast<std::int64_t>(layer.k) * layer.k * c_in;
+  const std::int64_t N = static_cast<std::int64_t>(layer.h_out) * layer.w_out;
+  return {K,         N,          c_out,      layer.quantized, layer.kind, layer.k, layer.stride,
+          layer.pad, layer.h_in, layer.w_in, layer.w_out};
 }
 
 std::string MemoryCostCache::entry_key(const std::string& hw_fingerprint, const CostKey& key,

@@ -2,7 +2,9 @@
 #include "nce/common/input_file.h"
 
 #include "nce/common/ini.h"
+#include "nce/common/name_table.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -32,16 +34,27 @@ std::string format_double(double v) {
   throw std::invalid_argument(source + ": key '" + key + "' = '" + value + "': " + reason);
 }
 
+// `value` read by `read` (std::stol, std::stod), which must take all of it; else fails with
+// `what`.
+template <typename T, typename Read>
+T parse_whole(const std::string& source, const std::string& key, const std::string& value,
+              Read read, const char* what) {
+  std::size_t used = 0;
+  T v{};
+  try {
+    v = read(value, &used);
+  } catch (const std::exception&) {
+    fail(source, key, value, what);
+  }
+  if (used != value.size()) fail(source, key, value, what);
+  return v;
+}
+
 int parse_int(const std::string& source, const std::string& key, const std::string& value, long lo,
               long hi) {
-  std::size_t used = 0;
-  long v = 0;
-  try {
-    v = std::stol(value, &used);
-  } catch (const std::exception&) {
-    fail(source, key, value, "not an integer");
-  }
-  if (used != value.size()) fail(source, key, value, "not an integer");
+  const long v = parse_whole<long>(
+      source, key, value,
+      [](const std::string& s, std::size_t* used) { return std::stol(s, used); }, "not an integer");
   if (v < lo || v > hi) {
     fail(source, key, value, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
   }
@@ -66,14 +79,10 @@ constexpr Bounds kEventPj{0.0, 1e6, false, "pJ per event, from 0 to 1e6"};
 
 double parse_double(const std::string& source, const std::string& key, const std::string& value,
                     const Bounds& b) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(value, &used);
-  } catch (const std::exception&) {
-    fail(source, key, value, "not a number");
-  }
-  if (used != value.size() || !std::isfinite(v)) fail(source, key, value, "not a number");
+  const double v = parse_whole<double>(
+      source, key, value,
+      [](const std::string& s, std::size_t* used) { return std::stod(s, used); }, "not a number");
+  if (!std::isfinite(v)) fail(source, key, value, "not a number");
   const bool low = b.lo_open ? !(v > b.lo) : !(v >= b.lo);
   if (low || v > b.hi) {
     const std::string range =
@@ -94,12 +103,18 @@ bool parse_bool(const std::string& source, const std::string& key, const std::st
   fail(source, key, value, "must be true or false");
 }
 
+const NamedValue<Dataflow> kDataflowNames[] = {
+    {Dataflow::kOS, "os"}, {Dataflow::kWS, "ws"}, {Dataflow::kIS, "is"}};
+
+// A .cfg may spell the dataflow in lower or in upper case ("ws", "WS"; not "Ws").
 Dataflow parse_dataflow(const std::string& source, const std::string& key,
                         const std::string& value) {
-  if (value == "os" || value == "OS") return Dataflow::kOS;
-  if (value == "ws" || value == "WS") return Dataflow::kWS;
-  if (value == "is" || value == "IS") return Dataflow::kIS;
-  fail(source, key, value, "unknown dataflow (expected os, ws or is)");
+  for (const NamedValue<Dataflow>& entry : kDataflowNames) {
+    std::string upper = entry.name;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (value == entry.name || value == upper) return entry.value;
+  }
+  fail(source, key, value, "unknown dataflow (expected " + names_list(kDataflowNames) + ")");
 }
 
 // The keys of a .cfg in canonical order, with how each is read into a HwConfig.
@@ -109,93 +124,51 @@ struct KeySpec {
   std::function<std::string(const HwConfig&)> get;
 };
 
+// The key of an integer field in lo..hi.
+KeySpec int_key(const char* key, int HwConfig::*field, long lo, long hi) {
+  return {key,
+          [=](HwConfig& c, const std::string& s, const std::string& v) {
+            c.*field = parse_int(s, key, v, lo, hi);
+          },
+          [=](const HwConfig& c) { return std::to_string(c.*field); }};
+}
+
+// The key of a real field within `bounds`, written back in its shortest exact text.
+KeySpec double_key(const char* key, double HwConfig::*field, const Bounds& bounds) {
+  return {key,
+          [=](HwConfig& c, const std::string& s, const std::string& v) {
+            c.*field = parse_double(s, key, v, bounds);
+          },
+          [=](const HwConfig& c) { return format_double(c.*field); }};
+}
+
 const std::vector<KeySpec>& key_specs() {
   static const std::vector<KeySpec> specs = {
-      {"array.rows",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.rows = parse_int(s, "array.rows", v, 1, 4096);
-       },
-       [](const HwConfig& c) { return std::to_string(c.rows); }},
-      {"array.cols",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.cols = parse_int(s, "array.cols", v, 1, 4096);
-       },
-       [](const HwConfig& c) { return std::to_string(c.cols); }},
-      {"array.bits",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.bits = parse_int(s, "array.bits", v, 1, 16);
-       },
-       [](const HwConfig& c) { return std::to_string(c.bits); }},
-      {"array.acc_bits",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.acc_bits = parse_int(s, "array.acc_bits", v, 1, 64);
-       },
-       [](const HwConfig& c) { return std::to_string(c.acc_bits); }},
+      int_key("array.rows", &HwConfig::rows, 1, 4096),
+      int_key("array.cols", &HwConfig::cols, 1, 4096),
+      int_key("array.bits", &HwConfig::bits, 1, 16),
+      int_key("array.acc_bits", &HwConfig::acc_bits, 1, 64),
       {"array.dataflow",
        [](HwConfig& c, const std::string& s, const std::string& v) {
          c.dataflow = parse_dataflow(s, "array.dataflow", v);
        },
        [](const HwConfig& c) { return std::string(to_string(c.dataflow)); }},
-      {"memory.ifmap_sram_kb",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ifmap_sram_kb = parse_double(s, "memory.ifmap_sram_kb", v, kSramKb);
-       },
-       [](const HwConfig& c) { return format_double(c.ifmap_sram_kb); }},
-      {"memory.filter_sram_kb",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.filter_sram_kb = parse_double(s, "memory.filter_sram_kb", v, kSramKb);
-       },
-       [](const HwConfig& c) { return format_double(c.filter_sram_kb); }},
-      {"memory.ofmap_sram_kb",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ofmap_sram_kb = parse_double(s, "memory.ofmap_sram_kb", v, kSramKb);
-       },
-       [](const HwConfig& c) { return format_double(c.ofmap_sram_kb); }},
+      double_key("memory.ifmap_sram_kb", &HwConfig::ifmap_sram_kb, kSramKb),
+      double_key("memory.filter_sram_kb", &HwConfig::filter_sram_kb, kSramKb),
+      double_key("memory.ofmap_sram_kb", &HwConfig::ofmap_sram_kb, kSramKb),
       {"memory.double_buffered",
        [](HwConfig& c, const std::string& s, const std::string& v) {
          c.double_buffered = parse_bool(s, "memory.double_buffered", v);
        },
        [](const HwConfig& c) { return std::string(c.double_buffered ? "true" : "false"); }},
-      {"memory.dram_bytes_per_cycle",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.dram_bytes_per_cycle = parse_double(s, "memory.dram_bytes_per_cycle", v, kDramBytes);
-       },
-       [](const HwConfig& c) { return format_double(c.dram_bytes_per_cycle); }},
-      {"clock.mhz",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.clock_mhz = parse_double(s, "clock.mhz", v, kClockMhz);
-       },
-       [](const HwConfig& c) { return format_double(c.clock_mhz); }},
-      {"energy.mac_pj",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.mac_pj = parse_double(s, "energy.mac_pj", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.mac_pj); }},
-      {"energy.idle_pe_pj",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.idle_pe_pj = parse_double(s, "energy.idle_pe_pj", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.idle_pe_pj); }},
-      {"energy.ifmap_sram_pj_per_bit",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ifmap_sram_pj_per_bit = parse_double(s, "energy.ifmap_sram_pj_per_bit", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.ifmap_sram_pj_per_bit); }},
-      {"energy.filter_sram_pj_per_bit",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.filter_sram_pj_per_bit = parse_double(s, "energy.filter_sram_pj_per_bit", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.filter_sram_pj_per_bit); }},
-      {"energy.ofmap_sram_pj_per_bit",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.ofmap_sram_pj_per_bit = parse_double(s, "energy.ofmap_sram_pj_per_bit", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.ofmap_sram_pj_per_bit); }},
-      {"energy.dram_pj_per_bit",
-       [](HwConfig& c, const std::string& s, const std::string& v) {
-         c.dram_pj_per_bit = parse_double(s, "energy.dram_pj_per_bit", v, kEventPj);
-       },
-       [](const HwConfig& c) { return format_double(c.dram_pj_per_bit); }},
+      double_key("memory.dram_bytes_per_cycle", &HwConfig::dram_bytes_per_cycle, kDramBytes),
+      double_key("clock.mhz", &HwConfig::clock_mhz, kClockMhz),
+      double_key("energy.mac_pj", &HwConfig::mac_pj, kEventPj),
+      double_key("energy.idle_pe_pj", &HwConfig::idle_pe_pj, kEventPj),
+      double_key("energy.ifmap_sram_pj_per_bit", &HwConfig::ifmap_sram_pj_per_bit, kEventPj),
+      double_key("energy.filter_sram_pj_per_bit", &HwConfig::filter_sram_pj_per_bit, kEventPj),
+      double_key("energy.ofmap_sram_pj_per_bit", &HwConfig::ofmap_sram_pj_per_bit, kEventPj),
+      double_key("energy.dram_pj_per_bit", &HwConfig::dram_pj_per_bit, kEventPj),
   };
   return specs;
 }
@@ -244,15 +217,11 @@ std::string stem_of(const std::string& path) {
 }  // namespace
 
 const char* to_string(Dataflow dataflow) {
-  switch (dataflow) {
-    case Dataflow::kOS:
-      return "os";
-    case Dataflow::kWS:
-      return "ws";
-    case Dataflow::kIS:
-      return "is";
-  }
-  return "?";
+  return name_of(kDataflowNames, dataflow);
+}
+
+std::optional<Dataflow> dataflow_named(const std::string& name) {
+  return value_named(kDataflowNames, name);
 }
 
 std::int64_t HwConfig::ifmap_working_bits() const {

@@ -41,31 +41,21 @@ NetworkReport fast_network_report(const HwConfig& hw, const std::vector<GemmLaye
 void write_report_json(std::ostream& out, const NetworkReport& report) {
   JsonWriter j(out);
   j.begin_object();
-  j.key("hw").value(report.hw);
-  j.key("engine").value(report.engine);
-  j.key("total_cycles").value(report.total_cycles);
-  j.key("stall_cycles").value(report.stall_cycles);
-  j.key("energy_pj").value(report.energy_pj);
-  j.key("clock_mhz").value(report.clock_mhz);
-  j.key("latency_us").value(report.clock_mhz > 0 ? report.total_cycles / report.clock_mhz : 0.0);
+  j.members("hw", report.hw, "engine", report.engine, "total_cycles", report.total_cycles,
+            "stall_cycles", report.stall_cycles, "energy_pj", report.energy_pj, "clock_mhz",
+            report.clock_mhz, "latency_us",
+            report.clock_mhz > 0 ? report.total_cycles / report.clock_mhz : 0.0);
   j.key("layers").begin_array();
   for (const auto& l : report.layers) {
     const auto& c = l.cost;
     j.begin_object();
-    j.key("name").value(l.gemm.name);
-    j.key("cycles").value(c.cycles);
-    j.key("stall_cycles").value(c.stall_cycles);
-    j.key("utilization").value(c.utilization);
-    j.key("energy_pj").value(c.energy_pj);
-    j.key("compute_cycles").value(c.compute_cycles);
-    j.key("passes").value(c.passes);
-    j.key("macs").value(c.events.macs);
-    j.key("dram_bytes").value(c.events.dram_bytes());
+    j.members("name", l.gemm.name, "cycles", c.cycles, "stall_cycles", c.stall_cycles,
+              "utilization", c.utilization, "energy_pj", c.energy_pj, "compute_cycles",
+              c.compute_cycles, "passes", c.passes, "macs", c.events.macs, "dram_bytes",
+              c.events.dram_bytes());
     j.key("energy_breakdown_pj").begin_object();
-    j.key("mac").value(c.energy.mac_pj);
-    j.key("sram").value(c.energy.sram_pj);
-    j.key("dram").value(c.energy.dram_pj);
-    j.key("idle").value(c.energy.idle_pj);
+    j.members("mac", c.energy.mac_pj, "sram", c.energy.sram_pj, "dram", c.energy.dram_pj, "idle",
+              c.energy.idle_pj);
     j.end_object();
     j.end_object();
   }

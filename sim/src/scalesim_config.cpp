@@ -97,12 +97,8 @@ ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string&
   c.ofmap_sram_kb = to_bounded_int(source, arch + ".OfmapSramSzkB", get(arch, "OfmapSramSzkB"),
                                    kMaxScaleSimSramKb, kSramWhy);
   const std::string df = get(arch, "Dataflow");
-  if (df == "os") {
-    c.dataflow = Dataflow::kOS;
-  } else if (df == "ws") {
-    c.dataflow = Dataflow::kWS;
-  } else if (df == "is") {
-    c.dataflow = Dataflow::kIS;
+  if (const auto dataflow = dataflow_named(df)) {
+    c.dataflow = *dataflow;
   } else {
     throw std::invalid_argument(source + ": key 'architecture_presets.Dataflow' = '" + df +
                                 "': unknown dataflow (expected os, ws or is, lower case)");
@@ -149,17 +145,8 @@ std::vector<ScaleSimLayer> read_scalesim_topology(std::istream& in, const std::s
                                                           : models::TopologyFormat::kConv;
   std::vector<ScaleSimLayer> layers;
   for (const models::TopologyRow& r : models::read_topology_rows(in, source, format)) {
-    ScaleSimLayer l;
-    l.name = r.name;
-    l.ifmap_h = r.ifmap_h;
-    l.ifmap_w = r.ifmap_w;
-    l.filter_h = r.filter_h;
-    l.filter_w = r.filter_w;
-    l.channels = r.channels;
-    l.num_filters = r.num_filters;
-    l.stride_h = r.stride_h;
-    l.stride_w = r.stride_w;
-    layers.push_back(l);
+    layers.push_back({r.name, r.ifmap_h, r.ifmap_w, r.filter_h, r.filter_w, r.channels,
+                      r.num_filters, r.stride_h, r.stride_w});
   }
   return layers;
 }

@@ -95,10 +95,8 @@ std::string sweep_json(const SweepSpec& spec, const SweepOptions& options) {
   std::ostringstream out;
   JsonWriter j(out);
   j.begin_object();
-  j.key("sweep").value(spec.name);
-  j.key("file").value(spec.source);
-  j.key("base").value(spec.base.name);
-  j.key("base_fingerprint").value(spec.base.fingerprint());
+  j.members("sweep", spec.name, "file", spec.source, "base", spec.base.name, "base_fingerprint",
+            spec.base.fingerprint());
   j.key("grid").begin_object();
   for (const auto& [key, values] : spec.grid) {
     j.key(key).begin_array();
@@ -109,10 +107,7 @@ std::string sweep_json(const SweepSpec& spec, const SweepOptions& options) {
   j.key("networks").begin_array();
   for (const auto& n : spec.networks) {
     j.begin_object();
-    j.key("label").value(n.label);
-    j.key("method").value(n.method);
-    j.key("model").value(n.model);
-    j.key("widths").value(n.widths);
+    j.members("label", n.label, "method", n.method, "model", n.model, "widths", n.widths);
     j.end_object();
   }
   j.end_array();

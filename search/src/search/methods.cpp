@@ -6,18 +6,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/text.h"
 #include "nce/nn/dataset.h"
 #include "nce/search/arch_params.h"
 
 namespace nce::search {
 
 namespace {
-
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
 
 // nce and tas: the supernet search, then the retrain of the last derived design.
 class SupernetMethod : public Method {
@@ -44,7 +39,12 @@ class RetrainMethod : public Method {
   bool searches_supernet() const override { return false; }
 
  protected:
-  static void keep_best(Candidate& best, const Candidate& cand) {
+  // Evaluates `widths` (retrained as `method`'s run `tag` with --retrain, else only costed) and
+  // keeps it in `best` when it is the first or more accurate.
+  static void try_widths(MethodRun& r, Candidate& best, const std::vector<int>& widths,
+                         const std::string& method, const std::string& tag) {
+    const Candidate cand =
+        r.config().retrain ? r.retrain(widths, method, tag) : r.costed(widths, 0);
     if (best.widths.empty() || cand.top1 > best.top1) best = cand;
   }
 };
@@ -57,8 +57,7 @@ class WrpnMethod : public RetrainMethod {
     Candidate best;
     for (double m : c.wrpn_multipliers) {
       const std::vector<int> widths = models::scale_widths(r.base().widths, m);
-      keep_best(best,
-                c.retrain ? r.retrain(widths, "wrpn", "wrpn-" + num(m)) : r.costed(widths, 0));
+      try_widths(r, best, widths, "wrpn", "wrpn-" + number_text(m));
     }
     return best;
   }
@@ -84,8 +83,7 @@ class RandomMethod : public RetrainMethod {
         }
         if (models::build(c.model, widths, base.input).macs() <= budget) break;
       }
-      keep_best(best, c.retrain ? r.retrain(widths, "random", "random-" + std::to_string(k + 1))
-                                : r.costed(widths, 0));
+      try_widths(r, best, widths, "random", "random-" + std::to_string(k + 1));
     }
     return best;
   }

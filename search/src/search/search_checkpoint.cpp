@@ -10,15 +10,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nce/common/text.h"
+
 namespace nce::search {
 
 namespace {
-
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
 
 // Vectors of doubles, exact (hexfloat).
 void write_vec(std::ostream& out, const std::vector<double>& v) {
@@ -61,6 +57,16 @@ class HistoryReader {
   }
   int integer(const std::string& what, int lo = std::numeric_limits<int>::min()) {
     return static_cast<int>(integer(what, lo, std::numeric_limits<int>::max()));
+  }
+  // A tagged list: `tag`, its count, then that many records, each returned by read(where, i) for
+  // i = 0, 1, ... with where = "<label> <i + 1>" (for its messages).
+  template <typename Read>
+  auto records(const char* tag, const std::string& label, Read read) {
+    expect(tag);
+    std::vector<decltype(read(std::string(), std::size_t{0}))> out;
+    const std::size_t n = count(tag);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(read(label + " " + std::to_string(i + 1), i));
+    return out;
   }
   // A count of items that follow: each takes at least two bytes (a separator and a digit).
   std::size_t count(const std::string& what) {
@@ -197,60 +203,55 @@ void read_search_history(const std::string& text, const std::string& path, ArchP
     restored_adam.m[w - 1] = in.finite_vec("layer " + std::to_string(w) + " adam m", n);
     restored_adam.v[w - 1] = in.finite_vec("layer " + std::to_string(w) + " adam v", n);
   }
-  in.expect("epochs");
-  std::vector<SearchEpoch> restored_epochs;
-  const std::size_t num_epochs = in.count("epochs");
-  for (std::size_t i = 0; i < num_epochs; ++i) {
-    const std::string where = "epoch record " + std::to_string(i + 1);
-    SearchEpoch e;
-    e.epoch = in.integer(where + " epoch", 1);
-    if (e.epoch != static_cast<int>(i) + 1)
-      in.malformed(where + ": epoch " + std::to_string(e.epoch));
-    e.phase = in.word(where + " phase");
-    if (e.phase != "warmup" && e.phase != "search")
-      in.malformed(where + " phase '" + e.phase + "'");
-    const std::vector<double> s = in.vec(where);
-    if (s.size() != 6)
-      in.malformed(where + ": " + std::to_string(s.size()) + " statistics, want 6");
-    e.tau = s[0], e.lr = s[1], e.loss = s[2], e.top1 = s[3], e.arch_loss = s[4], e.seconds = s[5];
-    if (in.count(where + " layers") != static_cast<std::size_t>(layers)) {
-      in.malformed(where + ": another number of layers than " + std::to_string(layers));
-    }
-    for (int w = 1; w <= layers; ++w) {
-      e.probabilities.push_back(in.vec(where + " probabilities"));
-      e.ce_alpha_grad.push_back(in.vec(where + " dCE/dalpha"));
-      if (e.ce_alpha_grad.back().size() != e.probabilities.back().size()) {
-        in.malformed(where + " layer " + std::to_string(w) +
-                     ": dCE/dalpha and probabilities differ in size");
-      }
-    }
-    e.kendall = in.vec(where + " kendall");
-    if (e.kendall.size() != static_cast<std::size_t>(layers)) {
-      in.malformed(where + ": " + std::to_string(e.kendall.size()) + " kendall values, want " +
-                   std::to_string(layers));
-    }
-    e.expanded.resize(in.count(where + " expanded"));
-    for (int& x : e.expanded) x = static_cast<int>(in.integer(where + " expanded", 1, layers));
-    restored_epochs.push_back(std::move(e));
-  }
-  in.expect("candidates");
-  std::vector<Candidate> restored_candidates;
-  const std::size_t num_candidates = in.count("candidates");
-  for (std::size_t i = 0; i < num_candidates; ++i) {
-    const std::string where = "candidate " + std::to_string(i + 1);
-    Candidate c;
-    c.method = in.word(where + " method");
-    c.epoch = in.integer(where + " epoch", 0);
-    c.phase = in.word(where + " phase");
-    c.widths.resize(in.count(where + " widths"));
-    for (int& w : c.widths) w = in.integer(where + " width", 1);
-    c.macs = in.integer(where + " macs", 0, std::numeric_limits<std::int64_t>::max());
-    c.params = in.integer(where + " params", 0, std::numeric_limits<std::int64_t>::max());
-    const std::vector<double> s = in.vec(where);
-    if (s.size() != 3) in.malformed(where + ": " + std::to_string(s.size()) + " costs, want 3");
-    c.latency_cycles = s[0], c.energy_pj = s[1], c.top1 = s[2];
-    restored_candidates.push_back(std::move(c));
-  }
+  std::vector<SearchEpoch> restored_epochs =
+      in.records("epochs", "epoch record", [&](const std::string& where, std::size_t i) {
+        SearchEpoch e;
+        e.epoch = in.integer(where + " epoch", 1);
+        if (e.epoch != static_cast<int>(i) + 1)
+          in.malformed(where + ": epoch " + std::to_string(e.epoch));
+        e.phase = in.word(where + " phase");
+        if (e.phase != "warmup" && e.phase != "search")
+          in.malformed(where + " phase '" + e.phase + "'");
+        const std::vector<double> s = in.vec(where);
+        if (s.size() != 6)
+          in.malformed(where + ": " + std::to_string(s.size()) + " statistics, want 6");
+        e.tau = s[0], e.lr = s[1], e.loss = s[2], e.top1 = s[3], e.arch_loss = s[4],
+        e.seconds = s[5];
+        if (in.count(where + " layers") != static_cast<std::size_t>(layers)) {
+          in.malformed(where + ": another number of layers than " + std::to_string(layers));
+        }
+        for (int w = 1; w <= layers; ++w) {
+          e.probabilities.push_back(in.vec(where + " probabilities"));
+          e.ce_alpha_grad.push_back(in.vec(where + " dCE/dalpha"));
+          if (e.ce_alpha_grad.back().size() != e.probabilities.back().size()) {
+            in.malformed(where + " layer " + std::to_string(w) +
+                         ": dCE/dalpha and probabilities differ in size");
+          }
+        }
+        e.kendall = in.vec(where + " kendall");
+        if (e.kendall.size() != static_cast<std::size_t>(layers)) {
+          in.malformed(where + ": " + std::to_string(e.kendall.size()) + " kendall values, want " +
+                       std::to_string(layers));
+        }
+        e.expanded.resize(in.count(where + " expanded"));
+        for (int& x : e.expanded) x = static_cast<int>(in.integer(where + " expanded", 1, layers));
+        return e;
+      });
+  std::vector<Candidate> restored_candidates =
+      in.records("candidates", "candidate", [&](const std::string& where, std::size_t) {
+        Candidate c;
+        c.method = in.word(where + " method");
+        c.epoch = in.integer(where + " epoch", 0);
+        c.phase = in.word(where + " phase");
+        c.widths.resize(in.count(where + " widths"));
+        for (int& w : c.widths) w = in.integer(where + " width", 1);
+        c.macs = in.integer(where + " macs", 0, std::numeric_limits<std::int64_t>::max());
+        c.params = in.integer(where + " params", 0, std::numeric_limits<std::int64_t>::max());
+        const std::vector<double> s = in.vec(where);
+        if (s.size() != 3) in.malformed(where + ": " + std::to_string(s.size()) + " costs, want 3");
+        c.latency_cycles = s[0], c.energy_pj = s[1], c.top1 = s[2];
+        return c;
+      });
   if (!in.at_end()) in.malformed("text after the candidates");
   arch = std::move(restored);
   adam = std::move(restored_adam);
@@ -274,16 +275,17 @@ std::vector<std::pair<std::string, std::string>> search_identity(const SearchCon
           kv("search_epochs", std::to_string(c.search_epochs)),
           kv("batch", std::to_string(c.batch_size)),
           kv("max_batches", std::to_string(c.max_batches)),
-          kv("lr", num(c.lr)),
-          kv("arch_lr", num(c.arch_lr)),
-          kv("threshold", num(c.threshold)),
+          kv("lr", number_text(c.lr)),
+          kv("arch_lr", number_text(c.arch_lr)),
+          kv("threshold", number_text(c.threshold)),
           kv("max_candidates", std::to_string(c.max_candidates)),
-          kv("lambdas", num(c.flops.lambda) + "," + num(c.params.lambda) + "," +
-                            num(c.latency.lambda) + "," + num(c.energy.lambda)),
-          kv("targets", num(c.flops.target_ratio) + "," + num(c.params.target_ratio) + "," +
-                            num(c.latency.target_ratio) + "," + num(c.energy.target_ratio)),
+          kv("lambdas", number_text(c.flops.lambda) + "," + number_text(c.params.lambda) + "," +
+                            number_text(c.latency.lambda) + "," + number_text(c.energy.lambda)),
+          kv("targets",
+             number_text(c.flops.target_ratio) + "," + number_text(c.params.target_ratio) + "," +
+                 number_text(c.latency.target_ratio) + "," + number_text(c.energy.target_ratio)),
           kv("seed", std::to_string(c.seed)),
-          kv("base_multiplier", num(c.base_multiplier)),
+          kv("base_multiplier", number_text(c.base_multiplier)),
           kv("count_width_shortcuts", c.count_width_shortcuts ? "1" : "0"),
           kv("hw", c.hw_fingerprint.empty() ? "none" : c.hw_fingerprint)};
 }

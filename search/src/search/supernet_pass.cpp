@@ -25,6 +25,23 @@ using detail::Act;
 using detail::pool_params;
 using detail::Unit;
 
+namespace {
+
+// The conv of unit `u` as it runs: c_x input channels read, c_max outputs, its weights `weight_ld`
+// floats a row.
+nn::ConvParams conv_params(const Unit& u, int weight_ld) {
+  nn::ConvParams p;
+  p.c_in = u.c_x;
+  p.c_out = u.c_max;
+  p.k = u.desc.k;
+  p.stride = u.desc.stride;
+  p.pad = u.desc.pad;
+  p.weight_ld = weight_ld;
+  return p;
+}
+
+}  // namespace
+
 void Supernet::Impl::reserve(int batch) {
   // Every buffer at the widest shape it can take, so that no step allocates (the drawn widths
   // change every step; without this, each new widest draw would reallocate and zero a buffer).
@@ -125,14 +142,7 @@ const nn::Tensor& Supernet::Impl::unit_forward(Unit& u, const nn::Tensor& x, nn:
     nn::linear_forward(nn::LinearParams{u.c_x, u.c_max, weight_ld}, *in, w,
                        u.bias.size() ? u.bias.data() : nullptr, u.y);
   } else {
-    nn::ConvParams p;
-    p.c_in = u.c_x;
-    p.c_out = u.c_max;
-    p.k = u.desc.k;
-    p.stride = u.desc.stride;
-    p.pad = u.desc.pad;
-    p.weight_ld = weight_ld;
-    nn::conv2d_forward(p, *in, w, u.y, u.ws);
+    nn::conv2d_forward(conv_params(u, weight_ld), *in, w, u.y, u.ws);
   }
   // BN (one per drawn candidate, CWI and mix) fused with the activation.
   const nn::BatchNormParams bnp{options.bn_momentum, options.bn_eps};
@@ -227,14 +237,8 @@ void Supernet::Impl::unit_backward(Unit& u, nn::Tensor& d, bool weight_grads, nn
     nn::linear_backward(nn::LinearParams{u.c_x, u.c_max, weight_ld}, *u.input, w, *dy, dw, dbias,
                         conv_dx);
   } else {
-    nn::ConvParams p;
-    p.c_in = u.c_x;
-    p.c_out = u.c_max;
-    p.k = u.desc.k;
-    p.stride = u.desc.stride;
-    p.pad = u.desc.pad;
-    p.weight_ld = weight_ld;
-    nn::conv2d_backward(p, *u.input, w, *dy, dw, conv_dx, conv_accumulate, u.ws);
+    nn::conv2d_backward(conv_params(u, weight_ld), *u.input, w, *dy, dw, conv_dx, conv_accumulate,
+                        u.ws);
   }
   if (weight_grads && wq) {
     // Straight-through into the float weights, then added into the allocation.

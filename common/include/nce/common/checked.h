@@ -8,28 +8,30 @@
 
 namespace nce {
 
-template <typename T>
-std::optional<T> checked_mul(T a, T b) {
+namespace detail {
+// a `op` b, where `op` is one of the __builtin_*_overflow (true when the result wrapped).
+template <typename T, typename Op>
+std::optional<T> checked(T a, T b, Op op) {
   static_assert(std::is_integral_v<T>);
   T r;
-  if (__builtin_mul_overflow(a, b, &r)) return std::nullopt;
+  if (op(a, b, &r)) return std::nullopt;
   return r;
+}
+}  // namespace detail
+
+template <typename T>
+std::optional<T> checked_mul(T a, T b) {
+  return detail::checked(a, b, [](T x, T y, T* r) { return __builtin_mul_overflow(x, y, r); });
 }
 
 template <typename T>
 std::optional<T> checked_add(T a, T b) {
-  static_assert(std::is_integral_v<T>);
-  T r;
-  if (__builtin_add_overflow(a, b, &r)) return std::nullopt;
-  return r;
+  return detail::checked(a, b, [](T x, T y, T* r) { return __builtin_add_overflow(x, y, r); });
 }
 
 template <typename T>
 std::optional<T> checked_sub(T a, T b) {
-  static_assert(std::is_integral_v<T>);
-  T r;
-  if (__builtin_sub_overflow(a, b, &r)) return std::nullopt;
-  return r;
+  return detail::checked(a, b, [](T x, T y, T* r) { return __builtin_sub_overflow(x, y, r); });
 }
 
 // |a| (nullopt for the most negative value of a signed type).

@@ -31,8 +31,18 @@ class JsonWriter {
   JsonWriter& value(const std::vector<int>& numbers);  // an array of integers
   // Inserts an already serialized JSON value verbatim.
   JsonWriter& raw(const std::string& json);
+  // Members of the open object from (name, value) pairs, in their order: members("a", 1, "b", x)
+  // writes what key("a").value(1).key("b").value(x) writes.
+  template <typename T, typename... Rest>
+  JsonWriter& members(const std::string& name, const T& v, const Rest&... rest) {
+    key(name).value(v);
+    if constexpr (sizeof...(Rest) > 0) members(rest...);
+    return *this;
+  }
 
  private:
+  JsonWriter& open(char bracket);   // '{' or '['
+  JsonWriter& close(char bracket);  // '}' or ']' (the caller asserts a container is open)
   void before_value();
   void newline();
   std::ostream& out_;

@@ -14,6 +14,10 @@ std::string trim(const std::string& s);
 // ("a," -> a), as std::getline reads it.
 std::vector<std::string> split_list(const std::string& text);
 
+// `v` as an ostream writes it by default (6 significant digits: "0.1", "1e-05", "inf"): for
+// messages and labels, not for values that must read back exactly.
+std::string number_text(double v);
+
 // `s` with ASCII letters in lower case (other bytes unchanged).
 std::string to_lower(std::string s);
 

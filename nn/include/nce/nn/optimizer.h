@@ -33,9 +33,12 @@ struct OptimizerState {
   std::vector<StateBuffer> buffers;
 };
 
+// The state of an optimizer is its kind, its step count and, for every parameter, one buffer per
+// slot of the kind (SGD: momentum; Adam: exp_avg, exp_avg_sq), in that order, named
+// "<parameter>.<slot>"; the base class keeps the slots, so state() and load_state() serve every
+// kind.
 class Optimizer {
  public:
-  Optimizer(std::vector<Parameter> params, float weight_decay);
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -45,20 +48,26 @@ class Optimizer {
   // Sets every gradient to zero.
   void zero_grad();
 
-  virtual OptimizerState state() const = 0;
+  OptimizerState state() const;
   // Restores state(); throws std::invalid_argument naming the kind, buffer or size that differs.
-  virtual void load_state(const OptimizerState& state) = 0;
+  void load_state(const OptimizerState& state);
 
   const std::vector<Parameter>& parameters() const { return params_; }
   float decay_of(std::size_t index) const { return decay_[index]; }
   std::int64_t steps() const { return steps_; }
 
  protected:
-  void check_state(const OptimizerState& state, const std::string& kind,
-                   const std::vector<std::string>& slots) const;
+  // kind: the state's kind ("sgd"); slot_names: its per-parameter buffers, each zero-filled to its
+  // parameter's size.
+  Optimizer(std::vector<Parameter> params, float weight_decay, std::string kind,
+            std::vector<std::string> slot_names);
+  void check_state(const OptimizerState& state) const;
   std::vector<Parameter> params_;
   std::vector<float> decay_;  // per parameter
   std::int64_t steps_ = 0;
+  std::string kind_;
+  std::vector<std::string> slot_names_;
+  std::vector<std::vector<std::vector<float>>> slots_;  // [slot][parameter], never resized
 };
 
 struct SgdOptions {
@@ -71,12 +80,10 @@ class Sgd : public Optimizer {
  public:
   Sgd(std::vector<Parameter> params, const SgdOptions& options);
   void step(float lr) override;
-  OptimizerState state() const override;
-  void load_state(const OptimizerState& state) override;
 
  private:
   SgdOptions options_;
-  std::vector<std::vector<float>> momentum_;  // per parameter, size of its value
+  std::vector<std::vector<float>>& momentum_;  // slot "momentum": per parameter, size of its value
 };
 
 // Adam's rule (torch.optim.Adam with L2 weight decay), for any element type: at step t (1-based)
@@ -115,12 +122,10 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<Parameter> params, const AdamOptions& options);
   void step(float lr) override;
-  OptimizerState state() const override;
-  void load_state(const OptimizerState& state) override;
 
  private:
   AdamOptions options_;
-  std::vector<std::vector<float>> exp_avg_, exp_avg_sq_;
+  std::vector<std::vector<float>>&exp_avg_, &exp_avg_sq_;  // slots "exp_avg", "exp_avg_sq"
 };
 
 }  // namespace nce::nn

@@ -64,6 +64,13 @@ class Statement {
   Statement& bind(int index, const std::optional<T>& value) {
     return value ? bind(index, *value) : bind_null(index);
   }
+  // Binds `values` to parameters 1, 2, ... in their order, each as bind(index, value) does.
+  template <typename... Ts>
+  Statement& bind_all(const Ts&... values) {
+    int index = 0;
+    (bind(++index, values), ...);
+    return *this;
+  }
 
   bool step();
   void run();    // step until done, for statements that return no rows
@@ -77,6 +84,14 @@ class Statement {
   std::string column_text(int i) const;  // "" for NULL
   std::optional<std::int64_t> column_opt_int(int i) const;
   std::optional<double> column_opt_double(int i) const;
+  // Reads columns 0, 1, ... of the current row into `out...` in their order: a std::string as
+  // column_text, an integer as column_int (0 for NULL), a double as column_double, a std::optional
+  // of one of these as nullopt for NULL.
+  template <typename... Ts>
+  void read_columns(Ts&... out) const {
+    int index = 0;
+    (read_column(index++, out), ...);
+  }
   int column_type(
       int i) const;        // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
   bool read_only() const;  // true if the statement does not write the database
@@ -84,6 +99,21 @@ class Statement {
   sqlite3_stmt* get() const { return stmt_.get(); }
 
  private:
+  void read_column(int i, std::string& out) const { out = column_text(i); }
+  void read_column(int i, std::int64_t& out) const { out = column_int(i); }
+  void read_column(int i, int& out) const { out = static_cast<int>(column_int(i)); }
+  void read_column(int i, double& out) const { out = column_double(i); }
+  template <typename T>
+  void read_column(int i, std::optional<T>& out) const {
+    if (is_null(i)) {
+      out.reset();
+      return;
+    }
+    T value{};
+    read_column(i, value);
+    out = value;
+  }
+
   const Database* db_;
   StatementHandle stmt_;
   std::string sql_;

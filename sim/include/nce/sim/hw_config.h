@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace nce::sim {
@@ -36,6 +37,8 @@ enum class Dataflow { kOS, kWS, kIS };
 constexpr int kCostModelVersion = 2;
 
 const char* to_string(Dataflow dataflow);  // "os", "ws", "is"
+// The dataflow to_string names `name` ("os", "ws", "is"; lower case only), or nullopt.
+std::optional<Dataflow> dataflow_named(const std::string& name);
 
 struct HwConfig {
   std::string name;    // general.name; not part of the fingerprint
