@@ -91,68 +91,66 @@ CompareOptions compare_options(const po::variables_map& vm) {
 }
 
 int compare(const std::vector<std::string>& args) {
-  return run_guarded("compare", [&] {
-    po::options_description options("Options");
-    add_compare_options(options);
-    po::variables_map vm;
-    if (!parse_or_help(
-            args, "compare",
-            "--db FILE --x macs|params|latency|energy [--y top1] [--out FILE.svg] "
-            "[--md FILE.md] [--seeds-csv FILE.csv] [filters]\n"
-            "       nce compare --db FILE --widths-chart --run ID [--out FILE.svg] "
-            "[--md FILE.md]\n"
-            "       nce compare --db FILE --widths-arm ARM [--campaign NAME] [--out FILE.svg] "
-            "[--md FILE.md]\n\n"
-            "Draws every candidate of v_candidates with both metrics, one series per\n"
-            "method (nce, tas, wrpn, random, original, ...), and marks the Pareto front;\n"
-            "the Markdown table summarises each series and lists the front.\n\n"
-            "Runs of nce campaign (runs.arm set) are grouped instead: one series per arm\n"
-            "(campaign, arm, hw config), drawn at the mean of its finished runs' final\n"
-            "designs (one run per seed; whatever --phase says) with +-1 sample sd error\n"
-            "bars and n in the legend. Tables: each arm's n and mean +- sd of top1, macs,\n"
-            "params, latency and energy (where recorded), then each arm against each\n"
-            "--versus arm of its campaign: difference of means, Welch's t, Welch-\n"
-            "Satterthwaite df, two-sided p; n/a (with the reason) for n < 2 or no variance.\n"
-            "Runs outside campaigns are drawn as before; --per-seed draws campaign runs\n"
-            "that way too.",
-            options, vm)) {
-      return 0;
-    }
-    OpenOptions ro;
-    ro.mode = OpenMode::kReadOnly;
-    Database db(vm["db"].as<std::string>(), ro);
-    Report report;
-    if (vm.count("widths-arm")) {
-      if (vm.count("widths-chart")) {
-        throw std::invalid_argument("--widths-arm and --widths-chart exclude each other");
-      }
-      report = make_arm_widths_report(db, vm["widths-arm"].as<std::string>(), filter_options(vm));
-    } else if (vm.count("widths-chart")) {
-      if (!vm.count("run")) throw std::invalid_argument("--widths-chart needs --run ID");
-      report = make_widths_report(db, vm["run"].as<std::int64_t>());
-    } else {
-      report = make_compare_report(db, compare_options(vm));
-    }
-    if (vm.count("seeds-csv")) {
-      if (report.seeds_csv.empty()) {
-        throw std::invalid_argument(
-            "--seeds-csv: no campaign arm to tabulate (no run with "
-            "runs.arm set matches" +
-            std::string(vm.count("per-seed") ? ", or --per-seed" : "") + ")");
-      }
-      write_text_file(vm["seeds-csv"].as<std::string>(), report.seeds_csv);
-    }
-    if (vm.count("out")) write_text_file(vm["out"].as<std::string>(), report.svg);
-    write_text_file(vm.count("md") ? vm["md"].as<std::string>() : "-", report.markdown);
-    if (vm.count("out")) {
-      std::cerr << "nce compare: " << report.series << " series, " << report.points << " points"
-                << (report.arms ? ", " + std::to_string(report.arms) +
-                                      (report.arms == 1 ? " campaign arm" : " campaign arms")
-                                : "")
-                << " -> " << vm["out"].as<std::string>() << "\n";
-    }
+  po::options_description options("Options");
+  add_compare_options(options);
+  po::variables_map vm;
+  if (!parse_or_help(
+          args, "compare",
+          "--db FILE --x macs|params|latency|energy [--y top1] [--out FILE.svg] "
+          "[--md FILE.md] [--seeds-csv FILE.csv] [filters]\n"
+          "       nce compare --db FILE --widths-chart --run ID [--out FILE.svg] "
+          "[--md FILE.md]\n"
+          "       nce compare --db FILE --widths-arm ARM [--campaign NAME] [--out FILE.svg] "
+          "[--md FILE.md]\n\n"
+          "Draws every candidate of v_candidates with both metrics, one series per\n"
+          "method (nce, tas, wrpn, random, original, ...), and marks the Pareto front;\n"
+          "the Markdown table summarises each series and lists the front.\n\n"
+          "Runs of nce campaign (runs.arm set) are grouped instead: one series per arm\n"
+          "(campaign, arm, hw config), drawn at the mean of its finished runs' final\n"
+          "designs (one run per seed; whatever --phase says) with +-1 sample sd error\n"
+          "bars and n in the legend. Tables: each arm's n and mean +- sd of top1, macs,\n"
+          "params, latency and energy (where recorded), then each arm against each\n"
+          "--versus arm of its campaign: difference of means, Welch's t, Welch-\n"
+          "Satterthwaite df, two-sided p; n/a (with the reason) for n < 2 or no variance.\n"
+          "Runs outside campaigns are drawn as before; --per-seed draws campaign runs\n"
+          "that way too.",
+          options, vm)) {
     return 0;
-  });
+  }
+  OpenOptions ro;
+  ro.mode = OpenMode::kReadOnly;
+  Database db(vm["db"].as<std::string>(), ro);
+  Report report;
+  if (vm.count("widths-arm")) {
+    if (vm.count("widths-chart")) {
+      throw std::invalid_argument("--widths-arm and --widths-chart exclude each other");
+    }
+    report = make_arm_widths_report(db, vm["widths-arm"].as<std::string>(), filter_options(vm));
+  } else if (vm.count("widths-chart")) {
+    if (!vm.count("run")) throw std::invalid_argument("--widths-chart needs --run ID");
+    report = make_widths_report(db, vm["run"].as<std::int64_t>());
+  } else {
+    report = make_compare_report(db, compare_options(vm));
+  }
+  if (vm.count("seeds-csv")) {
+    if (report.seeds_csv.empty()) {
+      throw std::invalid_argument(
+          "--seeds-csv: no campaign arm to tabulate (no run with "
+          "runs.arm set matches" +
+          std::string(vm.count("per-seed") ? ", or --per-seed" : "") + ")");
+    }
+    write_text_file(vm["seeds-csv"].as<std::string>(), report.seeds_csv);
+  }
+  if (vm.count("out")) write_text_file(vm["out"].as<std::string>(), report.svg);
+  write_text_file(vm.count("md") ? vm["md"].as<std::string>() : "-", report.markdown);
+  if (vm.count("out")) {
+    std::cerr << "nce compare: " << report.series << " series, " << report.points << " points"
+              << (report.arms ? ", " + std::to_string(report.arms) +
+                                    (report.arms == 1 ? " campaign arm" : " campaign arms")
+                              : "")
+              << " -> " << vm["out"].as<std::string>() << "\n";
+  }
+  return 0;
 }
 
 }  // namespace
