@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks the layout rule of issue 27: no C++ source file over 600 lines, no function over 120.
+"""Checks the layout rule of issue 27: no C++ source file over 600 lines, no function over 120,
+each library's code in its own namespace.
 
 Scans the C++ sources git tracks (git ls-files '*.cpp' '*.h') under the repository root (the
 parent of this script's folder, or --repo DIR) and prints one line per
@@ -10,6 +11,10 @@ A function is a brace-matched body whose head is a definition at file, namespace
 everything inside it, lambdas and local classes included, counts as the function. Its length is the
 number of lines between its braces (the body lines; `{` and `}` lines not counted). Braces inside
 strings, raw strings, character literals, comments and preprocessor lines are skipped.
+
+Each library folder's code (FOLDER/include and FOLDER/src; all of apps/) declares at file level only its own
+namespace, nce::NS or a namespace inside it (NS is the folder's name, `app` for apps/; see
+LIBRARY_NAMESPACES), or an anonymous one; a breach prints `file:line (namespace) NAME, not nce::NS`.
 
 Known breaches not yet split (in code other work owns at the time) are listed in
 scripts/layout-exceptions.txt, one `path name lines` a line: such a function passes while it is no
@@ -269,6 +274,34 @@ def _in_member_initializer(head):
     return False
 
 
+# Library folder -> its namespace below nce:: (issue 27 item 4: each library its own namespace).
+LIBRARY_NAMESPACES = {
+    'apps': 'app', 'campaign': 'campaign', 'common': 'common', 'deploy': 'deploy',
+    'models': 'models', 'nn': 'nn', 'record': 'record', 'results': 'results', 'search': 'search',
+    'sim': 'sim', 'sweep': 'sweep',
+}
+_NAMESPACE_OPEN = re.compile(r'\bnamespace\s+([A-Za-z_][\w:]*)?\s*\{')
+
+
+def namespace_breaches(rel, text):
+    """Yields (line, name, wanted) for each file-level namespace of a library source that is not
+    its library's (nested ones are inside an allowed one, so only depth 0 counts)."""
+    parts = rel.replace(os.sep, '/').split('/')
+    wanted = LIBRARY_NAMESPACES.get(parts[0])
+    if wanted is None or len(parts) < 3 or (parts[1] not in ('include', 'src') and parts[0] != 'apps'):
+        return
+    wanted = 'nce::' + wanted
+    code = blank_literals_and_comments(text)
+    depth = 0
+    at = 0
+    for m in _NAMESPACE_OPEN.finditer(code):
+        depth += code.count('{', at, m.start()) - code.count('}', at, m.start())
+        at = m.start()
+        name = m.group(1)
+        if depth == 0 and name and name != wanted and not name.startswith(wanted + '::'):
+            yield code.count('\n', 0, m.start()) + 1, name, wanted
+
+
 def read_exceptions(path):
     """{(path, name): lines} from an exceptions file (`#` starts a comment)."""
     known = {}
@@ -334,6 +367,9 @@ def main(argv):
         if lines > args.max_file_lines:
             print(f'{rel}:1 (file) {lines} lines > {args.max_file_lines}')
             breaches += 1
+        for line, name, wanted in namespace_breaches(rel, text):
+            print(f'{rel}:{line} (namespace) {name}, not {wanted}')
+            breaches += 1
         for start, name, length in find_functions(text):
             if length <= args.max_function_lines:
                 continue
@@ -353,7 +389,8 @@ def main(argv):
             print(f'note: stale exception {rel} {name} (no longer over the limit or not found): '
                   f'remove it from {args.exceptions}')
     print(f'check-layout: {len(files)} files, {breaches} over the limits '
-          f'(files {args.max_file_lines} lines, functions {args.max_function_lines} lines), '
+          f'(files {args.max_file_lines} lines, functions {args.max_function_lines} lines, '
+          f'library namespaces), '
           f'{len(seen)} known exceptions')
     return 1 if breaches else 0
 

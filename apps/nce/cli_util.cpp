@@ -64,7 +64,7 @@ constexpr NumericBound kNumericBounds[] = {
 };
 
 std::string range_text(const NumericBound& b) {
-  return std::string(b.min_open ? "(" : "[") + number_text(b.min) + ", " + number_text(b.max) +
+  return std::string(b.min_open ? "(" : "[") + common::number_text(b.min) + ", " + common::number_text(b.max) +
          (b.max_open ? ")" : "]");
 }
 
@@ -167,7 +167,7 @@ void check_numeric_options(const po::parsed_options& parsed, const po::variables
       continue;
     }
     if (!std::isfinite(value)) {
-      throw std::invalid_argument("--" + name + " " + number_text(value) +
+      throw std::invalid_argument("--" + name + " " + common::number_text(value) +
                                   ": must be a finite number");
     }
     for (const NumericBound& b : kNumericBounds) {
@@ -176,12 +176,12 @@ void check_numeric_options(const po::parsed_options& parsed, const po::variables
       const bool above = b.max_open ? !(value < b.max) : !(value <= b.max);
       if (below) {
         throw std::invalid_argument("--" + name + " must be " + (b.min_open ? "> " : ">= ") +
-                                    number_text(b.min) + " (range " + range_text(b) + "), got " +
-                                    number_text(value));
+                                    common::number_text(b.min) + " (range " + range_text(b) + "), got " +
+                                    common::number_text(value));
       }
       if (above) {
         throw std::invalid_argument("--" + name + " must be in " + range_text(b) + ", got " +
-                                    number_text(value));
+                                    common::number_text(value));
       }
     }
   }
@@ -217,7 +217,7 @@ void check_output_paths(const po::variables_map& vm) {
       if (!out.directory) {
         // A FIFO, a device (/dev/full), a symlink: write_file_atomic would refuse it at the end.
         try {
-          check_output_path(path);
+          common::check_output_path(path);
         } catch (const std::runtime_error& e) {
           throw std::invalid_argument(std::string("--") + out.option + " " + e.what());
         }
@@ -262,7 +262,7 @@ int report_error(const std::string& command, const std::string& what) {
   return 2;
 }
 
-int report_interrupted(const std::string& command, const Interrupted& interrupted) {
+int report_interrupted(const std::string& command, const common::Interrupted& interrupted) {
   std::cerr << "nce " << command << ": " << interrupted.what() << "\n";
   return interrupted.exit_code();
 }
@@ -272,7 +272,7 @@ void write_text_file(const std::string& path, const std::string& text) {
     std::cout << text;
     return;
   }
-  write_file_atomic(path, text);
+  common::write_file_atomic(path, text);
 }
 
 }  // namespace nce::app

@@ -47,13 +47,13 @@ template <typename Body>
 int run_guarded(const std::string& command, Body&& body);
 
 int report_error(const std::string& command, const std::string& what);
-int report_interrupted(const std::string& command, const Interrupted& interrupted);
+int report_interrupted(const std::string& command, const common::Interrupted& interrupted);
 
 template <typename Body>
 int run_guarded(const std::string& command, Body&& body) {
   try {
     return body();
-  } catch (const Interrupted& e) {
+  } catch (const common::Interrupted& e) {
     return report_interrupted(command, e);
   } catch (const std::exception& e) {
     return report_error(command, e.what());

@@ -66,7 +66,7 @@ int run_bench_sim(const std::vector<std::string>& args) {
   }
 
   if (vm.count("json")) {
-    JsonWriter j(std::cout);
+    common::JsonWriter j(std::cout);
     j.begin_object();
     j.members("what", "sim", "model", net.model, "hw", hw.name, "engine", "systemc", "cycles_per_s",
               static_cast<double>(sc.total_cycles) / systemc_s, "simulated_cycles", sc.total_cycles,

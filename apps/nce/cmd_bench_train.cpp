@@ -134,7 +134,7 @@ double images_per_s(const BenchReport& r) {
 }
 
 void print_json(const BenchReport& r) {
-  JsonWriter j(std::cout);
+  common::JsonWriter j(std::cout);
   j.begin_object();
   j.key("what").value(r.what);
   j.key("engine").value(r.kernel.empty() ? "nce" : "nce-int");

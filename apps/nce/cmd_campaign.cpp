@@ -190,7 +190,7 @@ int campaign_main(const std::vector<std::string>& args) {
   if (mpi.size() > 1) {
     try {
       s = campaign::run_campaign_mpi(plan, o, mpi);
-    } catch (const Interrupted& e) {
+    } catch (const common::Interrupted& e) {
       report_interrupted("campaign", e);
       mpi.abort(e.exit_code());  // the other ranks cannot go on without this one
       throw;

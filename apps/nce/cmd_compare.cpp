@@ -19,7 +19,7 @@ using namespace nce::results;
 // "original,tas" -> {"original", "tas"}; blanks around names dropped, empty names skipped.
 std::vector<std::string> arm_list(const std::string& text) {
   std::vector<std::string> names;
-  for (std::string& name : split_list(text))
+  for (std::string& name : common::split_list(text))
     if (!name.empty()) names.push_back(std::move(name));
   return names;
 }

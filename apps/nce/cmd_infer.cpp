@@ -48,7 +48,7 @@ int run_infer_command(const std::vector<std::string>& args) {
   const deploy::InferResult r = deploy::run_infer(c);
   const double ips = r.seconds > 0 ? r.images / r.seconds : 0.0;
   if (vm["json"].as<bool>()) {
-    JsonWriter j(std::cout);
+    common::JsonWriter j(std::cout);
     j.begin_object();
     j.members("model", c.model, "engine", r.kernel, "images", r.images, "top1", r.top1, "top5",
               r.top5, "seconds", r.seconds, "images_per_s", ips, "threads", omp_get_max_threads());

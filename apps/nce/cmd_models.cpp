@@ -87,7 +87,7 @@ void print_table(const models::Network& net) {
 }
 
 void print_json(const models::Network& net) {
-  JsonWriter j(std::cout);
+  common::JsonWriter j(std::cout);
   j.begin_object();
   j.members("model", net.model, "macs", net.macs(), "params", net.params(), "macs_with_bias",
             net.macs_with_bias());

@@ -57,14 +57,14 @@ int run_scalesim(const po::variables_map& vm) {
     auto write = [&](const char* file, auto&& writer) {
       std::ostringstream out;
       writer(results, out);
-      write_file_atomic(dir + "/" + file, out.str());
+      common::write_file_atomic(dir + "/" + file, out.str());
     };
     write("COMPUTE_REPORT.csv", sim::write_scalesim_compute_report);
     write("BANDWIDTH_REPORT.csv", sim::write_scalesim_bandwidth_report);
     write("DETAILED_ACCESS_REPORT.csv", sim::write_scalesim_detailed_access_report);
   }
   if (vm.count("json")) {
-    JsonWriter j(std::cout);
+    common::JsonWriter j(std::cout);
     j.begin_object();
     j.members("hw", cfg.run_name, "engine", "scalesim-v2", "total_cycles", total, "stall_cycles",
               stalls);

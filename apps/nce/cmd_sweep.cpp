@@ -46,7 +46,7 @@ int sweep(const std::vector<std::string>& args) {
   }
   const std::string db_path = vm["db"].as<std::string>();
   SweepOptions o;
-  o.shard = parse_shard(vm["shard"].as<std::string>());
+  o.shard = common::parse_shard(vm["shard"].as<std::string>());
   o.jobs = vm["jobs"].as<int>();
   if (o.jobs < 1 || o.jobs > 256) throw std::invalid_argument("--jobs must be in 1..256");
   o.git_commit = NCE_GIT_COMMIT;
@@ -68,7 +68,7 @@ int sweep(const std::vector<std::string>& args) {
   if (!vm.count("no-cache")) cache = std::make_unique<SqliteCostCache>(db_path);
   SweepSummary s = run_sweep(spec, sink, cache.get(), o);
   if (cache) cache->flush();
-  if (s.interrupted) throw Interrupted(interrupt_signal());
+  if (s.interrupted) throw common::Interrupted(interrupt_signal());
   if (!vm.count("quiet")) {
     QueryResult table = run_query(sink.database(), run_candidates_sql(s.run));
     std::cout << format_table(table);

@@ -10,13 +10,13 @@ namespace {
 struct sigaction g_previous_int, g_previous_term;
 
 extern "C" void record_signal(int signal) {
-  record_interrupt(signal);  // nce/common/interrupted.h: a lock-free atomic store
+  common::record_interrupt(signal);  // nce/common/interrupted.h: a lock-free atomic store
 }
 
 }  // namespace
 
 InterruptHandler::InterruptHandler() {
-  record_interrupt(0);
+  common::record_interrupt(0);
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
   action.sa_handler = record_signal;
@@ -32,11 +32,11 @@ InterruptHandler::~InterruptHandler() {
 }
 
 int interrupt_signal() {
-  return pending_interrupt();
+  return common::pending_interrupt();
 }
 
 void throw_if_interrupted() {
-  if (const int s = interrupt_signal()) throw Interrupted(s);
+  if (const int s = interrupt_signal()) throw common::Interrupted(s);
 }
 
 }  // namespace nce::app

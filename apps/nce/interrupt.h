@@ -10,7 +10,7 @@
 
 namespace nce::app {
 
-using nce::Interrupted;  // nce/common/interrupted.h
+using nce::common::Interrupted;  // nce/common/interrupted.h
 
 // Installs the handlers for SIGINT and SIGTERM; restores the previous ones on destruction.
 // One at a time per process (not thread-safe to construct; the handler itself is).

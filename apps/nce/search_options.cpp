@@ -58,7 +58,7 @@ std::string option_text(const po::variable_value& v) {
 
 std::string options_json(const po::variables_map& vm) {
   std::ostringstream out;
-  JsonWriter j(out);
+  common::JsonWriter j(out);
   j.begin_object();
   for (const auto& [name, value] : vm) {
     const std::type_info& type = value.value().type();

@@ -150,7 +150,7 @@ void print_activation_table(std::ostream& out, const search::SearchResult& r) {
 void write_search_json(const std::string& path, const search::SearchResult& result,
                        const search::Candidate& original, const std::string& config_json) {
   std::ostringstream out;
-  JsonWriter j(out, true);
+  common::JsonWriter j(out, true);
   auto cand = [&](const search::Candidate& k) {
     j.begin_object();
     j.key("method").value(k.method).key("widths").value(k.widths);

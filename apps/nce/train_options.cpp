@@ -12,7 +12,7 @@
 namespace nce::app {
 namespace {
 
-void write_config(JsonWriter& j, const nn::TrainConfig& c, const std::string& data_dir, int subset,
+void write_config(common::JsonWriter& j, const nn::TrainConfig& c, const std::string& data_dir, int subset,
                   int test_subset) {
   j.begin_object();
   j.members("model", c.model, "dataset", c.dataset, "data", data_dir, "widths", c.widths,
@@ -149,7 +149,7 @@ TrainCommand train_command(const po::variables_map& vm) {
   cmd.quiet = vm["quiet"].as<bool>();
   std::ostringstream config_text;
   {
-    JsonWriter j(config_text);
+    common::JsonWriter j(config_text);
     write_config(j, c, cmd.data_dir, cmd.subset, cmd.test_subset);
   }
   cmd.config_json = config_text.str();

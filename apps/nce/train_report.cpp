@@ -72,7 +72,7 @@ void TrainProgress::print_result(const nn::TrainConfig& c, const nn::TrainResult
 std::string train_summary_json(const nn::TrainConfig& c, const std::string& config_json,
                                const nn::DatasetPair& data, const nn::TrainResult& r) {
   std::ostringstream out;
-  JsonWriter j(out, true);
+  common::JsonWriter j(out, true);
   j.begin_object();
   j.members("what", "train", "model", c.model, "dataset", c.dataset, "widths", r.widths,
             "weight_bits", c.network.weight_bits, "activation_bits", c.network.activation_bits,

@@ -130,12 +130,12 @@ std::vector<std::filesystem::path> checkpoint_files(const CampaignOptions& optio
 }  // namespace
 
 const char* to_string(JobState state) {
-  static const NamedValue<JobState> kNames[] = {
+  static const common::NamedValue<JobState> kNames[] = {
       {JobState::kPending, "pending"},   {JobState::kResumable, "resumable"},
       {JobState::kFailed, "failed"},     {JobState::kBusy, "running elsewhere"},
       {JobState::kFinished, "finished"}, {JobState::kDiverged, "diverged"},
       {JobState::kStale, "stale"},       {JobState::kCorrupt, "corrupt"}};
-  return name_of(kNames, state);
+  return common::name_of(kNames, state);
 }
 
 bool needs_run(JobState state) {
@@ -279,7 +279,7 @@ class InterruptPoll : public search::SearchObserver {
  private:
   void poll() {
     if (!signal_) return;
-    if (const int sig = signal_()) throw Interrupted(sig);
+    if (const int sig = signal_()) throw common::Interrupted(sig);
   }
   const std::function<int()>& signal_;
   search::SearchObserver* next_;
@@ -322,7 +322,7 @@ JobStatus run_job(const Plan& plan, std::size_t index, const nn::DatasetPair& da
                                 &poll, /*continue_run=*/true);
     backend.flush();
     backend.sink.reset();
-  } catch (const Interrupted&) {
+  } catch (const common::Interrupted&) {
     throw;
   } catch (const nn::DivergedError& e) {
     JobStatus s = read_state(plan, index, options);
@@ -374,7 +374,7 @@ MergeSummary merge_jobs(const Plan& plan, const std::vector<std::size_t>& jobs,
 }
 
 std::vector<std::size_t> pending_jobs(const Plan& plan, const std::vector<JobStatus>& states,
-                                      const Shard& shard) {
+                                      const common::Shard& shard) {
   std::vector<std::size_t> jobs;
   for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
     if (!shard.owns(i)) continue;

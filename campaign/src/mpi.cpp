@@ -63,7 +63,7 @@ CampaignSummary run_campaign_mpi(const Plan& plan, const CampaignOptions& option
       states = job_states(plan, options);
       check_not_stale(plan, states, options);
       check_database_owner(plan, options);
-      for (std::size_t i : pending_jobs(plan, states, Shard{}))
+      for (std::size_t i : pending_jobs(plan, states, common::Shard{}))
         to_run.push_back(static_cast<int>(i));
     } catch (const std::exception& e) {
       error = e.what();

@@ -22,7 +22,7 @@
 namespace nce::campaign {
 namespace {
 
-std::string where(const std::string& source, const IniEntry& e) {
+std::string where(const std::string& source, const common::IniEntry& e) {
   return source + ":" + std::to_string(e.line) + ": ";
 }
 
@@ -47,7 +47,7 @@ int parse_int(const std::string& v, const std::string& what, long lo, long hi) {
 std::vector<std::uint64_t> parse_seeds(const std::string& v, const std::string& what) {
   std::vector<std::uint64_t> seeds;
   std::set<std::uint64_t> seen;
-  for (const std::string& item : split_list(v)) {
+  for (const std::string& item : common::split_list(v)) {
     const int s = parse_int(item, what, 0, 2147483647);
     if (!seen.insert(s).second)
       throw std::invalid_argument(what + " lists seed " + item + " twice");
@@ -84,11 +84,11 @@ bool valid_name(const std::string& name) {
 }
 
 // A section the plan does not know, given twice, or without a key is an error naming its line.
-void check_sections(const std::vector<IniSection>& sections, const std::vector<IniEntry>& entries,
+void check_sections(const std::vector<common::IniSection>& sections, const std::vector<common::IniEntry>& entries,
                     const std::string& source) {
   std::map<std::string, int> first_line;
   for (std::size_t i = 0; i < sections.size(); ++i) {
-    const IniSection& s = sections[i];
+    const common::IniSection& s = sections[i];
     const std::string at = source + ":" + std::to_string(s.line) + ": ";
     std::string name = s.name;
     if (name.rfind("arm ", 0) == 0) {
@@ -105,7 +105,7 @@ void check_sections(const std::vector<IniSection>& sections, const std::vector<I
                                   std::to_string(first->second) + ")");
     }
     const int end = i + 1 < sections.size() ? sections[i + 1].line : INT_MAX;
-    const bool has_key = std::any_of(entries.begin(), entries.end(), [&](const IniEntry& e) {
+    const bool has_key = std::any_of(entries.begin(), entries.end(), [&](const common::IniEntry& e) {
       return e.line > s.line && e.line < end;
     });
     if (!has_key) {
@@ -122,11 +122,11 @@ models::InputShape dataset_input(const std::string& dataset) {
 }
 
 // The last entry of `key` among `lists` (later lists override earlier ones), or null.
-const IniEntry* last_entry(const std::vector<const std::vector<const IniEntry*>*>& lists,
+const common::IniEntry* last_entry(const std::vector<const std::vector<const common::IniEntry*>*>& lists,
                            const std::string& key) {
-  const IniEntry* found = nullptr;
+  const common::IniEntry* found = nullptr;
   for (const auto* list : lists) {
-    for (const IniEntry* e : *list) {
+    for (const common::IniEntry* e : *list) {
       if (normalize_key(e->key) == key) found = e;
     }
   }
@@ -137,7 +137,7 @@ const IniEntry* last_entry(const std::vector<const std::vector<const IniEntry*>*
 struct ArmEntries {
   std::string name;
   int line = 0;
-  std::vector<const IniEntry*> entries;
+  std::vector<const common::IniEntry*> entries;
 };
 
 // What the plan's sections say before the settings are applied: [campaign]'s keys (in plan),
@@ -146,13 +146,13 @@ struct PlanSections {
   Plan plan;
   std::vector<std::uint64_t> seeds = {1};
   std::vector<ArmEntries> arms;
-  std::vector<const IniEntry*> protocol_entries;
+  std::vector<const common::IniEntry*> protocol_entries;
   bool augment_set = false;
   int hw_line = 0;
 };
 
 // A new section starts at e: an [arm NAME] is added to arms; [campaign] and [protocol] are known.
-void open_section(const IniEntry& e, const std::string& at, std::vector<ArmEntries>& arms) {
+void open_section(const common::IniEntry& e, const std::string& at, std::vector<ArmEntries>& arms) {
   if (e.section.rfind("arm ", 0) == 0) {
     ArmEntries arm;
     arm.name = e.section.substr(4);
@@ -188,7 +188,7 @@ void check_model(const std::string& model, const std::string& what) {
 }
 
 // One key of [campaign] (key: e.key normalized; at: "file:line: ").
-void parse_campaign_key(const IniEntry& e, const std::string& key, const std::string& at,
+void parse_campaign_key(const common::IniEntry& e, const std::string& key, const std::string& at,
                         const std::string& base_dir, PlanSections& s) {
   const std::string what = at + "'" + e.key + "'";
   Plan& plan = s.plan;
@@ -211,7 +211,7 @@ void parse_campaign_key(const IniEntry& e, const std::string& key, const std::st
     plan.data_dir = resolve(base_dir, e.value);
   } else if (key == "hw") {
     s.hw_line = e.line;
-    for (const std::string& p : split_list(e.value)) {
+    for (const std::string& p : common::split_list(e.value)) {
       plan.hw_paths.push_back(resolve(base_dir, p));
     }
   } else if (key == "seeds") {
@@ -229,7 +229,7 @@ void parse_campaign_key(const IniEntry& e, const std::string& key, const std::st
 
 // One key of [protocol] or of the current [arm NAME]: a protocol setting (or an arm's method and
 // seeds), kept for later.
-void collect_setting_key(const IniEntry& e, const std::string& key, const std::string& at,
+void collect_setting_key(const common::IniEntry& e, const std::string& key, const std::string& at,
                          PlanSections& s) {
   if (e.section == "protocol" && (key == "method" || key == "seeds")) {
     throw std::invalid_argument(at + "'" + e.key + "' belongs in an [arm NAME] section" +
@@ -250,13 +250,13 @@ void collect_setting_key(const IniEntry& e, const std::string& key, const std::s
   }
 }
 
-PlanSections read_sections(const std::vector<IniEntry>& entries, const std::string& source,
+PlanSections read_sections(const std::vector<common::IniEntry>& entries, const std::string& source,
                            const std::string& base_dir) {
   PlanSections s;
   s.plan.source = source;
   std::set<std::string> seen;  // section + key, to refuse a key given twice
   std::string last_section = "\x01";
-  for (const IniEntry& e : entries) {
+  for (const common::IniEntry& e : entries) {
     const std::string at = where(source, e);
     const std::string key = normalize_key(e.key);
     if (e.section != last_section) {
@@ -301,7 +301,7 @@ PlanHardware load_hardware(const Plan& plan, int hw_line, const std::string& sou
     const std::string at = source + ":" + std::to_string(hw_line) + ": 'hw': " + path + ": ";
     // The name becomes part of job ids and file names: letters, digits, '-', '_', '.' only.
     if (!valid_name(hw.name) || hw.name.find("..") != std::string::npos) {
-      throw std::invalid_argument(at + "hardware name '" + printable(hw.name) +
+      throw std::invalid_argument(at + "hardware name '" + common::printable(hw.name) +
                                   "' must be 1-64 letters, digits, '-', '_' or '.' (no '..')");
     }
     for (std::size_t k = 0; k < hws.names.size(); ++k) {
@@ -326,7 +326,7 @@ void add_arm_jobs(const PlanSections& s, const ArmEntries& arm,
   search::SearchConfig& c = settings.config;
   std::vector<std::uint64_t> arm_seeds = s.seeds;
   bool has_method = false;
-  for (const IniEntry* e : arm.entries) {
+  for (const common::IniEntry* e : arm.entries) {
     const std::string key = normalize_key(e->key);
     const std::string what = where(source, *e) + "'" + e->key + "'";
     if (key == "method") {
@@ -343,7 +343,7 @@ void add_arm_jobs(const PlanSections& s, const ArmEntries& arm,
     throw std::invalid_argument(at + " needs a method (nce, tas, wrpn, random or none)");
   }
   if (!c.widths.empty()) {
-    const IniEntry* w = last_entry({&s.protocol_entries, &arm.entries}, "widths");
+    const common::IniEntry* w = last_entry({&s.protocol_entries, &arm.entries}, "widths");
     try {
       models::build(plan.model, c.widths, dataset_input(plan.dataset));
     } catch (const std::exception& e) {
@@ -381,7 +381,7 @@ void add_arm_jobs(const PlanSections& s, const ArmEntries& arm,
 void check_job_ids_differ_in_more_than_case(const Plan& plan, const std::string& source) {
   std::map<std::string, std::string> folded;
   for (const Job& job : plan.jobs) {
-    const auto [it, inserted] = folded.emplace(to_lower(job.id), job.id);
+    const auto [it, inserted] = folded.emplace(common::to_lower(job.id), job.id);
     if (!inserted) {
       throw std::invalid_argument(source + ": jobs '" + it->second + "' and '" + job.id +
                                   "' differ only in case (their files would collide); rename an "
@@ -408,8 +408,8 @@ void order_seed_major(std::vector<Job>& jobs) {
 }  // namespace
 
 Plan parse_plan(const std::string& text, const std::string& source, const std::string& base_dir) {
-  std::vector<IniSection> sections;
-  const std::vector<IniEntry> entries = parse_ini(text, source, {}, &sections);
+  std::vector<common::IniSection> sections;
+  const std::vector<common::IniEntry> entries = common::parse_ini(text, source, {}, &sections);
   check_sections(sections, entries, source);
   PlanSections s = read_sections(entries, source, base_dir);
   Plan& plan = s.plan;
@@ -417,7 +417,7 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
   protocol.config.model = plan.model;
   protocol.config.dataset = plan.dataset;
   record::finish_settings(protocol, s.augment_set);
-  for (const IniEntry* e : s.protocol_entries) {
+  for (const common::IniEntry* e : s.protocol_entries) {
     record::apply_setting(protocol, *record::find_setting(e->key), e->value,
                           where(source, *e) + "'" + e->key + "'");
   }
@@ -430,7 +430,7 @@ Plan parse_plan(const std::string& text, const std::string& source, const std::s
   order_seed_major(plan.jobs);
   std::string identity = plan.name + "\n";
   for (const Job& job : plan.jobs) identity += job.id + "\n" + job.config_json + "\n";
-  plan.fingerprint = text_fingerprint(identity);
+  plan.fingerprint = common::text_fingerprint(identity);
   return plan;
 }
 
@@ -446,7 +446,7 @@ Plan load_plan(const std::string& path) {
   }
   std::string text;
   try {
-    text = read_input_file(path, InputKind::kText, "campaign plan");
+    text = common::read_input_file(path, common::InputKind::kText, "campaign plan");
   } catch (const std::runtime_error& e) {
     throw std::invalid_argument(e.what());
   }

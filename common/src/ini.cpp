@@ -6,7 +6,7 @@
 
 #include "nce/common/text.h"
 
-namespace nce {
+namespace nce::common {
 
 namespace {
 
@@ -62,4 +62,4 @@ std::vector<IniEntry> parse_ini(const std::string& text, const std::string& sour
   return entries;
 }
 
-}  // namespace nce
+}  // namespace nce::common

@@ -11,7 +11,7 @@
 
 #include "nce/common/interrupted.h"
 
-namespace nce {
+namespace nce::common {
 
 namespace {
 
@@ -90,4 +90,4 @@ std::string read_input_file(const std::string& path, InputKind kind, const std::
   return bytes;
 }
 
-}  // namespace nce
+}  // namespace nce::common

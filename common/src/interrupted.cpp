@@ -4,7 +4,7 @@
 #include <csignal>
 #include <string>
 
-namespace nce {
+namespace nce::common {
 
 namespace {
 std::atomic<int> g_pending{0};
@@ -25,4 +25,4 @@ Interrupted::Interrupted(int signal)
                                                                                : "a signal")),
       signal_(signal) {}
 
-}  // namespace nce
+}  // namespace nce::common

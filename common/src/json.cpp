@@ -8,7 +8,7 @@
 
 #include "nce/common/utf8.h"
 
-namespace nce {
+namespace nce::common {
 
 std::string json_escape(const std::string& raw) {
   const std::string text = to_valid_utf8(raw);  // JSON is UTF-8: invalid bytes become U+FFFD
@@ -206,4 +206,4 @@ std::vector<int> parse_json_int_array(const std::string& text) {
   return out;
 }
 
-}  // namespace nce
+}  // namespace nce::common

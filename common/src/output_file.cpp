@@ -9,7 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace nce {
+namespace nce::common {
 
 namespace {
 
@@ -112,4 +112,4 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
   }
 }
 
-}  // namespace nce
+}  // namespace nce::common

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <stdexcept>
 
-namespace nce {
+namespace nce::common {
 
 Shard parse_shard(const std::string& text) {
   auto bad = [&](const std::string& why) {
@@ -28,4 +28,4 @@ Shard parse_shard(const std::string& text) {
   return s;
 }
 
-}  // namespace nce
+}  // namespace nce::common

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
-namespace nce {
+namespace nce::common {
 
 std::string trim(const std::string& s) {
   std::size_t b = 0, e = s.size();
@@ -73,4 +73,4 @@ std::string to_lower(std::string s) {
   return s;
 }
 
-}  // namespace nce
+}  // namespace nce::common

@@ -2,7 +2,7 @@
 
 #include <cstddef>
 
-namespace nce {
+namespace nce::common {
 
 namespace {
 
@@ -62,4 +62,4 @@ std::string to_valid_utf8(const std::string& text) {
   return out;
 }
 
-}  // namespace nce
+}  // namespace nce::common

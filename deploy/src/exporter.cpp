@@ -463,7 +463,7 @@ ExportResult run_export(const ExportConfig& config) {
   if (config.format != "nce" && config.format != "qonnx")
     throw std::invalid_argument("export: --format '" + config.format +
                                 "': want nce (the integer model) or qonnx");
-  check_output_path(config.out);  // before the minutes of reading and exporting
+  common::check_output_path(config.out);  // before the minutes of reading and exporting
   const nn::Checkpoint ck = nn::read_checkpoint(config.checkpoint);
   std::string dataset = config.dataset;
   std::string trained_on, train_images;
@@ -486,7 +486,7 @@ ExportResult run_export(const ExportConfig& config) {
   if (config.format == "qonnx") {
     // The graph quantizes as the integer model does, so it refuses what that refuses.
     r.qonnx = export_qonnx(ck, norm, config.checkpoint, &r.model);
-    write_file_atomic(config.out, r.qonnx.bytes);
+    common::write_file_atomic(config.out, r.qonnx.bytes);
     r.bytes = r.qonnx.bytes.size();
     return r;
   }

@@ -17,13 +17,13 @@ namespace nce::deploy {
 
 namespace {
 
-const NamedValue<KernelKind> kKernelNames[] = {
+const common::NamedValue<KernelKind> kKernelNames[] = {
     {KernelKind::kPortable, "portable"}, {KernelKind::kAvx2, "avx2"}, {KernelKind::kVnni, "vnni"}};
 
 }  // namespace
 
 const char* to_string(KernelKind kind) {
-  return name_of(kKernelNames, kind);
+  return common::name_of(kKernelNames, kind);
 }
 
 bool kernel_supported(KernelKind kind) {
@@ -46,9 +46,9 @@ KernelKind best_kernel() {
 
 KernelKind parse_kernel(const std::string& name) {
   if (name == "auto") return best_kernel();
-  const std::optional<KernelKind> named = value_named(kKernelNames, name);
+  const std::optional<KernelKind> named = common::value_named(kKernelNames, name);
   if (!named) {
-    throw std::invalid_argument("engine '" + name + "': want " + names_list(kKernelNames, ", ") +
+    throw std::invalid_argument("engine '" + name + "': want " + common::names_list(kKernelNames, ", ") +
                                 " or auto");
   }
   const KernelKind k = *named;

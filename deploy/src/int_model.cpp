@@ -26,11 +26,11 @@ constexpr std::size_t kHeaderBytes = 8 + 4 + 8 + 4;
 constexpr std::uint32_t kMaxCount = 1u << 28;  // no array in a sane model is longer
 
 // The model's records on nce/common/byte_io.h: arrays are a u32 count (at most kMaxCount).
-class Writer : public ByteWriter {
+class Writer : public common::ByteWriter {
  public:
   template <typename T>
   void array(const std::vector<T>& v) {
-    ByteWriter::array<std::uint32_t>(v);
+    common::ByteWriter::array<std::uint32_t>(v);
   }
   void pool(const PoolSpec& p) {
     pod(static_cast<std::uint8_t>(p.kind));
@@ -40,13 +40,13 @@ class Writer : public ByteWriter {
   }
 };
 
-class Reader : public ByteReader {
+class Reader : public common::ByteReader {
  public:
   Reader(const char* data, std::size_t size, const std::string& source)
-      : ByteReader(data, size, source + ": malformed integer model payload") {}
+      : common::ByteReader(data, size, source + ": malformed integer model payload") {}
   template <typename T>
   std::vector<T> array(const char* what) {
-    return ByteReader::array<std::uint32_t, T>(what, kMaxCount);
+    return common::ByteReader::array<std::uint32_t, T>(what, kMaxCount);
   }
   int i32(const char* what) { return pod<std::int32_t>(what); }
   // A u32 record count, at most kMaxCount.
@@ -253,7 +253,7 @@ std::vector<char> serialize(const IntModel& m) {
 void write_int_model(const std::string& path, const IntModel& model) {
   validate(model, path);
   const std::vector<char> bytes = serialize(model);
-  write_file_atomic(path, bytes.data(), bytes.size());
+  common::write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 IntModel parse_int_model(const char* data, std::size_t size, const std::string& source) {
@@ -309,7 +309,7 @@ IntModel parse_int_model(const char* data, std::size_t size, const std::string& 
 IntModel read_int_model(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open the integer model (missing?)");
-  const std::string bytes = read_input_file(path, InputKind::kModel, "integer model");
+  const std::string bytes = common::read_input_file(path, common::InputKind::kModel, "integer model");
   return parse_int_model(bytes.data(), bytes.size(), path);
 }
 

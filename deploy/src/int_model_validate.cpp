@@ -260,13 +260,13 @@ void Validator::check_conv_overflow(const ConvOp& c, int input_max_code) const {
       std::int64_t b = 0;
       for (std::size_t q = 0; q < plane; ++q)
         b = std::max<std::int64_t>(b, std::abs(std::int64_t{c.acc_bias[ch * plane + q]}));
-      t = checked_mul<std::int64_t>(*t, std::int64_t{1} << c.bias_frac_bits);
-      if (t) t = checked_add<std::int64_t>(*t, b);
+      t = common::checked_mul<std::int64_t>(*t, std::int64_t{1} << c.bias_frac_bits);
+      if (t) t = common::checked_add<std::int64_t>(*t, b);
     }
     std::optional<std::int64_t> v;
-    if (t) v = checked_mul<std::int64_t>(*t, std::abs(std::int64_t{r.multiplier[ch]}));
-    const std::optional<std::int64_t> off = checked_abs(r.offset[ch]);
-    if (v && off) v = checked_add(*v, *off);
+    if (t) v = common::checked_mul<std::int64_t>(*t, std::abs(std::int64_t{r.multiplier[ch]}));
+    const std::optional<std::int64_t> off = common::checked_abs(r.offset[ch]);
+    if (v && off) v = common::checked_add(*v, *off);
     if (!v || !off)
       overflow("output channel " + std::to_string(ch) + ": the requantization (multiplier " +
                std::to_string(r.multiplier[ch]) + ", offset " + std::to_string(r.offset[ch]) +
@@ -298,8 +298,8 @@ void Validator::check_add(const AddOp& a) {
   const Range rb =
       mapped(range_[static_cast<std::size_t>(a.b)], a.b_multiplier, a.b_offset, a.b_shift, "b");
   const std::int64_t half = std::int64_t{1} << (a.frac_bits - 1);
-  std::optional<std::int64_t> lo = checked_add(ra.lo, rb.lo), hi = checked_add(ra.hi, rb.hi);
-  if (hi) hi = checked_add(*hi, half);
+  std::optional<std::int64_t> lo = common::checked_add(ra.lo, rb.lo), hi = common::checked_add(ra.hi, rb.hi);
+  if (hi) hi = common::checked_add(*hi, half);
   if (!lo || !hi) overflow("the sum");
   range_[static_cast<std::size_t>(a.output)] = a.pact ? Range{0, a.max_code} : Range{0, INT32_MAX};
 }
@@ -308,11 +308,11 @@ void Validator::check_add(const AddOp& a) {
 // half are check_add's).
 Range Validator::mapped(const Range& x, std::int64_t mult, std::int64_t off, int sh,
                         const char* name) const {
-  std::optional<std::int64_t> p = checked_mul(x.lo, mult), q = checked_mul(x.hi, mult);
+  std::optional<std::int64_t> p = common::checked_mul(x.lo, mult), q = common::checked_mul(x.hi, mult);
   if (p && q) {
     const std::int64_t lo = std::min(*p, *q), hi = std::max(*p, *q);
-    p = checked_add(lo, off);
-    q = checked_add(hi, off);
+    p = common::checked_add(lo, off);
+    q = common::checked_add(hi, off);
   }
   if (!p || !q)
     overflow(std::string("input ") + name + " (multiplier " + std::to_string(mult) + ", offset " +
@@ -346,11 +346,11 @@ void Validator::check_head(const HeadOp& h) const {
     for (int c = 0; c < h.c_in; ++c)
       wsum += std::abs(static_cast<int>(h.weights[j * static_cast<std::size_t>(h.c_in) + c]));
     // |logit| <= 127 * sum |w| * |multiplier| + |bias| + 2^(e-1) (the bias's rounding).
-    std::optional<std::int64_t> v = checked_abs(h.multiplier[j]);
-    if (v) v = checked_mul<std::int64_t>(*v, 127 * wsum);
-    const std::optional<std::int64_t> b = checked_abs(h.bias[j]);
-    if (v && b) v = checked_add(*v, *b);
-    if (v && e_max > 0) v = checked_add(*v, std::int64_t{1} << (e_max - 1));
+    std::optional<std::int64_t> v = common::checked_abs(h.multiplier[j]);
+    if (v) v = common::checked_mul<std::int64_t>(*v, 127 * wsum);
+    const std::optional<std::int64_t> b = common::checked_abs(h.bias[j]);
+    if (v && b) v = common::checked_add(*v, *b);
+    if (v && e_max > 0) v = common::checked_add(*v, std::int64_t{1} << (e_max - 1));
     if (!v || !b)
       overflow("class " + std::to_string(j) + ": the logit (multiplier " +
                std::to_string(h.multiplier[j]) + ", bias " + std::to_string(h.bias[j]) + ")");

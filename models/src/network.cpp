@@ -527,7 +527,7 @@ std::vector<double> parse_multipliers(const std::string& text) {
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    const std::string trimmed = trim(item);
+    const std::string trimmed = common::trim(item);
     std::size_t used = 0;
     double m = 0.0;
     try {

@@ -19,7 +19,7 @@ const char* const kHeader =
     "Strides, Stride width, Quantized, Pad,";
 
 std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> out = split_list(line);
+  std::vector<std::string> out = common::split_list(line);
   // SCALE-Sim's rows end with a comma (it drops the last cell of every row); nce reads rows with
   // or without it: drop the empty tail cells only.
   while (!out.empty() && out.back().empty()) out.pop_back();
@@ -57,7 +57,7 @@ void write_topology_csv(const Network& net, std::ostream& out) {
 void write_topology_csv(const Network& net, const std::string& path) {
   std::ostringstream out;
   write_topology_csv(net, out);
-  write_file_atomic(path, out.str());
+  common::write_file_atomic(path, out.str());
 }
 
 TopologyFormat detect_topology_format(std::istream& in) {
@@ -65,7 +65,7 @@ TopologyFormat detect_topology_format(std::istream& in) {
   while (std::getline(in, line)) {
     const std::vector<std::string> cells = split_csv(line);
     if (cells.empty()) continue;
-    const std::string second = cells.size() > 1 ? to_lower(cells[1]) : "";
+    const std::string second = cells.size() > 1 ? common::to_lower(cells[1]) : "";
     return second == "m" ? TopologyFormat::kGemm : TopologyFormat::kConv;
   }
   return TopologyFormat::kConv;
@@ -90,13 +90,13 @@ std::vector<TopologyRow> read_topology_rows(std::istream& in, const std::string&
   };
   while (std::getline(in, line)) {
     ++line_no;
-    if (trim(line).empty()) continue;
+    if (common::trim(line).empty()) continue;
     const std::vector<std::string> cells = split_csv(line);
     if (!header_seen) {
       header_seen = true;
       int v = 0;
       if (cells.size() >= min_cells && parse_int(cells[1], v)) {
-        fail("expected the header row, got the layer row '" + trim(line) +
+        fail("expected the header row, got the layer row '" + common::trim(line) +
              "' (SCALE-Sim would silently skip it as the header): add the header line");
       }
       continue;

@@ -41,7 +41,7 @@ void from_planes(const char* in, std::vector<float>& v) {
   }
 }
 
-class CheckpointWriter : public ByteWriter {
+class CheckpointWriter : public common::ByteWriter {
  public:
   explicit CheckpointWriter(bool planar = false) : planar_(planar) {}
   void floats(const std::vector<float>& v) {
@@ -66,10 +66,10 @@ class CheckpointWriter : public ByteWriter {
   bool planar_;
 };
 
-class CheckpointReader : public ByteReader {
+class CheckpointReader : public common::ByteReader {
  public:
   CheckpointReader(const char* data, std::size_t size, const std::string& path, bool planar = false)
-      : ByteReader(data, size, path + ": malformed checkpoint payload"), planar_(planar) {}
+      : common::ByteReader(data, size, path + ": malformed checkpoint payload"), planar_(planar) {}
   std::vector<float> floats(const char* what) {
     if (!planar_) return array<std::uint64_t, float>(what);
     // The planes are read as one array of bytes (bounds-checked), then interleaved back.
@@ -137,7 +137,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
   // Version 2: the payload deflated (zlib), after its length.
   const std::vector<char>& raw = payload.bytes();
   uLongf packed_size = compressBound(static_cast<uLong>(raw.size()));
-  ByteWriter stored;
+  common::ByteWriter stored;
   stored.pod(static_cast<std::uint64_t>(raw.size()));
   std::vector<char> packed(packed_size);
   if (compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size,
@@ -158,7 +158,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
   std::string file(header.bytes().begin(), header.bytes().end());
   file.append(stored.bytes().begin(), stored.bytes().end());
   try {
-    write_file_atomic(path, file);
+    common::write_file_atomic(path, file);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(std::string(e.what()) + " (writing a checkpoint)");
   }
@@ -169,7 +169,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw std::runtime_error(path + ": checkpoint file not found");
   }
-  const std::string bytes = read_input_file(path, InputKind::kCheckpoint, "checkpoint");
+  const std::string bytes = common::read_input_file(path, common::InputKind::kCheckpoint, "checkpoint");
   if (bytes.size() < kHeaderBytes) {
     throw std::runtime_error(path + ": truncated checkpoint (" + std::to_string(bytes.size()) +
                              " bytes, header alone is " + std::to_string(kHeaderBytes) + ")");
@@ -198,7 +198,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   }
   std::vector<char> inflated;
   if (version == 2) {
-    ByteReader stored(payload, have, path + ": malformed checkpoint payload");
+    common::ByteReader stored(payload, have, path + ": malformed checkpoint payload");
     const auto raw_size = stored.pod<std::uint64_t>("payload length");
     const std::size_t packed = have - stored.offset();
     // Deflate shrinks by at most 1032:1; a larger claim is a damaged or hostile header.

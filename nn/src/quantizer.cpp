@@ -11,7 +11,7 @@ namespace nce::nn {
 
 namespace {
 
-const NamedValue<QuantizerKind> kQuantizerNames[] = {{QuantizerKind::kSawb, "sawb"},
+const common::NamedValue<QuantizerKind> kQuantizerNames[] = {{QuantizerKind::kSawb, "sawb"},
                                                      {QuantizerKind::kDorefa, "dorefa"},
                                                      {QuantizerKind::kLsq, "lsq"}};
 
@@ -36,13 +36,13 @@ bool full_precision_backward(int bits, const float* dwq, std::size_t n, float* d
 }  // namespace
 
 const char* to_string(QuantizerKind kind) {
-  return name_of(kQuantizerNames, kind);
+  return common::name_of(kQuantizerNames, kind);
 }
 
 QuantizerKind parse_quantizer(const std::string& name) {
-  if (const auto kind = value_named(kQuantizerNames, name)) return *kind;
+  if (const auto kind = common::value_named(kQuantizerNames, name)) return *kind;
   throw std::invalid_argument("unknown weight quantizer '" + name + "' (expected " +
-                              names_list(kQuantizerNames) + ")");
+                              common::names_list(kQuantizerNames) + ")");
 }
 
 bool is_supported_bits(int bits) {

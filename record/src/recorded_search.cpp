@@ -88,7 +88,7 @@ void RecordingObserver::on_retrain_epoch(const std::string& tag, const std::vect
     if (std::isfinite(stats.test_top1)) r.test_top1 = stats.test_top1;
     r.seconds = stats.seconds;
     std::ostringstream extra;
-    JsonWriter j(extra);
+    common::JsonWriter j(extra);
     j.begin_object().key("lr").value(stats.lr).key("widths").value(widths);
     if (std::isfinite(stats.test_loss)) j.key("test_loss").value(stats.test_loss);
     j.end_object();
@@ -107,7 +107,7 @@ void RecordingObserver::on_epoch(const search::SearchEpoch& e, int epochs) {
     r.top1 = e.top1;
     r.seconds = e.seconds;
     std::ostringstream extra;
-    JsonWriter j(extra);
+    common::JsonWriter j(extra);
     j.begin_object().key("tau").value(e.tau).key("lr").value(e.lr);
     j.key("arch_loss").value(e.arch_loss).key("expanded").value(e.expanded);
     // Each layer's largest candidate probability (softmax(alpha)) at the epoch's end: how far the

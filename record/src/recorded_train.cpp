@@ -35,7 +35,7 @@ void TrainRecorder::on_epoch(const nn::EpochStats& e, int, double) {
   if (!std::isnan(e.test_top1)) r.test_top1 = e.test_top1;
   r.seconds = e.seconds;
   std::ostringstream extra;
-  JsonWriter j(extra);
+  common::JsonWriter j(extra);
   j.begin_object().key("lr").value(e.lr).key("images_per_s").value(e.images_per_s);
   if (!std::isnan(e.test_top5)) j.key("test_top5").value(e.test_top5);
   j.end_object();

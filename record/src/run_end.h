@@ -19,7 +19,7 @@ auto end_run_on_throw(results::RunScope* run, Body&& body) -> decltype(body()) {
   } catch (const nn::DivergedError&) {
     if (run != nullptr) run->finish(results::RunStatus::kDiverged);
     throw;
-  } catch (const Interrupted&) {
+  } catch (const common::Interrupted&) {
     if (run != nullptr) run->finish(results::RunStatus::kInterrupted);
     throw;
   }

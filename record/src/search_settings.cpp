@@ -242,7 +242,7 @@ std::string config_json(const SearchSettings& settings, const std::string& hw_fi
                         const RunLabels& labels) {
   const search::SearchConfig& c = settings.config;
   std::ostringstream out;
-  JsonWriter j(out);
+  common::JsonWriter j(out);
   j.begin_object();
   j.members("arch_lr", c.arch_lr, "arm", labels.arm, "augment", c.augment, "base_multiplier",
             c.base_multiplier, "batch", c.batch_size, "bits", c.supernet.weight_bits, "campaign",

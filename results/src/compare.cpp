@@ -460,7 +460,7 @@ Report make_widths_report(const Database& db, RunId run) {
       after = &r;
     }
   }
-  std::vector<int> after_widths = parse_json_int_array(after->widths);
+  std::vector<int> after_widths = common::parse_json_int_array(after->widths);
   if (after_widths.size() < 2) {
     throw std::invalid_argument(db.path() + ": run " + std::to_string(run) +
                                 ": width vector too short: " + after->widths);
@@ -533,7 +533,7 @@ Report make_arm_widths_report(const Database& db, const std::string& arm,
   const ArmGroup& g = groups.front();
   std::vector<std::vector<int>> seeds;
   for (const ArmSeed& s : g.seeds) {
-    seeds.push_back(parse_json_int_array(s.design.widths));
+    seeds.push_back(common::parse_json_int_array(s.design.widths));
     if (seeds.back().size() < 2 || seeds.back().size() != seeds.front().size()) {
       throw std::invalid_argument(db.path() + ": run " + std::to_string(s.design.run_id) +
                                   ": width vector " + s.design.widths + " does not match run " +

@@ -129,7 +129,7 @@ void give_v1_runs_content_keys(Database& copy) {
                     "ORDER BY epoch, phase",
                     id);
       update.reset();
-      update.bind(1, text_fingerprint(content)).bind(2, id);
+      update.bind(1, common::text_fingerprint(content)).bind(2, id);
       update.run();
     }
   });

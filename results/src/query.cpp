@@ -196,15 +196,15 @@ QueryResult run_query(const Database& db, const std::string& sql, const QueryLim
   try {
     return run_query(db, sql, read_only_statements);
   } catch (const DatabaseError& e) {
-    if (clock.signal) throw Interrupted(clock.signal);
+    if (clock.signal) throw common::Interrupted(clock.signal);
     if (clock.timed_out) {
       throw DatabaseError(db.path() + ": the query ran longer than its limit of " +
-                          number_text(limits.seconds) +
+                          common::number_text(limits.seconds) +
                           " s and was stopped (nce db query --timeout SECONDS raises it)");
     }
     if (e.sqlite_code() == SQLITE_NOMEM && limits.heap_bytes > 0) {
       throw DatabaseError(db.path() + ": the query needed more than " +
-                          number_text(static_cast<double>(limits.heap_bytes) / (1 << 20)) +
+                          common::number_text(static_cast<double>(limits.heap_bytes) / (1 << 20)) +
                           " MiB of memory and was stopped (nce db query --max-memory MB raises "
                           "it)");
     }
@@ -282,7 +282,7 @@ std::string format_csv(const QueryResult& result) {
 
 std::string format_json(const QueryResult& result) {
   std::ostringstream out;
-  JsonWriter json(out, true);
+  common::JsonWriter json(out, true);
   json.begin_array();
   for (const auto& row : result.rows) {
     json.begin_object();

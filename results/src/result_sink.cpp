@@ -12,12 +12,12 @@
 namespace nce::results {
 
 const char* to_string(RunStatus status) {
-  static const NamedValue<RunStatus> kNames[] = {{RunStatus::kRunning, "running"},
+  static const common::NamedValue<RunStatus> kNames[] = {{RunStatus::kRunning, "running"},
                                                  {RunStatus::kFinished, "finished"},
                                                  {RunStatus::kFailed, "failed"},
                                                  {RunStatus::kInterrupted, "interrupted"},
                                                  {RunStatus::kDiverged, "diverged"}};
-  return name_of(kNames, status, "unknown");
+  return common::name_of(kNames, status, "unknown");
 }
 
 namespace {
@@ -32,7 +32,7 @@ void check_count(const char* field, const std::optional<std::int64_t>& v) {
 
 void check_percent(const char* field, const std::optional<double>& v) {
   if (v && !(*v >= 0.0 && *v <= 100.0)) {
-    bad_record(field, number_text(*v), "an accuracy must be a percentage in [0, 100]");
+    bad_record(field, common::number_text(*v), "an accuracy must be a percentage in [0, 100]");
   }
 }
 
@@ -44,14 +44,14 @@ void validate(const CandidateRecord& r) {
   check_count("latency_cycles", r.latency_cycles);
   check_count("stall_cycles", r.stall_cycles);
   if (r.energy_pj && !(std::isfinite(*r.energy_pj) && *r.energy_pj >= 0.0)) {
-    bad_record("energy_pj", number_text(*r.energy_pj), "must be finite and >= 0");
+    bad_record("energy_pj", common::number_text(*r.energy_pj), "must be finite and >= 0");
   }
   check_percent("top1", r.top1);
 }
 
 void validate(const EpochRecord& r) {
   if (r.loss && !std::isfinite(*r.loss)) {
-    bad_record("loss", number_text(*r.loss), "must be finite (a diverged run?)");
+    bad_record("loss", common::number_text(*r.loss), "must be finite (a diverged run?)");
   }
   check_percent("top1", r.top1);
   check_percent("test_top1", r.test_top1);

@@ -157,7 +157,7 @@ void error_bars(std::ostringstream& o, const Axis& x, const Axis& y, const Chart
 }  // namespace
 
 std::string xml_escape(const std::string& raw) {
-  const std::string text = to_valid_utf8(raw);  // XML is UTF-8 here: invalid bytes become U+FFFD
+  const std::string text = common::to_valid_utf8(raw);  // XML is UTF-8 here: invalid bytes become U+FFFD
   std::string out;
   for (char ch : text) {
     switch (ch) {

@@ -144,8 +144,8 @@ FoldPlan make_fold_plan(const HwConfig& hw, const ConvGeometry& geo) {
 
   // num_folds() and the fold indices multiply these: refuse a plan whose fold count passes 64 bits
   // (a 2^30-cube GEMM on a 1x1 array) instead of wrapping it.
-  std::optional<std::int64_t> folds = checked_mul(p.row_folds, p.col_folds);
-  if (folds) folds = checked_mul(*folds, p.t_chunks);
+  std::optional<std::int64_t> folds = common::checked_mul(p.row_folds, p.col_folds);
+  if (folds) folds = common::checked_mul(*folds, p.t_chunks);
   if (!folds) {
     throw std::invalid_argument(hw.source + ": GEMM shape K=" + std::to_string(K) +
                                 " N=" + std::to_string(N) + " M=" + std::to_string(M) + " on a " +
@@ -154,7 +154,7 @@ FoldPlan make_fold_plan(const HwConfig& hw, const ConvGeometry& geo) {
   }
   // Resident: the whole operand fits its working buffer (a product past 64 bits does not).
   auto fits = [](std::int64_t words, std::int64_t per_word, std::int64_t have_bits) {
-    const std::optional<std::int64_t> bits = checked_mul(words, per_word);
+    const std::optional<std::int64_t> bits = common::checked_mul(words, per_word);
     return bits && *bits <= have_bits;
   };
   const IfmapReuse reuse(geo);

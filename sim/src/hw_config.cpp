@@ -103,18 +103,18 @@ bool parse_bool(const std::string& source, const std::string& key, const std::st
   fail(source, key, value, "must be true or false");
 }
 
-const NamedValue<Dataflow> kDataflowNames[] = {
+const common::NamedValue<Dataflow> kDataflowNames[] = {
     {Dataflow::kOS, "os"}, {Dataflow::kWS, "ws"}, {Dataflow::kIS, "is"}};
 
 // A .cfg may spell the dataflow in lower or in upper case ("ws", "WS"; not "Ws").
 Dataflow parse_dataflow(const std::string& source, const std::string& key,
                         const std::string& value) {
-  for (const NamedValue<Dataflow>& entry : kDataflowNames) {
+  for (const common::NamedValue<Dataflow>& entry : kDataflowNames) {
     std::string upper = entry.name;
     for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     if (value == entry.name || value == upper) return entry.value;
   }
-  fail(source, key, value, "unknown dataflow (expected " + names_list(kDataflowNames) + ")");
+  fail(source, key, value, "unknown dataflow (expected " + common::names_list(kDataflowNames) + ")");
 }
 
 // The keys of a .cfg in canonical order, with how each is read into a HwConfig.
@@ -217,11 +217,11 @@ std::string stem_of(const std::string& path) {
 }  // namespace
 
 const char* to_string(Dataflow dataflow) {
-  return name_of(kDataflowNames, dataflow);
+  return common::name_of(kDataflowNames, dataflow);
 }
 
 std::optional<Dataflow> dataflow_named(const std::string& name) {
-  return value_named(kDataflowNames, name);
+  return common::value_named(kDataflowNames, name);
 }
 
 std::int64_t HwConfig::ifmap_working_bits() const {
@@ -293,12 +293,12 @@ HwConfig hw_config_from_key_values(const std::map<std::string, std::string>& val
 
 HwConfig parse_hw_config(const std::string& text, const std::string& source_name) {
   // Boost.Program_options' INI syntax: '#' starts a comment anywhere in a line, ';' a whole line.
-  IniSyntax syntax;
+  common::IniSyntax syntax;
   syntax.trailing_comments = "#";
   syntax.trailing_comment_needs_space = false;
   syntax.empty_names_allowed = true;  // "[]" or "= 1" end up as unknown keys
   std::map<std::string, std::string> values;
-  for (const IniEntry& e : parse_ini(text, source_name, syntax)) {
+  for (const common::IniEntry& e : common::parse_ini(text, source_name, syntax)) {
     const std::string full = e.section.empty() ? e.key : e.section + "." + e.key;
     if (values.count(full)) fail(source_name, full, e.value, "duplicate key");
     values[full] = e.value;
@@ -314,7 +314,7 @@ HwConfig load_hw_config(const std::string& path) {
   }
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read hardware config '" + path + "'");
-  return parse_hw_config(read_input_file(path, InputKind::kText, "hardware config"), path);
+  return parse_hw_config(common::read_input_file(path, common::InputKind::kText, "hardware config"), path);
 }
 
 HwConfig with_overrides(const HwConfig& base, const std::map<std::string, std::string>& overrides) {

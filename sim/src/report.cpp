@@ -39,7 +39,7 @@ NetworkReport fast_network_report(const HwConfig& hw, const std::vector<GemmLaye
 }
 
 void write_report_json(std::ostream& out, const NetworkReport& report) {
-  JsonWriter j(out);
+  common::JsonWriter j(out);
   j.begin_object();
   j.members("hw", report.hw, "engine", report.engine, "total_cycles", report.total_cycles,
             "stall_cycles", report.stall_cycles, "energy_pj", report.energy_pj, "clock_mhz",

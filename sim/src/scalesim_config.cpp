@@ -22,7 +22,7 @@ std::string read_file(const std::string& path, const char* what) {
   std::ifstream in(path);
   if (!in) throw std::invalid_argument(std::string("cannot read ") + what + " '" + path + "'");
   try {
-    return read_input_file(path, InputKind::kText, what);
+    return common::read_input_file(path, common::InputKind::kText, what);
   } catch (const std::runtime_error& e) {
     throw std::invalid_argument(e.what());
   }
@@ -63,17 +63,17 @@ int to_bounded_int(const std::string& source, const std::string& key, const std:
 ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string& source) {
   // Python configparser's syntax as SCALE-Sim writes it: "key : value" or "key = value", whole-line
   // comments only, names case-insensitive; a repeated key keeps its last value.
-  IniSyntax syntax;
+  common::IniSyntax syntax;
   syntax.separators = ":=";
   syntax.trailing_comments = "";
   syntax.strict_section_headers = false;
   syntax.empty_names_allowed = true;
   std::map<std::string, std::string> values;  // "section.key" lower-cased -> value
-  for (const IniEntry& e : parse_ini(text, source, syntax)) {
-    values[to_lower(e.section) + "." + to_lower(e.key)] = e.value;
+  for (const common::IniEntry& e : common::parse_ini(text, source, syntax)) {
+    values[common::to_lower(e.section) + "." + common::to_lower(e.key)] = e.value;
   }
   auto get = [&](const std::string& section_name, const std::string& key) -> std::string {
-    auto it = values.find(to_lower(section_name) + "." + to_lower(key));
+    auto it = values.find(common::to_lower(section_name) + "." + common::to_lower(key));
     if (it == values.end()) {
       throw std::invalid_argument(source + ": key '" + section_name + "." + key +
                                   "' is missing (SCALE-Sim v2 requires it)");
@@ -114,7 +114,7 @@ ScaleSimConfig parse_scalesim_config(const std::string& text, const std::string&
                                   ": key 'run_presets.InterfaceBandwidth' = 'USER' needs "
                                   "key 'architecture_presets.Bandwidth' (words/cycle), missing");
     }
-    for (const std::string& item : split_list(it->second)) {
+    for (const std::string& item : common::split_list(it->second)) {
       c.bandwidths.push_back(to_bounded_int(source, arch + ".Bandwidth", item,
                                             kMaxScaleSimBandwidth, "words per cycle"));
     }

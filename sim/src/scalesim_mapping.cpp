@@ -10,7 +10,7 @@
 namespace nce::sim::scalesim_detail {
 
 std::int64_t CheckedProducts::operator()(std::int64_t a, std::int64_t b, const char* what) const {
-  const std::optional<std::int64_t> r = checked_mul(a, b);
+  const std::optional<std::int64_t> r = common::checked_mul(a, b);
   if (!r) {
     throw std::invalid_argument(
         cfg_.source + ": layer '" + layer_.name + "' on a " + std::to_string(cfg_.array_rows) +

@@ -76,7 +76,7 @@ std::pair<std::string, std::string> split_model(const std::string& value, const 
     throw std::invalid_argument(where + "[networks] " + key + " = '" + value +
                                 "': expected 'MODEL: values'");
   }
-  return {trim(value.substr(0, colon)), trim(value.substr(colon + 1))};
+  return {common::trim(value.substr(0, colon)), common::trim(value.substr(colon + 1))};
 }
 
 std::string short_key(const std::string& key,
@@ -93,7 +93,7 @@ std::string short_key(const std::string& key,
 
 std::string sweep_json(const SweepSpec& spec, const SweepOptions& options) {
   std::ostringstream out;
-  JsonWriter j(out);
+  common::JsonWriter j(out);
   j.begin_object();
   j.members("sweep", spec.name, "file", spec.source, "base", spec.base.name, "base_fingerprint",
             spec.base.fingerprint());
@@ -140,7 +140,7 @@ class LockedCache : public sim::CostCache {
 };
 
 // [grid] keys must be hw config keys (general.name is generated per point).
-void check_grid_keys(const SweepSpec& spec, const std::vector<IniEntry>& entries,
+void check_grid_keys(const SweepSpec& spec, const std::vector<common::IniEntry>& entries,
                      const std::string& source) {
   const auto known = spec.base.to_key_values();
   for (const auto& e : entries) {
@@ -199,10 +199,10 @@ void expand_grid(SweepSpec& spec, const std::string& source) {
 }
 
 // A [networks] wrpn line: one network per multiplier.
-void add_wrpn_networks(const IniEntry& e, const std::string& where, const std::string& dataset,
+void add_wrpn_networks(const common::IniEntry& e, const std::string& where, const std::string& dataset,
                        SweepSpec& spec) {
   auto [model, list] = split_model(e.value, where, e.key);
-  auto items = split_list(list);
+  auto items = common::split_list(list);
   if (items.empty()) throw std::invalid_argument(where + "[networks] wrpn: no multipliers");
   for (const auto& item : items) {
     double m = 0;
@@ -228,7 +228,7 @@ void add_wrpn_networks(const IniEntry& e, const std::string& where, const std::s
 }
 
 // A [networks] candidates line: one network per row the query returns.
-void add_candidate_networks(const IniEntry& e, const std::string& where, const std::string& dataset,
+void add_candidate_networks(const common::IniEntry& e, const std::string& where, const std::string& dataset,
                             const Database* candidates_from, SweepSpec& spec) {
   if (!candidates_from) {
     throw std::invalid_argument(where +
@@ -253,7 +253,7 @@ void add_candidate_networks(const IniEntry& e, const std::string& where, const s
   for (const auto& r : rows.rows) {
     SweepNetwork n;
     n.model = r[model_col].to_string();
-    n.widths = parse_json_int_array(r[widths_col].to_string());
+    n.widths = common::parse_json_int_array(r[widths_col].to_string());
     n.method = method_col >= 0 ? r[method_col].to_string() : "candidate";
     n.dataset = dataset_col >= 0 && !r[dataset_col].to_string().empty() ? r[dataset_col].to_string()
                                                                         : dataset;
@@ -271,7 +271,7 @@ void add_candidate_networks(const IniEntry& e, const std::string& where, const s
 }
 
 // The networks of one [networks] line (model, widths, wrpn, candidates), appended to spec.
-void add_networks(const IniEntry& e, const std::string& source, const std::string& dataset,
+void add_networks(const common::IniEntry& e, const std::string& source, const std::string& dataset,
                   const Database* candidates_from, SweepSpec& spec) {
   const std::string where = source + ":" + std::to_string(e.line) + ": ";
   if (e.key == "model") {
@@ -313,8 +313,8 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
   spec.name = stem_of(source);
   std::string base_path;
   std::string dataset;
-  auto entries = parse_ini(text, source);
-  std::vector<IniEntry> network_entries;
+  auto entries = common::parse_ini(text, source);
+  std::vector<common::IniEntry> network_entries;
   std::set<std::string> seen_sweep_keys;
   bool saw_grid = false;
   for (const auto& e : entries) {
@@ -341,7 +341,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
       for (const auto& [k, v] : spec.grid) {
         if (k == e.key) throw std::invalid_argument(where + "[grid] " + e.key + " given twice");
       }
-      auto values = split_list(e.value);
+      auto values = common::split_list(e.value);
       if (values.empty()) {
         throw std::invalid_argument(where + "[grid] " + e.key + " has no values");
       }
@@ -390,15 +390,15 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
 SweepSpec load_sweep(const std::string& path, const std::string& default_candidates_db) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read sweep file '" + path + "'");
-  std::stringstream text(read_input_file(path, InputKind::kText, "sweep file"));
+  std::stringstream text(common::read_input_file(path, common::InputKind::kText, "sweep file"));
   // A first pass finds [sweep] candidates_db without running queries.
   std::string db_path = default_candidates_db;
-  for (const auto& e : parse_ini(text.str(), path)) {
+  for (const auto& e : common::parse_ini(text.str(), path)) {
     if (e.section == "sweep" && e.key == "candidates_db")
       db_path = join_path(dir_of(path), e.value);
   }
   bool needs_db = false;
-  for (const auto& e : parse_ini(text.str(), path)) {
+  for (const auto& e : common::parse_ini(text.str(), path)) {
     if (e.section == "networks" && e.key == "candidates") needs_db = true;
   }
   std::optional<Database> db;

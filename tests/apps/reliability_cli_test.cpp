@@ -376,10 +376,10 @@ TEST(Reliability, JsonAndSvgOutputsAreValidUtf8) {
   const std::string svg = dir.file("chart.svg"), json = dir.file("runs.json");
   auto r = run_nce("compare --db " + db.path() + " --out " + svg + " --title $'t\\xff\\xc0'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(is_valid_utf8(read_file(svg)));
+  EXPECT_TRUE(common::is_valid_utf8(read_file(svg)));
   r = run_nce("db export --db " + db.path() + " --format json --table v_runs --out " + json);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(is_valid_utf8(read_file(json)));
+  EXPECT_TRUE(common::is_valid_utf8(read_file(json)));
   EXPECT_TRUE(contains(read_file(json), "\xEF\xBF\xBD"));
 }
 

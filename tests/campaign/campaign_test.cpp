@@ -69,7 +69,7 @@ class Campaign : public ::testing::Test {
     CampaignOptions cut = options(name);
     const fs::path ckpt = fs::path(work_dir(cut)) / "nce-s1.ckpt";
     cut.interrupt_signal = [ckpt] { return fs::exists(ckpt) ? SIGINT : 0; };
-    EXPECT_THROW(run_campaign(plan, cut), Interrupted);
+    EXPECT_THROW(run_campaign(plan, cut), common::Interrupted);
     EXPECT_TRUE(fs::exists(ckpt));
     cut.interrupt_signal = nullptr;
     return cut;
@@ -265,10 +265,10 @@ TEST_F(Campaign, AnotherPlansDatabaseIsRefusedBeforeAnyWrite) {
 }
 
 TEST(CampaignShard, ParsesAndRefuses) {
-  EXPECT_EQ(parse_shard("1/3").index, 1);
-  EXPECT_EQ(parse_shard("1/3").count, 3);
+  EXPECT_EQ(common::parse_shard("1/3").index, 1);
+  EXPECT_EQ(common::parse_shard("1/3").count, 3);
   for (const char* bad : {"3/3", "-1/2", "1", "1/0", "a/b", "1/2x"}) {
-    EXPECT_THROW(parse_shard(bad), std::invalid_argument) << bad;
+    EXPECT_THROW(common::parse_shard(bad), std::invalid_argument) << bad;
   }
 }
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace nce {
+namespace nce::common {
 namespace {
 
 using nce::testing::what_thrown;
@@ -134,4 +134,4 @@ TEST(Ini, EmptyTextHasNoEntries) {
 }
 
 }  // namespace
-}  // namespace nce
+}  // namespace nce::common

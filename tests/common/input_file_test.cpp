@@ -15,7 +15,7 @@
 #include "nce/common/interrupted.h"
 #include "support/errors.h"
 
-namespace nce {
+namespace nce::common {
 namespace {
 
 using nce::testing::what_thrown;
@@ -83,4 +83,4 @@ TEST_F(InputFile, ADirectoryOrAMissingFileIsNamed) {
 }
 
 }  // namespace
-}  // namespace nce
+}  // namespace nce::common

@@ -5,7 +5,7 @@
 #include <csignal>
 #include <string>
 
-namespace nce {
+namespace nce::common {
 namespace {
 
 TEST(Interrupted, NamesTheSignalAndExitsWith128PlusIt) {
@@ -19,4 +19,4 @@ TEST(Interrupted, NamesTheSignalAndExitsWith128PlusIt) {
 }
 
 }  // namespace
-}  // namespace nce
+}  // namespace nce::common

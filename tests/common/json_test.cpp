@@ -5,7 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace nce {
+namespace nce::common {
 namespace {
 
 TEST(JsonWriter, WritesNestedObjectsWithCommasAndEscapes) {
@@ -45,4 +45,4 @@ TEST(ParseJsonIntArray, ParsesAndRejects) {
 }
 
 }  // namespace
-}  // namespace nce
+}  // namespace nce::common

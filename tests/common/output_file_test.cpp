@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace nce {
+namespace nce::common {
 namespace {
 
 using nce::testing::what_thrown;
@@ -126,4 +126,4 @@ TEST(OutputFile, AMissingDirectoryIsAnErrorNamingTheFile) {
 }
 
 }  // namespace
-}  // namespace nce
+}  // namespace nce::common

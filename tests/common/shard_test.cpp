@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace nce {
+namespace nce::common {
 namespace {
 
 TEST(Shard, ParsesIndexOverCount) {
@@ -53,4 +53,4 @@ TEST(Shard, TheShardsOfNCoverEveryItemOnce) {
 }
 
 }  // namespace
-}  // namespace nce
+}  // namespace nce::common

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace nce {
+namespace nce::common {
 namespace {
 
 using List = std::vector<std::string>;
@@ -47,4 +47,4 @@ TEST(Printable, EscapesControlBytesAndBackslashes) {
 }
 
 }  // namespace
-}  // namespace nce
+}  // namespace nce::common

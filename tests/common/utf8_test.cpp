@@ -6,7 +6,7 @@
 
 #include "nce/common/json.h"
 
-namespace nce {
+namespace nce::common {
 namespace {
 
 const std::string kReplacement = "\xEF\xBF\xBD";
@@ -43,4 +43,4 @@ TEST(Utf8, JsonStringsAreAlwaysValidUtf8) {
 }
 
 }  // namespace
-}  // namespace nce
+}  // namespace nce::common

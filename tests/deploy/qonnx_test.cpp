@@ -134,11 +134,11 @@ Agreement compare_with_engine(const std::string& py, const Tiny& t, const nn::Da
   *head_dynamic = g.head_scale_dynamic;
   const std::string onnx_path = temp_path("compare_" + tag + ".onnx"),
                     img_path = temp_path(tag + ".u8"), out_path = temp_path(tag + ".f64");
-  write_file_atomic(onnx_path, g.bytes);
+  common::write_file_atomic(onnx_path, g.bytes);
   const int n = std::min(kImages, test_set.size());
   const std::size_t image_bytes =
       static_cast<std::size_t>(test_set.channels) * test_set.height * test_set.width;
-  write_file_atomic(img_path, test_set.pixels.data(), image_bytes * n);
+  common::write_file_atomic(img_path, test_set.pixels.data(), image_bytes * n);
   std::ostringstream args;
   args << "run " << onnx_path << " " << img_path << " " << n << " " << test_set.channels << " "
        << test_set.height << " " << test_set.width << " " << out_path;
@@ -256,7 +256,7 @@ TEST(Qonnx, EachQuantizerExportPassesTheCheckerAndMatches) {
     const QonnxGraph g = export_qonnx(t.checkpoint, t.norm, tag + ".ckpt");
     EXPECT_GT(g.quant_nodes, 10) << tag;
     paths.push_back(temp_path(tag + ".onnx"));
-    write_file_atomic(paths.back(), g.bytes);
+    common::write_file_atomic(paths.back(), g.bytes);
     files += " " + paths.back();
     bool head_dynamic = false;
     const Agreement a = compare_with_engine(py, t, train_set, tag, &head_dynamic);
@@ -294,7 +294,7 @@ TEST(Qonnx, CheckerRefusesAQuantWithoutItsDomain) {
   }
   ASSERT_EQ(replaced, 1u);
   const std::string path = temp_path("bad_domain.onnx");
-  write_file_atomic(path, bytes);
+  common::write_file_atomic(path, bytes);
   std::string log;
   EXPECT_NE(run_script(py, "check " + path, "bad_domain", log), 0) << log;
   std::remove(path.c_str());

@@ -124,7 +124,7 @@ class ThrowAtFirstBatch : public search::SearchObserver {
   explicit ThrowAtFirstBatch(bool diverge) : diverge_(diverge) {}
   void on_batch(int, int, int) override {
     if (diverge_) throw nn::DivergedError("loss is nan");
-    throw Interrupted(2);
+    throw common::Interrupted(2);
   }
 
  private:
@@ -144,7 +144,7 @@ TEST_F(SearchJob, ASignalEndsTheRunInterruptedAndADivergedLossDiverged) {
     } else {
       EXPECT_THROW(
           run_recorded_search(c, data_, {}, &sink, run_info(c, "", "{}", ""), "", &printer),
-          Interrupted);
+          common::Interrupted);
     }
     EXPECT_EQ(status(), diverge ? "diverged;" : "interrupted;");
   }

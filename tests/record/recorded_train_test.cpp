@@ -86,7 +86,7 @@ TEST_F(RecordedTrain, AStoppedTrainingIsInterruptedAndASignalOrDivergenceEndsThe
     bool diverge = false;
     void on_batch(int, int, int, double) override {
       if (diverge) throw nn::DivergedError("loss is nan");
-      throw Interrupted(15);
+      throw common::Interrupted(15);
     }
   };
   c.stop_after_epoch = 0;
@@ -100,7 +100,7 @@ TEST_F(RecordedTrain, AStoppedTrainingIsInterruptedAndASignalOrDivergenceEndsThe
       if (diverge) {
         EXPECT_THROW(run_recorded_training(c, data_, &sink, info, &printer), nn::DivergedError);
       } else {
-        EXPECT_THROW(run_recorded_training(c, data_, &sink, info, &printer), Interrupted);
+        EXPECT_THROW(run_recorded_training(c, data_, &sink, info, &printer), common::Interrupted);
       }
     }
     results::Database db(db_);

@@ -161,7 +161,7 @@ TEST_F(QueryTest, AQueryPastItsTimeOrMemoryLimitIsStopped) {
   EXPECT_EQ(run_query(db, "SELECT 40 + 2").rows.at(0).at(0).integer, 42);
   limits.heap_bytes = 0;
   limits.interrupted = [] { return 2; };
-  EXPECT_THROW(run_query(db, endless, limits), Interrupted);
+  EXPECT_THROW(run_query(db, endless, limits), common::Interrupted);
 }
 
 }  // namespace

@@ -121,6 +121,24 @@ class Main(unittest.TestCase):
         rc, out = self.run_check({'new/a.cpp': src, 'old/a.cpp': 'int x;\n'}, 'old/a.cpp f 130\n')
         self.assertEqual(rc, 1, out)  # the listed file is still there: no match elsewhere
 
+    def test_a_library_declares_only_its_own_namespace(self):
+        ok = ('namespace nce::nn {\nnamespace {\nint a;\n}  // namespace\n'
+              'namespace detail { int b; }\n}  // namespace nce::nn\n'
+              'namespace nce::nn::detail {\nint c;\n}\nnamespace fs = std::filesystem;\n')
+        rc, out = self.run_check({'nn/src/a.cpp': ok, 'apps/nce/main.cpp': 'namespace nce::app {}\n',
+                                  'tests/nn/t.cpp': 'namespace nce {}\n',
+                                  'apps/src/b.cpp': 'namespace nce::app {}\n'})
+        self.assertEqual(rc, 0, out)
+        rc, out = self.run_check({'common/include/nce/common/a.h':
+                                  '// namespace nce {\nnamespace nce {\nint a;\n}\n'})
+        self.assertEqual(rc, 1, out)
+        self.assertIn('common/include/nce/common/a.h:2 (namespace) nce, not nce::common', out)
+        rc, out = self.run_check({'apps/nce/main.cpp': 'namespace nce {}\n'})
+        self.assertEqual(rc, 1, out)
+        rc, out = self.run_check({'sim/src/a.cpp': 'namespace nce::simulator {}\n'})
+        self.assertEqual(rc, 1, out)
+        self.assertIn('(namespace) nce::simulator, not nce::sim', out)
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -88,7 +88,7 @@ TEST(Sweep, TwoConfigsTimesThreeNetworksMatchTheFastPath) {
     }
     ASSERT_NE(point, nullptr) << row.hw;
     models::Network net =
-        models::build(row.model, parse_json_int_array(row.widths), models::cifar_input());
+        models::build(row.model, common::parse_json_int_array(row.widths), models::cifar_input());
     sim::NetworkReport expected = sim::fast_network_report(point->hw, sim::gemm_layers(net));
     ASSERT_TRUE(row.latency_cycles.has_value());
     EXPECT_EQ(*row.latency_cycles, expected.total_cycles) << row.hw << " " << row.widths;
@@ -142,7 +142,7 @@ TEST(Sweep, ShardsPartitionThePairsAndMergeBack) {
   for (int i = 0; i < 3; ++i) {
     SqliteSink sink(shards[i]);
     SweepOptions options;
-    options.shard = parse_shard(std::to_string(i) + "/3");
+    options.shard = common::parse_shard(std::to_string(i) + "/3");
     EXPECT_EQ(run_sweep(spec, sink, nullptr, options).evaluations, 2u);
   }
   Database out(merged.path());
@@ -304,10 +304,10 @@ TEST(Sweep, AStoppedSweepIsInterruptedAndItsPartialRowsAreOffTheView) {
 }
 
 TEST(Sweep, ShardSyntax) {
-  EXPECT_EQ(parse_shard("2/5").index, 2);
-  EXPECT_EQ(parse_shard("2/5").count, 5);
+  EXPECT_EQ(common::parse_shard("2/5").index, 2);
+  EXPECT_EQ(common::parse_shard("2/5").count, 5);
   for (const char* bad : {"5/5", "-1/2", "1", "a/b", "1/0", "1/2x"}) {
-    EXPECT_THROW(parse_shard(bad), std::invalid_argument) << bad;
+    EXPECT_THROW(common::parse_shard(bad), std::invalid_argument) << bad;
   }
 }
 

@@ -57,7 +57,7 @@ class WrpnMethod : public RetrainMethod {
     Candidate best;
     for (double m : c.wrpn_multipliers) {
       const std::vector<int> widths = models::scale_widths(r.base().widths, m);
-      try_widths(r, best, widths, "wrpn", "wrpn-" + number_text(m));
+      try_widths(r, best, widths, "wrpn", "wrpn-" + common::number_text(m));
     }
     return best;
   }

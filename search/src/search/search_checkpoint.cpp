@@ -275,17 +275,17 @@ std::vector<std::pair<std::string, std::string>> search_identity(const SearchCon
           kv("search_epochs", std::to_string(c.search_epochs)),
           kv("batch", std::to_string(c.batch_size)),
           kv("max_batches", std::to_string(c.max_batches)),
-          kv("lr", number_text(c.lr)),
-          kv("arch_lr", number_text(c.arch_lr)),
-          kv("threshold", number_text(c.threshold)),
+          kv("lr", common::number_text(c.lr)),
+          kv("arch_lr", common::number_text(c.arch_lr)),
+          kv("threshold", common::number_text(c.threshold)),
           kv("max_candidates", std::to_string(c.max_candidates)),
-          kv("lambdas", number_text(c.flops.lambda) + "," + number_text(c.params.lambda) + "," +
-                            number_text(c.latency.lambda) + "," + number_text(c.energy.lambda)),
+          kv("lambdas", common::number_text(c.flops.lambda) + "," + common::number_text(c.params.lambda) + "," +
+                            common::number_text(c.latency.lambda) + "," + common::number_text(c.energy.lambda)),
           kv("targets",
-             number_text(c.flops.target_ratio) + "," + number_text(c.params.target_ratio) + "," +
-                 number_text(c.latency.target_ratio) + "," + number_text(c.energy.target_ratio)),
+             common::number_text(c.flops.target_ratio) + "," + common::number_text(c.params.target_ratio) + "," +
+                 common::number_text(c.latency.target_ratio) + "," + common::number_text(c.energy.target_ratio)),
           kv("seed", std::to_string(c.seed)),
-          kv("base_multiplier", number_text(c.base_multiplier)),
+          kv("base_multiplier", common::number_text(c.base_multiplier)),
           kv("count_width_shortcuts", c.count_width_shortcuts ? "1" : "0"),
           kv("hw", c.hw_fingerprint.empty() ? "none" : c.hw_fingerprint)};
 }

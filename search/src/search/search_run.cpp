@@ -40,20 +40,20 @@ void require(bool ok, const std::string& what) {
 void validate(const SearchConfig& c) {
   const std::unique_ptr<Method> method = make_method(c.method);  // throws for an unknown name
   require(c.threshold > 0 && c.threshold < 1,
-          "--threshold must be in (0, 1), got " + number_text(c.threshold));
+          "--threshold must be in (0, 1), got " + common::number_text(c.threshold));
   for (const auto& [name, term] :
        {std::pair{"flops", c.flops}, std::pair{"params", c.params}, std::pair{"latency", c.latency},
         std::pair{"energy", c.energy}}) {
     require(term.lambda >= 0 && std::isfinite(term.lambda),
-            std::string("--lambda-") + name + " must be >= 0, got " + number_text(term.lambda));
+            std::string("--lambda-") + name + " must be >= 0, got " + common::number_text(term.lambda));
     require(term.target_ratio > 0 && std::isfinite(term.target_ratio),
             std::string("the ") + name + " target ratio must be > 0, got " +
-                number_text(term.target_ratio));
+                common::number_text(term.target_ratio));
   }
   require(c.warmup_epochs >= 0,
-          "--warmup-epochs must be >= 0, got " + number_text(c.warmup_epochs));
+          "--warmup-epochs must be >= 0, got " + common::number_text(c.warmup_epochs));
   require(c.search_epochs >= 0,
-          "--search-epochs must be >= 0, got " + number_text(c.search_epochs));
+          "--search-epochs must be >= 0, got " + common::number_text(c.search_epochs));
   if (method->searches_supernet()) {
     require(models::is_cifar_model(c.model),
             "the width search supports the CIFAR ResNets and vgg16; model '" + c.model +
@@ -62,29 +62,29 @@ void validate(const SearchConfig& c) {
             "a " + c.method + " search needs at least one warm-up or search epoch");
   }
   require(c.retrain_epochs >= 1 || !c.retrain,
-          "--retrain-epochs must be >= 1, got " + number_text(c.retrain_epochs));
-  require(c.batch_size >= 2, "--batch must be >= 2, got " + number_text(c.batch_size));
+          "--retrain-epochs must be >= 1, got " + common::number_text(c.retrain_epochs));
+  require(c.batch_size >= 2, "--batch must be >= 2, got " + common::number_text(c.batch_size));
   require(c.max_candidates >= 8 && c.max_candidates <= 16,
-          "--max-candidates must be in 8..16, got " + number_text(c.max_candidates));
+          "--max-candidates must be in 8..16, got " + common::number_text(c.max_candidates));
   require(c.base_multiplier > 0, "the base width multiplier must be > 0");
   require(c.lr > 0 && c.arch_lr > 0, "learning rates must be > 0");
   require(c.tau_max >= c.tau_min && c.tau_min > 0, "tau must satisfy 0 < tau_min <= tau_max");
   require(c.random_samples >= 1, "--random-samples must be >= 1");
   require(!c.wrpn_multipliers.empty(), "--wrpn needs at least one multiplier");
   for (double m : c.wrpn_multipliers)
-    require(m > 0, "WRPN multipliers must be > 0, got " + number_text(m));
+    require(m > 0, "WRPN multipliers must be > 0, got " + common::number_text(m));
   require(!c.distill || c.method != "none",
           "--distill needs a method that changes the widths (the original would teach itself)");
   require(c.distill_teacher_bits == 0 || nn::is_supported_bits(c.distill_teacher_bits),
           "--distill-teacher-bits must be 2, 3, 4, 8 or 32 (0: the search's), got " +
-              number_text(c.distill_teacher_bits));
+              common::number_text(c.distill_teacher_bits));
   require(c.distill_temperature > 0 && std::isfinite(c.distill_temperature),
-          "--distill-temperature must be > 0, got " + number_text(c.distill_temperature));
+          "--distill-temperature must be > 0, got " + common::number_text(c.distill_temperature));
   require(c.distill_weight >= 0 && c.distill_weight <= 1,
-          "--distill-weight must be in [0, 1], got " + number_text(c.distill_weight));
+          "--distill-weight must be in [0, 1], got " + common::number_text(c.distill_weight));
   require(!(c.distill || c.activation_analysis) || c.retrain,
           "distillation and the activation analysis need the retrain");
-  require(c.probe_images >= 1, "--probe-images must be >= 1, got " + number_text(c.probe_images));
+  require(c.probe_images >= 1, "--probe-images must be >= 1, got " + common::number_text(c.probe_images));
   require(!c.resume || !c.checkpoint_path.empty(), "--resume needs --checkpoint PATH");
 }
 

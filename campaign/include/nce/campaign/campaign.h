@@ -53,8 +53,8 @@ struct JobStatus {
 };
 
 // "i/N", 0 <= i < N: this process takes the jobs whose index % N == i (nce/common/shard.h).
-using nce::parse_shard;
-using nce::Shard;
+using nce::common::parse_shard;
+using nce::common::Shard;
 
 class CampaignObserver {
  public:
@@ -72,7 +72,7 @@ struct CampaignOptions {
   std::string db_path;   // the campaign's database (merged results)
   std::string work_dir;  // "" = db_path + ".jobs"
   std::string data_dir;  // "" = the plan's
-  Shard shard;
+  common::Shard shard;
   std::string git_commit;
   // Polled at every batch of every job; non-zero = the signal that asks the campaign to stop
   // (the running job is marked interrupted and nce::Interrupted thrown). Empty: never.
@@ -125,7 +125,7 @@ struct CampaignSummary {
 
 // The jobs of this shard that need a run, in plan order.
 std::vector<std::size_t> pending_jobs(const Plan& plan, const std::vector<JobStatus>& states,
-                                      const Shard& shard);
+                                      const common::Shard& shard);
 
 // Serial: checks the database's owner and the plan for stale jobs, runs this shard's pending jobs
 // one after another, then merges this shard's job databases into the campaign database.

@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace nce {
+namespace nce::common {
 
 class ByteWriter {
  public:
@@ -105,4 +105,4 @@ class ByteReader {
   std::string context_;
 };
 
-}  // namespace nce
+}  // namespace nce::common

@@ -6,7 +6,7 @@
 #include <optional>
 #include <type_traits>
 
-namespace nce {
+namespace nce::common {
 
 namespace detail {
 // a `op` b, where `op` is one of the __builtin_*_overflow (true when the result wrapped).
@@ -42,4 +42,4 @@ std::optional<T> checked_abs(T a) {
   return checked_sub(T{0}, a);
 }
 
-}  // namespace nce
+}  // namespace nce::common

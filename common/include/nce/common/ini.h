@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace nce {
+namespace nce::common {
 
 // One "key = value" line of a file.
 struct IniEntry {
@@ -48,4 +48,4 @@ std::vector<IniEntry> parse_ini(const std::string& text, const std::string& sour
                                 const IniSyntax& syntax = {},
                                 std::vector<IniSection>* sections = nullptr);
 
-}  // namespace nce
+}  // namespace nce::common

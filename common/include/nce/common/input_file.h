@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-namespace nce {
+namespace nce::common {
 
 enum class InputKind { kText, kModel, kCheckpoint };
 
@@ -25,4 +25,4 @@ std::uint64_t input_limit(InputKind kind);
 // "hw config", ...) when the file is missing, a directory, unreadable, or over the limit.
 std::string read_input_file(const std::string& path, InputKind kind, const std::string& what);
 
-}  // namespace nce
+}  // namespace nce::common

@@ -8,7 +8,7 @@
 
 #include <stdexcept>
 
-namespace nce {
+namespace nce::common {
 
 class Interrupted : public std::runtime_error {
  public:
@@ -25,4 +25,4 @@ class Interrupted : public std::runtime_error {
 int pending_interrupt();
 void record_interrupt(int signal);
 
-}  // namespace nce
+}  // namespace nce::common

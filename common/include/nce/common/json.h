@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace nce {
+namespace nce::common {
 
 // Writes compact JSON to a stream. Keys and values are written in call order; the writer inserts
 // commas. Misuse (a value where a key is expected) trips an assert.
@@ -56,4 +56,4 @@ std::string json_escape(const std::string& text);  // the quoted, escaped string
 // Parses a JSON array of integers such as "[3,16,8]"; throws std::invalid_argument naming the text.
 std::vector<int> parse_json_int_array(const std::string& text);
 
-}  // namespace nce
+}  // namespace nce::common

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace nce {
+namespace nce::common {
 
 template <typename E>
 struct NamedValue {
@@ -47,4 +47,4 @@ std::string names_list(const NamedValue<E> (&table)[N], const char* last = " or 
   return out;
 }
 
-}  // namespace nce
+}  // namespace nce::common

@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <string>
 
-namespace nce {
+namespace nce::common {
 
 // Throws std::runtime_error naming `path` if it could not be written by write_file_atomic: it
 // exists and is not a regular file, or it names a directory ("dir/"). Lets a command refuse its
@@ -25,4 +25,4 @@ inline void write_file_atomic(const std::string& path, const std::string& bytes)
   write_file_atomic(path, bytes.data(), bytes.size());
 }
 
-}  // namespace nce
+}  // namespace nce::common

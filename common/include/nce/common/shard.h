@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-namespace nce {
+namespace nce::common {
 
 struct Shard {
   int index = 0;
@@ -18,4 +18,4 @@ struct Shard {
 // "i/N" with 0 <= i < N. Throws std::invalid_argument quoting the text and saying what is wrong.
 Shard parse_shard(const std::string& text);
 
-}  // namespace nce
+}  // namespace nce::common

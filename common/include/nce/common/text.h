@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace nce {
+namespace nce::common {
 
 // `s` without leading and trailing white space (std::isspace: blank, \t, \r, \n, \v, \f).
 std::string trim(const std::string& s);
@@ -28,4 +28,4 @@ std::string text_fingerprint(const std::string& text);
 // `s` safe to print in a message: control bytes and bytes >= 0x7f as \xNN, backslash as \\.
 std::string printable(const std::string& s);
 
-}  // namespace nce
+}  // namespace nce::common

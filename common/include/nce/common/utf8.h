@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace nce {
+namespace nce::common {
 
 // Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
 bool is_valid_utf8(const std::string& text);
@@ -13,4 +13,4 @@ bool is_valid_utf8(const std::string& text);
 // (the replacement character, EF BF BD); valid text comes back unchanged.
 std::string to_valid_utf8(const std::string& text);
 
-}  // namespace nce
+}  // namespace nce::common

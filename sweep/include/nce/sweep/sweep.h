@@ -92,11 +92,11 @@ SweepSpec load_sweep(const std::string& path, const std::string& default_candida
 
 // "i/N": this shard evaluates the pairs whose index % N == i (pairs numbered hw-point-major in
 // file order); nce/common/shard.h.
-using nce::parse_shard;
-using nce::Shard;
+using nce::common::parse_shard;
+using nce::common::Shard;
 
 struct SweepOptions {
-  Shard shard;
+  common::Shard shard;
   int jobs = 1;            // worker threads for the cost evaluation
   std::string git_commit;  // recorded in the run
   int batch = 64;          // evaluations per write transaction
