@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "fixed_sum.h"
 #include "parallel.h"
 
 namespace nce::nn {
@@ -49,7 +50,9 @@ float ActParams::backward(const float* in, float scale, float shift, float* g,
       gr = (x * scale + shift > 0.0f).select(gr, 0.0f);
       return 0.0f;
     case Kind::kPact: {
-      const float at = ((x * scale + shift) >= clip).select(gr, 0.0f).sum();
+      // The clip's gradient in fixed_sum.h's order (Eigen's sum() follows the SIMD width).
+      const float at = detail::fixed_order_sum(
+          n, [&](std::size_t i) { return in[i] * scale + shift >= clip ? g[i] : 0.0f; });
       gr = ((x * scale + shift >= 0.0f) && (x * scale + shift <= clip)).select(gr, 0.0f);
       return at;
     }

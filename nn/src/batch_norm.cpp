@@ -1,5 +1,6 @@
 #include "nce/nn/batch_norm.h"
 
+#include "fixed_sum.h"
 #include "parallel.h"
 
 #include <algorithm>
@@ -260,9 +261,10 @@ void batch_norm_backward(const Tensor& x, const Tensor& dy, const float* gamma,
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (int i = 0; i < n; ++i) {
       const std::size_t off = (static_cast<std::size_t>(i) * c + ch) * hw;
-      ConstArrayMap g(dy.data() + off, hw), a(x.data() + off, hw);
-      sum_dy += g.sum();
-      sum_dy_xhat += (g * (a - mean)).sum();
+      const float *g = dy.data() + off, *a = x.data() + off;  // fixed_sum.h's order
+      const std::size_t len = static_cast<std::size_t>(hw);
+      sum_dy += detail::fixed_order_sum(g, len);
+      sum_dy_xhat += detail::fixed_order_sum(len, [&](std::size_t j) { return g[j] * (a[j] - mean); });
     }
     sum_dy_xhat *= inv_std;
     dgamma[ch] += static_cast<float>(sum_dy_xhat);

@@ -1,5 +1,6 @@
 #include "nce/nn/pooling.h"
 
+#include "fixed_sum.h"
 #include "parallel.h"
 
 #include <limits>
@@ -181,7 +182,10 @@ void global_avg_pool_forward(const Tensor& x, Tensor& y) {
                                                   static_cast <std::size_t>(hw) >= \
                                               detail::kMinParallelElements)
   for (int pl = 0; pl < planes; ++pl) {
-    y[pl] = ConstArrayMap(x.data() + static_cast<std::size_t>(pl) * hw, hw).sum() * inv;
+    // fixed_sum.h's order (Eigen's sum() follows the SIMD width).
+    y[pl] = detail::fixed_order_sum(x.data() + static_cast<std::size_t>(pl) * hw,
+                                    static_cast<std::size_t>(hw)) *
+            inv;
   }
 }
 
