@@ -121,33 +121,48 @@ void preprocess_input(const ConvOp& op, const std::uint8_t* in, int h, int w, st
   const PoolSpec& p = op.in_pool;
   const int s = op.input_shift;
   const std::int32_t half = s > 0 ? (1 << (s - 1)) : 0;
-  std::vector<std::int32_t> v(static_cast<std::size_t>(C));
+  if (p.kind == PoolKind::kNone) {  // the shift alone (the stem's pixels): one pass per row
+    const std::size_t row = static_cast<std::size_t>(op.w_in) * C;
+    for (int y = 0; y < op.h_in; ++y) {
+      const std::uint8_t* x = in + static_cast<std::size_t>(y) * w * C;
+      std::uint8_t* o = out + static_cast<std::size_t>(y) * row;
+      for (std::size_t j = 0; j < row; ++j) {
+        const std::int32_t r = (static_cast<std::int32_t>(x[j]) + half) >> s;
+        o[j] = static_cast<std::uint8_t>(r > 255 ? 255 : r);
+      }
+    }
+    return;
+  }
+  // (restrict: the byte pointers could otherwise alias the sums, and the loops would not
+  // vectorize; the shortcuts' 2x2 sum pool took 3.6% of the batch engine's time, perf.)
+  std::vector<std::int32_t> sums(static_cast<std::size_t>(C));
+  std::int32_t* __restrict v = sums.data();
   for (int oy = 0; oy < op.h_in; ++oy)
     for (int ox = 0; ox < op.w_in; ++ox) {
-      std::fill(v.begin(), v.end(), 0);
-      if (p.kind == PoolKind::kNone) {
-        const std::uint8_t* x = in + (static_cast<std::size_t>(oy) * w + ox) * C;
-        for (int c = 0; c < C; ++c) v[static_cast<std::size_t>(c)] = x[c];
-      } else {
-        for (int ky = 0; ky < p.k; ++ky)
-          for (int kx = 0; kx < p.k; ++kx) {
-            const int iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-            const std::uint8_t* x = in + (static_cast<std::size_t>(iy) * w + ix) * C;
-            if (p.kind == PoolKind::kMax) {
-              for (int c = 0; c < C; ++c)
-                v[static_cast<std::size_t>(c)] =
-                    std::max<std::int32_t>(v[static_cast<std::size_t>(c)], x[c]);
-            } else {
-              for (int c = 0; c < C; ++c) v[static_cast<std::size_t>(c)] += x[c];
-            }
+      std::fill(sums.begin(), sums.end(), 0);
+      for (int ky = 0; ky < p.k; ++ky)
+        for (int kx = 0; kx < p.k; ++kx) {
+          const int iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+          const std::uint8_t* __restrict x = in + (static_cast<std::size_t>(iy) * w + ix) * C;
+          if (p.kind == PoolKind::kMax) {
+            for (int c = 0; c < C; ++c) v[c] = std::max<std::int32_t>(v[c], x[c]);
+          } else {
+            int c = 0;
+            for (; c + 16 <= C; c += 16)  // fixed trip count: C = 16 vectorizes too
+              for (int t = 0; t < 16; ++t) v[c + t] += x[c + t];
+            for (; c < C; ++c) v[c] += x[c];
           }
-      }
-      std::uint8_t* o = out + (static_cast<std::size_t>(oy) * op.w_in + ox) * C;
-      for (int c = 0; c < C; ++c) {
-        const std::int32_t r = (v[static_cast<std::size_t>(c)] + half) >> s;
+        }
+      std::uint8_t* __restrict o = out + (static_cast<std::size_t>(oy) * op.w_in + ox) * C;
+      auto put = [&](int c) {
+        const std::int32_t r = (v[c] + half) >> s;
         o[c] = static_cast<std::uint8_t>(r > 255 ? 255 : r);
-      }
+      };
+      int c = 0;
+      for (; c + 16 <= C; c += 16)
+        for (int t = 0; t < 16; ++t) put(c + t);
+      for (; c < C; ++c) put(c);
     }
 }
 
@@ -193,56 +208,76 @@ void im2col(const ConvOp& op, const std::uint8_t* src, int p0, int n, int Kp, st
 }
 
 
-// Stores the first min(16, left) of a block's 16 outputs. A whole block is one fixed-size copy (a
-// single vector store): a copy of variable length is done in pieces that read back the block from
-// the stack before its store has landed, which stalled the requantization (measured: 17% of
-// conv_range's time on one load, AMD EPYC).
+// Stores the first `left` (< 16) of a partial last block's outputs. Whole blocks are not staged
+// on the stack at all: a 64-byte vector stored to the stack and read back for the copy stalled
+// the requantization on that load (25% of conv_range<int32>'s perf samples, AMD EPYC).
 template <typename Out>
 inline void store_block(const Out (&b)[16], int left, Out* o) {
-  if (left >= 16) {
-    std::memcpy(o, b, sizeof(b));
-  } else {
-    std::memcpy(o, b, sizeof(Out) * static_cast<std::size_t>(left));
-  }
+  std::memcpy(o, b, sizeof(Out) * static_cast<std::size_t>(left));
 }
 
-// Codes by thresholds for one pixel: o[m] = number of j with sign[m] * acc[m] >= th[j][m], in
-// blocks of 16 channels (Mp is a multiple of 16; fixed trip counts vectorize).
+// Codes by thresholds for 16 channels: d[t] = number of j < nl with sign[t] * acc[t] >= th[j][t]
+// (th's rows Mp apart). Fixed trip counts and restrict pointers vectorize (AVX-512: one compare
+// per level); d is written straight, not staged on the stack.
+inline void threshold_block(const std::int32_t* __restrict acc, const std::int32_t* __restrict sign,
+                            const std::int32_t* __restrict th, int nl, int Mp,
+                            std::uint8_t* __restrict d) {
+  std::int32_t u[16], q[16];
+  for (int t = 0; t < 16; ++t) {
+    u[t] = acc[t] * sign[t];
+    q[t] = 0;
+  }
+  for (int j = 0; j < nl; ++j) {
+    const std::int32_t* tj = th + static_cast<std::size_t>(j) * Mp;
+    for (int t = 0; t < 16; ++t) q[t] += u[t] >= tj[t] ? 1 : 0;
+  }
+  for (int t = 0; t < 16; ++t) d[t] = static_cast<std::uint8_t>(q[t]);
+}
+
+// Codes by thresholds for one pixel, in blocks of 16 channels (Mp is a multiple of 16).
 template <int L>
 void threshold_row(const std::int32_t* acc, const std::int32_t* sign, const std::int32_t* th,
                    int levels, int Mp, int M, std::uint8_t* o) {
-  for (int m0 = 0; m0 < Mp; m0 += 16) {
-    std::int32_t u[16], q[16];
-    for (int t = 0; t < 16; ++t) {
-      u[t] = acc[m0 + t] * sign[m0 + t];
-      q[t] = 0;
-    }
-    const int nl = L > 0 ? L : levels;
-    for (int j = 0; j < nl; ++j) {
-      const std::int32_t* tj = th + static_cast<std::size_t>(j) * Mp + m0;
-      for (int t = 0; t < 16; ++t) q[t] += u[t] >= tj[t] ? 1 : 0;
-    }
+  const int nl = L > 0 ? L : levels;
+  int m0 = 0;
+  for (; m0 + 16 <= M; m0 += 16) threshold_block(acc + m0, sign + m0, th + m0, nl, Mp, o + m0);
+  if (m0 < M) {
     std::uint8_t b[16];
-    for (int t = 0; t < 16; ++t) b[t] = static_cast<std::uint8_t>(q[t]);
+    threshold_block(acc + m0, sign + m0, th + m0, nl, Mp, b);
     store_block(b, M - m0, o + m0);
   }
 }
 
-// out = clamp((t * mult + off) >> shift, lo, hi) for one pixel, t = acc (or (acc << fb) + bias).
+// out = clamp((t * mult + off) >> shift, lo, hi) for 16 channels, t = acc (or (acc << fb) + bias),
+// written straight to d.
+template <typename Out>
+inline void requant_block(const std::int32_t* __restrict acc, const std::int64_t* __restrict bias,
+                          int fb, const std::int32_t* __restrict mult,
+                          const std::int64_t* __restrict off, const std::int64_t* __restrict shift,
+                          std::int64_t lo, std::int64_t hi, Out* __restrict d) {
+  for (int t = 0; t < 16; ++t) {
+    std::int64_t v = static_cast<std::int64_t>(acc[t]);
+    if (bias != nullptr) v = v * (std::int64_t{1} << fb) + bias[t];
+    v = (v * mult[t] + off[t]) >> shift[t];
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    d[t] = static_cast<Out>(v);
+  }
+}
+
+// requant_block over one pixel's channels.
 template <typename Out>
 void requant_row(const std::int32_t* acc, const std::int64_t* bias, int fb,
                  const std::int32_t* mult, const std::int64_t* off, const std::int64_t* shift,
-                 std::int64_t lo, std::int64_t hi, int Mp, int M, Out* o) {
-  for (int m0 = 0; m0 < Mp; m0 += 16) {
+                 std::int64_t lo, std::int64_t hi, int M, Out* o) {
+  int m0 = 0;
+  for (; m0 + 16 <= M; m0 += 16)
+    requant_block(acc + m0, bias ? bias + m0 : nullptr, fb, mult + m0, off + m0, shift + m0, lo,
+                  hi, o + m0);
+  if (m0 < M) {
     Out b[16];
-    for (int t = 0; t < 16; ++t) {
-      std::int64_t v = static_cast<std::int64_t>(acc[m0 + t]);
-      if (bias != nullptr) v = v * (std::int64_t{1} << fb) + bias[m0 + t];
-      v = (v * mult[m0 + t] + off[m0 + t]) >> shift[m0 + t];
-      v = v < lo ? lo : v;
-      v = v > hi ? hi : v;
-      b[t] = static_cast<Out>(v);
-    }
+    requant_block(acc + m0, bias ? bias + m0 : nullptr, fb, mult + m0, off + m0, shift + m0, lo,
+                  hi, b);
     store_block(b, M - m0, o + m0);
   }
 }
@@ -254,7 +289,11 @@ void requant_row(const std::int32_t* acc, const std::int64_t* bias, int fb,
 // value (bytes or int32, H_out x W_out x C_out, before any out_pool).
 template <typename Out>
 void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1, KernelKind kernel,
-                Scratch& s, Out* out) {
+                Scratch& s, Out* out, const FusedAdd* fused, int out_pad) {
+  if (fused != nullptr && !std::is_same_v<Out, std::int32_t>)
+    throw std::logic_error("conv_range: a fused add needs the conv's int32 output");
+  if (out_pad > 0 && (fused != nullptr || !pc.implicit))
+    throw std::logic_error("conv_range: a padded output needs the implicit path, no fused add");
   const ConvOp& op = *pc.op;
   const int Kp = pc.weights.Kp, Mp = pc.weights.Mp, M = op.c_out;
   s.c.resize(static_cast<std::size_t>(kChunk) * Mp);
@@ -263,6 +302,9 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
   const Requant& r = op.requant;
   const bool bias = !op.acc_bias.empty();
   const std::int64_t* shift64 = pc.shift64.data();
+  // AVX-512 epilogues with the VNNI kernel (its CPUs have AVX-512 DQ and VL too).
+  const bool wide = kernel == KernelKind::kVnni && fused_add_wide_supported();
+  const bool wide_thresholds = wide && M % 16 == 0;
   const std::ptrdiff_t padded_row = static_cast<std::ptrdiff_t>(op.w_in + 2 * op.pad) * pc.cp;
   for (int q0 = p0; q0 < p1;) {
     int n = std::min(kChunk, p1 - q0);
@@ -290,9 +332,39 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
     }
     gemm_u8s8(kernel, A, n, pc.weights, s.c.data(), Mp);
     const std::int64_t* bias_rows = bias ? pc.bias_t.data() : nullptr;
+    // The chunk's first output, dense or in the interior of a zero-padded map (out_pad; the
+    // implicit path's chunks lie in one output row).
+    Out* oc = out + static_cast<std::size_t>(q0) * M;
+    if (out_pad > 0)
+      oc = out + (static_cast<std::size_t>(q0 / op.w_out + out_pad) * (op.w_out + 2 * out_pad) +
+                  q0 % op.w_out + out_pad) *
+                     M;
+    if (fused != nullptr) {
+      fused_add_rows(pc, s.c.data(), bias ? bias_rows + static_cast<std::size_t>(q0) * Mp : nullptr,
+                     n, *fused, static_cast<std::size_t>(q0), wide);
+      q0 += n;
+      continue;
+    }
+    if constexpr (!std::is_same_v<Out, std::int64_t>) {
+      Out* o = oc;
+      if constexpr (std::is_same_v<Out, std::uint8_t>) {
+        if (pc.thresholds && wide_thresholds) {
+          threshold_rows_wide(pc.sign.data(), pc.threshold.data(), 1, pc.levels, M, Mp,
+                              s.c.data(), n, nullptr, o);
+          q0 += n;
+          continue;
+        }
+      }
+      if (!pc.thresholds && wide && M % 8 == 0) {
+        requant_rows_wide(pc, s.c.data(),
+                          bias ? bias_rows + static_cast<std::size_t>(q0) * Mp : nullptr, n, o);
+        q0 += n;
+        continue;
+      }
+    }
     for (int i = 0; i < n; ++i) {
       const std::int32_t* acc = s.c.data() + static_cast<std::size_t>(i) * Mp;
-      Out* o = out + static_cast<std::size_t>(q0 + i) * M;
+      Out* o = oc + static_cast<std::size_t>(i) * M;
       if constexpr (std::is_same_v<Out, std::uint8_t>) {
         if (pc.thresholds) {
           if (pc.levels == 3) {
@@ -304,26 +376,34 @@ void conv_range(const PreparedConv& pc, const std::uint8_t* src, int p0, int p1,
         }
       }
       requant_row(acc, bias ? bias_rows + static_cast<std::size_t>(q0 + i) * Mp : nullptr,
-                  op.bias_frac_bits, pc.mult.data(), pc.off.data(), shift64, r.lo, r.hi, Mp, M, o);
+                  op.bias_frac_bits, pc.mult.data(), pc.off.data(), shift64, r.lo, r.hi, M, o);
     }
     q0 += n;
   }
 }
 
 template void conv_range<std::uint8_t>(const PreparedConv&, const std::uint8_t*, int, int,
-                                       KernelKind, Scratch&, std::uint8_t*);
+                                       KernelKind, Scratch&, std::uint8_t*,
+                                       const FusedAdd*, int);
 template void conv_range<std::int32_t>(const PreparedConv&, const std::uint8_t*, int, int,
-                                       KernelKind, Scratch&, std::int32_t*);
+                                       KernelKind, Scratch&, std::int32_t*,
+                                       const FusedAdd*, int);
 template void conv_range<std::int64_t>(const PreparedConv&, const std::uint8_t*, int, int,
-                                       KernelKind, Scratch&, std::int64_t*);
+                                       KernelKind, Scratch&, std::int64_t*,
+                                       const FusedAdd*, int);
 
 // The zero-padded copy of a channels-last map (the implicit GEMM's operand).
 void pad_map(const std::uint8_t* in, int h, int w, int C, int cp, int pad,
              std::vector<std::uint8_t>& out) {
+  out.assign(static_cast<std::size_t>(h + 2 * pad) * (w + 2 * pad) * cp, 0);
+  pad_interior(in, h, w, C, cp, pad, out.data());
+}
+
+void pad_interior(const std::uint8_t* in, int h, int w, int C, int cp, int pad,
+                  std::uint8_t* out) {
   const int wp = w + 2 * pad;
-  out.assign(static_cast<std::size_t>(h + 2 * pad) * wp * cp, 0);
   for (int y = 0; y < h; ++y) {
-    std::uint8_t* row = out.data() + (static_cast<std::size_t>(y + pad) * wp + pad) * cp;
+    std::uint8_t* row = out + (static_cast<std::size_t>(y + pad) * wp + pad) * cp;
     const std::uint8_t* src = in + static_cast<std::size_t>(y) * w * C;
     if (cp == C) {
       std::memcpy(row, src, static_cast<std::size_t>(w) * C);

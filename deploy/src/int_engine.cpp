@@ -20,8 +20,9 @@
 namespace nce::deploy {
 
 using detail::conv_range;
+using detail::FusedAdd;
 using detail::kChunk;
-using detail::pad_map;
+using detail::pad_interior;
 using detail::prepare;
 using detail::PreparedConv;
 using detail::preprocess_input;
@@ -131,18 +132,66 @@ void add_dispatch(const TA* a, const TB* b, std::size_t n, const AddParams& p, b
   }
 }
 
+// The fused form (FusedAdd) of residual add `a`, one of whose inputs conv output `v` is; the
+// buffers are set per image (set_buffers).
+FusedAdd fused_add(const AddOp& a, int v) {
+  FusedAdd f;
+  const bool conv_is_a = a.a == v;
+  f.mv = conv_is_a ? a.a_multiplier : a.b_multiplier;
+  f.ov = conv_is_a ? a.a_offset : a.b_offset;
+  f.sv = conv_is_a ? a.a_shift : a.b_shift;
+  f.mx = conv_is_a ? a.b_multiplier : a.a_multiplier;
+  f.ox = conv_is_a ? a.b_offset : a.a_offset;
+  f.sx = conv_is_a ? a.b_shift : a.a_shift;
+  f.pact = a.pact;
+  f.half = std::int64_t{1} << (a.frac_bits - 1);
+  f.frac_bits = a.frac_bits;
+  f.max_code = a.max_code;
+  return f;
+}
+
+int other_input(const AddOp& a, int v) {
+  return a.a == v ? a.b : a.a;
+}
+
+void set_buffers(FusedAdd& f, const AddOp& a, int v, const std::vector<ValueInfo>& values,
+                 std::vector<std::vector<std::uint8_t>>& codes,
+                 std::vector<std::vector<std::int32_t>>& fixed) {
+  const auto x = static_cast<std::size_t>(other_input(a, v));
+  if (values[x].kind == ValueKind::kCodes) {
+    f.x_codes = codes[x].data();
+  } else {
+    f.x_fixed = fixed[x].data();
+  }
+  if (a.pact) {
+    f.codes = codes[static_cast<std::size_t>(a.output)].data();
+  } else {
+    f.fixed = fixed[static_cast<std::size_t>(a.output)].data();
+  }
+}
+
 }  // namespace
 
 struct IntEngine::Impl {
   IntModel model;
   KernelKind kernel;
   std::vector<PreparedConv> convs;  // per op (unused entries for adds / the head)
+  // Per op: a conv whose output only the next op, a residual add, reads runs that add in its
+  // epilogue (FusedAdd), and the add is skipped.
+  std::vector<char> fuses_next;
+  // Per op: a conv whose codes only one implicit conv j reads writes them straight into j's
+  // zero-padded operand (ImageBuffers::padded[j]), and j copies nothing: padded_into = j (else -1),
+  // prepadded[j] = 1.
+  std::vector<int> padded_into;
+  std::vector<char> prepadded;
 
   // Buffers of one image: every value, plus the pre-pool and preprocessed maps.
   struct ImageBuffers {
     std::vector<std::vector<std::uint8_t>> codes;
     std::vector<std::vector<std::int32_t>> fixed;
-    std::vector<std::uint8_t> src, prepool, padded;
+    std::vector<std::uint8_t> src, prepool;
+    // Per op, an implicit conv's zero-padded operand: zeroed once, only its interior rewritten.
+    std::vector<std::vector<std::uint8_t>> padded;
     std::vector<std::int32_t> prepool_fixed;
     std::vector<std::int64_t> feat;
     std::vector<std::int32_t> feat8;
@@ -151,6 +200,13 @@ struct IntEngine::Impl {
   std::vector<Scratch> scratch;
 
   void size_buffers(ImageBuffers& b) const {
+    b.padded.resize(model.ops.size());
+    for (std::size_t i = 0; i < model.ops.size(); ++i) {
+      if (model.ops[i].kind != OpKind::kConv || !convs[i].implicit) continue;
+      const ConvOp& c = model.ops[i].conv;
+      b.padded[i].assign(
+          static_cast<std::size_t>(c.h_in + 2 * c.pad) * (c.w_in + 2 * c.pad) * convs[i].cp, 0);
+    }
     b.codes.resize(model.values.size());
     b.fixed.resize(model.values.size());
     for (std::size_t v = 0; v < model.values.size(); ++v) {
@@ -174,12 +230,17 @@ struct IntEngine::Impl {
   // null for one thread alone.
   void run_image(const std::uint8_t* img, ImageBuffers& b, const Team* team, std::int64_t* logits,
                  int* exponent);
-  void run_conv(std::size_t i, ImageBuffers& b, const Team* team, Scratch& own);
+  void run_conv(std::size_t i, ImageBuffers& b, const Team* team, Scratch& own,
+                const AddOp* fused);
+  bool can_fuse(std::size_t i) const;
+  int readers(int v) const;  // reads of value v by the ops
+  int padded_reader(std::size_t i) const;
   void run_add(const AddOp& a, ImageBuffers& b);
   void run_head(const HeadOp& h, ImageBuffers& b, std::int64_t* logits, int* exponent);
 };
 
-IntEngine::IntEngine(const IntModel& model, KernelKind kernel) : impl_(std::make_unique<Impl>()) {
+IntEngine::IntEngine(const IntModel& model, KernelKind kernel, IntEngineOptions options)
+    : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   validate(model, "integer model '" + model.model + "'");
   m.model = model;
@@ -193,6 +254,65 @@ IntEngine::IntEngine(const IntModel& model, KernelKind kernel) : impl_(std::make
     if (op.kind != OpKind::kConv) continue;
     m.convs[i] = prepare(op.conv, m.model.values[op.conv.input].max_code);
   }
+  m.fuses_next.assign(m.model.ops.size(), 0);
+  for (std::size_t i = 0; i < m.model.ops.size(); ++i) {
+    m.fuses_next[i] = options.fuse_adds && m.can_fuse(i);
+    if (!m.fuses_next[i]) continue;
+    const AddOp& a = m.model.ops[i + 1].add;
+    const int v = m.model.ops[i].conv.output;
+    const ValueInfo& x = m.model.values[static_cast<std::size_t>(other_input(a, v))];
+    if (x.kind == ValueKind::kCodes)
+      detail::prepare_fused_thresholds(m.convs[i], fused_add(a, v), x.max_code);
+  }
+  m.padded_into.assign(m.model.ops.size(), -1);
+  m.prepadded.assign(m.model.ops.size(), 0);
+  for (std::size_t i = 0; options.write_padded && i < m.model.ops.size(); ++i) {
+    m.padded_into[i] = m.padded_reader(i);
+    if (m.padded_into[i] >= 0) m.prepadded[static_cast<std::size_t>(m.padded_into[i])] = 1;
+  }
+}
+
+// Conv op i can run the next op, a residual add, in its epilogue: its output is int32 (not
+// codes, which trace() keeps), not pooled, one of the add's inputs and read by no other op.
+bool IntEngine::Impl::can_fuse(std::size_t i) const {
+  if (i + 1 >= model.ops.size()) return false;
+  const Op &op = model.ops[i], &next = model.ops[i + 1];
+  if (op.kind != OpKind::kConv || next.kind != OpKind::kAdd) return false;
+  const ConvOp& c = op.conv;
+  const AddOp& a = next.add;
+  if ((a.a == c.output) == (a.b == c.output)) return false;  // not an input, or both
+  if (model.values[c.output].kind != ValueKind::kFixed) return false;
+  if (c.out_pool.kind != PoolKind::kNone) return false;
+  return readers(c.output) == 1;
+}
+
+int IntEngine::Impl::readers(int v) const {
+  int n = 0;
+  for (const Op& o : model.ops) {
+    if (o.kind == OpKind::kConv) n += o.conv.input == v;
+    if (o.kind == OpKind::kAdd) n += (o.add.a == v) + (o.add.b == v);
+    if (o.kind == OpKind::kHead) n += o.head.input == v;
+  }
+  return n;
+}
+
+// The implicit conv j that alone reads the codes of conv op i (implicit too: its chunks lie in one
+// output row) without preprocessing or padded channels, so that i can write them into j's padded
+// operand; -1 if none.
+int IntEngine::Impl::padded_reader(std::size_t i) const {
+  const Op& op = model.ops[i];
+  if (op.kind != OpKind::kConv || fuses_next[i] || !convs[i].implicit) return -1;
+  const ConvOp& c = op.conv;
+  if (c.out_pool.kind != PoolKind::kNone || model.values[c.output].kind != ValueKind::kCodes ||
+      readers(c.output) != 1)
+    return -1;
+  for (std::size_t j = i + 1; j < model.ops.size(); ++j) {
+    const Op& r = model.ops[j];
+    if (r.kind != OpKind::kConv || r.conv.input != c.output) continue;
+    const PreparedConv& pj = convs[j];
+    return pj.implicit && !pj.preprocess && pj.cp == r.conv.c_in ? static_cast<int>(j) : -1;
+  }
+  return -1;
 }
 
 IntEngine::~IntEngine() = default;
@@ -202,6 +322,16 @@ const IntModel& IntEngine::model() const {
 }
 KernelKind IntEngine::kernel() const {
   return impl_->kernel;
+}
+int IntEngine::fused_adds() const {
+  int n = 0;
+  for (char f : impl_->fuses_next) n += f != 0;
+  return n;
+}
+int IntEngine::padded_writes() const {
+  int n = 0;
+  for (int j : impl_->padded_into) n += j >= 0;
+  return n;
 }
 
 void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, const Team* team,
@@ -219,7 +349,9 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, const 
   for (std::size_t i = 0; i < model.ops.size(); ++i) {
     const Op& op = model.ops[i];
     if (op.kind == OpKind::kConv) {
-      run_conv(i, b, team, own);
+      const bool fuse = fuses_next[i] != 0;
+      run_conv(i, b, team, own, fuse ? &model.ops[i + 1].add : nullptr);
+      i += fuse;  // the add ran in the conv's epilogue
     } else if (!lead) {
       continue;  // adds and the head run on thread 0
     } else if (op.kind == OpKind::kAdd) {
@@ -231,8 +363,9 @@ void IntEngine::Impl::run_image(const std::uint8_t* img, ImageBuffers& b, const 
 }
 
 // Conv op i on the team (or alone): thread 0 prepares the operand, every thread runs its pixel
-// chunks, thread 0 pools.
-void IntEngine::Impl::run_conv(std::size_t i, ImageBuffers& b, const Team* team, Scratch& own) {
+// chunks, thread 0 pools. fused: the next op, a residual add run in the conv's epilogue.
+void IntEngine::Impl::run_conv(std::size_t i, ImageBuffers& b, const Team* team, Scratch& own,
+                               const AddOp* fused) {
   const int tid = team ? team->tid : 0, size = team ? team->size : 1;
   const ConvOp& c = model.ops[i].conv;
   const PreparedConv& pc = convs[i];
@@ -248,18 +381,30 @@ void IntEngine::Impl::run_conv(std::size_t i, ImageBuffers& b, const Team* team,
       preprocess_input(c, from, vi.height, vi.width, b.src.data());
       from = b.src.data();
     }
-    if (pc.implicit) pad_map(from, c.h_in, c.w_in, c.c_in, pc.cp, c.pad, b.padded);
+    if (pc.implicit && !prepadded[i])
+      pad_interior(from, c.h_in, c.w_in, c.c_in, pc.cp, c.pad, b.padded[i].data());
     if (pool && vo.kind == ValueKind::kCodes)
       b.prepool.resize(static_cast<std::size_t>(plane) * c.c_out);
     if (pool && vo.kind == ValueKind::kFixed)
       b.prepool_fixed.resize(static_cast<std::size_t>(plane) * c.c_out);
   }
   if (team) team->barrier->wait();
-  const std::uint8_t* src = pc.implicit     ? b.padded.data()
+  const std::uint8_t* src = pc.implicit     ? b.padded[i].data()
                             : pc.preprocess ? b.src.data()
                                             : b.codes[c.input].data();
+  FusedAdd fa;
+  if (fused != nullptr) {
+    fa = fused_add(*fused, c.output);
+    set_buffers(fa, *fused, c.output, model.values, b.codes, b.fixed);
+    if (pc.add_thresholds.xs > 0) fa.thresholds = &pc.add_thresholds;
+  }
   auto run_range = [&](int p0, int p1, Scratch& s) {
-    if (vo.kind == ValueKind::kCodes) {
+    if (fused != nullptr) {
+      conv_range(pc, src, p0, p1, kernel, s, b.fixed[c.output].data(), &fa);
+    } else if (padded_into[i] >= 0) {
+      const auto j = static_cast<std::size_t>(padded_into[i]);
+      conv_range(pc, src, p0, p1, kernel, s, b.padded[j].data(), nullptr, model.ops[j].conv.pad);
+    } else if (vo.kind == ValueKind::kCodes) {
       std::uint8_t* o = pool ? b.prepool.data() : b.codes[c.output].data();
       conv_range(pc, src, p0, p1, kernel, s, o);
     } else {
@@ -396,6 +541,17 @@ void IntEngine::trace(const std::uint8_t* image, std::vector<std::vector<std::ui
   std::vector<std::int64_t> logits(static_cast<std::size_t>(m.model.classes()));
   int exponent = 0;
   m.run_image(image, b, nullptr, logits.data(), &exponent);
+  for (std::size_t i = 0; i < m.model.ops.size(); ++i) {  // codes written into a padded operand
+    if (m.padded_into[i] < 0) continue;
+    const ConvOp& c = m.model.ops[i].conv;
+    const int pad = m.model.ops[static_cast<std::size_t>(m.padded_into[i])].conv.pad;
+    const std::size_t row = static_cast<std::size_t>(c.w_out) * c.c_out;
+    for (int y = 0; y < c.h_out; ++y)
+      std::memcpy(b.codes[static_cast<std::size_t>(c.output)].data() + y * row,
+                  b.padded[static_cast<std::size_t>(m.padded_into[i])].data() +
+                      (static_cast<std::size_t>(y + pad) * (c.w_out + 2 * pad) + pad) * c.c_out,
+                  row);
+  }
   codes = std::move(b.codes);
   for (std::size_t v = 0; v < codes.size(); ++v)
     if (m.model.values[v].kind != ValueKind::kCodes) codes[v].clear();

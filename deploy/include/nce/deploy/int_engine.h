@@ -29,10 +29,22 @@ struct IntLogits {
   std::vector<int> exponent;         // per image: real logit = value * 2^exponent
 };
 
+struct IntEngineOptions {
+  // Run each residual add in the requantization of the conv that produces one of its inputs (when
+  // that conv's int32 output is read by nothing else): one pass over the map instead of two, and
+  // the add is split across a team's threads with the conv. Off: every add is an op of its own
+  // (the same results bit for bit; for tests).
+  bool fuse_adds = true;
+  // A conv whose codes only the next 3x3 (implicit) conv reads writes them straight into that
+  // conv's zero-padded operand (borders zeroed once), which then copies nothing. Off: every
+  // implicit conv copies its input into its padded operand (the same results; for tests).
+  bool write_padded = true;
+};
+
 class IntEngine {
  public:
   // Throws std::runtime_error naming the layer when the model cannot run (an 8-bit SAWB layer).
-  IntEngine(const IntModel& model, KernelKind kernel);
+  IntEngine(const IntModel& model, KernelKind kernel, IntEngineOptions options = {});
   ~IntEngine();
   IntEngine(const IntEngine&) = delete;
   IntEngine& operator=(const IntEngine&) = delete;
@@ -46,6 +58,8 @@ class IntEngine {
 
   const IntModel& model() const;
   KernelKind kernel() const;
+  int fused_adds() const;     // residual adds run in a conv's requantization (IntEngineOptions)
+  int padded_writes() const;  // convs writing into the next conv's padded operand (the same)
 
  private:
   struct Impl;
