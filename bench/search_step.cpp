@@ -4,13 +4,17 @@
 //   search  = Supernet weight step (Gumbel draws, forward, CE, backward, SGD update)
 //           + architecture step (fresh draws, forward, CE, backward without weight gradients,
 //             expected MACs/PARAMs with their alpha gradients, Adam-sized update on alpha)
-// Prints ms per step for each, interleaved over --rounds rounds, and the ratio (target <= 2x, issue 11).
+// Prints ms per step for each, interleaved over --rounds rounds, and the ratio (target <= 2x, issue 11),
+// then the search iteration's time by phase.
 //
 //   build/bench/nce_bench_search [--rounds N] [--batch N] [--model resnet20] [--bits 2]
+//                                [--clock wall|cpu]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,7 +30,21 @@
 
 namespace {
 
+// The parts of a search iteration the benchmark times separately.
+const std::vector<const char*> kPhaseNames = {
+    "Gumbel draws",      "weight forward", "weight CE + backward", "SGD",
+    "arch forward", "arch CE + backward", "alpha grads + cost terms + update"};
+
+// --clock cpu: the process's CPU time instead of the wall clock (on a loaded machine, with
+// OMP_WAIT_POLICY=passive, it counts the work rather than the waits for a core).
+bool g_cpu_clock = false;
+
 double now_s() {
+  if (g_cpu_clock) {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -40,6 +58,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--model")) model = argv[i + 1];
     if (!std::strcmp(argv[i], "--bits")) bits = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--clock")) g_cpu_clock = !std::strcmp(argv[i + 1], "cpu");
   }
   using namespace nce;
   const models::Network desc = models::build_canonical(model);
@@ -79,17 +98,33 @@ int main(int argc, char** argv) {
       d.push_back(search::gumbel_draw(arch.layer(w).alpha, 2.0, rng));
     return d;
   };
+  // Seconds per phase, summed over the timed rounds (kPhaseNames).
+  std::vector<double> phase(kPhaseNames.size(), 0.0);
+  double mark = 0;
+  auto lap = [&](std::size_t k) {
+    const double t = now_s();
+    phase[k] += t - mark;
+    mark = t;
+  };
   auto search_step = [&] {
+    mark = now_s();
     net.set_draws(draws());
+    lap(0);
     const nn::Tensor& z = net.forward(images, nn::Mode::kTrain);
+    lap(1);
     nn::softmax_cross_entropy(z, labels.data(), &grad);
     net.zero_grad();
     net.backward(grad, true);
+    lap(2);
     sgd.step(0.1f);
+    lap(3);
     net.set_draws(draws());
+    lap(0);
     const nn::Tensor& za = net.forward(images, nn::Mode::kTrain);
+    lap(4);
     nn::softmax_cross_entropy(za, labels.data(), &grad);
     net.backward(grad, false);
+    lap(5);
     std::vector<std::vector<double>> g = net.alpha_grads();
     for (const auto* fn : {&macs, &params}) {
       const search::ExpectedCost e = search::expected_cost(desc, arch, *fn);
@@ -100,10 +135,12 @@ int main(int argc, char** argv) {
     for (int w = 1; w <= arch.num_layers(); ++w) {
       for (size_t i = 0; i < g[w - 1].size(); ++i) arch.layer(w).alpha[i] -= 1e-3 * g[w - 1][i];
     }
+    lap(6);
   };
 
   plain_step();  // allocate buffers
   search_step();
+  std::fill(phase.begin(), phase.end(), 0.0);
   double plain_s = 0, search_s = 0;
   for (int r = 0; r < rounds; ++r) {
     double t = now_s();
@@ -114,11 +151,17 @@ int main(int argc, char** argv) {
     search_s += now_s() - t;
   }
   const double plain_ms = 1000 * plain_s / rounds, search_ms = 1000 * search_s / rounds;
-  std::printf("%s W%dA%d batch %d, kernels %s, %d rounds interleaved\n", model.c_str(), bits, bits,
-              batch, nce::nn::isa_description().c_str(), rounds);
+  std::printf("%s W%dA%d batch %d, kernels %s, %d rounds interleaved, %s time\n", model.c_str(),
+              bits, bits, batch, nce::nn::isa_description().c_str(), rounds,
+              g_cpu_clock ? "CPU" : "wall");
   std::printf("  plain training step      %8.1f ms  (%.1f images/s)\n", plain_ms,
               batch / (plain_ms / 1000));
   std::printf("  search iteration (w + a) %8.1f ms\n", search_ms);
   std::printf("  ratio search / plain     %8.2fx  (target <= 2x, issue 11)\n", search_ms / plain_ms);
+  std::printf("  search iteration by phase (ms):");
+  for (std::size_t k = 0; k < phase.size(); ++k) {
+    std::printf("%s %s %.1f", k ? "," : "", kPhaseNames[k], 1000 * phase[k] / rounds);
+  }
+  std::printf("\n");
   return 0;
 }

@@ -65,13 +65,14 @@ struct Case {
   nn::ActParams::Kind act;
   bool bn;
   bool train;
+  int h = 5, w = 6;  // plane size
 };
 
 void run_case(const Case& cs) {
   SCOPED_TRACE(::testing::Message() << "widths " << cs.w0 << "," << cs.w1 << " bn " << cs.bn
                                     << " train " << cs.train << " act " << int(cs.act));
   std::mt19937 rng(7);
-  const int n = 3, h = 5, w = 6;
+  const int n = 3, h = cs.h, w = cs.w;
   const int cmax = std::max(cs.w0, cs.w1);
   nn::Tensor y(n, cmax, h, w), dout(n, cmax, h, w);
   std::normal_distribution<float> normal;
@@ -202,6 +203,19 @@ TEST(MixedBatchNormAct, MatchesInEvalModeAndWithoutBatchNorm) {
     run_case({6, 16, act, true, false});
     run_case({16, 6, act, false, true});
     run_case({11, 7, act, false, false});
+  }
+}
+
+TEST(MixedBatchNormAct, MatchesOnPlanesOfWholeBlocksAndSeveralChunks) {
+  // The backward sums and pass 2 run in 16-float blocks within 256-pixel chunks: planes of
+  // exactly one chunk (16x16), of two chunks with a partial block (17x19), of whole blocks only
+  // (8x8), and shorter than one block (3x3).
+  for (auto act :
+       {nn::ActParams::Kind::kNone, nn::ActParams::Kind::kRelu, nn::ActParams::Kind::kPact}) {
+    for (auto hw : {std::pair{16, 16}, {17, 19}, {8, 8}, {3, 3}}) {
+      run_case({5, 13, act, true, true, hw.first, hw.second});
+      run_case({24, 17, act, true, true, hw.first, hw.second});
+    }
   }
 }
 

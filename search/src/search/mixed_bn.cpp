@@ -15,6 +15,39 @@ namespace {
 constexpr std::size_t kMinParallelElements = 65536;
 // Pixels per chunk of a recomputed pre-activation (on the stack).
 constexpr std::size_t kChunk = 256;
+// Independent float accumulators of the backward's sums: one dependent chain of additions
+// would run at the adder's latency (the compiler keeps a float sum's order); kLanes chains,
+// one vector register wide, run at its throughput.
+constexpr std::size_t kLanes = 16;
+
+float fold(float (&acc)[kLanes]) {
+  for (std::size_t half = kLanes / 2; half > 0; half /= 2) {
+    for (std::size_t l = 0; l < half; ++l) acc[l] += acc[l + half];
+  }
+  return acc[0];
+}
+
+// sum over k of g[k].
+float lane_sum(const float* g, std::size_t len) {
+  float acc[kLanes] = {};
+  std::size_t k = 0;
+  for (; k + kLanes <= len; k += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) acc[l] += g[k + l];
+  }
+  for (std::size_t l = 0; k + l < len; ++l) acc[l] += g[k + l];
+  return fold(acc);
+}
+
+// sum over k of g[k] * (src[k] - m).
+float lane_centered_dot(const float* g, const float* src, float m, std::size_t len) {
+  float acc[kLanes] = {};
+  std::size_t k = 0;
+  for (; k + kLanes <= len; k += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) acc[l] += g[k + l] * (src[k + l] - m);
+  }
+  for (std::size_t l = 0; k + l < len; ++l) acc[l] += g[k + l] * (src[k + l] - m);
+  return fold(acc);
+}
 
 }  // namespace
 
@@ -192,16 +225,11 @@ void MixedBatchNormAct::backward(const nn::ActParams& act, const nn::Tensor& y,
         float buf[kChunk];
         preactivation(y, i, o, p0, len, buf);
         s_clip += act.backward(buf, 1.0f, 0.0f, gp + p0, len);
-        float pg = 0.0f;
-        for (std::size_t k = 0; k < len; ++k) pg += gp[p0 + k];
-        s_g += pg;
+        s_g += lane_sum(gp + p0, len);
         for (int t = t0; t < t1; ++t) {
           const int c = terms_[t].c;
-          const float mc = mean_[static_cast<std::size_t>(c)];
           const float* src = y.data() + (static_cast<std::size_t>(i) * channels + c) * hw + p0;
-          float pgx = 0.0f;
-          for (std::size_t k = 0; k < len; ++k) pgx += gp[p0 + k] * (src[k] - mc);
-          s_gx[t - t0] += pgx;
+          s_gx[t - t0] += lane_centered_dot(gp + p0, src, mean_[static_cast<std::size_t>(c)], len);
         }
       }
     }
@@ -265,14 +293,25 @@ void MixedBatchNormAct::backward(const nn::ActParams& act, const nn::Tensor& y,
     for (int i = 0; i < n; ++i) {
       const float* yp = y.data() + (static_cast<std::size_t>(i) * channels + c) * hw;
       float* dp = dy.data() + (static_cast<std::size_t>(i) * channels + c) * hw;
-      const float* g0 = g.data() + (static_cast<std::size_t>(i) * channels + src_o[0]) * hw;
-      for (std::size_t k = 0; k < hw; ++k) dp[k] = v[0] * g0[k];
-      for (int b = 1; b < b1 - b0; ++b) {
-        const float* gb = g.data() + (static_cast<std::size_t>(i) * channels + src_o[b]) * hw;
-        const float vb = v[b];
-        for (std::size_t k = 0; k < hw; ++k) dp[k] += vb * gb[k];
+      const float* gs[kMaxTermsPerLine];
+      for (int b = 0; b < b1 - b0; ++b) {
+        gs[b] = g.data() + (static_cast<std::size_t>(i) * channels + src_o[b]) * hw;
       }
-      for (std::size_t k = 0; k < hw; ++k) dp[k] = is * (dp[k] - mdy - (yp[k] - mc) * mdx);
+      // In kLanes-wide blocks, the sum held in registers until its one store.
+      auto block = [&](std::size_t k, std::size_t w) {
+        float acc[kLanes];
+        for (std::size_t l = 0; l < w; ++l) acc[l] = v[0] * gs[0][k + l];
+        for (int b = 1; b < b1 - b0; ++b) {
+          const float vb = v[b];
+          for (std::size_t l = 0; l < w; ++l) acc[l] += vb * gs[b][k + l];
+        }
+        for (std::size_t l = 0; l < w; ++l) {
+          dp[k + l] = is * (acc[l] - mdy - (yp[k + l] - mc) * mdx);
+        }
+      };
+      std::size_t k = 0;
+      for (; k + kLanes <= hw; k += kLanes) block(k, kLanes);
+      if (k < hw) block(k, hw - k);
     }
   }
 }
